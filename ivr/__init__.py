@@ -1,0 +1,48 @@
+"""Clinic phone system: Flask app factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ivr import config as config_module
+from ivr import logging_setup, services
+from ivr.runtime import Runtime
+from ivr.store import connect
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the web app: defaults, then environment (TWILIO_*, REDIS_URL, IVR_*), then ``test_config``."""
+    app = Flask(__name__)
+    app.config.from_object(config_module.Defaults)
+    config_module.load_environment(app.config)
+    app.config.from_prefixed_env("IVR")
+    if test_config:
+        app.config.update(test_config)
+
+    logging_setup.configure(app.config["LOG_LEVEL"])
+    proxies = int(app.config["TRUSTED_PROXIES"] or 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies, x_prefix=proxies)  # type: ignore[method-assign]
+
+    runtime = Runtime(
+        Path(app.config["CONFIG_DIR"]),
+        Path(app.config["PROMPTS_DIR"]),
+        interval=float(app.config["RELOAD_INTERVAL"]),
+    )
+    app.config["IVR_FALLBACK_NUMBER"] = runtime.clinic.fallback_number
+    conn = connect(config_module.redis_url(app.config), timeout=float(app.config["REDIS_TIMEOUT"]))
+    services.init_app(app, runtime, conn)
+
+    from ivr.voice.security import init_app as init_signatures
+
+    init_signatures(app, config_module.auth_token(app.config))
+
+    from ivr import health, voice
+
+    app.register_blueprint(voice.bp)
+    app.register_blueprint(health.bp)
+    return app

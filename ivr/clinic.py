@@ -1,0 +1,161 @@
+"""Clinic settings (config/clinic.yaml): name, time zone, hours, holidays, desks, voices."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ivr.flows import yaml_lines
+from ivr.hours import WEEKDAYS, Holiday, Schedule, parse_spans
+
+
+class ClinicConfigError(ValueError):
+    """clinic.yaml is missing or invalid; the message names file, line and field."""
+
+
+def e164(value: str) -> str:
+    """Normalise a phone number to +E.164; ValueError if it is not a valid number."""
+    try:
+        parsed = phonenumbers.parse(str(value), None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"{value!r} is not a phone number in +E.164 form ({exc})") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError(f"{value!r} is not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+PhoneNumber = Annotated[str, AfterValidator(e164)]
+
+
+class Desk(_Strict):
+    name: str
+    number: PhoneNumber
+
+
+class Voice(_Strict):
+    name: str
+    say_language: str = Field(description="Twilio language code, e.g. en-US")
+    voice: str = Field(description="Twilio voice, e.g. Polly.Joanna-Neural")
+
+
+class HolidayEntry(_Strict):
+    date: dt.date
+    name: str
+    hours: list[str] = Field(default_factory=list)
+
+
+class ClinicSettings(_Strict):
+    name: str
+    timezone: str
+    languages: dict[str, Voice] = Field(min_length=1)
+    hours: dict[str, list[str]]
+    holidays: list[HolidayEntry] = Field(default_factory=list)
+    desks: dict[str, Desk] = Field(min_length=1)
+    fallback_desk: str = "front_desk"
+    default_flow: str = "main"
+    flows_by_number: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use a name like America/New_York)") from None
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, spans in value.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"{day!r} is not a weekday ({', '.join(WEEKDAYS)})")
+            try:
+                parse_spans(spans)
+            except ValueError as exc:
+                raise ValueError(f"{day}: {exc}") from None
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, value: list[HolidayEntry]) -> list[HolidayEntry]:
+        seen: set[dt.date] = set()
+        for h in value:
+            if h.date in seen:
+                raise ValueError(f"{h.date} is listed twice")
+            seen.add(h.date)
+            try:
+                parse_spans(h.hours)
+            except ValueError as exc:
+                raise ValueError(f"{h.date} ({h.name}): {exc}") from None
+        return value
+
+    @field_validator("flows_by_number")
+    @classmethod
+    def _numbers(cls, value: dict[str, str]) -> dict[str, str]:
+        return {e164(k): v for k, v in value.items()}
+
+    @model_validator(mode="after")
+    def _fallback(self) -> "ClinicSettings":
+        if self.fallback_desk not in self.desks:
+            raise ValueError(f"fallback_desk {self.fallback_desk!r} is not one of the desks")
+        return self
+
+    # Derived views -------------------------------------------------------
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def schedule(self) -> Schedule:
+        weekly = {WEEKDAYS.index(day): parse_spans(spans) for day, spans in self.hours.items()}
+        holidays = {h.date: Holiday(h.date, h.name, parse_spans(h.hours)) for h in self.holidays}
+        return Schedule(self.zone, weekly, holidays)
+
+    def desk_numbers(self) -> dict[str, str]:
+        return {key: desk.number for key, desk in self.desks.items()}
+
+    @property
+    def fallback_number(self) -> str:
+        return self.desks[self.fallback_desk].number
+
+    def flow_for(self, called: str) -> str:
+        try:
+            return self.flows_by_number.get(e164(called), self.default_flow)
+        except ValueError:
+            return self.default_flow
+
+
+def load_clinic(path: Path) -> ClinicSettings:
+    """Read and validate clinic.yaml. Raises :class:`ClinicConfigError` with file:line: reason."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ClinicConfigError(f"{path}: cannot read clinic settings: {exc.strerror}") from None
+    try:
+        data = yaml_lines.load(text)
+    except yaml_lines.YamlSyntaxError as exc:
+        raise ClinicConfigError(f"{path}:{exc.line}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ClinicConfigError(f"{path}: clinic settings must be a mapping")
+    try:
+        return ClinicSettings.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            line = yaml_lines.line_of(data, loc)
+            field = ".".join(str(p) for p in loc) or "(top)"
+            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+            msg = msg.removeprefix("Value error, ")
+            lines.append(f"{path}:{line or 1}: {field}: {msg}")
+        raise ClinicConfigError("\n".join(lines)) from None

@@ -1,0 +1,91 @@
+"""Configuration objects and where settings come from.
+
+Order (later wins): ``Defaults`` below, environment variables (TWILIO_*,
+REDIS_URL, and every ``IVR_*`` variable with the prefix dropped, e.g.
+IVR_PUBLIC_URL -> PUBLIC_URL), then the mapping passed to ``create_app``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_dir(name: str) -> str:
+    """config/ or prompts/ in the working directory if present, else the project's own."""
+    here = Path.cwd() / name
+    return str(here if here.is_dir() else PROJECT_ROOT / name)
+
+
+class Defaults:
+    """Settings every deployment starts from."""
+
+    CONFIG_DIR = _default_dir("config")
+    PROMPTS_DIR = _default_dir("prompts")
+    DATA_DIR = "var"
+    PUBLIC_URL = ""  # e.g. https://phones.clinic.example; used to check signatures
+    TRUSTED_PROXIES = 0  # reverse proxies in front of the app (for X-Forwarded-*)
+    REDIS_URL = ""  # empty: the embedded server's socket under DATA_DIR
+    REDIS_TIMEOUT = 1.0  # seconds; an outage becomes a quick fallback, not a hung call
+    TWILIO_ACCOUNT_SID = ""
+    TWILIO_AUTH_TOKEN = ""
+    CALL_STATE_TTL = 6 * 3600
+    RELOAD_INTERVAL = 2.0  # seconds between checks for edited config/prompt files
+    LOG_LEVEL = "INFO"
+    SECRET_KEY = ""
+
+
+def load_environment(config: dict, environ: os._Environ | dict | None = None) -> None:
+    """Copy settings from the environment into a Flask config."""
+    environ = os.environ if environ is None else environ
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "REDIS_URL"):
+        if environ.get(name):
+            config[name] = environ[name]
+
+
+def embedded_redis_socket(data_dir: str | Path) -> Path:
+    return Path(data_dir).resolve() / "redis" / "redis.sock"
+
+
+def redis_url(config: dict) -> str:
+    """REDIS_URL, or the embedded server's socket under DATA_DIR."""
+    return config.get("REDIS_URL") or f"unix://{embedded_redis_socket(config['DATA_DIR'])}"
+
+
+def local_auth_token(data_dir: str | Path) -> str:
+    """A per-install token used when TWILIO_AUTH_TOKEN is unset (local trials with `ivr call`).
+
+    Real Twilio requests cannot match it, so they are refused until the real
+    token is configured.
+    """
+    path = Path(data_dir) / "local-twilio-token"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(16))
+    try:
+        os.link(tmp, path)  # atomic: the first process to get here wins
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
+def auth_token(config: dict) -> str:
+    token = config.get("TWILIO_AUTH_TOKEN")
+    if token:
+        return token
+    log.warning(
+        "TWILIO_AUTH_TOKEN is not set: using a local token; only `ivr call` can reach the webhooks"
+    )
+    return local_auth_token(config["DATA_DIR"])

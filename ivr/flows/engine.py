@@ -1,0 +1,80 @@
+"""The flow engine: ``start`` and ``step`` are pure functions.
+
+    reply, state = start(flow, ctx)
+    reply, state = step(flow, state, event, ctx)
+
+A reply is the list of actions the caller hears until the engine needs the
+caller (a Gather), Twilio (a Dial or Record result) or the call ends (Hangup).
+Nodes that need nobody (say, hours, goto) run straight through.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from .actions import WAITING_ACTIONS, Action, CallState, Context, Event
+from .model import Flow
+from .nodes import KINDS, Transition
+
+#: Bound on nodes entered in one step; validation forbids input-free loops,
+#: this only guards a flow that skipped validation.
+MAX_HOPS = 64
+
+
+class FlowRuntimeError(RuntimeError):
+    """The flow cannot go on (e.g. a state from an unknown node)."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    actions: tuple[Action, ...]
+
+    @property
+    def ends_call(self) -> bool:
+        from .actions import Hangup
+
+        return isinstance(self.actions[-1], Hangup)
+
+
+def start(flow: Flow, ctx: Context) -> tuple[Reply, CallState]:
+    """Begin a call at the flow's start node."""
+    state = CallState(
+        flow=flow.name,
+        version=flow.version,
+        node=flow.start,
+        lang=flow.default_language,
+        path=[flow.start],
+    )
+    node = flow.nodes[flow.start]
+    return _follow(flow, state, KINDS[node.type].enter(node, state, ctx), ctx)
+
+
+def step(flow: Flow, state: CallState, event: Event, ctx: Context) -> tuple[Reply, CallState]:
+    """Handle the caller's (or Twilio's) answer to the node the call waits at."""
+    state = copy.deepcopy(state)
+    node = flow.nodes.get(state.node)
+    if node is None:
+        raise FlowRuntimeError(f"flow {flow.name!r} has no node {state.node!r}")
+    return _follow(flow, state, KINDS[node.type].handle(node, state, event, ctx), ctx)
+
+
+def _follow(flow: Flow, state: CallState, t: Transition, ctx: Context) -> tuple[Reply, CallState]:
+    actions: list[Action] = list(t.actions)
+    hops = 0
+    while t.goto is not None:
+        hops += 1
+        if hops > MAX_HOPS:
+            raise FlowRuntimeError(f"flow {flow.name!r} loops without waiting for the caller")
+        node = flow.nodes.get(t.goto)
+        if node is None:
+            raise FlowRuntimeError(f"flow {flow.name!r} has no node {t.goto!r}")
+        state.node, state.tries = t.goto, 0
+        state.path.append(t.goto)
+        t = KINDS[node.type].enter(node, state, ctx)
+        actions.extend(t.actions)
+    if t.outcome:
+        state.outcome = t.outcome
+    if not actions or not isinstance(actions[-1], WAITING_ACTIONS):
+        raise FlowRuntimeError(f"node {state.node!r} left the caller in silence")
+    return Reply(tuple(actions)), state

@@ -1,0 +1,178 @@
+"""The schema of a flow file: one pydantic model per node kind.
+
+A flow is plain data (YAML). These models check its shape; the graph rules
+(targets, reachability, silence, loops, prompts) live in ``validate``.
+New node kinds (callback offers, surveys) add a model here and a behaviour in
+``nodes``; nothing else needs to know about them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+NODE_ID = r"^[a-z][a-z0-9_]{0,63}$"
+KEYS = set("0123456789*#")
+
+Keywords = Union[list[str], dict[str, list[str]]]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = str(value)
+    if len(value) != 1 or value not in KEYS:
+        raise ValueError(f"{value!r} is not a phone key (0-9, * or #)")
+    return value
+
+
+Key = Annotated[str | None, BeforeValidator(_check_key)]
+
+
+class MenuOption(_Strict):
+    digit: Key = None
+    keywords: Keywords = Field(default_factory=list)
+    next: str | None = None
+
+
+    def keywords_for(self, lang: str) -> list[str]:
+        if isinstance(self.keywords, dict):
+            return list(self.keywords.get(lang, ()))
+        return list(self.keywords)
+
+    def all_keywords(self) -> list[str]:
+        if isinstance(self.keywords, dict):
+            return [k for words in self.keywords.values() for k in words]
+        return list(self.keywords)
+
+
+class SayNode(_Strict):
+    """Play one or more prompts, then go on."""
+
+    type: Literal["say"]
+    prompts: list[str] = Field(min_length=1)
+    next: str | None = None
+
+
+class MenuNode(_Strict):
+    """Ask a question; the caller answers by key press or spoken keyword."""
+
+    type: Literal["menu"]
+    prompt: str
+    options: list[MenuOption] = Field(min_length=1)
+    repeat_digit: Key = "*"
+    retries: int = Field(default=2, ge=0, le=5)
+    timeout: int = Field(default=6, ge=1, le=30)
+    no_input_prompt: str = "no_input"
+    invalid_prompt: str = "invalid_choice"
+    failure_prompt: str | None = None
+    on_failure: str | None = None
+
+
+
+class LanguageOption(_Strict):
+    language: str
+    digit: Key = None
+    keywords: Keywords = Field(default_factory=list)
+
+
+    def all_keywords(self) -> list[str]:
+        if isinstance(self.keywords, dict):
+            return [k for words in self.keywords.values() for k in words]
+        return list(self.keywords)
+
+
+class LanguageNode(_Strict):
+    """Offer each language in that language; no answer keeps the current one."""
+
+    type: Literal["language"]
+    prompt: str
+    options: list[LanguageOption] = Field(min_length=1)
+    timeout: int = Field(default=4, ge=1, le=30)
+    next: str | None = None
+
+
+class TransferNode(_Strict):
+    """Ring a desk; if nobody answers, go on to another node."""
+
+    type: Literal["transfer"]
+    desk: str | None = None
+    number: str | None = None
+    prompt: str | None = None
+    timeout: int = Field(default=25, ge=5, le=120)
+    on_no_answer: str | None = None
+    on_busy: str | None = None
+
+
+class HoursNode(_Strict):
+    """Branch on the clinic's business hours and holidays."""
+
+    type: Literal["hours"]
+    open: str | None = None
+    closed: str | None = None
+    holiday: str | None = None
+
+
+class VoicemailNode(_Strict):
+    """Record a message for a department's queue."""
+
+    type: Literal["voicemail"]
+    prompt: str
+    department: str
+    max_length: int = Field(default=120, ge=10, le=600)
+    finish_on_key: str = "#"
+    done_prompt: str = "voicemail_thanks"
+    empty_prompt: str = "voicemail_empty"
+
+
+class HangupNode(_Strict):
+    """Say goodbye and end the call."""
+
+    type: Literal["hangup"]
+    prompt: str | None = None
+
+
+class GotoNode(_Strict):
+    """Jump to another node."""
+
+    type: Literal["goto"]
+    next: str | None = None
+
+
+Node = Annotated[
+    Union[SayNode, MenuNode, LanguageNode, TransferNode, HoursNode, VoicemailNode, HangupNode, GotoNode],
+    Field(discriminator="type"),
+]
+
+
+class FlowDocument(_Strict):
+    """The top level of a flow file."""
+
+    name: str = Field(pattern=NODE_ID)
+    description: str = ""
+    start: str
+    languages: list[str] = Field(min_length=1)
+    default_language: str | None = None
+    nodes: dict[str, Node] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A validated flow, ready to run."""
+
+    name: str
+    version: str
+    start: str
+    languages: tuple[str, ...]
+    default_language: str
+    nodes: dict[str, object]
+    source: str = ""
+    description: str = ""
+    node_lines: dict[str, int] = field(default_factory=dict)
+    text: str = ""

@@ -1,0 +1,272 @@
+"""Load and validate a flow: shape, then graph rules. Errors name file, node, line.
+
+Rules beyond the schema:
+- every target names a node; every node is reachable from ``start``;
+- no two options of a menu share a key or a spoken keyword;
+- every prompt exists in every language the node speaks;
+- no loop can go round without the caller pressing or saying something;
+- no path ends in silence: every way out a node needs is there, so each path
+  ends at a person (transfer), a voicemail or an explicit goodbye.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import phonenumbers
+from pydantic import ValidationError
+
+from . import matching, yaml_lines
+from .model import Flow, FlowDocument, LanguageNode, MenuNode, TransferNode, VoicemailNode
+from .nodes import KINDS
+
+
+@dataclass(frozen=True)
+class Issue:
+    source: str
+    line: int | None
+    node: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        node = f" node '{self.node}':" if self.node else ""
+        return f"{where}:{node} {self.message}"
+
+
+class FlowInvalid(ValueError):
+    """A flow failed validation; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What a flow may refer to outside itself."""
+
+    prompts: Mapping[str, frozenset[str]]  # language -> prompt ids available
+    desks: Mapping[str, str]  # desk id -> E.164 number
+    departments: frozenset[str]
+    languages: frozenset[str]  # languages the clinic has voices for
+
+
+def load_flow(text: str, source: str, env: Environment) -> Flow:
+    """Parse and validate flow text. Raises :class:`FlowInvalid` with all issues."""
+    try:
+        data = yaml_lines.load(text)
+    except yaml_lines.YamlSyntaxError as exc:
+        raise FlowInvalid([Issue(source, exc.line, None, str(exc))]) from None
+    if not isinstance(data, dict):
+        raise FlowInvalid([Issue(source, 1, None, "a flow file must be a mapping with name, start, languages and nodes")])
+    try:
+        doc = FlowDocument.model_validate(data)
+    except ValidationError as exc:
+        raise FlowInvalid(_schema_issues(exc, data, source)) from None
+
+    issues = _check(doc, data, source, env)
+    if issues:
+        raise FlowInvalid(issues)
+    node_lines = {k: (data["nodes"].lines.get(k) or 0) for k in doc.nodes}
+    return Flow(
+        name=doc.name,
+        version=hashlib.sha256(text.encode()).hexdigest()[:12],
+        start=doc.start,
+        languages=tuple(doc.languages),
+        default_language=doc.default_language or doc.languages[0],
+        nodes=dict(doc.nodes),
+        source=source,
+        description=doc.description,
+        node_lines=node_lines,
+        text=text,
+    )
+
+
+def _schema_issues(exc: ValidationError, data: Any, source: str) -> list[Issue]:
+    issues = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        # Discriminated unions add the tag to the path: nodes.x.menu.options -> drop it.
+        clean = tuple(p for i, p in enumerate(loc) if not (i == 2 and loc[0] == "nodes" and isinstance(p, str) and p in KINDS))
+        node = clean[1] if len(clean) > 1 and clean[0] == "nodes" else None
+        field = ".".join(str(p) for p in (clean[2:] if node else clean))
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling)"
+        elif err["type"] == "missing":
+            message = "required field is missing"
+        elif err["type"] == "union_tag_invalid":
+            message = f"unknown node type {err['input'].get('type')!r}; known types: {', '.join(KINDS)}"
+        elif err["type"] == "union_tag_not_found":
+            message = f"node needs a type: one of {', '.join(KINDS)}"
+        text = f"{field}: {message}" if field else message
+        issues.append(Issue(source, yaml_lines.line_of(data, clean), node, text))
+    return issues
+
+
+def _check(doc: FlowDocument, data: Any, source: str, env: Environment) -> list[Issue]:
+    issues: list[Issue] = []
+    nodes_data = data["nodes"]
+
+    def add(node: str | None, message: str, *path: Any) -> None:
+        line = yaml_lines.line_of(nodes_data, (node, *path)) if node else yaml_lines.line_of(data, path)
+        issues.append(Issue(source, line, node, message))
+
+    languages = tuple(doc.languages)
+    for lang in languages:
+        if lang not in env.languages:
+            add(None, f"language {lang!r} is not set up in the clinic settings", "languages")
+        elif lang not in env.prompts:
+            add(None, f"language {lang!r} has no prompts folder", "languages")
+    if len(set(languages)) != len(languages):
+        add(None, "a language is listed twice", "languages")
+    if doc.default_language and doc.default_language not in languages:
+        add(None, f"default_language {doc.default_language!r} is not in languages", "default_language")
+    if doc.start not in doc.nodes:
+        add(None, f"start names no node: {doc.start!r}", "start")
+
+    # Edges, targets, silence.
+    graph: dict[str, list[tuple[str, bool]]] = {}
+    for name, node in doc.nodes.items():
+        if not _valid_id(name):
+            add(name, "node names use lower-case letters, digits and _ and start with a letter")
+        kind = KINDS[node.type]
+        graph[name] = []
+        for edge in kind.edges(node):
+            path = _field_path(edge.field)
+            if edge.target is None:
+                if edge.silence:
+                    add(name, f"path ends in silence: {edge.silence}", *path[:1])
+                continue
+            if edge.target not in doc.nodes:
+                add(name, f"{edge.field} names an unknown node {edge.target!r}", *path)
+                continue
+            graph[name].append((edge.target, edge.needs_input))
+        if isinstance(node, MenuNode):
+            _check_options(add, name, node.options, node.repeat_digit, languages)
+        elif isinstance(node, LanguageNode):
+            _check_options(add, name, node.options, None, languages)
+            for i, opt in enumerate(node.options):
+                if opt.language not in languages:
+                    add(name, f"option offers language {opt.language!r}, which the flow does not enable", "options", i)
+                if opt.digit is None and not opt.all_keywords():
+                    add(name, "option has neither a digit nor keywords: callers cannot choose it", "options", i)
+        elif isinstance(node, TransferNode):
+            _check_transfer(add, name, node, env)
+        elif isinstance(node, VoicemailNode):
+            if node.department not in env.departments:
+                add(name, f"unknown department {node.department!r}; known: {', '.join(sorted(env.departments))}", "department")
+        if node.type == "hangup" and not node.prompt:
+            add(name, "path ends in silence: a hangup needs a goodbye prompt")
+
+        # Prompts in every language the node speaks.
+        for prompt_id, langs in kind.prompts(node, languages):
+            missing = [lang for lang in langs if lang in env.prompts and prompt_id not in env.prompts[lang]]
+            if missing:
+                add(name, f"prompt {prompt_id!r} is missing in {', '.join(missing)}")
+
+    if doc.start in doc.nodes:
+        reachable = _reachable(graph, doc.start)
+        for name in doc.nodes:
+            if name not in reachable:
+                add(name, f"unreachable: no path from start {doc.start!r} leads here")
+    for cycle in _input_free_cycles(graph):
+        add(cycle[0], "loop with no caller input: " + " -> ".join(cycle + [cycle[0]]))
+    return issues
+
+
+def _valid_id(name: Any) -> bool:
+    import re
+
+    from .model import NODE_ID
+
+    return isinstance(name, str) and re.match(NODE_ID, name) is not None
+
+
+def _field_path(field: str) -> tuple[Any, ...]:
+    """'options[2].next' -> ('options', 2, 'next')."""
+    out: list[Any] = []
+    for part in field.split("."):
+        if "[" in part:
+            head, index = part[:-1].split("[")
+            out.extend([head, int(index)])
+        else:
+            out.append(part)
+    return tuple(out)
+
+
+def _check_options(add, name: str, options, repeat_digit: str | None, languages) -> None:
+    seen_digits: dict[str, int] = {}
+    for i, opt in enumerate(options):
+        if opt.digit is None:
+            if not opt.all_keywords():
+                add(name, "option has neither a digit nor keywords: callers cannot choose it", "options", i)
+            continue
+        if opt.digit == repeat_digit:
+            add(name, f"digit {opt.digit!r} is also the repeat key", "options", i)
+        if opt.digit in seen_digits:
+            add(name, f"digit {opt.digit!r} is used by options {seen_digits[opt.digit] + 1} and {i + 1}", "options", i)
+        else:
+            seen_digits[opt.digit] = i
+    for lang in languages:
+        owner: dict[str, int] = {}
+        for i, opt in enumerate(options):
+            words = opt.keywords_for(lang) if hasattr(opt, "keywords_for") else opt.all_keywords()
+            for word in words:
+                key = matching.normalize(word)
+                if key in owner and owner[key] != i:
+                    add(name, f"keyword {word!r} is used by options {owner[key] + 1} and {i + 1}", "options", i)
+                owner.setdefault(key, i)
+
+
+def _check_transfer(add, name: str, node: TransferNode, env: Environment) -> None:
+    if bool(node.desk) == bool(node.number):
+        add(name, "a transfer needs exactly one of desk or number")
+        return
+    if node.desk and node.desk not in env.desks:
+        add(name, f"unknown desk {node.desk!r}; known: {', '.join(sorted(env.desks))}", "desk")
+    if node.number:
+        try:
+            parsed = phonenumbers.parse(node.number, None)
+            ok = phonenumbers.is_valid_number(parsed)
+        except phonenumbers.NumberParseException:
+            ok = False
+        if not ok:
+            add(name, f"number {node.number!r} is not a valid phone number in +E.164 form", "number")
+
+
+def _reachable(graph: Mapping[str, list[tuple[str, bool]]], start: str) -> set[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        for target, _ in graph.get(todo.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def _input_free_cycles(graph: Mapping[str, list[tuple[str, bool]]]) -> list[list[str]]:
+    """Cycles made only of edges the call takes without the caller acting."""
+    auto = {n: [t for t, needs_input in edges if not needs_input] for n, edges in graph.items()}
+    colour: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(n: str) -> None:
+        colour[n] = 1
+        stack.append(n)
+        for t in auto.get(n, ()):
+            if colour.get(t, 0) == 0:
+                visit(t)
+            elif colour.get(t) == 1:
+                cycles.append(stack[stack.index(t):])
+        stack.pop()
+        colour[n] = 2
+
+    for n in auto:
+        if colour.get(n, 0) == 0:
+            visit(n)
+    return cycles

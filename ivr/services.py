@@ -1,0 +1,45 @@
+"""The resources a web process shares across requests, kept in ``app.extensions``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Callable
+
+import redis
+from flask import Flask, current_app
+from rq import Queue
+
+from ivr.runtime import Runtime
+from ivr.store import CallStore, RecordingInbox, StatsStore
+from ivr.workers import DEFAULT_QUEUE
+
+EXTENSION = "ivr"
+
+
+@dataclass
+class Services:
+    runtime: Runtime
+    redis: redis.Redis
+    calls: CallStore
+    stats: StatsStore
+    recordings: RecordingInbox
+    queue: Queue
+    now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.timezone.utc))
+
+
+def init_app(app: Flask, runtime: Runtime, conn: redis.Redis) -> Services:
+    svc = Services(
+        runtime=runtime,
+        redis=conn,
+        calls=CallStore(conn, ttl=int(app.config["CALL_STATE_TTL"])),
+        stats=StatsStore(conn),
+        recordings=RecordingInbox(conn),
+        queue=Queue(DEFAULT_QUEUE, connection=conn),
+    )
+    app.extensions[EXTENSION] = svc
+    return svc
+
+
+def get() -> Services:
+    return current_app.extensions[EXTENSION]

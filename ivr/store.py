@@ -1,0 +1,134 @@
+"""All Redis access: connection, key names and the operations on them.
+
+Per-call state lives in one hash per call, ``ivr:call:{CallSid}``:
+    seq      number of the reply the call is waiting on
+    state    the engine's CallState as JSON
+    r:{n}    the TwiML already sent for request n (so a replayed webhook gets
+             exactly the same answer and changes nothing)
+The hash expires ``ttl`` seconds after the last webhook.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import redis
+
+KEY_CALL = "ivr:call:{0}"
+KEY_CALL_STATS = "ivr:stats:calls:{0}"  # per clinic-local date
+KEY_CALL_COUNTED = "ivr:stats:counted:{0}"  # CallSid already in the statistics
+KEY_RECORDINGS = "ivr:recordings:new"  # voicemail recordings awaiting the transcription pipeline
+
+CALL_TTL = 6 * 3600  # Twilio ends calls after 4 hours
+STATS_TTL = 400 * 86400
+
+# Compare-and-set: apply a reply only if the call still waits on the same request.
+_ADVANCE = """
+local cur = redis.call('HGET', KEYS[1], 'seq')
+if (cur or '') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'state', ARGV[3], 'r:' .. ARGV[4], ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+return 1
+"""
+
+
+def connect(url: str, timeout: float = 1.0) -> redis.Redis:
+    """A client with short timeouts, so an outage turns into a quick fallback, not a hung call."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=30,
+        decode_responses=False,
+    )
+
+
+class CallStore:
+    """Call state and replies by CallSid."""
+
+    def __init__(self, conn: redis.Redis, ttl: int = CALL_TTL) -> None:
+        self.conn = conn
+        self.ttl = ttl
+        self._advance = conn.register_script(_ADVANCE)
+
+    def load(self, call_sid: str, request_seq: int) -> tuple[int | None, dict | None, str | None]:
+        """(current seq, state, reply already sent for ``request_seq``) for a call."""
+        seq, state, reply = self.conn.hmget(
+            KEY_CALL.format(call_sid), "seq", "state", f"r:{request_seq}"
+        )
+        return (
+            int(seq) if seq is not None else None,
+            json.loads(state) if state is not None else None,
+            reply.decode() if reply is not None else None,
+        )
+
+    def advance(
+        self, call_sid: str, expected_seq: int | None, state: dict, request_seq: int, reply: str
+    ) -> bool:
+        """Store the new state and the reply to ``request_seq`` if nobody else did first."""
+        done = self._advance(
+            keys=[KEY_CALL.format(call_sid)],
+            args=[
+                "" if expected_seq is None else str(expected_seq),
+                str(state["seq"]),
+                json.dumps(state, separators=(",", ":")),
+                str(request_seq),
+                reply,
+                self.ttl,
+            ],
+        )
+        return bool(done)
+
+    def reply(self, call_sid: str, request_seq: int) -> str | None:
+        raw = self.conn.hget(KEY_CALL.format(call_sid), f"r:{request_seq}")
+        return raw.decode() if raw is not None else None
+
+    def state(self, call_sid: str) -> dict | None:
+        raw = self.conn.hget(KEY_CALL.format(call_sid), "state")
+        return json.loads(raw) if raw is not None else None
+
+    def expire_soon(self, call_sid: str, seconds: int = 3600) -> None:
+        """The call ended: keep its state a little while for late callbacks, then drop it."""
+        self.conn.expire(KEY_CALL.format(call_sid), seconds)
+
+
+# Count a call once, however often its status callback (or the job) runs.
+_COUNT_ONCE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', 86400) then return 0 end
+for i = 1, #ARGV - 1 do redis.call('HINCRBY', KEYS[2], ARGV[i], 1) end
+redis.call('EXPIRE', KEYS[2], ARGV[#ARGV])
+return 1
+"""
+
+
+class StatsStore:
+    """Daily call counters (no patient data: outcomes and languages only)."""
+
+    def __init__(self, conn: redis.Redis) -> None:
+        self.conn = conn
+        self._count_once = conn.register_script(_COUNT_ONCE)
+
+    def count_call(self, call_sid: str, day: dt.date, fields: list[str]) -> bool:
+        """Add one to each field of the day's counters, once per call. True if counted now."""
+        keys = [KEY_CALL_COUNTED.format(call_sid), KEY_CALL_STATS.format(day.isoformat())]
+        return bool(self._count_once(keys=keys, args=[*fields, STATS_TTL]))
+
+    def day(self, day: dt.date) -> dict[str, int]:
+        raw = self.conn.hgetall(KEY_CALL_STATS.format(day.isoformat()))
+        return {k.decode(): int(v) for k, v in raw.items()}
+
+
+class RecordingInbox:
+    """Voicemail recordings reported by Twilio, waiting for the transcription pipeline."""
+
+    def __init__(self, conn: redis.Redis) -> None:
+        self.conn = conn
+
+    def add(self, recording_sid: str, entry: dict[str, Any]) -> bool:
+        """Keep a recording once, however often Twilio reports it. True if new."""
+        return bool(self.conn.hsetnx(KEY_RECORDINGS, recording_sid, json.dumps(entry, separators=(",", ":"))))
+
+    def all(self) -> dict[str, dict[str, Any]]:
+        return {k.decode(): json.loads(v) for k, v in self.conn.hgetall(KEY_RECORDINGS).items()}

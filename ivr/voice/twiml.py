@@ -1,0 +1,107 @@
+"""Render the engine's replies as TwiML.
+
+Every Gather, Dial and Record names ``/voice/step?s=N`` as its action, N being
+the number of the request the call will make next; that number is how replayed
+webhooks are recognised.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from twilio.twiml.voice_response import Gather as TwiGather
+from twilio.twiml.voice_response import VoiceResponse
+
+from ivr.clinic import ClinicSettings
+from ivr.flows import Dial, Gather, Hangup, Prompt, Record, Reply
+from ivr.prompts import PromptCatalog
+
+log = logging.getLogger(__name__)
+
+STEP_URL = "/voice/step"
+
+
+def step_url(seq: int, **extra: str) -> str:
+    query = "".join(f"&{k}={quote(v)}" for k, v in extra.items())
+    return f"{STEP_URL}?s={seq}{query}"
+
+
+class Renderer:
+    """Turns replies into TwiML for one clinic's voices and prompts."""
+
+    def __init__(self, clinic: ClinicSettings, prompts: PromptCatalog, audio_base: str) -> None:
+        self.clinic = clinic
+        self.prompts = prompts
+        self.audio_base = audio_base.rstrip("/")
+        self.variables = {"clinic_name": clinic.name}
+
+    def _voice(self, lang: str):
+        voice = self.clinic.languages.get(lang)
+        if voice is None:
+            voice = next(iter(self.clinic.languages.values()))
+        return voice
+
+    def speak(self, parent, prompt: Prompt) -> None:
+        """Add a prompt to a response or Gather: its recording if any, else its text."""
+        audio = self.prompts.audio_file(prompt.lang, prompt.id)
+        if audio:
+            parent.play(f"{self.audio_base}/voice/audio/{prompt.lang}/{quote(audio)}")
+            return
+        lang = prompt.lang
+        text = self.prompts.text(lang, prompt.id, self.variables)
+        if text is None:  # only if prompts changed under a live flow
+            lang = next(iter(self.clinic.languages))
+            text = self.prompts.text(lang, prompt.id, self.variables)
+            log.error("prompt %s missing in %s", prompt.id, prompt.lang)
+        if text is None:
+            return
+        voice = self._voice(lang)
+        parent.say(text, voice=voice.voice, language=voice.say_language)
+
+    def render(self, reply: Reply, seq: int) -> str:
+        response = VoiceResponse()
+        for action in reply.actions:
+            if isinstance(action, Prompt):
+                self.speak(response, action)
+            elif isinstance(action, Gather):
+                speech = {}
+                if action.speech:
+                    speech["speech_timeout"] = "auto"
+                    if action.hints:
+                        speech["hints"] = ", ".join(dict.fromkeys(action.hints))
+                gather = TwiGather(
+                    input="dtmf speech" if action.speech else "dtmf",
+                    action=step_url(seq),
+                    method="POST",
+                    num_digits=action.num_digits,
+                    timeout=action.timeout,
+                    action_on_empty_result=True,
+                    language=self._voice(action.lang).say_language,
+                    **speech,
+                )
+                for prompt in action.prompts:
+                    self.speak(gather, prompt)
+                response.append(gather)
+            elif isinstance(action, Dial):
+                response.dial(action.number, timeout=action.timeout, action=step_url(seq), method="POST")
+            elif isinstance(action, Record):
+                response.record(
+                    action=step_url(seq),
+                    method="POST",
+                    max_length=action.max_length,
+                    finish_on_key=action.finish_on_key,
+                    play_beep=True,
+                    timeout=5,
+                    trim="trim-silence",
+                    recording_status_callback=(
+                        f"/voice/recording?department={quote(action.department)}&lang={quote(action.lang)}"
+                    ),
+                    recording_status_callback_event="completed",
+                    recording_status_callback_method="POST",
+                )
+                # Twilio skips the action when nothing was recorded and goes on here.
+                response.redirect(step_url(seq, e="empty"), method="POST")
+            elif isinstance(action, Hangup):
+                response.hangup()
+        return str(response)

@@ -1,0 +1,200 @@
+"""Voice webhooks. Thin: load state, run the engine, save state, render.
+
+    POST /voice/incoming          Twilio's voice URL for the clinic number
+    POST /voice/step?s=N          every Gather/Dial/Record action after that
+    POST /voice/fallback          Twilio's fallback URL: static apology + a person
+    POST /voice/fallback/...      the rest of that fallback path
+    POST /voice/status            call status callbacks
+    POST /voice/recording         recording status callbacks (voicemail)
+    GET  /voice/audio/<lang>/<f>  recorded prompts, for <Play>
+
+Whatever fails inside, the caller gets valid TwiML that reaches a person or
+voicemail, never Twilio's "application error".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from flask import Blueprint, Response, abort, current_app, request, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+from ivr import services
+from ivr.flows import CallState, Event, start, step
+from ivr.voice import safety
+from ivr.voice.security import twilio_signed
+from ivr.voice.twiml import Renderer
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+
+FINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+
+
+def twiml(body: str) -> Response:
+    return Response(body, mimetype="text/xml")
+
+
+def apology() -> Response:
+    """Safe TwiML: apologise, ring the fallback desk, then voicemail."""
+    try:
+        number = services.get().runtime.clinic.fallback_number
+    except Exception:  # noqa: BLE001 - the fallback must not fail
+        number = current_app.config.get("IVR_FALLBACK_NUMBER")
+    return twiml(safety.apology(number))
+
+
+@bp.errorhandler(Exception)
+def _any_failure(exc: Exception):
+    if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
+        return exc
+    log.exception("voice webhook failed; caller sent to the fallback desk")
+    return apology()
+
+
+def _event() -> Event:
+    form = request.form
+    try:
+        confidence = float(form.get("Confidence") or 0)
+    except ValueError:
+        confidence = 0.0
+    try:
+        duration = int(form.get("RecordingDuration") or 0)
+    except ValueError:
+        duration = 0
+    return Event(
+        digits=form.get("Digits", "").strip(),
+        speech=form.get("SpeechResult", ""),
+        confidence=confidence,
+        dial_status=form.get("DialCallStatus", ""),
+        recording_url=form.get("RecordingUrl", ""),
+        recording_duration=duration,
+        record_empty=request.args.get("e") == "empty",
+    )
+
+
+def _answer(request_seq: int) -> Response:
+    call_sid = request.form.get("CallSid", "")
+    if not call_sid.startswith("CA"):
+        log.warning("webhook without a CallSid on %s; sending the caller to a person", request.path)
+        return apology()
+    svc = services.get()
+    runtime = svc.runtime
+    runtime.refresh()
+    seq, saved, sent = svc.calls.load(call_sid, request_seq)
+    if sent is not None:  # a replay: same answer, no change
+        return twiml(sent)
+
+    ctx = runtime.context(svc.now())
+    if request_seq == 0 and seq is None:
+        flow = runtime.flows.live(runtime.clinic.flow_for(request.form.get("To", "")))
+        reply, state = start(flow, ctx)
+        state.caller = request.form.get("From", "")
+    elif seq is not None and saved is not None and request_seq == seq:
+        state = CallState.from_dict(saved)
+        flow = runtime.flows.version(state.flow, state.version)
+        reply, state = step(flow, state, _event(), ctx)
+    else:
+        # Out of order (an old request whose answer expired, or an unknown call):
+        # repeat the latest answer if there is one, else a person.
+        latest = svc.calls.reply(call_sid, seq - 1) if seq else None
+        log.warning("out-of-order webhook for %s (request %s, call at %s)", call_sid, request_seq, seq)
+        return twiml(latest) if latest else apology()
+
+    state.seq = request_seq + 1
+    renderer = Renderer(runtime.clinic, runtime.prompts, _audio_base())
+    body = renderer.render(reply, state.seq)
+    if not svc.calls.advance(call_sid, seq, state.to_dict(), request_seq, body):
+        # The same webhook is being answered concurrently: send what was stored.
+        return twiml(svc.calls.reply(call_sid, request_seq) or body)
+    return twiml(body)
+
+
+def _audio_base() -> str:
+    return current_app.config.get("PUBLIC_URL") or request.host_url
+
+
+@bp.post("/incoming")
+@twilio_signed
+def incoming():
+    return _answer(0)
+
+
+@bp.post("/step")
+@twilio_signed
+def step_view():
+    seq = request.args.get("s", type=int)
+    if seq is None or seq < 1:
+        log.warning("step webhook without a valid sequence number")
+        return apology()
+    return _answer(seq)
+
+
+@bp.post("/fallback")
+@twilio_signed
+def fallback():
+    return apology()
+
+
+@bp.post("/fallback/voicemail")
+@twilio_signed
+def fallback_voicemail():
+    return twiml(safety.voicemail(request.form.get("DialCallStatus", "")))
+
+
+@bp.post("/fallback/done")
+@twilio_signed
+def fallback_done():
+    return twiml(safety.done())
+
+
+@bp.post("/status")
+@twilio_signed
+def status():
+    call_sid = request.form.get("CallSid", "")
+    call_status = request.form.get("CallStatus", "")
+    if call_sid.startswith("CA") and call_status in FINAL_CALL_STATUSES:
+        from ivr.workers.calls import summarize_call
+
+        services.get().queue.enqueue(
+            summarize_call, call_sid, call_status, request.form.get("CallDuration", "0"),
+            job_id=f"call-summary-{call_sid}", result_ttl=0,
+        )
+    return Response(status=204)
+
+
+@bp.post("/recording")
+@twilio_signed
+def recording():
+    sid = request.form.get("RecordingSid", "")
+    if not sid.startswith("RE"):
+        return Response("RecordingSid missing\n", 400, mimetype="text/plain")
+    svc = services.get()
+    call_sid = request.form.get("CallSid", "")
+    saved = svc.calls.state(call_sid) if call_sid else None
+    svc.recordings.add(
+        sid,
+        {
+            "recording_sid": sid,
+            "recording_url": request.form.get("RecordingUrl", ""),
+            "status": request.form.get("RecordingStatus", ""),
+            "duration": request.form.get("RecordingDuration", ""),
+            "call_sid": call_sid,
+            "caller": (saved or {}).get("caller") or request.form.get("From", ""),
+            "department": request.args.get("department", ""),
+            "lang": request.args.get("lang", ""),
+            "received_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        },
+    )
+    log.info("voicemail recording %s received for call %s", sid, call_sid)
+    return Response(status=204)
+
+
+@bp.get("/audio/<lang>/<path:name>")
+def audio(lang: str, name: str):
+    runtime = services.get().runtime
+    if runtime.prompts.audio_file(lang, name.rsplit(".", 1)[0]) != name:
+        abort(404)
+    return send_from_directory(runtime.prompts_dir / lang / "audio", name, max_age=3600)
