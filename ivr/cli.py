@@ -1,0 +1,297 @@
+"""The `ivr` command: serve, worker, flows check, call."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from ivr import config as config_module
+from ivr import logging_setup
+
+
+def _settings() -> dict:
+    """The settings the CLI needs, from the same sources as the app."""
+    settings = {k: getattr(config_module.Defaults, k) for k in dir(config_module.Defaults) if k.isupper()}
+    config_module.load_environment(settings)
+    for key, value in os.environ.items():
+        if key.startswith("IVR_") and value:
+            settings[key[4:]] = value
+    return settings
+
+
+@click.group()
+def main() -> None:
+    """Clinic phone system."""
+
+
+# ivr flows ---------------------------------------------------------------
+
+
+@main.group()
+def flows() -> None:
+    """Phone menu flows."""
+
+
+@flows.command("check")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--config-dir", type=click.Path(file_okay=False, path_type=Path), help="Default: IVR_CONFIG_DIR or ./config.")
+@click.option("--prompts-dir", type=click.Path(file_okay=False, path_type=Path), help="Default: IVR_PROMPTS_DIR or ./prompts.")
+def flows_check(files: tuple[Path, ...], config_dir: Path | None, prompts_dir: Path | None) -> None:
+    """Validate flows (all in config/flows, or FILES) against clinic settings and prompts."""
+    from ivr.clinic import ClinicConfigError, load_clinic
+    from ivr.flows import CheckReport, check_folder
+    from ivr.flows.registry import report_file
+    from ivr.prompts import PromptError, load_prompts
+    from ivr.runtime import environment
+
+    settings = _settings()
+    config_dir = config_dir or Path(settings["CONFIG_DIR"])
+    prompts_dir = prompts_dir or Path(settings["PROMPTS_DIR"])
+    try:
+        clinic = load_clinic(config_dir / "clinic.yaml")
+        prompts = load_prompts(prompts_dir)
+    except (ClinicConfigError, PromptError) as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    env = environment(clinic, prompts)
+    if files:
+        report = CheckReport()
+        for path in files:
+            report_file(path, env, report)
+    else:
+        report = check_folder(config_dir / "flows", env)
+    for flow in report.flows.values():
+        click.echo(f"ok: {flow.source}: flow '{flow.name}' ({len(flow.nodes)} nodes, {', '.join(flow.languages)})")
+    for issue in report.issues:
+        click.echo(f"error: {issue}", err=True)
+    for lang, ids in prompts.missing_translations().items():
+        click.echo(f"note: prompts missing in {lang}: {', '.join(ids)}", err=True)
+    if not report.ok:
+        click.echo(f"{len(report.issues)} problem(s); invalid flows are not published.", err=True)
+        sys.exit(1)
+
+
+# ivr worker ----------------------------------------------------------------
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Work until the queues are empty, then exit.")
+@click.option("--scheduler/--no-scheduler", default=True, help="Also run RQ's scheduler (jobs enqueued for later).")
+def worker(burst: bool, scheduler: bool) -> None:
+    """Run an RQ worker on the clinic's queues (REDIS_URL, or the embedded server)."""
+    from ivr.workers.runner import run
+
+    logging_setup.configure(_settings()["LOG_LEVEL"])
+    run(burst=burst, with_scheduler=scheduler)
+
+
+# ivr serve -----------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all).")
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--web-workers", default=2, show_default=True, type=int, help="Web server processes.")
+@click.option("--workers", "rq_workers", default=1, show_default=True, type=int, help="RQ worker processes.")
+def serve(host: str, port: int, web_workers: int, rq_workers: int) -> None:
+    """Run everything on this machine: Redis (embedded unless REDIS_URL is set), web, workers."""
+    from ivr.clinic import ClinicConfigError
+    from ivr.prompts import PromptError
+    from ivr.redis_server import EmbeddedRedis, RedisStartError
+    from ivr.runtime import check_all
+
+    settings = _settings()
+    logging_setup.configure(settings["LOG_LEVEL"])
+    try:
+        _clinic, _prompts, report = check_all(Path(settings["CONFIG_DIR"]), Path(settings["PROMPTS_DIR"]))
+    except (ClinicConfigError, PromptError) as exc:
+        click.echo(f"cannot start:\n{exc}", err=True)
+        sys.exit(1)
+    for issue in report.issues:
+        click.echo(f"error: {issue} (this flow is not published)", err=True)
+    if not report.flows:
+        click.echo("cannot start: no valid flow", err=True)
+        sys.exit(1)
+
+    data_dir = Path(settings["DATA_DIR"]).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, IVR_DATA_DIR=str(data_dir))
+    embedded = None
+    if not settings.get("REDIS_URL"):
+        try:
+            embedded = EmbeddedRedis(data_dir / "redis").start()
+        except RedisStartError as exc:
+            click.echo(f"cannot start Redis: {exc}", err=True)
+            sys.exit(1)
+        env["REDIS_URL"] = embedded.url
+    config_module.auth_token({**settings, "DATA_DIR": str(data_dir)})  # create the local token once
+
+    commands = {
+        "web": [
+            sys.executable, "-m", "gunicorn",
+            "--bind", f"{host}:{port}",
+            "--workers", str(web_workers),
+            "--worker-class", "gthread", "--threads", "8",
+            "--graceful-timeout", "10",
+            "ivr:create_app()",
+        ],
+        **{f"worker-{i + 1}": [sys.executable, "-m", "ivr.cli", "worker"] for i in range(rq_workers)},
+    }
+    supervisor = _Supervisor(commands, env)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    click.echo(
+        f"Clinic phone system running. Voice webhook: {url}/voice/incoming  Health: {url}/healthz\n"
+        f"Try a call from another terminal: .venv/bin/ivr call --url {url}\n"
+        f"Redis: {'embedded, data in ' + str(data_dir / 'redis') if embedded else 'REDIS_URL'}. Ctrl-C stops everything."
+    )
+    try:
+        supervisor.run()
+    finally:
+        if embedded:
+            embedded.stop()
+
+
+class _Supervisor:
+    """Starts child processes, restarts any that die, stops all on SIGINT/SIGTERM."""
+
+    def __init__(self, commands: dict[str, list[str]], env: dict[str, str]) -> None:
+        self.commands = commands
+        self.env = env
+        self.children: dict[str, subprocess.Popen] = {}
+        self.stopping = False
+
+    def _start(self, name: str) -> None:
+        self.children[name] = subprocess.Popen(self.commands[name], env=self.env)
+
+    def _stop(self, *_args) -> None:
+        self.stopping = True
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        for name in self.commands:
+            self._start(name)
+        restarts: dict[str, list[float]] = {}
+        try:
+            while not self.stopping:
+                time.sleep(0.2)
+                for name, proc in list(self.children.items()):
+                    if proc.poll() is None or self.stopping:
+                        continue
+                    recent = [t for t in restarts.get(name, []) if time.monotonic() - t < 60]
+                    if len(recent) >= 5:
+                        click.echo(f"{name} keeps failing (exit {proc.returncode}); stopping", err=True)
+                        self.stopping = True
+                        break
+                    click.echo(f"{name} exited with {proc.returncode}; restarting", err=True)
+                    restarts[name] = recent + [time.monotonic()]
+                    self._start(name)
+        finally:
+            for proc in self.children.values():
+                if proc.poll() is None:
+                    proc.terminate()
+            deadline = time.monotonic() + 15
+            for proc in self.children.values():
+                try:
+                    proc.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+# ivr call ----------------------------------------------------------------
+
+HELP = "Type keys (1, 2, *, #), or words to speak, Enter for silence, 'hangup' to hang up."
+
+
+@main.command()
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="Where the app listens.")
+@click.option("--from", "caller", default="+12025550123", show_default=True, help="The caller's number.")
+@click.option("--to", "called", default="+12025550199", show_default=True, help="The clinic number called.")
+@click.option("--token", envvar="TWILIO_AUTH_TOKEN", help="Auth token to sign with (default: TWILIO_AUTH_TOKEN, else the local one).")
+def call(url: str, caller: str, called: str, token: str | None) -> None:
+    """A phone in the terminal: call the app as Twilio does and hear what a caller hears."""
+    from ivr.simulator import CallError, PhoneCall, requests_transport
+
+    token = token or config_module.local_auth_token(_settings()["DATA_DIR"])
+    phone = PhoneCall(requests_transport(), url, token, caller=caller, called=called)
+    interactive = sys.stdin.isatty()
+    click.echo(f"Calling {url} from {caller}. {HELP}")
+    try:
+        turn = phone.start()
+        while True:
+            _show(turn)
+            if turn.waiting == "ended":
+                click.echo("[the call has ended]")
+                phone.hang_up()
+                return
+            answer = _ask(_question(turn), interactive)
+            if answer is None or answer.strip().lower() in ("hangup", "hang up", "q", "quit"):
+                click.echo("[you hung up]")
+                phone.hang_up()
+                return
+            turn = _act(phone, turn, answer.strip())
+    except CallError as exc:
+        click.echo(f"[call failed: {exc}]", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        click.echo(f"[cannot reach {url}: {exc}] Is `ivr serve` running?", err=True)
+        sys.exit(2)
+
+
+def _show(turn) -> None:
+    for heard in turn.heard:
+        if heard.kind == "say":
+            click.echo(f"  clinic ({heard.language or '?'}): {heard.text}")
+        elif heard.kind == "play":
+            click.echo(f"  clinic plays: {heard.text}")
+        elif heard.kind == "dial":
+            click.echo(f"  [ringing {heard.text}]")
+        elif heard.kind == "record":
+            click.echo("  [beep: recording]")
+
+
+def _question(turn) -> str:
+    if turn.waiting == "dial":
+        return "Does the desk answer? [a]nswer / [n]o answer / [b]usy"
+    if turn.waiting == "record":
+        return "Speak your message (type it; Enter for silence)"
+    return "keys or words"
+
+
+def _ask(question: str, interactive: bool) -> str | None:
+    try:
+        if interactive:
+            return input(f"{question} > ")
+        line = sys.stdin.readline()
+        if not line:
+            return None
+        click.echo(f"{question} > {line.rstrip()}")
+        return line.rstrip("\n")
+    except EOFError:
+        return None
+
+
+def _act(phone, turn, answer: str):
+    if turn.waiting == "dial":
+        status = {"a": "completed", "b": "busy"}.get(answer[:1].lower(), "no-answer")
+        return phone.dial_result(status, duration=60 if status == "completed" else 0)
+    if turn.waiting == "record":
+        if not answer:
+            return phone.record_nothing()
+        return phone.record(seconds=max(2, len(answer.split()) // 2))
+    if not answer:
+        return phone.silence()
+    if all(c in "0123456789*#" for c in answer):
+        return phone.press(answer)
+    return phone.say(answer)
+
+
+if __name__ == "__main__":
+    main()
