@@ -1,0 +1,59 @@
+"""Jobs run by a real RQ worker in its own process."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ivr.store import StatsStore
+
+from .conftest import CLINIC_TZ
+from .processes import run_ivr
+
+
+def worker_burst(redis_server, **extra):
+    """Run `ivr worker --burst` (a real RQ worker) until the queues are empty."""
+    result = run_ivr("worker", "--burst", "--no-scheduler", REDIS_URL=redis_server.url, **extra)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def today_stats(redis_conn) -> dict[str, int]:
+    today = dt.datetime.now(dt.timezone.utc).astimezone(CLINIC_TZ).date()
+    return StatsStore(redis_conn).day(today)
+
+
+def test_finished_calls_are_counted_by_outcome_once(phone, redis_server, redis_conn):
+    caller = "+13055550147"
+    voicemail = phone(caller=caller)
+    voicemail.start()
+    voicemail.press("2")
+    voicemail.press("3")
+    voicemail.dial_result("no-answer")
+    voicemail.record(seconds=8)
+    assert voicemail.hang_up() == 204
+    assert voicemail.hang_up() == 204  # Twilio may repeat a status callback
+
+    abandoned = phone()
+    abandoned.start()
+    abandoned.press("1")
+    abandoned.hang_up()  # hung up in the menu
+
+    result = worker_burst(redis_server)
+
+    stats = today_stats(redis_conn)
+    assert stats["calls"] == 2
+    assert stats["outcome:voicemail:nurse"] == 1
+    assert stats["outcome:abandoned"] == 1
+    assert stats["lang:es"] == 1 and stats["lang:en"] == 1
+    # The worker's own output never shows the caller's number.
+    assert caller not in result.stdout + result.stderr
+    assert caller[2:] not in result.stdout + result.stderr
+
+
+def test_status_callback_answers_at_once_without_a_worker(phone, redis_conn):
+    call = phone()
+    call.start()
+    assert call.hang_up() == 204
+    # Nothing counted yet: the webhook only queued the job.
+    assert today_stats(redis_conn) == {}
+    assert redis_conn.llen("rq:queue:default") == 1
