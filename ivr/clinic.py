@@ -18,6 +18,18 @@ class ClinicConfigError(ValueError):
     """clinic.yaml is missing or invalid; the message names file, line and field."""
 
 
+class _At(ValueError):
+    """A validation error about a part of the field being checked (a day, a list item).
+
+    ``load_clinic`` appends ``path`` to the field's location, so the message
+    names the line of that part rather than the line of the whole field.
+    """
+
+    def __init__(self, message: str, *path: object) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 def e164(value: str) -> str:
     """Normalise a phone number to +E.164; ValueError if it is not a valid number."""
     try:
@@ -78,25 +90,25 @@ class ClinicSettings(_Strict):
     def _hours(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         for day, spans in value.items():
             if day not in WEEKDAYS:
-                raise ValueError(f"{day!r} is not a weekday ({', '.join(WEEKDAYS)})")
+                raise _At(f"{day!r} is not a weekday ({', '.join(WEEKDAYS)})", day)
             try:
                 parse_spans(spans)
             except ValueError as exc:
-                raise ValueError(f"{day}: {exc}") from None
+                raise _At(str(exc), day) from None
         return value
 
     @field_validator("holidays")
     @classmethod
     def _holidays(cls, value: list[HolidayEntry]) -> list[HolidayEntry]:
         seen: set[dt.date] = set()
-        for h in value:
+        for i, h in enumerate(value):
             if h.date in seen:
-                raise ValueError(f"{h.date} is listed twice")
+                raise _At(f"{h.date} is listed twice", i)
             seen.add(h.date)
             try:
                 parse_spans(h.hours)
             except ValueError as exc:
-                raise ValueError(f"{h.date} ({h.name}): {exc}") from None
+                raise _At(f"{h.date} ({h.name}): {exc}", i, "hours") from None
         return value
 
     @field_validator("flows_by_number")
@@ -107,7 +119,10 @@ class ClinicSettings(_Strict):
     @model_validator(mode="after")
     def _fallback(self) -> "ClinicSettings":
         if self.fallback_desk not in self.desks:
-            raise ValueError(f"fallback_desk {self.fallback_desk!r} is not one of the desks")
+            raise _At(
+                f"{self.fallback_desk!r} is not one of the desks ({', '.join(self.desks)})",
+                "fallback_desk",
+            )
         return self
 
     # Derived views -------------------------------------------------------
@@ -153,6 +168,9 @@ def load_clinic(path: Path) -> ClinicSettings:
         lines = []
         for err in exc.errors():
             loc = tuple(err["loc"])
+            cause = (err.get("ctx") or {}).get("error")
+            if isinstance(cause, _At):
+                loc += cause.path
             line = yaml_lines.line_of(data, loc)
             field = ".".join(str(p) for p in loc) or "(top)"
             msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]

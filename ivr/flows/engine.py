@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from .actions import WAITING_ACTIONS, Action, CallState, Context, Event
+from .actions import WAITING_ACTIONS, Action, CallState, Context, Event, Hangup
 from .model import Flow
 from .nodes import KINDS, Transition
 
@@ -26,14 +26,16 @@ class FlowRuntimeError(RuntimeError):
     """The flow cannot go on (e.g. a state from an unknown node)."""
 
 
+#: Nodes remembered per call (for statistics); older ones are dropped.
+MAX_PATH = 64
+
+
 @dataclass(frozen=True)
 class Reply:
     actions: tuple[Action, ...]
 
     @property
     def ends_call(self) -> bool:
-        from .actions import Hangup
-
         return isinstance(self.actions[-1], Hangup)
 
 
@@ -71,6 +73,7 @@ def _follow(flow: Flow, state: CallState, t: Transition, ctx: Context) -> tuple[
             raise FlowRuntimeError(f"flow {flow.name!r} has no node {t.goto!r}")
         state.node, state.tries = t.goto, 0
         state.path.append(t.goto)
+        del state.path[:-MAX_PATH]
         t = KINDS[node.type].enter(node, state, ctx)
         actions.extend(t.actions)
     if t.outcome:

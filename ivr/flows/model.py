@@ -35,11 +35,14 @@ def _check_key(value: str | None) -> str | None:
 Key = Annotated[str | None, BeforeValidator(_check_key)]
 
 
-class MenuOption(_Strict):
+class Choice(_Strict):
+    """Something a caller can choose by key or by spoken keywords.
+
+    ``keywords`` is either one list for every language or a list per language.
+    """
+
     digit: Key = None
     keywords: Keywords = Field(default_factory=list)
-    next: str | None = None
-
 
     def keywords_for(self, lang: str) -> list[str]:
         if isinstance(self.keywords, dict):
@@ -50,6 +53,10 @@ class MenuOption(_Strict):
         if isinstance(self.keywords, dict):
             return [k for words in self.keywords.values() for k in words]
         return list(self.keywords)
+
+
+class MenuOption(Choice):
+    next: str | None = None
 
 
 class SayNode(_Strict):
@@ -76,16 +83,8 @@ class MenuNode(_Strict):
 
 
 
-class LanguageOption(_Strict):
+class LanguageOption(Choice):
     language: str
-    digit: Key = None
-    keywords: Keywords = Field(default_factory=list)
-
-
-    def all_keywords(self) -> list[str]:
-        if isinstance(self.keywords, dict):
-            return [k for words in self.keywords.values() for k in words]
-        return list(self.keywords)
 
 
 class LanguageNode(_Strict):

@@ -19,7 +19,7 @@ import phonenumbers
 from pydantic import ValidationError
 
 from . import matching, yaml_lines
-from .model import Flow, FlowDocument, LanguageNode, MenuNode, TransferNode, VoicemailNode
+from .model import Flow, FlowDocument, LanguageNode, LanguageOption, MenuNode, TransferNode, VoicemailNode
 from .nodes import KINDS
 
 
@@ -93,7 +93,7 @@ def _schema_issues(exc: ValidationError, data: Any, source: str) -> list[Issue]:
         clean = tuple(p for i, p in enumerate(loc) if not (i == 2 and loc[0] == "nodes" and isinstance(p, str) and p in KINDS))
         node = clean[1] if len(clean) > 1 and clean[0] == "nodes" else None
         field = ".".join(str(p) for p in (clean[2:] if node else clean))
-        message = err["msg"]
+        message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown field (check the spelling)"
         elif err["type"] == "missing":
@@ -211,13 +211,18 @@ def _check_options(add, name: str, options, repeat_digit: str | None, languages)
             add(name, f"digit {opt.digit!r} is used by options {seen_digits[opt.digit] + 1} and {i + 1}", "options", i)
         else:
             seen_digits[opt.digit] = i
+    reported: set[tuple[str, int, int]] = set()  # one issue per clash, not one per language
     for lang in languages:
         owner: dict[str, int] = {}
         for i, opt in enumerate(options):
-            words = opt.keywords_for(lang) if hasattr(opt, "keywords_for") else opt.all_keywords()
+            words = opt.all_keywords() if isinstance(opt, LanguageOption) else opt.keywords_for(lang)
             for word in words:
+                spoken = matching.spoken_digit(word, (lang,))
+                if spoken and spoken != opt.digit and spoken in seen_digits:
+                    add(name, f"keyword {word!r} sounds like key {spoken}, which is option {seen_digits[spoken] + 1}", "options", i)
                 key = matching.normalize(word)
-                if key in owner and owner[key] != i:
+                if key in owner and owner[key] != i and (key, owner[key], i) not in reported:
+                    reported.add((key, owner[key], i))
                     add(name, f"keyword {word!r} is used by options {owner[key] + 1} and {i + 1}", "options", i)
                 owner.setdefault(key, i)
 
