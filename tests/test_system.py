@@ -68,6 +68,7 @@ def served(tmp_path):
         if s.proc.poll() is None:
             s.proc.kill()
             s.proc.wait()
+        s.log.close()
 
 
 def embedded_redis(data_dir) -> redis.Redis:

@@ -1,4 +1,4 @@
-"""All Redis access: connection, key names and the operations on them.
+"""Call state, call statistics and voicemail recordings in Redis.
 
 Per-call state lives in one hash per call, ``ivr:call:{CallSid}``:
     seq      number of the reply the call is waiting on
@@ -16,10 +16,7 @@ from typing import Any
 
 import redis
 
-KEY_CALL = "ivr:call:{0}"
-KEY_CALL_STATS = "ivr:stats:calls:{0}"  # per clinic-local date
-KEY_CALL_COUNTED = "ivr:stats:counted:{0}"  # CallSid already in the statistics
-KEY_RECORDINGS = "ivr:recordings:new"  # voicemail recordings awaiting the transcription pipeline
+from . import keys
 
 CALL_TTL = 6 * 3600  # Twilio ends calls after 4 hours
 STATS_TTL = 400 * 86400
@@ -34,17 +31,6 @@ return 1
 """
 
 
-def connect(url: str, timeout: float = 1.0) -> redis.Redis:
-    """A client with short timeouts, so an outage turns into a quick fallback, not a hung call."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        health_check_interval=30,
-        decode_responses=False,
-    )
-
-
 class CallStore:
     """Call state and replies by CallSid."""
 
@@ -56,7 +42,7 @@ class CallStore:
     def load(self, call_sid: str, request_seq: int) -> tuple[int | None, dict | None, str | None]:
         """(current seq, state, reply already sent for ``request_seq``) for a call."""
         seq, state, reply = self.conn.hmget(
-            KEY_CALL.format(call_sid), "seq", "state", f"r:{request_seq}"
+            keys.CALL.format(call_sid), "seq", "state", f"r:{request_seq}"
         )
         return (
             int(seq) if seq is not None else None,
@@ -69,7 +55,7 @@ class CallStore:
     ) -> bool:
         """Store the new state and the reply to ``request_seq`` if nobody else did first."""
         done = self._advance(
-            keys=[KEY_CALL.format(call_sid)],
+            keys=[keys.CALL.format(call_sid)],
             args=[
                 "" if expected_seq is None else str(expected_seq),
                 str(state["seq"]),
@@ -82,16 +68,16 @@ class CallStore:
         return bool(done)
 
     def reply(self, call_sid: str, request_seq: int) -> str | None:
-        raw = self.conn.hget(KEY_CALL.format(call_sid), f"r:{request_seq}")
+        raw = self.conn.hget(keys.CALL.format(call_sid), f"r:{request_seq}")
         return raw.decode() if raw is not None else None
 
     def state(self, call_sid: str) -> dict | None:
-        raw = self.conn.hget(KEY_CALL.format(call_sid), "state")
+        raw = self.conn.hget(keys.CALL.format(call_sid), "state")
         return json.loads(raw) if raw is not None else None
 
     def expire_soon(self, call_sid: str, seconds: int = 3600) -> None:
         """The call ended: keep its state a little while for late callbacks, then drop it."""
-        self.conn.expire(KEY_CALL.format(call_sid), seconds)
+        self.conn.expire(keys.CALL.format(call_sid), seconds)
 
 
 # Count a call once, however often its status callback (or the job) runs.
@@ -112,11 +98,11 @@ class StatsStore:
 
     def count_call(self, call_sid: str, day: dt.date, fields: list[str]) -> bool:
         """Add one to each field of the day's counters, once per call. True if counted now."""
-        keys = [KEY_CALL_COUNTED.format(call_sid), KEY_CALL_STATS.format(day.isoformat())]
-        return bool(self._count_once(keys=keys, args=[*fields, STATS_TTL]))
+        names = [keys.CALL_COUNTED.format(call_sid), keys.CALL_STATS.format(day.isoformat())]
+        return bool(self._count_once(keys=names, args=[*fields, STATS_TTL]))
 
     def day(self, day: dt.date) -> dict[str, int]:
-        raw = self.conn.hgetall(KEY_CALL_STATS.format(day.isoformat()))
+        raw = self.conn.hgetall(keys.CALL_STATS.format(day.isoformat()))
         return {k.decode(): int(v) for k, v in raw.items()}
 
 
@@ -128,7 +114,7 @@ class RecordingInbox:
 
     def add(self, recording_sid: str, entry: dict[str, Any]) -> bool:
         """Keep a recording once, however often Twilio reports it. True if new."""
-        return bool(self.conn.hsetnx(KEY_RECORDINGS, recording_sid, json.dumps(entry, separators=(",", ":"))))
+        return bool(self.conn.hsetnx(keys.RECORDINGS, recording_sid, json.dumps(entry, separators=(",", ":"))))
 
     def all(self) -> dict[str, dict[str, Any]]:
-        return {k.decode(): json.loads(v) for k, v in self.conn.hgetall(KEY_RECORDINGS).items()}
+        return {k.decode(): json.loads(v) for k, v in self.conn.hgetall(keys.RECORDINGS).items()}
