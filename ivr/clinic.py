@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ivr.flows import yaml_lines
-from ivr.hours import WEEKDAYS, Holiday, Schedule, parse_spans
+from ivr.hours import WEEKDAYS, Holiday, Schedule, Span, parse_spans
 
 
 class ClinicConfigError(ValueError):
@@ -48,9 +48,37 @@ class _Strict(BaseModel):
 PhoneNumber = Annotated[str, AfterValidator(e164)]
 
 
+ROLES = ("nurse", "billing", "scheduling", "admin")
+
+
 class Desk(_Strict):
     name: str
     number: PhoneNumber
+    # Staff roles that work this desk's callback queue (admins see every queue).
+    roles: list[Literal["nurse", "billing", "scheduling", "admin"]] = Field(default_factory=list)
+
+
+class CallbackSettings(_Strict):
+    """How queued callbacks are offered, claimed and retried."""
+
+    offer_when_wait_over_minutes: int = Field(default=5, ge=0, le=240)
+    lease_minutes: int = Field(default=10, ge=1, le=240)
+    retry_attempts: int = Field(default=3, ge=1, le=10)
+    retry_spacing_minutes: int = Field(default=30, ge=1, le=1440)
+    calling_hours: str = "09:00-20:00"
+    target_minutes: int = Field(default=60, ge=1, le=10080)
+
+    @field_validator("calling_hours")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        span = Span.parse(value)
+        if span.start < 8 * 60 or span.end > 21 * 60:
+            raise ValueError(f"{value!r}: patients may only be called between 08:00 and 21:00")
+        return value
+
+    @property
+    def calling_window(self) -> Span:
+        return Span.parse(self.calling_hours)
 
 
 class Voice(_Strict):
@@ -73,6 +101,7 @@ class ClinicSettings(_Strict):
     holidays: list[HolidayEntry] = Field(default_factory=list)
     desks: dict[str, Desk] = Field(min_length=1)
     fallback_desk: str = "front_desk"
+    callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     default_flow: str = "main"
     flows_by_number: dict[str, str] = Field(default_factory=dict)
 
@@ -138,6 +167,12 @@ class ClinicSettings(_Strict):
 
     def desk_numbers(self) -> dict[str, str]:
         return {key: desk.number for key, desk in self.desks.items()}
+
+    def departments_for(self, role: str) -> list[str]:
+        """The callback queues a staff role works (admins: all)."""
+        if role == "admin":
+            return list(self.desks)
+        return [key for key, desk in self.desks.items() if role in desk.roles]
 
     @property
     def fallback_number(self) -> str:
