@@ -67,6 +67,8 @@ class CallbackSettings(_Strict):
     retry_spacing_minutes: int = Field(default=30, ge=1, le=1440)
     calling_hours: str = "09:00-20:00"
     target_minutes: int = Field(default=60, ge=1, le=10080)
+    # Played to callers who keep holding (Twilio fetches it); "" for a pause instead.
+    hold_music_url: str = "https://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3"
 
     @field_validator("calling_hours")
     @classmethod
@@ -96,6 +98,7 @@ class HolidayEntry(_Strict):
 class ClinicSettings(_Strict):
     name: str
     timezone: str
+    country: str = "US"  # for phone numbers given without +country code
     languages: dict[str, Voice] = Field(min_length=1)
     hours: dict[str, list[str]]
     holidays: list[HolidayEntry] = Field(default_factory=list)
@@ -112,6 +115,13 @@ class ClinicSettings(_Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (use a name like America/New_York)") from None
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a two-letter country code such as US")
         return value
 
     @field_validator("hours")

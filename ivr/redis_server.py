@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -95,10 +96,20 @@ class EmbeddedRedis:
         raise RedisStartError(f"redis-server did not answer on {self.socket} within {timeout}s")
 
     def _answers(self) -> bool:
+        """Whether a server answers on the socket (a stale socket file from a crash does not)."""
         if not self.socket.exists():
             return False
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.settimeout(0.5)
         try:
-            return bool(redis.Redis(unix_socket_path=str(self.socket), socket_timeout=0.5).ping())
+            probe.connect(str(self.socket))
+        except OSError:
+            return False  # nobody listening: fail at once rather than retrying
+        finally:
+            probe.close()
+        try:
+            client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=0.5, retry_on_timeout=False)
+            return bool(client.ping())
         except redis.RedisError:
             return False
 

@@ -69,9 +69,16 @@ class Runtime:
         self._schedule = clinic.schedule()
         self._desks = clinic.desk_numbers()
 
-    def context(self, now: dt.datetime) -> Context:
-        """The engine's view of the world at ``now``."""
-        return Context(now=now, schedule=self._schedule, desks=self._desks)
+    def context(self, now: dt.datetime, **ports) -> Context:
+        """The engine's view of the world at ``now``; ``ports`` answer queue questions."""
+        return Context(
+            now=now,
+            schedule=self._schedule,
+            desks=self._desks,
+            region=self.clinic.country,
+            long_wait_seconds=self.clinic.callbacks.offer_when_wait_over_minutes * 60,
+            **ports,
+        )
 
     def _fingerprint(self) -> tuple:
         stamp = []

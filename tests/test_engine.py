@@ -738,11 +738,18 @@ def test_main_flow_on_a_holiday_says_so_then_offers_after_hours_choices():
 
 def test_main_flow_nobody_answers_so_the_caller_leaves_a_message():
     replies, state = call_main(
-        [press("1"), press("3"), Event(dial_status="no-answer"), Event(recording_url="https://rec/1", recording_duration=20)]
+        [
+            press("1"),
+            press("3"),
+            Event(dial_status="no-answer"),
+            press("3"),  # the callback offer: "to leave a message, press 3"
+            Event(recording_url="https://rec/1", recording_duration=20),
+        ]
     )
     assert ids(replies[2]) == ["connecting_nurse"]
-    assert ids(replies[3]) == ["voicemail_nurse"]
-    assert ids(replies[4]) == ["voicemail_thanks"] and replies[4].ends_call
+    assert ids(replies[3]) == ["callback_offer"]
+    assert ids(replies[4]) == ["voicemail_nurse"]
+    assert ids(replies[5]) == ["voicemail_thanks"] and replies[5].ends_call
     assert state.outcome == "voicemail:nurse"
 
 

@@ -1064,8 +1064,9 @@ def test_cli_check_passes_on_the_shipped_configuration(site):
 def test_cli_check_fails_on_a_broken_flow_with_file_and_line(site):
     path = site / "config" / "flows" / "main.yaml"
     text = path.read_text(encoding="utf-8")
-    assert text.count("desk: billing\n") == 1
-    broken = text.replace("desk: billing\n", "desk: billings  # MARK\n")
+    target = "    desk: billing\n    prompt: connecting_billing\n"  # the to_billing transfer
+    assert text.count(target) == 1
+    broken = text.replace(target, "    desk: billings  # MARK\n    prompt: connecting_billing\n")
     path.write_text(broken, encoding="utf-8")
     result = run_check(site)
     assert result.exit_code == 1

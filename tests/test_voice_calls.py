@@ -87,7 +87,9 @@ def test_spanish_caller_by_speech_reaches_nurse_voicemail_in_spanish(phone, app)
     assert turn.dial_number == DESK["nurse"]
     assert "enfermería" in turn.text
 
-    turn = call.dial_result("busy")
+    offer = call.dial_result("busy")
+    assert "guardar su lugar en la fila" in offer.text
+    turn = call.say("quiero dejar un mensaje")
     assert turn.waiting == "record"
     assert "Después del tono" in turn.text
     record = parse(turn.twiml[-1]).find("Record")
@@ -130,7 +132,11 @@ def test_silent_caller_is_reprompted_then_reaches_a_person_then_voicemail(phone)
     turn = call.silence()  # retries used up
     assert "Let me connect you with someone who can help." in turn.said
     assert turn.dial_number == DESK["front_desk"]
-    turn = call.dial_result("no-answer")
+    offer = call.dial_result("no-answer")
+    assert "keep your place in line" in offer.text
+    call.silence()
+    call.silence()
+    turn = call.silence()  # still silent at the callback offer: voicemail, not a hang-up
     assert turn.waiting == "record"
     assert call.record_nothing().waiting == "ended"
 
@@ -141,6 +147,7 @@ def test_caller_silent_at_voicemail_tone_hears_goodbye_not_silence(phone):
     call.press("1")
     call.press("2")
     call.dial_result("no-answer")
+    call.press("3")  # leave a message
     turn = call.record_nothing()
     assert turn.waiting == "ended"
     assert "We did not hear a message" in turn.text

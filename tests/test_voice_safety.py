@@ -363,7 +363,9 @@ def test_logs_never_contain_the_callers_number(phone, caplog, make_app, tmp_path
         call.press("1")
         call.press("3")
         call.dial_result("no-answer")
-        call.record(seconds=5)
+        call.press("1")  # keep my place: call me back
+        call.press("1")  # at the number ending in 0147
+        assert "you are number 1" in call.record(seconds=5).text
         call.hang_up()
         # and on the failure path too
         broken = make_app(REDIS_URL=f"unix://{tmp_path}/none.sock").test_client()

@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 from ivr.hours import Schedule
 
 
 @dataclass(frozen=True)
 class Prompt:
-    """Speak (or play the recording of) prompt ``id`` in ``lang``."""
+    """Speak (or play the recording of) prompt ``id`` in ``lang``.
+
+    ``values`` fill the prompt's placeholders, e.g. {"minutes": "15"}.
+    """
 
     id: str
     lang: str
+    values: tuple[tuple[str, str], ...] = ()
+
+    def with_values(self, **values: object) -> "Prompt":
+        return Prompt(self.id, self.lang, tuple((k, str(v)) for k, v in values.items()))
 
 
 @dataclass(frozen=True)
@@ -29,9 +36,10 @@ class Gather:
     prompts: tuple[Prompt, ...]
     lang: str  # language the speech recogniser listens for
     timeout: int = 6
-    num_digits: int = 1
+    num_digits: int | None = 1  # None: any number of keys, ended by finish_on_key
     hints: tuple[str, ...] = ()
     speech: bool = True
+    finish_on_key: str = "#"
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,30 @@ class Record:
     finish_on_key: str
     department: str
     lang: str
+    purpose: str = "voicemail"  # or "callback_reason"
+
+
+@dataclass(frozen=True)
+class Music:
+    """Hold music, played once: the recorded prompt ``hold_music`` if any, else the clinic's music."""
+
+    lang: str
+
+
+@dataclass(frozen=True)
+class RequestCallback:
+    """Effect: put the caller in a department's callback queue.
+
+    The web layer performs it at once (a durable write) and steps the engine
+    again with ``Event(callback_position=..., callback_existing=...)``, so the
+    caller hears the confirmation only once the request is stored.
+    """
+
+    department: str
+    phone: str
+    lang: str
+    reason_recording_sid: str = ""
+    reason_recording_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -58,8 +90,9 @@ class Hangup:
     """End the call."""
 
 
-Action = Prompt | Gather | Dial | Record | Hangup
-WAITING_ACTIONS = (Gather, Dial, Record, Hangup)
+Action = Prompt | Gather | Dial | Record | Hangup | Music | RequestCallback
+WAITING_ACTIONS = (Gather, Dial, Record, Hangup, RequestCallback)
+EFFECTS = (RequestCallback,)
 
 
 @dataclass(frozen=True)
@@ -72,20 +105,37 @@ class Event:
     dial_status: str = ""
     recording_url: str = ""
     recording_duration: int = 0
+    recording_sid: str = ""
     record_empty: bool = False
+    callback_position: int = 0  # result of a RequestCallback effect
+    callback_existing: bool = False
 
     @property
     def is_empty(self) -> bool:
         return not self.digits and not self.speech.strip()
 
 
+def _no_wait(department: str) -> int:
+    return 0
+
+
+def _first_in_line(department: str, call_key: str) -> int:
+    return 1
+
+
 @dataclass(frozen=True)
 class Context:
-    """The world outside the flow at the moment of a step."""
+    """The world outside the flow at the moment of a step (read-only inputs)."""
 
     now: dt.datetime
     schedule: Schedule
     desks: Mapping[str, str]  # desk id -> E.164 number
+    region: str = "US"  # for phone numbers keyed in without a country code
+    long_wait_seconds: int = 300  # transfers with on_long_wait offer a callback above this
+    wait_seconds: Callable[[str], int] = _no_wait  # department -> estimated wait
+    # (department, call key) -> this call's place among callers holding for it
+    hold_position: Callable[[str, str], int] = _first_in_line
+    call_key: str = ""  # identifies the call to ``hold_position`` (the CallSid)
 
 
 @dataclass
@@ -101,6 +151,7 @@ class CallState:
     path: list[str] = field(default_factory=list)
     outcome: str = ""
     caller: str = ""  # the caller's number (From); kept for callbacks, never logged
+    data: dict[str, str] = field(default_factory=dict)  # the current node's own memory
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -117,4 +168,5 @@ class CallState:
             path=[str(p) for p in data.get("path", [])],
             outcome=str(data.get("outcome", "")),
             caller=str(data.get("caller", "")),
+            data={str(k): str(v) for k, v in (data.get("data") or {}).items()},
         )

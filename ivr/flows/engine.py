@@ -39,14 +39,15 @@ class Reply:
         return isinstance(self.actions[-1], Hangup)
 
 
-def start(flow: Flow, ctx: Context) -> tuple[Reply, CallState]:
-    """Begin a call at the flow's start node."""
+def start(flow: Flow, ctx: Context, caller: str = "") -> tuple[Reply, CallState]:
+    """Begin a call from ``caller`` (the number Twilio gives as From) at the flow's start node."""
     state = CallState(
         flow=flow.name,
         version=flow.version,
         node=flow.start,
         lang=flow.default_language,
         path=[flow.start],
+        caller=caller,
     )
     node = flow.nodes[flow.start]
     return _follow(flow, state, KINDS[node.type].enter(node, state, ctx), ctx)
@@ -71,7 +72,7 @@ def _follow(flow: Flow, state: CallState, t: Transition, ctx: Context) -> tuple[
         node = flow.nodes.get(t.goto)
         if node is None:
             raise FlowRuntimeError(f"flow {flow.name!r} has no node {t.goto!r}")
-        state.node, state.tries = t.goto, 0
+        state.node, state.tries, state.data = t.goto, 0, {}
         state.path.append(t.goto)
         del state.path[:-MAX_PATH]
         t = KINDS[node.type].enter(node, state, ctx)

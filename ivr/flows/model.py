@@ -98,7 +98,12 @@ class LanguageNode(_Strict):
 
 
 class TransferNode(_Strict):
-    """Ring a desk; if nobody answers, go on to another node."""
+    """Ring a desk; if nobody answers, go on to another node.
+
+    With ``on_long_wait``, a caller whose estimated wait for the desk's
+    department exceeds the clinic's threshold goes there (a callback offer)
+    before the desk is rung.
+    """
 
     type: Literal["transfer"]
     desk: str | None = None
@@ -107,6 +112,8 @@ class TransferNode(_Strict):
     timeout: int = Field(default=25, ge=5, le=120)
     on_no_answer: str | None = None
     on_busy: str | None = None
+    on_long_wait: str | None = None
+    long_wait_minutes: int | None = Field(default=None, ge=0, le=240)  # default: the clinic's setting
 
 
 class HoursNode(_Strict):
@@ -130,6 +137,51 @@ class VoicemailNode(_Strict):
     empty_prompt: str = "voicemail_empty"
 
 
+class CallbackOption(Choice):
+    """An answer to a callback offer: ``callback: true`` keeps the caller's place, else ``next``."""
+
+    callback: bool = False
+    next: str | None = None
+
+
+class CallbackNode(_Strict):
+    """Offer to keep the caller's place in line and call back (or hold, or voicemail).
+
+    Choosing the callback confirms the caller's number (or takes another one,
+    checked as a phone number), optionally records a short reason, stores the
+    request, and tells the caller their place in line.
+    """
+
+    type: Literal["callback"]
+    department: str
+    prompt: str = "callback_offer"  # may say {minutes}
+    options: list[CallbackOption] = Field(min_length=1)
+    ask_reason: bool = True
+    retries: int = Field(default=2, ge=0, le=5)
+    timeout: int = Field(default=6, ge=1, le=30)
+    no_input_prompt: str = "no_input"
+    invalid_prompt: str = "invalid_choice"
+    confirm_number_prompt: str = "callback_confirm_number"  # {last4}
+    enter_number_prompt: str = "callback_enter_number"
+    readback_prompt: str = "callback_readback"  # {digits}
+    bad_number_prompt: str = "callback_bad_number"
+    reason_prompt: str = "callback_reason"
+    confirmed_prompt: str = "callback_confirmed"  # {position} {minutes} {last4}
+    already_waiting_prompt: str = "callback_already_waiting"  # {position} {last4}
+    on_failure: str | None = None
+
+
+class HoldNode(_Strict):
+    """Keep holding: announce the caller's place, play hold music, ring the desk again."""
+
+    type: Literal["hold"]
+    desk: str
+    prompt: str = "hold_position"  # may say {position}
+    ring_seconds: int = Field(default=20, ge=5, le=120)
+    rounds: int = Field(default=5, ge=1, le=30)
+    on_timeout: str | None = None
+
+
 class HangupNode(_Strict):
     """Say goodbye and end the call."""
 
@@ -145,7 +197,10 @@ class GotoNode(_Strict):
 
 
 Node = Annotated[
-    Union[SayNode, MenuNode, LanguageNode, TransferNode, HoursNode, VoicemailNode, HangupNode, GotoNode],
+    Union[
+        SayNode, MenuNode, LanguageNode, TransferNode, HoursNode, VoicemailNode, HangupNode, GotoNode,
+        CallbackNode, HoldNode,
+    ],
     Field(discriminator="type"),
 ]
 

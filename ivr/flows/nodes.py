@@ -12,14 +12,31 @@ Kinds live in ``KINDS``, keyed by the ``type`` field of the node.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, Sequence
+
+import phonenumbers
 
 from ivr.hours import OpenStatus
 
 from . import matching
-from .actions import Action, CallState, Context, Dial, Event, Gather, Hangup, Prompt, Record
+from .actions import (
+    Action,
+    CallState,
+    Context,
+    Dial,
+    Event,
+    Gather,
+    Hangup,
+    Music,
+    Prompt,
+    Record,
+    RequestCallback,
+)
 from .model import (
+    CallbackNode,
+    Choice,
     GotoNode,
+    HoldNode,
     HangupNode,
     HoursNode,
     LanguageNode,
@@ -62,6 +79,14 @@ class Kind(Protocol):
 
 def _no_event(node, call, event, ctx) -> Transition:  # pragma: no cover - guarded by engine
     raise RuntimeError(f"node kind {node.type!r} does not wait for the caller")
+
+
+def choose_option(options: Sequence[Choice], event: Event, lang: str):
+    """The option a caller picked by key, spoken digit or keyword, or None."""
+    digit = event.digits[:1] or matching.spoken_digit(event.speech, (lang,))
+    if digit:
+        return next((o for o in options if o.digit == digit), None)
+    return matching.best_match(event.speech, [(o, o.keywords_for(lang)) for o in options])
 
 
 class Say:
@@ -148,19 +173,13 @@ class Menu:
     def enter(self, node: MenuNode, call, ctx):
         return Transition([self._gather(node, call, [])])
 
-    def choose(self, node: MenuNode, event: Event, lang: str):
-        digit = event.digits[:1] or matching.spoken_digit(event.speech, (lang,))
-        if digit:
-            return next((o for o in node.options if o.digit == digit), None)
-        return matching.best_match(event.speech, [(o, o.keywords_for(lang)) for o in node.options])
-
     def handle(self, node: MenuNode, call: CallState, event: Event, ctx):
         repeat = node.repeat_digit
         if repeat and (
             event.digits == repeat or matching.spoken_digit(event.speech, (call.lang,)) == repeat
         ):
             return Transition([self._gather(node, call, [])])
-        option = None if event.is_empty else self.choose(node, event, call.lang)
+        option = None if event.is_empty else choose_option(node.options, event, call.lang)
         if option is not None:
             return Transition(goto=option.next)
         call.tries += 1
@@ -215,12 +234,18 @@ class Transfer:
         ]
         if node.on_busy is not None:
             edges.append(Edge("on_busy", node.on_busy, False))
+        if node.on_long_wait is not None:
+            edges.append(Edge("on_long_wait", node.on_long_wait, False))
         return edges
 
     def prompts(self, node: TransferNode, languages):
         return [(node.prompt, languages)] if node.prompt else []
 
     def enter(self, node: TransferNode, call: CallState, ctx: Context):
+        if node.on_long_wait and node.desk:
+            limit = ctx.long_wait_seconds if node.long_wait_minutes is None else node.long_wait_minutes * 60
+            if ctx.wait_seconds(node.desk) > limit:
+                return Transition(goto=node.on_long_wait)
         number = node.number or ctx.desks[node.desk or ""]
         said: list[Action] = [Prompt(node.prompt, call.lang)] if node.prompt else []
         return Transition(said + [Dial(number=number, timeout=node.timeout, desk=node.desk)])
@@ -274,6 +299,221 @@ class HangupKind:
     handle = staticmethod(_no_event)
 
 
+MINUTE_WORDS = {"en": ("minute", "minutes"), "es": ("minuto", "minutos")}
+
+
+def minutes_phrase(seconds: int, lang: str) -> str:
+    """A wait as the caller hears it: '1 minute', '12 minutos' (at least one minute)."""
+    minutes = max(1, round(seconds / 60))
+    one, many = MINUTE_WORDS.get(lang, MINUTE_WORDS["en"])
+    return f"{minutes} {one if minutes == 1 else many}"
+
+
+def _spaced(digits: str) -> str:
+    """'4567' -> '4 5 6 7', so text-to-speech reads digits one by one."""
+    return " ".join(digits)
+
+
+def _national_digits(number: str, region: str) -> str:
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return "".join(c for c in number if c.isdigit())
+    return str(parsed.national_number)
+
+
+def valid_callback_number(raw: str, region: str) -> str | None:
+    """+E.164 if ``raw`` (caller ID or keyed digits) is a number we can call back, else None."""
+    raw = raw.strip()
+    if not raw or not any(c.isdigit() for c in raw):
+        return None  # anonymous, restricted, unknown caller ID
+    try:
+        parsed = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+YES = {"en": ("yes", "yeah", "correct", "right"), "es": ("si", "correcto", "claro")}
+NO = {"en": ("no", "nope", "wrong", "different", "another"), "es": ("no", "otro", "otra", "diferente")}
+
+
+class Callback:
+    """A callback offer and the short dialogue that files the request.
+
+    Stages (kept in ``call.data["stage"]``): offer -> confirm (caller ID) or
+    enter (key in a number) -> readback -> reason (optional recording) ->
+    placing (the RequestCallback effect) -> confirmation and goodbye.
+    """
+
+    def edges(self, node: CallbackNode):
+        edges = [
+            Edge(f"options[{i}].next", opt.next, True, "choosing this option leads nowhere")
+            for i, opt in enumerate(node.options)
+            if not opt.callback
+        ]
+        edges.append(Edge("on_failure", node.on_failure, False, "a caller who cannot answer has nowhere to go"))
+        return edges
+
+    def prompts(self, node: CallbackNode, languages):
+        ids = [
+            node.prompt, node.no_input_prompt, node.invalid_prompt, node.confirm_number_prompt,
+            node.enter_number_prompt, node.readback_prompt, node.bad_number_prompt,
+            node.confirmed_prompt, node.already_waiting_prompt,
+        ]
+        if node.ask_reason:
+            ids.append(node.reason_prompt)
+        return [(p, languages) for p in ids]
+
+    # Stages --------------------------------------------------------------
+
+    def enter(self, node: CallbackNode, call: CallState, ctx: Context):
+        call.data["stage"] = "offer"
+        return Transition([self._offer(node, call, ctx, [])])
+
+    def _offer(self, node: CallbackNode, call: CallState, ctx: Context, before: list[Prompt]) -> Gather:
+        wait = ctx.wait_seconds(node.department)
+        offer = Prompt(node.prompt, call.lang).with_values(minutes=minutes_phrase(wait, call.lang))
+        hints = tuple(k for opt in node.options for k in opt.keywords_for(call.lang))
+        return Gather(tuple(before) + (offer,), call.lang, node.timeout, hints=hints)
+
+    def _ask(self, node: CallbackNode, call: CallState, ctx: Context, stage: str, before: list[Prompt]) -> Transition:
+        """Move to ``stage`` (or repeat it) and ask its question."""
+        if call.data.get("stage") != stage:
+            call.tries = 0
+        call.data["stage"] = stage
+        lang = call.lang
+        if stage == "confirm":
+            last4 = _national_digits(call.data["phone"], ctx.region)[-4:]
+            ask = Prompt(node.confirm_number_prompt, lang).with_values(last4=_spaced(last4))
+            hints = YES.get(lang, ()) + NO.get(lang, ())
+            return Transition([Gather(tuple(before) + (ask,), lang, node.timeout, hints=hints)])
+        if stage == "enter":
+            ask = Prompt(node.enter_number_prompt, lang)
+            return Transition([Gather(tuple(before) + (ask,), lang, timeout=10, num_digits=None, speech=False)])
+        if stage == "readback":
+            digits = _national_digits(call.data["phone"], ctx.region)
+            ask = Prompt(node.readback_prompt, lang).with_values(digits=_spaced(digits))
+            hints = YES.get(lang, ()) + NO.get(lang, ())
+            return Transition([Gather(tuple(before) + (ask,), lang, node.timeout, hints=hints)])
+        if stage == "reason":
+            return Transition(
+                list(before)
+                + [Prompt(node.reason_prompt, lang), Record(30, "#", node.department, lang, purpose="callback_reason")]
+            )
+        # placing
+        return Transition(
+            list(before)
+            + [
+                RequestCallback(
+                    department=node.department,
+                    phone=call.data["phone"],
+                    lang=lang,
+                    reason_recording_sid=call.data.get("reason_sid", ""),
+                    reason_recording_url=call.data.get("reason_url", ""),
+                )
+            ]
+        )
+
+    def _after_number(self, node: CallbackNode, call: CallState, ctx: Context) -> Transition:
+        return self._ask(node, call, ctx, "reason" if node.ask_reason else "placing", [])
+
+    def _retry(self, node: CallbackNode, call: CallState, ctx: Context, event: Event, sorry: str | None = None):
+        call.tries += 1
+        if call.tries > node.retries:
+            return Transition(goto=node.on_failure)
+        sorry_id = sorry or (node.no_input_prompt if event.is_empty else node.invalid_prompt)
+        before = [Prompt(sorry_id, call.lang)]
+        stage = call.data.get("stage", "offer")
+        if stage == "offer":
+            return Transition([self._offer(node, call, ctx, before)])
+        return self._ask(node, call, ctx, stage, before)
+
+    def _yes_no(self, event: Event, lang: str) -> bool | None:
+        """1 or "yes" -> True, 2 or "no" -> False, else None."""
+        if event.digits:
+            return {"1": True, "2": False}.get(event.digits[:1])
+        return matching.best_match(event.speech, [(True, YES.get(lang, ())), (False, NO.get(lang, ()))])
+
+    def handle(self, node: CallbackNode, call: CallState, event: Event, ctx: Context):
+        stage = call.data.get("stage", "offer")
+        if stage == "offer":
+            option = None if event.is_empty else choose_option(node.options, event, call.lang)
+            if option is None:
+                return self._retry(node, call, ctx, event)
+            if not option.callback:
+                return Transition(goto=option.next)
+            caller = valid_callback_number(call.caller, ctx.region)
+            if caller:
+                call.data["phone"] = caller
+                return self._ask(node, call, ctx, "confirm", [])
+            return self._ask(node, call, ctx, "enter", [])
+        if stage in ("confirm", "readback"):
+            answer = self._yes_no(event, call.lang)
+            if answer is None:
+                return self._retry(node, call, ctx, event)
+            if answer:
+                return self._after_number(node, call, ctx)
+            return self._ask(node, call, ctx, "enter", [])
+        if stage == "enter":
+            number = valid_callback_number(event.digits.rstrip("#*"), ctx.region) if event.digits else None
+            if number is None:
+                return self._retry(node, call, ctx, event, None if event.is_empty else node.bad_number_prompt)
+            call.data["phone"] = number
+            return self._ask(node, call, ctx, "readback", [])
+        if stage == "reason":
+            if event.recording_url and not event.record_empty:
+                call.data["reason_sid"] = event.recording_sid
+                call.data["reason_url"] = event.recording_url
+            return self._ask(node, call, ctx, "placing", [])
+        # placing: the effect's result
+        last4 = _spaced(_national_digits(call.data["phone"], ctx.region)[-4:])
+        wait = ctx.wait_seconds(node.department)
+        if event.callback_existing:
+            said = Prompt(node.already_waiting_prompt, call.lang).with_values(
+                position=event.callback_position, last4=last4
+            )
+        else:
+            said = Prompt(node.confirmed_prompt, call.lang).with_values(
+                position=event.callback_position, minutes=minutes_phrase(wait, call.lang), last4=last4
+            )
+        return Transition([said, Hangup()], outcome=f"callback:{node.department}")
+
+
+class Hold:
+    """Hold with the caller's place announced, music, and the desk rung again each round."""
+
+    def edges(self, node: HoldNode):
+        return [Edge("on_timeout", node.on_timeout, False, "a caller still holding after the last round has nowhere to go")]
+
+    def prompts(self, node: HoldNode, languages):
+        return [(node.prompt, languages)]
+
+    def _round(self, node: HoldNode, call: CallState, ctx: Context) -> Transition:
+        call.data["hold"] = node.desk  # so the web layer can take the call off the hold line later
+        position = ctx.hold_position(node.desk, ctx.call_key)
+        return Transition(
+            [
+                Prompt(node.prompt, call.lang).with_values(position=position),
+                Music(call.lang),
+                Dial(number=ctx.desks[node.desk], timeout=node.ring_seconds, desk=node.desk),
+            ]
+        )
+
+    def enter(self, node: HoldNode, call: CallState, ctx: Context):
+        return self._round(node, call, ctx)
+
+    def handle(self, node: HoldNode, call: CallState, event: Event, ctx: Context):
+        if event.dial_status in ("completed", "answered"):
+            return Transition([Hangup()], outcome=f"answered:{node.desk}")
+        call.tries += 1
+        if call.tries >= node.rounds:
+            return Transition(goto=node.on_timeout)
+        return self._round(node, call, ctx)
+
+
 KINDS: dict[str, Kind] = {
     "say": Say(),
     "goto": Goto(),
@@ -283,4 +523,6 @@ KINDS: dict[str, Kind] = {
     "transfer": Transfer(),
     "voicemail": Voicemail(),
     "hangup": HangupKind(),
+    "callback": Callback(),
+    "hold": Hold(),
 }

@@ -19,7 +19,17 @@ import phonenumbers
 from pydantic import ValidationError
 
 from . import matching, yaml_lines
-from .model import Flow, FlowDocument, LanguageNode, LanguageOption, MenuNode, TransferNode, VoicemailNode
+from .model import (
+    CallbackNode,
+    Flow,
+    FlowDocument,
+    HoldNode,
+    LanguageNode,
+    LanguageOption,
+    MenuNode,
+    TransferNode,
+    VoicemailNode,
+)
 from .nodes import KINDS
 
 
@@ -156,9 +166,19 @@ def _check(doc: FlowDocument, data: Any, source: str, env: Environment) -> list[
                     add(name, "option has neither a digit nor keywords: callers cannot choose it", "options", i)
         elif isinstance(node, TransferNode):
             _check_transfer(add, name, node, env)
-        elif isinstance(node, VoicemailNode):
+        elif isinstance(node, (VoicemailNode, CallbackNode)):
             if node.department not in env.departments:
                 add(name, f"unknown department {node.department!r}; known: {', '.join(sorted(env.departments))}", "department")
+            if isinstance(node, CallbackNode):
+                _check_options(add, name, node.options, None, languages)
+                if sum(1 for o in node.options if o.callback) != 1:
+                    add(name, "exactly one option must be the callback (callback: true)", "options")
+                for i, opt in enumerate(node.options):
+                    if opt.callback and opt.next:
+                        add(name, "the callback option ends the call with a confirmation; it takes no next", "options", i)
+        elif isinstance(node, HoldNode):
+            if node.desk not in env.desks:
+                add(name, f"unknown desk {node.desk!r}; known: {', '.join(sorted(env.desks))}", "desk")
         if node.type == "hangup" and not node.prompt:
             add(name, "path ends in silence: a hangup needs a goodbye prompt")
 
@@ -233,6 +253,8 @@ def _check_transfer(add, name: str, node: TransferNode, env: Environment) -> Non
         return
     if node.desk and node.desk not in env.desks:
         add(name, f"unknown desk {node.desk!r}; known: {', '.join(sorted(env.desks))}", "desk")
+    if node.on_long_wait and not node.desk:
+        add(name, "on_long_wait needs a desk: the wait is estimated from the desk's queue", "on_long_wait")
     if node.number:
         try:
             parsed = phonenumbers.parse(node.number, None)

@@ -9,3 +9,29 @@ CALL = "ivr:call:{0}"  # hash per CallSid: seq, state, r:{n}
 CALL_STATS = "ivr:stats:calls:{0}"  # hash per clinic-local date
 CALL_COUNTED = "ivr:stats:counted:{0}"  # CallSid already in the statistics
 RECORDINGS = "ivr:recordings:new"  # hash RecordingSid -> voicemail recording awaiting transcription
+
+# Staff (ivr.store.users, ivr.store.audit, ivr.store.ratelimit)
+STAFF_USER = "ivr:staff:user:{0}"  # hash per username: role, phone, display_name, password_hash, disabled, created_at
+STAFF_USERS = "ivr:staff:users"  # set of every username (users are disabled, never deleted)
+AUDIT = "ivr:audit"  # stream: every staff action (never trimmed by the app)
+AUDIT_BY_ACTOR = "ivr:audit:actor:{0}"  # stream: the same entries (same ids) per actor
+AUDIT_BY_TARGET = "ivr:audit:target:{0}"  # stream: the same entries (same ids) per target
+RATE_LIMITS = "ivr:limits"  # prefix of the login rate-limit counters (Flask-Limiter)
+
+# Callers holding for a desk (ivr.store.holds)
+HOLD_LINE = "ivr:hold:{0}"  # sorted set per desk: CallSid by the time it started holding
+
+# Callbacks (ivr.store.callbacks). Templates end in {0}: the Lua scripts build some
+# of these names themselves from the part before {0}.
+CALLBACK = "ivr:callback:{0}"  # hash per callback id: the fields of callbacks.Callback, plus place, first_claimed_at
+CALLBACK_QUEUE = "ivr:callbacks:queue:{0}"  # zset per department: waiting ids, score = place (urgent first, then requested_at)
+CALLBACK_LEASES = "ivr:callbacks:leases:{0}"  # zset per department: claimed ids by lease deadline
+CALLBACK_SCHEDULED = "ivr:callbacks:scheduled:{0}"  # zset per department: retry ids by not_before
+CALLBACK_PHONES = "ivr:callbacks:phones:{0}"  # hash per department: phone -> id of its open callback (dedupe)
+CALLBACK_CALL = "ivr:callbacks:call:{0}"  # string per "department:CallSid" -> id, 1 day (replayed webhooks)
+CALLBACK_STAFF = "ivr:callbacks:staff:{0}"  # set per staff member: ids they hold
+CALLBACK_HISTORY = "ivr:callbacks:history:{0}"  # list per sha1(phone): JSON events, newest first, capped
+CALLBACK_EVENTS = "ivr:callbacks:events:{0}"  # zset per department: "kind|id|seconds" by time (statistics)
+CALLBACK_HANDLING = "ivr:callbacks:handling:{0}"  # list per department: last claim->finish durations, newest first
+CALLBACK_FINISHERS = "ivr:callbacks:finishers:{0}"  # zset per department: staff -> time of their last finish
+CALLBACK_DEPARTMENTS = "ivr:callbacks:departments"  # set: departments that ever had a callback

@@ -15,6 +15,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.clinic import ClinicSettings
 from ivr.flows import Dial, Gather, Hangup, Prompt, Record, Reply
+from ivr.flows.actions import Music
 from ivr.prompts import PromptCatalog
 
 log = logging.getLogger(__name__)
@@ -42,17 +43,26 @@ class Renderer:
             voice = next(iter(self.clinic.languages.values()))
         return voice
 
+    def _audio_url(self, lang: str, prompt_id: str) -> str | None:
+        audio = self.prompts.audio_file(lang, prompt_id)
+        return f"{self.audio_base}/voice/audio/{lang}/{quote(audio)}" if audio else None
+
     def speak(self, parent, prompt: Prompt) -> None:
-        """Add a prompt to a response or Gather: its recording if any, else its text."""
-        audio = self.prompts.audio_file(prompt.lang, prompt.id)
+        """Add a prompt to a response or Gather: its recording if any, else its text.
+
+        Prompts with values ("about {minutes} minutes") are always spoken, since
+        a recording cannot say the number.
+        """
+        audio = None if prompt.values else self._audio_url(prompt.lang, prompt.id)
         if audio:
-            parent.play(f"{self.audio_base}/voice/audio/{prompt.lang}/{quote(audio)}")
+            parent.play(audio)
             return
         lang = prompt.lang
-        text = self.prompts.text(lang, prompt.id, self.variables)
+        values = {**self.variables, **dict(prompt.values)}
+        text = self.prompts.text(lang, prompt.id, values)
         if text is None:  # only if prompts changed under a live flow
             lang = next(iter(self.clinic.languages))
-            text = self.prompts.text(lang, prompt.id, self.variables)
+            text = self.prompts.text(lang, prompt.id, values)
             log.error("prompt %s missing in %s", prompt.id, prompt.lang)
         if text is None:
             return
@@ -65,7 +75,11 @@ class Renderer:
             if isinstance(action, Prompt):
                 self.speak(response, action)
             elif isinstance(action, Gather):
-                speech = {}
+                speech: dict[str, object] = {}  # optional attributes
+                if action.num_digits is not None:
+                    speech["num_digits"] = action.num_digits
+                if action.finish_on_key != "#":
+                    speech["finish_on_key"] = action.finish_on_key
                 if action.speech:
                     speech["speech_timeout"] = "auto"
                     if action.hints:
@@ -74,7 +88,6 @@ class Renderer:
                     input="dtmf speech" if action.speech else "dtmf",
                     action=step_url(seq),
                     method="POST",
-                    num_digits=action.num_digits,
                     timeout=action.timeout,
                     action_on_empty_result=True,
                     language=self._voice(action.lang).say_language,
@@ -96,12 +109,21 @@ class Renderer:
                     trim="trim-silence",
                     recording_status_callback=(
                         f"/voice/recording?department={quote(action.department)}&lang={quote(action.lang)}"
+                        f"&purpose={quote(action.purpose)}"
                     ),
                     recording_status_callback_event="completed",
                     recording_status_callback_method="POST",
                 )
                 # Twilio skips the action when nothing was recorded and goes on here.
                 response.redirect(step_url(seq, e="empty"), method="POST")
+            elif isinstance(action, Music):
+                music = self._audio_url(action.lang, "hold_music") or self.clinic.callbacks.hold_music_url
+                if music:
+                    response.play(music)
+                else:
+                    response.pause(length=30)
             elif isinstance(action, Hangup):
                 response.hangup()
+            else:
+                raise TypeError(f"cannot render {action!r}: effects are performed before rendering")
         return str(response)

@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from ivr import services
 from ivr.flows import CallState, Event, start, step
-from ivr.voice import safety
+from ivr.voice import queues, safety
 from ivr.voice.security import twilio_signed
 from ivr.voice.twiml import Renderer
 
@@ -71,6 +71,7 @@ def _event() -> Event:
         dial_status=form.get("DialCallStatus", ""),
         recording_url=form.get("RecordingUrl", ""),
         recording_duration=duration,
+        recording_sid=form.get("RecordingSid", ""),
         record_empty=request.args.get("e") == "empty",
     )
 
@@ -87,13 +88,20 @@ def _answer(request_seq: int) -> Response:
     if sent is not None:  # a replay: same answer, no change
         return twiml(sent)
 
-    ctx = runtime.context(svc.now())
+    lines = queues.get()
+    ctx = runtime.context(
+        svc.now(),
+        call_key=call_sid,
+        wait_seconds=lines.callbacks.estimated_wait_seconds,
+        hold_position=lines.holds.position,
+    )
     if request_seq == 0 and seq is None:
         flow = runtime.flows.live(runtime.clinic.flow_for(request.form.get("To", "")))
-        reply, state = start(flow, ctx)
-        state.caller = request.form.get("From", "")
+        reply, state = start(flow, ctx, caller=request.form.get("From", ""))
+        held = ""
     elif seq is not None and saved is not None and request_seq == seq:
         state = CallState.from_dict(saved)
+        held = state.data.get("hold", "")
         flow = runtime.flows.version(state.flow, state.version)
         reply, state = step(flow, state, _event(), ctx)
     else:
@@ -102,6 +110,10 @@ def _answer(request_seq: int) -> Response:
         latest = svc.calls.reply(call_sid, seq - 1) if seq else None
         log.warning("out-of-order webhook for %s (request %s, call at %s)", call_sid, request_seq, seq)
         return twiml(latest) if latest else apology()
+
+    reply, state = queues.perform_effects(flow, reply, state, ctx, call_sid)
+    if held and (state.data.get("hold") != held or reply.ends_call):
+        lines.holds.leave(held, call_sid)  # answered, moved on, or ending: no longer holding
 
     state.seq = request_seq + 1
     renderer = Renderer(runtime.clinic, runtime.prompts, _audio_base())
@@ -158,6 +170,10 @@ def status():
     if call_sid.startswith("CA") and call_status in FINAL_CALL_STATUSES:
         from ivr.workers.calls import summarize_call
 
+        held = ((services.get().calls.state(call_sid) or {}).get("data") or {}).get("hold")
+        if held:  # hung up while holding
+            queues.get().holds.leave(held, call_sid)
+
         services.get().queue.enqueue(
             summarize_call, call_sid, call_status, request.form.get("CallDuration", "0"),
             job_id=f"call-summary-{call_sid}", result_ttl=0,
@@ -185,6 +201,7 @@ def recording():
             "caller": (saved or {}).get("caller") or request.form.get("From", ""),
             "department": request.args.get("department", ""),
             "lang": request.args.get("lang", ""),
+            "purpose": request.args.get("purpose", "voicemail"),
             "received_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         },
     )
