@@ -108,7 +108,7 @@ class EmbeddedRedis:
         finally:
             probe.close()
         try:
-            client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=0.5, retry_on_timeout=False)
+            client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=0.5)
             return bool(client.ping())
         except redis.RedisError:
             return False
