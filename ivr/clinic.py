@@ -97,6 +97,7 @@ class HolidayEntry(_Strict):
 
 class ClinicSettings(_Strict):
     name: str
+    main_number: PhoneNumber  # the clinic's Twilio number: caller ID for callbacks
     timezone: str
     country: str = "US"  # for phone numbers given without +country code
     languages: dict[str, Voice] = Field(min_length=1)

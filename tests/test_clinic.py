@@ -19,6 +19,7 @@ SHIPPED = ROOT / "config" / "clinic.yaml"
 # A complete clinic file in block style, so each setting sits on its own line.
 BASE = """\
 name: Test Clinic
+main_number: "+12025550199"
 timezone: America/New_York  # TIMEZONE
 languages:
   en:
