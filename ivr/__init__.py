@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr import config as config_module
@@ -41,8 +42,23 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     init_signatures(app, config_module.auth_token(app.config))
 
-    from ivr import health, voice
+    _staff_sessions(app)
+    from ivr import health, staff, voice
+    from ivr.staff import limits
 
+    csrf = CSRFProtect(app)
+    csrf.exempt(voice.bp)  # Twilio's webhooks are signed instead
+    limits.init_app(app)
     app.register_blueprint(voice.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(staff.bp)
     return app
+
+
+def _staff_sessions(app: Flask) -> None:
+    """Signed session cookies for the staff console: a per-install key unless IVR_SECRET_KEY is set."""
+    app.config["SECRET_KEY"] = config_module.secret_key(app.config)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    if str(app.config["PUBLIC_URL"]).startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True

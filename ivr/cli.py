@@ -1,4 +1,4 @@
-"""The `ivr` command: serve, worker, flows check, call."""
+"""The `ivr` command: serve, worker, flows check, call, users."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import click
 
 from ivr import config as config_module
 from ivr import logging_setup
+from ivr.clinic import ROLES
 
 
 def _settings() -> dict:
@@ -77,6 +78,122 @@ def flows_check(files: tuple[Path, ...], config_dir: Path | None, prompts_dir: P
         sys.exit(1)
 
 
+# ivr users -----------------------------------------------------------------
+
+
+def _redis():
+    """The Redis the app uses (REDIS_URL, else the embedded server's socket), or exit 1."""
+    import redis
+
+    from ivr.store import connect
+
+    conn = connect(config_module.redis_url(_settings()), timeout=5)
+    try:
+        conn.ping()
+    except redis.RedisError as exc:
+        click.echo(f"cannot reach Redis ({exc.__class__.__name__}): start `ivr serve` first (or set REDIS_URL)", err=True)
+        sys.exit(1)
+    return conn
+
+
+def _operator() -> str:
+    """Who ran the command, for the audit log: cli:<login name>."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"[:64]
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _new_password(from_stdin: bool) -> str:
+    from ivr.staff.passwords import check_new_password
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
+    problem = check_new_password(password)
+    if problem:
+        click.echo(f"refused: {problem}", err=True)
+        sys.exit(1)
+    return password
+
+
+@main.group()
+def users() -> None:
+    """Staff accounts for the console."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="What the user works on (admins see all queues).")
+@click.option("--phone", default="", help="The user's own phone in +E.164 form (for click-to-call).")
+@click.option("--display-name", default="", help="How the console greets the user (default: NAME).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin instead of prompting.")
+def users_add(name: str, role: str, phone: str, display_name: str, password_stdin: bool) -> None:
+    """Create a console user NAME (lowercase letters, digits, '.', '_', '-'); asks for the password twice."""
+    from ivr.staff.passwords import hash_password
+    from ivr.store import audit
+    from ivr.store.users import UserError, UserStore, check_display_name, check_phone, check_username
+
+    try:
+        check_username(name)
+        check_phone(phone)
+        check_display_name(display_name)
+    except UserError as exc:
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(1)
+    conn = _redis()
+    store = UserStore(conn)
+    if store.get(name) is not None:
+        click.echo(f"refused: a user named {name!r} already exists", err=True)
+        sys.exit(1)
+    password = _new_password(password_stdin)
+    try:
+        user = store.add(name, role, hash_password(password), phone=phone, display_name=display_name)
+    except UserError as exc:  # includes a user added by someone else meanwhile
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(1)
+    audit.AuditLog(conn).record(_operator(), audit.USER_ADD, target=user.name, detail=f"role {user.role}")
+    click.echo(f"added {user.name} ({user.role})")
+
+
+@users.command("list")
+def users_list() -> None:
+    """Every user: name, role, status, display name, phone (masked), created."""
+    from ivr.logging_setup import mask_number
+    from ivr.store.users import UserStore
+
+    rows = UserStore(_redis()).list()
+    if not rows:
+        click.echo("no users yet: add one with `ivr users add NAME --role ROLE`")
+        return
+    click.echo(f"{'NAME':<20} {'ROLE':<11} {'STATUS':<9} {'PHONE':<14} {'CREATED':<11} DISPLAY NAME")
+    for u in rows:
+        created = u.created_at.date().isoformat() if u.created_at else "-"
+        phone = mask_number(u.phone) if u.phone else "-"
+        status = "disabled" if u.disabled else "active"
+        click.echo(f"{u.name:<20} {u.role:<11} {status:<9} {phone:<14} {created:<11} {u.display_name}".rstrip())
+
+
+@users.command("disable")
+@click.argument("name")
+def users_disable(name: str) -> None:
+    """Stop NAME from logging in; an open session ends at its next request."""
+    from ivr.store import audit
+    from ivr.store.users import UnknownUser, UserStore
+
+    conn = _redis()
+    try:
+        UserStore(conn).disable(name)
+    except UnknownUser:
+        click.echo(f"no user named {name!r}", err=True)
+        sys.exit(1)
+    audit.AuditLog(conn).record(_operator(), audit.USER_DISABLE, target=name)
+    click.echo(f"disabled {name}")
+
+
 # ivr worker ----------------------------------------------------------------
 
 
@@ -131,6 +248,7 @@ def serve(host: str, port: int, web_workers: int, rq_workers: int) -> None:
             sys.exit(1)
         env["REDIS_URL"] = embedded.url
     config_module.auth_token({**settings, "DATA_DIR": str(data_dir)})  # create the local token once
+    config_module.secret_key({**settings, "DATA_DIR": str(data_dir)})  # and the session key, before the web workers
 
     commands = {
         "web": [
@@ -147,6 +265,7 @@ def serve(host: str, port: int, web_workers: int, rq_workers: int) -> None:
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     click.echo(
         f"Clinic phone system running. Voice webhook: {url}/voice/incoming  Health: {url}/healthz\n"
+        f"Staff console: {url}/console (add staff with `ivr users add NAME --role ROLE`)\n"
         f"Try a call from another terminal: .venv/bin/ivr call --url {url}\n"
         f"Redis: {'embedded, data in ' + str(data_dir / 'redis') if embedded else 'REDIS_URL'}. Ctrl-C stops everything."
     )

@@ -38,7 +38,10 @@ class Defaults:
     CALL_STATE_TTL = 6 * 3600
     RELOAD_INTERVAL = 2.0  # seconds between checks for edited config/prompt files
     LOG_LEVEL = "INFO"
-    SECRET_KEY = ""
+    SECRET_KEY = ""  # signs staff sessions; empty: a per-install key under DATA_DIR
+    STAFF_IDLE_MINUTES = 15.0  # staff are logged off after this long without a request
+    LOGIN_LIMIT_PER_USER = "5 per minute"  # login attempts for one username
+    LOGIN_LIMIT_PER_ADDRESS = "20 per minute"  # login attempts from one IP address
 
 
 def load_environment(config: dict, environ: os._Environ | dict | None = None) -> None:
@@ -58,20 +61,15 @@ def redis_url(config: dict) -> str:
     return config.get("REDIS_URL") or f"unix://{embedded_redis_socket(config['DATA_DIR'])}"
 
 
-def local_auth_token(data_dir: str | Path) -> str:
-    """A per-install token used when TWILIO_AUTH_TOKEN is unset (local trials with `ivr call`).
-
-    Real Twilio requests cannot match it, so they are refused until the real
-    token is configured.
-    """
-    path = Path(data_dir) / "local-twilio-token"
+def _local_secret(path: Path, nbytes: int = 16) -> str:
+    """A random secret kept in ``path`` (mode 0600), made once per install; the first writer wins."""
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(16))
+        fh.write(secrets.token_hex(nbytes))
     try:
         os.link(tmp, path)  # atomic: the first process to get here wins
     except FileExistsError:
@@ -79,6 +77,25 @@ def local_auth_token(data_dir: str | Path) -> str:
     finally:
         tmp.unlink(missing_ok=True)
     return path.read_text().strip()
+
+
+def local_auth_token(data_dir: str | Path) -> str:
+    """A per-install token used when TWILIO_AUTH_TOKEN is unset (local trials with `ivr call`).
+
+    Real Twilio requests cannot match it, so they are refused until the real
+    token is configured.
+    """
+    return _local_secret(Path(data_dir) / "local-twilio-token")
+
+
+def secret_key(config: dict) -> str:
+    """SECRET_KEY (IVR_SECRET_KEY), else a per-install random key in DATA_DIR/secret-key.
+
+    Every web process of one install reads the same file, so sessions survive
+    restarts and work across gunicorn workers; set IVR_SECRET_KEY when web
+    processes run on several machines.
+    """
+    return config.get("SECRET_KEY") or _local_secret(Path(config["DATA_DIR"]) / "secret-key", nbytes=32)
 
 
 def auth_token(config: dict) -> str:

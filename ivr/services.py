@@ -12,6 +12,8 @@ from rq import Queue
 
 from ivr.runtime import Runtime
 from ivr.store import CallStore, RecordingInbox, StatsStore
+from ivr.store.audit import AuditLog
+from ivr.store.users import UserStore
 from ivr.workers import DEFAULT_QUEUE
 
 EXTENSION = "ivr"
@@ -25,6 +27,8 @@ class Services:
     stats: StatsStore
     recordings: RecordingInbox
     queue: Queue
+    users: UserStore
+    audit: AuditLog
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.timezone.utc))
 
 
@@ -36,6 +40,8 @@ def init_app(app: Flask, runtime: Runtime, conn: redis.Redis) -> Services:
         stats=StatsStore(conn),
         recordings=RecordingInbox(conn),
         queue=Queue(DEFAULT_QUEUE, connection=conn),
+        users=UserStore(conn),
+        audit=AuditLog(conn),
     )
     app.extensions[EXTENSION] = svc
     return svc

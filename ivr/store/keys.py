@@ -35,3 +35,10 @@ CALLBACK_EVENTS = "ivr:callbacks:events:{0}"  # zset per department: "kind|id|se
 CALLBACK_HANDLING = "ivr:callbacks:handling:{0}"  # list per department: last claim->finish durations, newest first
 CALLBACK_FINISHERS = "ivr:callbacks:finishers:{0}"  # zset per department: staff -> time of their last finish
 CALLBACK_DEPARTMENTS = "ivr:callbacks:departments"  # set: departments that ever had a callback
+
+# Outbound calls (ivr.store.outbound): "Call patient" from the console. An attempt is
+# "{callback id}:{attempt key}", one per click in the console.
+OUTBOUND_DIAL = "ivr:outbound:dial:{0}"  # string per attempt: "pending" (SET NX before the REST call), then the CallSid
+OUTBOUND_ATTEMPT = "ivr:outbound:attempt:{0}"  # hash per attempt: staff, result, detail, call_sid, call_status, patient_status, ...
+OUTBOUND_ATTEMPTS = "ivr:outbound:attempts:{0}"  # zset per callback id: attempt keys by time started (latest for the console)
+OUTBOUND_CALL = "ivr:outbound:call:{0}"  # string per outbound CallSid -> attempt (status callbacks, lookups)

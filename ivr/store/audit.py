@@ -1,0 +1,126 @@
+"""The audit log: who did what to which record, and when.
+
+Every entry goes to the stream ``ivr:audit`` and, with the same id, to
+``ivr:audit:actor:{actor}`` and ``ivr:audit:target:{target}`` so one person's
+or one record's history is read without scanning everything. An entry's id is
+its time (Redis stream ids are milliseconds since the epoch, from the Redis
+server's clock).
+
+Retention: the app never trims or deletes these streams (no MAXLEN). They grow
+by about 200 bytes per entry, three times over; keeping them is the clinic's
+records policy (HIPAA asks for six years). Archive them with Redis's own tools
+(persistence and backups of the data folder), and if entries must ever be
+removed, remove all ``ivr:audit*`` keys together so ids stay in order.
+
+Entries never hold a full phone number: targets are record ids (a phone
+number is refused) and numbers in the free-text detail are masked to their
+last four digits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import redis
+
+from ivr.logging_setup import mask_numbers
+
+from . import keys
+
+# Actions are short verbs; these are the ones the console writes.
+LOGIN = "login"
+LOGIN_FAILED = "login_failed"
+LOGOUT = "logout"
+DENIED = "denied"
+VIEW_CONSOLE = "view_console"
+VIEW_QUEUE = "view_queue"
+VIEW_CALLBACK = "view_callback"
+CLAIM = "claim"
+OUTCOME = "outcome"
+PLAY_RECORDING = "play_recording"
+USER_ADD = "user_add"
+USER_DISABLE = "user_disable"
+
+_ACTION = re.compile(r"[a-z][a-z_]{0,31}")
+# A target that is (or holds) a phone number: +E.164 anywhere, or a whole US-style number.
+_PHONE = re.compile(r".*\+\d{7,}.*|1?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}")
+MAX_ACTOR, MAX_TARGET, MAX_DETAIL = 64, 128, 500
+
+# One entry, the same id in the main stream and both indexes.
+_RECORD = """
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV))
+for i = 2, #KEYS do redis.call('XADD', KEYS[i], id, unpack(ARGV)) end
+return id
+"""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: str
+    at: dt.datetime
+    actor: str
+    action: str
+    target: str
+    detail: str
+
+
+class AuditLog:
+    """Append-only record of staff actions."""
+
+    def __init__(self, conn: redis.Redis) -> None:
+        self.conn = conn
+        self._record = conn.register_script(_RECORD)
+
+    def record(
+        self,
+        actor: str,
+        action: str,
+        target: str = "",
+        detail: str = "",
+        pipeline: redis.client.Pipeline | None = None,
+    ) -> str | None:
+        """Append an entry; returns its id (None when queued on ``pipeline``)."""
+        if not actor or len(actor) > MAX_ACTOR:
+            raise ValueError(f"an audit actor is 1-{MAX_ACTOR} characters")
+        if not _ACTION.fullmatch(action):
+            raise ValueError(f"{action!r} is not an audit action (a short lowercase verb)")
+        if len(target) > MAX_TARGET or _PHONE.fullmatch(target.strip()):
+            raise ValueError("an audit target is a record id, never a phone number")
+        detail = mask_numbers(detail)[:MAX_DETAIL]
+        names = [keys.AUDIT, keys.AUDIT_BY_ACTOR.format(actor)]
+        if target:
+            names.append(keys.AUDIT_BY_TARGET.format(target))
+        args = ["actor", actor, "action", action, "target", target, "detail", detail]
+        result = self._record(keys=names, args=args, client=pipeline or self.conn)
+        return None if pipeline is not None else result.decode()
+
+    def recent(self, limit: int = 100) -> list[AuditEntry]:
+        """The newest entries first."""
+        return self._read(keys.AUDIT, limit)
+
+    def for_actor(self, actor: str, limit: int = 100) -> list[AuditEntry]:
+        """What one person (or ``cli``) did, newest first."""
+        return self._read(keys.AUDIT_BY_ACTOR.format(actor), limit)
+
+    def for_target(self, target: str, limit: int = 100) -> list[AuditEntry]:
+        """Everything done to one record, newest first."""
+        return self._read(keys.AUDIT_BY_TARGET.format(target), limit)
+
+    def _read(self, key: str, limit: int) -> list[AuditEntry]:
+        return [_entry(i, f) for i, f in self.conn.xrevrange(key, count=limit)]
+
+
+def _entry(raw_id: bytes, raw: dict[bytes, bytes]) -> AuditEntry:
+    entry_id = raw_id.decode()
+    f = {k.decode(): v.decode() for k, v in raw.items()}
+    millis = int(entry_id.split("-", 1)[0])
+    return AuditEntry(
+        id=entry_id,
+        at=dt.datetime.fromtimestamp(millis / 1000, dt.timezone.utc),
+        actor=f.get("actor", ""),
+        action=f.get("action", ""),
+        target=f.get("target", ""),
+        detail=f.get("detail", ""),
+    )
