@@ -13,6 +13,8 @@ from rq import Queue
 from ivr.runtime import Runtime
 from ivr.store import CallStore, RecordingInbox, StatsStore
 from ivr.store.audit import AuditLog
+from ivr.store.callbacks import CallbackQueue
+from ivr.store.holds import HoldLine
 from ivr.store.users import UserStore
 from ivr.workers import DEFAULT_QUEUE
 
@@ -29,6 +31,8 @@ class Services:
     queue: Queue
     users: UserStore
     audit: AuditLog
+    callbacks: CallbackQueue
+    holds: HoldLine
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.timezone.utc))
 
 
@@ -42,6 +46,8 @@ def init_app(app: Flask, runtime: Runtime, conn: redis.Redis) -> Services:
         queue=Queue(DEFAULT_QUEUE, connection=conn),
         users=UserStore(conn),
         audit=AuditLog(conn),
+        callbacks=CallbackQueue(conn, lease_seconds=runtime.clinic.callbacks.lease_minutes * 60),
+        holds=HoldLine(conn),
     )
     app.extensions[EXTENSION] = svc
     return svc

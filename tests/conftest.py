@@ -121,3 +121,7 @@ def phone(app):
         return PhoneCall(flask_transport(app), base_url, token, caller=caller, called=called)
 
     return make
+
+
+# Real-browser fixtures (tests/browser.py), registered once for every module.
+from .browser import browser, live_server, page, start_server  # noqa: E402,F401

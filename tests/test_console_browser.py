@@ -10,7 +10,6 @@ from playwright.sync_api import Page, expect
 
 from ivr.staff.passwords import hash_password
 
-from .browser import browser, live_server, page, start_server  # noqa: F401  (fixtures)
 
 PASSWORD = "correct horse battery staple"
 
@@ -37,7 +36,7 @@ def test_log_in_see_name_and_departments_then_log_out(page, live_server, nurse):
     expect(page.locator("header")).to_contain_text("Nina Patel")
     expect(page.locator("header")).to_contain_text("nurse")
     expect(page.locator("header")).to_contain_text("Riverside Family Clinic")
-    expect(page.locator(".departments li")).to_have_text(["Nurse line", "On-call nurse"])
+    expect(page.locator("section.queue h2")).to_have_text([re.compile("^Nurse line"), re.compile("^On-call nurse")])
 
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(live_server.url + "/login")

@@ -1,22 +1,233 @@
-"""The console's landing page: the callback queues this user's role works."""
+"""The callback console: queues, "Take next", one callback, outcomes, "Call patient", statistics.
+
+    GET  /console                         the user's queues, their claims, statistics
+    POST /console/take                    claim the next callback (urgent, then oldest) of the user's queues
+    GET  /console/callbacks/<id>          one callback: full number only while claimed by this user
+    POST /console/callbacks/<id>/outcome  reached / no answer / left message / wrong number
+    POST /console/callbacks/<id>/call     Twilio rings the user's phone, then the patient
+    POST /console/callbacks/<id>/release  give it back to its place in line
+
+Numbers are masked until the user holds the claim. Every page of patient data
+and every claim, call and outcome goes to the audit log.
+"""
 
 from __future__ import annotations
 
-from flask import render_template
+import datetime as dt
+import time
 
-from ivr import services
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from rq import Queue
+
+from ivr import services, twilio_rest
 from ivr.store import audit as actions
+from ivr.store.callbacks import Callback, LeaseExpired, NotClaimed, Outcome, RetryPolicy, Status
+from ivr.store.outbound import OutboundCalls
+from ivr.workers import HIGH_QUEUE
+from ivr.workers.callbacks import enqueue_call_patient, new_attempt_key
 
 from . import bp
 from .audit import record
 from .auth import current_user, login_required
 
+OUTCOME_LABELS = {
+    Outcome.REACHED: "Reached the patient",
+    Outcome.NO_ANSWER: "No answer",
+    Outcome.LEFT_MESSAGE: "Left a message",
+    Outcome.WRONG_NUMBER: "Wrong number",
+}
+
+
+def _departments() -> list[str]:
+    user = current_user()
+    return services.get().runtime.clinic.departments_for(user.role) if user else []
+
+
+def waited(seconds: float) -> str:
+    """'4 min', '2 h 05 min', '3 days' for a wait."""
+    minutes = int(max(0, seconds) // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"{minutes // (24 * 60)} days"
+
+
+@bp.app_template_filter("waited")
+def _waited_filter(since: float) -> str:
+    return waited(time.time() - since)
+
 
 @bp.get("/console")
 @login_required
 def console():
-    role = current_user().role  # type: ignore[union-attr]  # login_required
-    clinic = services.get().runtime.clinic
-    departments = [(key, clinic.desks[key].name) for key in clinic.departments_for(role)]
-    record(actions.VIEW_CONSOLE)
-    return render_template("staff/console.html", departments=departments)
+    svc = services.get()
+    clinic = svc.runtime.clinic
+    user = current_user()
+    svc.callbacks.release_expired()  # lapsed claims are back in their place before anyone looks
+    target = clinic.callbacks.target_minutes * 60
+    queues = []
+    for key in _departments():
+        stats = svc.callbacks.stats(key, target_seconds=target)
+        queues.append(
+            {
+                "key": key,
+                "name": clinic.desks[key].name,
+                "waiting": svc.callbacks.waiting(key, limit=50),
+                "stats": stats,
+                "wait_estimate": svc.callbacks.estimated_wait_seconds(key),
+            }
+        )
+    mine = svc.callbacks.claimed_by(user.name)
+    record(actions.VIEW_QUEUE, target=",".join(q["key"] for q in queues))
+    return render_template(
+        "staff/console.html",
+        queues=queues,
+        mine=mine,
+        chart=_chart(queues, target),
+        target_minutes=clinic.callbacks.target_minutes,
+    )
+
+
+def _chart(queues: list[dict], target: int) -> dict:
+    """Bars per department for the statistics chart (rendered as SVG in the template)."""
+    rows = []
+    for q in queues:
+        s = q["stats"]
+        rows.append(
+            {
+                "name": q["name"],
+                "bars": [
+                    ("Waiting now", s["waiting_now"]),
+                    ("Completed within target", s["completed_within_target"]),
+                    ("Completed late", s["completed"] - s["completed_within_target"]),
+                    ("Abandoned", s["abandoned"]),
+                ],
+                "average_wait": waited(s["average_wait_seconds"]),
+            }
+        )
+    top = max([v for r in rows for _, v in r["bars"]] + [1])
+    return {"rows": rows, "max": top}
+
+
+@bp.post("/console/take")
+@login_required
+def take_next():
+    svc = services.get()
+    user = current_user()
+    departments = _departments()
+    wanted = request.form.get("department")
+    if wanted:
+        if wanted not in departments:
+            abort(403)
+        departments = [wanted]
+    callback = svc.callbacks.claim_next(departments, user.name)
+    if callback is None:
+        flash("Nobody is waiting for a callback in your queues.")
+        return redirect(url_for("staff.console"))
+    record(actions.CLAIM, target=callback.id, detail=callback.department)
+    return redirect(url_for("staff.callback", callback_id=callback.id))
+
+
+def _visible(callback_id: str) -> Callback:
+    """The callback if it exists in one of the user's departments, else 404/403."""
+    callback = services.get().callbacks.get(callback_id)
+    if callback is None:
+        abort(404)
+    if callback.department not in _departments():
+        record(actions.DENIED, target=callback_id, detail="not in the user's departments")
+        abort(403)
+    return callback
+
+
+@bp.get("/console/callbacks/<callback_id>")
+@login_required
+def callback(callback_id: str):
+    svc = services.get()
+    user = current_user()
+    cb = _visible(callback_id)
+    mine = cb.status is Status.CLAIMED and cb.claimed_by == user.name and cb.lease_until > time.time()
+    history = svc.callbacks.history(cb.phone, limit=20) if mine else []
+    record(actions.VIEW_CALLBACK, target=cb.id, detail="number shown" if mine else "number masked")
+    return render_template(
+        "staff/callback.html",
+        cb=cb,
+        mine=mine,
+        phone=cb.phone if mine else cb.masked_phone(),
+        history=history,
+        outcomes=OUTCOME_LABELS,
+        attempt=OutboundCalls(svc.redis).latest(cb.id),
+        attempt_key=new_attempt_key(),  # made with the page: a double click is one call
+        lease_left=waited(cb.lease_until - time.time()) if mine else "",
+        department=svc.runtime.clinic.desks[cb.department].name,
+        requested=dt.datetime.fromtimestamp(cb.requested_at, svc.runtime.clinic.zone),
+        user_phone=bool(user.phone),
+    )
+
+
+@bp.post("/console/callbacks/<callback_id>/outcome")
+@login_required
+def outcome(callback_id: str):
+    svc = services.get()
+    user = current_user()
+    cb = _visible(callback_id)
+    try:
+        result = Outcome(request.form.get("outcome", ""))
+    except ValueError:
+        flash("Choose an outcome.")
+        return redirect(url_for("staff.callback", callback_id=cb.id))
+    note = request.form.get("note", "").strip()[:500]
+    try:
+        done = svc.callbacks.finish(cb.id, user.name, result, note, retry=RetryPolicy.for_clinic(svc.runtime.clinic))
+    except LeaseExpired:
+        flash("Your claim on this callback expired, so it went back to its place in line. Take it again.")
+        return redirect(url_for("staff.console"))
+    except NotClaimed:
+        flash("This callback is not yours to finish.")
+        return redirect(url_for("staff.console"))
+    record(actions.OUTCOME, target=cb.id, detail=f"{result.value} -> {done.status.value}")
+    if done.status is Status.SCHEDULED:
+        when = dt.datetime.fromtimestamp(done.not_before, svc.runtime.clinic.zone)
+        flash(f"No answer: another try is scheduled for {when:%a %d %b %H:%M}.")
+    else:
+        flash(f"Saved: {OUTCOME_LABELS[result].lower()}.")
+    return redirect(url_for("staff.console"))
+
+
+@bp.post("/console/callbacks/<callback_id>/call")
+@login_required
+def call(callback_id: str):
+    svc = services.get()
+    user = current_user()
+    cb = _visible(callback_id)
+    if not (cb.status is Status.CLAIMED and cb.claimed_by == user.name):
+        flash("Take this callback before calling the patient.")
+        return redirect(url_for("staff.console"))
+    if not user.phone:
+        flash("Your account has no phone number to ring: ask an administrator to add one.")
+        return redirect(url_for("staff.callback", callback_id=cb.id))
+    try:
+        twilio_rest.check(twilio_rest.settings_from_config(current_app.config))
+    except twilio_rest.TwilioNotConfigured as exc:
+        flash(str(exc))
+        return redirect(url_for("staff.callback", callback_id=cb.id))
+    attempt_key = request.form.get("attempt", "")
+    try:
+        enqueue_call_patient(Queue(HIGH_QUEUE, connection=svc.redis), cb.id, user.name, attempt_key)
+    except ValueError:
+        abort(400)
+    svc.callbacks.renew(cb.id, user.name)
+    record(actions.CALL_PATIENT, target=cb.id)
+    flash("Your phone will ring now. Press 1 when you answer to be connected to the patient.")
+    return redirect(url_for("staff.callback", callback_id=cb.id))
+
+
+@bp.post("/console/callbacks/<callback_id>/release")
+@login_required
+def release(callback_id: str):
+    svc = services.get()
+    cb = _visible(callback_id)
+    if svc.callbacks.release(cb.id, current_user().name):
+        record(actions.RELEASE, target=cb.id)
+        flash("The callback went back to its place in line.")
+    return redirect(url_for("staff.console"))

@@ -22,7 +22,6 @@ from ivr import services
 from ivr.clinic import ClinicSettings
 from ivr.store.callbacks import Status
 from ivr.store.outbound import ATTEMPT_KEY, CALLBACK_ID, OutboundCalls
-from ivr.voice import queues
 from ivr.voice.security import twilio_signed
 from ivr.voice.views import bp, twiml
 
@@ -104,7 +103,7 @@ def _connect(clinic: ClinicSettings) -> Response:
         log.warning("outbound connect for callback %s: not a call placed for attempt %s", callback_id, attempt_key)
         return _say_and_hang_up(NOT_LINKED, clinic=clinic)
 
-    callbacks = queues.get().callbacks
+    callbacks = services.get().callbacks
     cb = callbacks.get(callback_id)
     if (
         cb is None
@@ -155,7 +154,7 @@ def outbound_result():
             if outbound.note_patient_result(callback_id, attempt_key, dial_status, duration):
                 attempt = outbound.attempt(callback_id, attempt_key)
                 if attempt is not None and attempt.staff:
-                    queues.get().callbacks.renew(callback_id, attempt.staff)  # time to record the outcome
+                    services.get().callbacks.renew(callback_id, attempt.staff)  # time to record the outcome
             log.info("outbound call for callback %s attempt %s: patient leg %s", callback_id, attempt_key, dial_status)
     except Exception:  # noqa: BLE001 - the staff member still hears the result
         log.exception("outbound result could not be stored")

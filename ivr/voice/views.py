@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from ivr import services
 from ivr.flows import CallState, Event, start, step
-from ivr.voice import queues, safety
+from ivr.voice import effects, safety
 from ivr.voice.security import twilio_signed
 from ivr.voice.twiml import Renderer
 
@@ -88,12 +88,11 @@ def _answer(request_seq: int) -> Response:
     if sent is not None:  # a replay: same answer, no change
         return twiml(sent)
 
-    lines = queues.get()
     ctx = runtime.context(
         svc.now(),
         call_key=call_sid,
-        wait_seconds=lines.callbacks.estimated_wait_seconds,
-        hold_position=lines.holds.position,
+        wait_seconds=svc.callbacks.estimated_wait_seconds,
+        hold_position=svc.holds.position,
     )
     if request_seq == 0 and seq is None:
         flow = runtime.flows.live(runtime.clinic.flow_for(request.form.get("To", "")))
@@ -111,9 +110,9 @@ def _answer(request_seq: int) -> Response:
         log.warning("out-of-order webhook for %s (request %s, call at %s)", call_sid, request_seq, seq)
         return twiml(latest) if latest else apology()
 
-    reply, state = queues.perform_effects(flow, reply, state, ctx, call_sid)
+    reply, state = effects.perform_effects(flow, reply, state, ctx, call_sid)
     if held and (state.data.get("hold") != held or reply.ends_call):
-        lines.holds.leave(held, call_sid)  # answered, moved on, or ending: no longer holding
+        svc.holds.leave(held, call_sid)  # answered, moved on, or ending: no longer holding
 
     state.seq = request_seq + 1
     renderer = Renderer(runtime.clinic, runtime.prompts, _audio_base())
@@ -172,7 +171,7 @@ def status():
 
         held = ((services.get().calls.state(call_sid) or {}).get("data") or {}).get("hold")
         if held:  # hung up while holding
-            queues.get().holds.leave(held, call_sid)
+            services.get().holds.leave(held, call_sid)
 
         services.get().queue.enqueue(
             summarize_call, call_sid, call_status, request.form.get("CallDuration", "0"),

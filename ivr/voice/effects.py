@@ -1,4 +1,4 @@
-"""The callback queue and hold lines as the voice webhooks use them.
+"""Effects the engine asks for during a call, carried out by the voice webhooks.
 
 The engine is pure: a callback request comes back from it as an effect
 (RequestCallback). ``perform_effects`` stores the request (a durable write)
@@ -8,34 +8,11 @@ hears is only ever rendered after the request is safely stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from flask import current_app
-
 from ivr import services
 from ivr.flows import CallState, Context, Event, Flow, Reply, step
 from ivr.flows.actions import EFFECTS, RequestCallback
-from ivr.store.callbacks import CallbackQueue
-from ivr.store.holds import HoldLine
 
-EXTENSION = "ivr.voice.queues"
 MAX_EFFECTS = 4  # per webhook; a flow cannot ask for more than this
-
-
-@dataclass(frozen=True)
-class Lines:
-    callbacks: CallbackQueue
-    holds: HoldLine
-
-
-def get() -> Lines:
-    lines = current_app.extensions.get(EXTENSION)
-    if lines is None:
-        svc = services.get()
-        lease = svc.runtime.clinic.callbacks.lease_minutes * 60
-        lines = Lines(CallbackQueue(svc.redis, lease_seconds=lease), HoldLine(svc.redis))
-        current_app.extensions[EXTENSION] = lines
-    return lines
 
 
 def perform_effects(flow: Flow, reply: Reply, state: CallState, ctx: Context, call_sid: str) -> tuple[Reply, CallState]:
@@ -53,7 +30,7 @@ def perform_effects(flow: Flow, reply: Reply, state: CallState, ctx: Context, ca
 
 
 def _perform(effect: RequestCallback, state: CallState, call_sid: str) -> Event:
-    placed = get().callbacks.request(
+    placed = services.get().callbacks.request(
         effect.department,
         effect.phone,
         effect.lang,
