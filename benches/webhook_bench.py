@@ -1,0 +1,1154 @@
+"""Webhook benchmark: many concurrent simulated calls through a production server.
+
+What runs
+    A real redis-server (ivr.redis_server.EmbeddedRedis: Unix socket,
+    append-only file on with fsync every second, as in production) and gunicorn
+    (gthread workers, 8 threads each) serving ``ivr:create_app()`` with Twilio
+    signature checks on, all in a temporary folder. Nothing listens outside
+    127.0.0.1. Both servers are stopped at the end, also on Ctrl-C or error.
+
+What is measured
+    ``--calls`` caller threads (default 100), each running one simulated call at
+    a time with ivr.simulator.PhoneCall over its own HTTP connection (a
+    requests.Session per call; ``--client http.client`` for a lighter one),
+    every request signed as Twilio signs it:
+
+        incoming -> step (language: 1 or 2, both languages)
+        -> step (menu: keys 1/2 or speech, "I need to pay my bill", "appointment")
+        -> step (dial result: no-answer) -> step (callback offer: "leave a message")
+        -> step (record: a 10 s message) + recording status callback
+        -> status callback (call completed)
+
+    The caller reacts to what it hears rather than assuming a path: the menu
+    input is chosen among what the menu offers (the main menu during opening
+    hours, the after-hours menu otherwise, where option 2 goes straight to
+    voicemail), and any dial or offer on the way to voicemail is answered
+    (no-answer; "I'd like to leave a message"). So the run works at any hour.
+    Between webhooks a caller "listens" for a think time (default uniform
+    0.2-1.0 s, compressed from prompts that really last seconds), so
+    "100 concurrent calls" means 100 calls in progress, not 100 requests in
+    flight at every instant. When a call ends its thread starts the next one.
+
+    Each call also makes one baseline request right after ``incoming``, under
+    the same load: a signed POST /voice/fallback (static TwiML, no Redis) on
+    even-numbered calls, GET /healthz (unsigned, a few small Redis reads) on
+    odd ones. "Webhook minus fallback" is roughly what the flow engine and
+    the Redis call state cost on top of a minimal signed request.
+
+How to read the figures
+    Latency is client side: time.perf_counter() around each HTTP request
+    (gunicorn accept and queueing, the view, Redis, the response), excluding
+    the simulator's own signing and XML parsing. Only requests that start
+    inside the measured window (``--duration`` seconds, after a ramp-up while
+    callers start) count; requests/s is that count divided by the window.
+    The load generator runs on the same machine and takes CPU from the server;
+    the "cpu" line shows how much. With ``--think 0`` each caller sends its next
+    webhook as soon as it has an answer: a saturation test, where requests/s
+    is the maximum throughput and latency is mostly queueing.
+
+    Errors: any answer other than 200/204, a transport error, TwiML the
+    simulator cannot follow, the apology fallback, or a call that does not go
+    where the menu says. They are listed and the exit status is 1; otherwise
+    it is 0, whether the p99 target is met or not.
+
+Run from the project root:  .venv/bin/python -m benches.webhook_bench [--help]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import platform
+import random
+import secrets
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol, Sequence
+from urllib.parse import urlencode, urlsplit
+
+import requests
+from twilio.request_validator import RequestValidator
+
+from ivr.redis_server import EmbeddedRedis, RedisStartError
+from ivr.simulator import API_VERSION, CallError, PhoneCall, Transport, Turn
+from ivr.voice.safety import APOLOGY
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+TARGET_P99_MS = 50.0
+TARGET_CALLS = 100
+OK_STATUSES = (200, 204)
+
+INCOMING, STEP_LANGUAGE, STEP_MENU = "incoming", "step (language)", "step (menu)"
+STEP_DIAL, STEP_OFFER, STEP_RECORD = "step (dial result)", "step (callback offer)", "step (record)"
+RECORDING_CB, STATUS_CB = "recording callback", "status callback"
+WEBHOOK_KINDS = (INCOMING, STEP_LANGUAGE, STEP_MENU, STEP_DIAL, STEP_OFFER, STEP_RECORD, RECORDING_CB, STATUS_CB)
+BASE_FALLBACK, BASE_HEALTHZ = "fallback (signed, no Redis)", "healthz (unsigned, Redis reads)"
+BASELINE_KINDS = (BASE_FALLBACK, BASE_HEALTHZ)
+
+# Paths -> kind; /voice/step is named after what the call was answering.
+PATH_KINDS = {
+    "/voice/incoming": INCOMING,
+    "/voice/recording": RECORDING_CB,
+    "/voice/status": STATUS_CB,
+    "/voice/fallback": BASE_FALLBACK,
+    "/healthz": BASE_HEALTHZ,
+}
+
+
+# Settings -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    calls: int
+    duration: float
+    think_min: float
+    think_max: float
+    web_workers: int
+    threads: int
+    warmup_calls: int
+    timeout: float
+    seed: int | None
+    json: bool
+    server_timing: bool = False
+    client: str = "requests"
+
+    @property
+    def saturation(self) -> bool:
+        return self.think_max <= 0
+
+    @property
+    def ramp(self) -> float:
+        """Seconds over which callers start, before the measured window opens."""
+        return max(1.0, self.think_max)
+
+    @property
+    def longest_call(self) -> float:
+        """Upper bound of one call's duration: 8 think pauses and 12 requests at their timeout."""
+        return 8 * self.think_max + 12 * self.timeout
+
+
+def parse_args(argv: Sequence[str] | None) -> Settings:
+    p = argparse.ArgumentParser(
+        prog="python -m benches.webhook_bench",
+        description="Concurrent simulated calls through gunicorn + Redis; prints p50/p99 per webhook and requests/s.",
+    )
+    p.add_argument("--calls", type=int, default=TARGET_CALLS, help="concurrent calls in progress (default %(default)s)")
+    p.add_argument("--duration", type=float, default=20.0, help="measured window in seconds (default %(default)s)")
+    p.add_argument("--think-min", type=float, default=0.2, help="shortest pause between webhooks, s (default %(default)s)")
+    p.add_argument("--think-max", type=float, default=1.0, help="longest pause between webhooks, s (default %(default)s)")
+    p.add_argument("--think", type=float, help="fixed pause (sets min and max); 0 = saturation mode")
+    p.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes (default %(default)s)")
+    p.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (default %(default)s)")
+    p.add_argument("--warmup-calls", type=int, default=20, help="unmeasured calls before the run (default %(default)s)")
+    p.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, s (default %(default)s)")
+    p.add_argument(
+        "--client", choices=sorted(CLIENTS), default="requests",
+        help="HTTP client of the simulated calls (default %(default)s; http.client takes less CPU from the server)",
+    )
+    p.add_argument("--seed", type=int, help="random seed for think times and choices")
+    p.add_argument("--json", action="store_true", help="also print the results as JSON after the report")
+    p.add_argument(
+        "--server-timing", action="store_true",
+        help="also log gunicorn's own time per request (access log %%(D)s) and print it beside the client's",
+    )
+    a = p.parse_args(argv)
+    think_min, think_max = (a.think, a.think) if a.think is not None else (a.think_min, a.think_max)
+    checks = [
+        (1 <= a.calls <= 1000, "--calls must be 1..1000"),
+        (0 < a.duration <= 600, "--duration must be in (0, 600] seconds"),
+        (0 <= think_min <= think_max <= 30, "think times need 0 <= min <= max <= 30"),
+        (1 <= a.web_workers <= 32, "--web-workers must be 1..32"),
+        (1 <= a.threads <= 64, "--threads must be 1..64"),
+        (0 <= a.warmup_calls <= 1000, "--warmup-calls must be 0..1000"),
+        (0 < a.timeout <= 60, "--timeout must be in (0, 60] seconds"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            p.error(message)
+    return Settings(
+        calls=a.calls, duration=a.duration, think_min=think_min, think_max=think_max,
+        web_workers=a.web_workers, threads=a.threads, warmup_calls=a.warmup_calls,
+        timeout=a.timeout, seed=a.seed, json=a.json, server_timing=a.server_timing, client=a.client,
+    )
+
+
+# Servers --------------------------------------------------------------------
+
+
+class StartError(RuntimeError):
+    """Redis or gunicorn did not come up."""
+
+
+@dataclass
+class Server:
+    base_url: str
+    token: str
+    process: subprocess.Popen
+    redis: EmbeddedRedis
+    log_path: Path
+    health: dict[str, Any] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(redis_url: str, token: str, data_dir: Path) -> dict[str, str]:
+    """The environment for gunicorn: ours, minus settings that would change what is measured.
+
+    IVR_CONFIG_DIR and IVR_PROMPTS_DIR pass through, to benchmark other flows.
+    """
+    keep = {"IVR_CONFIG_DIR", "IVR_PROMPTS_DIR"}
+    env = {k: v for k, v in os.environ.items() if not (k.startswith("IVR_") and k not in keep)}
+    env.pop("GUNICORN_CMD_ARGS", None)
+    env.update(
+        REDIS_URL=redis_url,
+        TWILIO_AUTH_TOKEN=token,
+        IVR_DATA_DIR=str(data_dir),
+        IVR_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+# With --server-timing gunicorn logs, per request, the kind and window flag the
+# benchmark sends in its own headers (not signed, ignored by the app), the
+# status and the time the worker spent on it (%(D)s, microseconds).
+ACCESS_LOG_FORMAT = "%({x-bench-kind}i)s|%({x-bench-window}i)s|%(s)s|%(D)s"
+
+
+def gunicorn_command(settings: Settings, port: int, access_log: Path) -> list[str]:
+    command = [
+        sys.executable, "-m", "gunicorn",
+        "--bind", f"127.0.0.1:{port}",
+        "--workers", str(settings.web_workers),
+        "--worker-class", "gthread", "--threads", str(settings.threads),
+        "--graceful-timeout", "5",
+    ]
+    if settings.server_timing:
+        command += ["--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT]
+    return command + ["ivr:create_app()"]
+
+
+def stop_process_group(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM the process (gunicorn's master stops its workers), then SIGKILL its group if needed.
+
+    The process was started in a session of its own, so its group holds only
+    the processes this benchmark started.
+    """
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+
+
+def log_tail(path: Path, chars: int = 3000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError:
+        return ""
+
+
+def wait_healthy(base_url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 30.0) -> dict[str, Any]:
+    """Poll GET /healthz until it answers 200 with Redis up and a flow loaded ("degraded" is fine: no RQ worker)."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    client = RequestsClient(timeout=1.0)
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise StartError(f"gunicorn exited with {proc.returncode}:\n{log_tail(log_path)}")
+            try:
+                status, text = client.request("GET", base_url + "/healthz", None, {})
+                if status == 200:
+                    body = json.loads(text)
+                    if body.get("redis") == "ok" and body.get("flows"):
+                        return body
+                last = f"HTTP {status}: {text[:200]}"
+            except (*TRANSPORT_ERRORS, ValueError) as exc:
+                last = type(exc).__name__
+            time.sleep(0.1)
+    finally:
+        client.close()
+    raise StartError(f"gunicorn did not become healthy within {timeout:.0f}s ({last}):\n{log_tail(log_path)}")
+
+
+def wait_workers(proc: subprocess.Popen, count: int, timeout: float = 30.0) -> None:
+    """Wait until gunicorn's master has ``count`` worker processes (Linux /proc; skipped elsewhere)."""
+    if not Path("/proc").is_dir():
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(child_pids(proc.pid)) < count:
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def running_server(settings: Settings, folder: Path) -> Iterator[Server]:
+    """Embedded Redis + gunicorn for the time of the ``with`` block; both stopped however it ends."""
+    redis_server = EmbeddedRedis(folder / "redis", appendonly=True)
+    proc: subprocess.Popen | None = None
+    try:
+        try:
+            redis_server.start()
+        except (RedisStartError, OSError) as exc:
+            raise StartError(f"Redis did not start: {exc}") from exc
+        port = free_port()
+        token = secrets.token_hex(16)
+        log_path = folder / "gunicorn.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                gunicorn_command(settings, port, folder / "access.log"),
+                env=server_env(redis_server.url, token, folder / "data"),
+                cwd=PROJECT_ROOT,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        base_url = f"http://127.0.0.1:{port}"
+        health = wait_healthy(base_url, proc, log_path)
+        wait_workers(proc, settings.web_workers)
+        yield Server(base_url, token, proc, redis_server, log_path, health)
+    finally:
+        if proc is not None:
+            stop_process_group(proc)
+        redis_server.stop()
+
+
+def redis_version(server: Server) -> str:
+    try:
+        return str(server.redis.client(socket_timeout=2).info("server").get("redis_version", "?"))
+    except Exception:  # noqa: BLE001 - informational only
+        return "?"
+
+
+def server_timings(path: Path) -> dict[str, list[float]]:
+    """Milliseconds gunicorn spent per request, by kind, for requests sent inside the measured window."""
+    by_kind: dict[str, list[float]] = {}
+    for line in log_tail(path, 1_000_000_000).splitlines():
+        parts = line.rsplit("|", 3)
+        if len(parts) == 4 and parts[1] == "1" and parts[3].isdigit():
+            by_kind.setdefault(parts[0], []).append(int(parts[3]) / 1000)
+    return by_kind
+
+
+def server_log_summary(path: Path, limit: int = 5) -> tuple[int, list[str]]:
+    """Warning/error lines gunicorn and the app wrote (startup INFO lines are not counted)."""
+    markers = (" WARNING ", " ERROR ", " CRITICAL ", "Traceback", "[ERROR]", "[CRITICAL]", "WORKER TIMEOUT")
+    lines = [line for line in log_tail(path, 10_000_000).splitlines() if any(m in line for m in markers)]
+    return len(lines), list(dict.fromkeys(lines))[:limit]
+
+
+# CPU accounting (Linux /proc) -----------------------------------------------
+
+
+def _stat_fields(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().rsplit(")", 1)[1].split()  # fields from "state" on
+
+
+def child_pids(parent: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                if int(_stat_fields(int(entry))[1]) == parent:
+                    pids.append(int(entry))
+    return pids
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of one process (0 if it is gone)."""
+    try:
+        fields = _stat_fields(pid)
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine, all CPUs."""
+    with open("/proc/stat") as fh:
+        ticks = [int(x) for x in fh.readline().split()[1:]]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    total = sum(ticks[:8])
+    hz = os.sysconf("SC_CLK_TCK")
+    return (total - idle) / hz, total / hz
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    server: float
+    redis: float
+    client: float
+    machine_busy: float
+    machine_total: float
+
+
+def cpu_snapshot(server: Server) -> CpuSnapshot | None:
+    if not Path("/proc/stat").exists():
+        return None
+    master = server.process.pid
+    web = process_cpu(master) + sum(process_cpu(pid) for pid in child_pids(master))
+    redis_pid = server.redis.process.pid if server.redis.process else 0
+    busy, total = machine_cpu()
+    return CpuSnapshot(web, process_cpu(redis_pid) if redis_pid else 0.0, time.process_time(), busy, total)
+
+
+# One caller -------------------------------------------------------------------
+
+
+@dataclass
+class Window:
+    """The measured window, in perf_counter() seconds (never, until set)."""
+
+    start: float = float("inf")
+    end: float = float("inf")
+
+    def flag(self, moment: float) -> str:
+        return "1" if self.start <= moment < self.end else "0"
+
+
+@dataclass(frozen=True)
+class Sample:
+    kind: str
+    start: float  # perf_counter() when the request was sent
+    ms: float
+    ok: bool
+
+
+@dataclass
+class Recorder:
+    """Everything one caller thread observed (only that thread writes to it)."""
+
+    samples: list[Sample] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    calls: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of each call
+    menus: Counter = field(default_factory=Counter)
+    inputs: Counter = field(default_factory=Counter)
+    phase: str = ""  # what the next /voice/step answers: language, menu, dial result, callback offer, record
+
+    def add(self, kind: str, start: float, ms: float, ok: bool, error: str = "") -> None:
+        self.samples.append(Sample(kind, start, ms, ok))
+        if not ok:
+            self.errors.append(error or f"{kind}: failed")
+
+
+def request_kind(url: str, phase: str) -> str:
+    path = urlsplit(url).path
+    if path == "/voice/step":
+        return f"step ({phase})"
+    return PATH_KINDS.get(path, path)
+
+
+def bench_headers(kind: str, window: Window) -> dict[str, str]:
+    """Unsigned labels for gunicorn's access log (--server-timing); the app ignores them."""
+    return {"X-Bench-Kind": kind, "X-Bench-Window": window.flag(time.perf_counter())}
+
+
+class HttpClient(Protocol):
+    """One call's HTTP connection to the server."""
+
+    def request(self, method: str, url: str, data: dict[str, str] | None, headers: dict[str, str]) -> tuple[int, str]: ...
+
+    def close(self) -> None: ...
+
+
+class RequestsClient:
+    """A requests.Session (the default client)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.session = requests.Session()
+        # No proxy or netrc settings from the environment: every request goes
+        # straight to 127.0.0.1, and requests skips re-reading the environment
+        # on every request (about half its CPU per request on this machine).
+        self.session.trust_env = False
+        self.timeout = timeout
+
+    def request(self, method: str, url: str, data: dict[str, str] | None, headers: dict[str, str]) -> tuple[int, str]:
+        resp = self.session.request(method, url, data=data, headers=headers, timeout=self.timeout)
+        return resp.status_code, resp.text
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class StdlibClient:
+    """One keep-alive http.client connection: a load generator that needs about a quarter of requests' CPU."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.conn: http.client.HTTPConnection | None = None
+
+    def _connection(self, netloc: str) -> http.client.HTTPConnection:
+        conn = self.conn
+        if conn is not None and conn.sock is not None and select.select([conn.sock], [], [], 0)[0]:
+            conn.close()  # the server closed the idle connection (keep-alive timeout)
+            conn = None
+        if conn is None:
+            conn = http.client.HTTPConnection(netloc, timeout=self.timeout)
+            conn.connect()
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.conn = conn
+        return conn
+
+    def request(self, method: str, url: str, data: dict[str, str] | None, headers: dict[str, str]) -> tuple[int, str]:
+        parts = urlsplit(url)
+        body = urlencode(data).encode() if data is not None else None
+        if body is not None:
+            headers = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
+        conn = self._connection(parts.netloc)
+        try:
+            conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=body, headers=headers)
+            resp = conn.getresponse()
+            text = resp.read().decode()
+        except BaseException:
+            self.close()
+            raise
+        if resp.will_close:
+            self.close()
+        return resp.status, text
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+CLIENTS: dict[str, Callable[[float], HttpClient]] = {"requests": RequestsClient, "http.client": StdlibClient}
+TRANSPORT_ERRORS = (OSError, http.client.HTTPException, requests.RequestException)
+
+
+def timed_request(
+    client: HttpClient, rec: Recorder, window: Window, kind: str,
+    method: str, url: str, data: dict[str, str] | None, headers: dict[str, str],
+) -> tuple[int, str]:
+    """Send one request, timing it; failures are recorded, and transport errors raised as TransportFailed."""
+    headers = {**headers, **bench_headers(kind, window)}
+    start = time.perf_counter()
+    try:
+        status, text = client.request(method, url, data, headers)
+    except TRANSPORT_ERRORS as exc:
+        rec.add(kind, start, (time.perf_counter() - start) * 1000, False, f"{kind}: {type(exc).__name__}")
+        raise TransportFailed(kind) from exc
+    ms = (time.perf_counter() - start) * 1000
+    rec.add(kind, start, ms, status in OK_STATUSES, f"{kind}: HTTP {status}")
+    return status, text
+
+
+def timed_transport(client: HttpClient, rec: Recorder, window: Window) -> Transport:
+    """A simulator transport that times each POST and records its kind and outcome."""
+
+    def post(url: str, data: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
+        return timed_request(client, rec, window, request_kind(url, rec.phase), "POST", url, data, headers)
+
+    return post
+
+
+class TransportFailed(RuntimeError):
+    """A request got no HTTP answer (already recorded as an error)."""
+
+
+class FlowMismatch(RuntimeError):
+    """The call did not go where the menu says it should."""
+
+
+class Stopped(Exception):
+    """The benchmark is stopping (Ctrl-C or deadline)."""
+
+
+@dataclass(frozen=True)
+class MenuChoice:
+    digits: str = ""
+    speech: str = ""
+    keyword: str = ""  # the menu must list this keyword in its speech hints for the phrase to apply
+
+
+# Keys 1 and 2 exist in the main and the after-hours menu alike; each phrase is
+# used only when the menu offered its keyword (config/flows/main.yaml).
+MENU_CHOICES: dict[str, tuple[MenuChoice, ...]] = {
+    "en": (
+        MenuChoice(digits="1"),
+        MenuChoice(digits="2"),
+        MenuChoice(speech="I need to pay my bill", keyword="bill"),
+        MenuChoice(speech="appointment", keyword="appointment"),
+        MenuChoice(speech="It's urgent, I need to talk to someone", keyword="urgent"),
+        MenuChoice(speech="I want to leave a message", keyword="message"),
+    ),
+    "es": (
+        MenuChoice(digits="1"),
+        MenuChoice(digits="2"),
+        MenuChoice(speech="Necesito pagar mi factura", keyword="factura"),
+        MenuChoice(speech="Una cita, por favor", keyword="cita"),
+        MenuChoice(speech="Es urgente", keyword="urgente"),
+        MenuChoice(speech="Quiero dejar un mensaje", keyword="mensaje"),
+    ),
+}
+LANGUAGE_DIGITS = {"1": "en", "2": "es"}
+# When nobody answers, the flow may offer a callback, hold or a message: the caller asks for a message.
+MESSAGE_CHOICES: dict[str, tuple[MenuChoice, ...]] = {
+    "en": (MenuChoice(speech="I'd like to leave a message", keyword="message"),
+           MenuChoice(speech="voicemail", keyword="voicemail")),
+    "es": (MenuChoice(speech="Quiero dejar un mensaje", keyword="mensaje"),
+           MenuChoice(speech="Un recado, por favor", keyword="recado")),
+}
+CALLBACK_KEYWORDS = {"callback", "call me back", "call back", "llámenme", "que me llamen"}
+MAX_STEPS_TO_VOICEMAIL = 4  # dial result, offer, ... before the recording starts
+
+
+def hints_of(turn: Turn) -> set[str]:
+    return {h.strip().casefold() for h in turn.gather.get("hints", "").split(",") if h.strip()}
+
+
+def menu_name(hints: set[str]) -> str:
+    if hints & {"appointment", "cita"}:
+        return "main menu (open)"
+    if hints & {"message", "mensaje"}:
+        return "after-hours menu"
+    return "other menu"
+
+
+def check_turn(turn: Turn, expected: tuple[str, ...], what: str) -> None:
+    if any(text in turn.text for text in APOLOGY):
+        raise FlowMismatch(f"{what}: the app answered with its apology fallback (server-side failure)")
+    if turn.waiting not in expected:
+        raise FlowMismatch(f"{what}: the call waits on {turn.waiting or 'nothing'}, expected {' or '.join(expected)}")
+
+
+class Caller:
+    """One thread's callers: one call after another, with think time between webhooks."""
+
+    def __init__(
+        self, server: Server, settings: Settings, rng: random.Random, stop: threading.Event,
+        window: Window, think: bool = True,
+    ) -> None:
+        self.server = server
+        self.window = window
+        self.settings = settings
+        self.rng = rng
+        self.stop = stop
+        self.think = think
+        self.rec = Recorder()
+        self.validator = RequestValidator(server.token)
+
+    def loop(self, start_at: float, stop_starting_at: float, first_index: int, stride: int, max_calls: int) -> None:
+        """Start calls until ``stop_starting_at`` (perf_counter) or ``max_calls``; finish the call in progress."""
+        if self.stop.wait(max(0.0, start_at - time.perf_counter())):
+            return
+        index = first_index
+        for _ in range(max_calls):
+            if self.stop.is_set() or time.perf_counter() >= stop_starting_at:
+                return
+            self.one_call(index)
+            index += stride
+
+    def pause(self) -> None:
+        if self.think and self.settings.think_max > 0:
+            if self.stop.wait(self.rng.uniform(self.settings.think_min, self.settings.think_max)):
+                raise Stopped
+        elif self.stop.is_set():
+            raise Stopped
+
+    def one_call(self, index: int) -> None:
+        started = time.perf_counter()
+        client = CLIENTS[self.settings.client](self.settings.timeout)
+        phone = PhoneCall(timed_transport(client, self.rec, self.window), self.server.base_url, self.server.token)
+        try:
+            self.script(phone, client, index)
+        except Stopped:
+            return
+        except TransportFailed:
+            pass  # already recorded
+        except CallError as exc:
+            last = self.rec.samples[-1] if self.rec.samples else None
+            if last is None or last.ok:  # else its HTTP failure was recorded already
+                self.rec.errors.append(f"step ({self.rec.phase}): {exc}")
+        except FlowMismatch as exc:
+            self.rec.errors.append(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a benchmark bug must not hide the others
+            self.rec.errors.append(f"{self.rec.phase}: unexpected {type(exc).__name__}: {exc}")
+        finally:
+            client.close()
+            self.rec.calls.append((started, time.perf_counter()))
+
+    def script(self, phone: PhoneCall, client: HttpClient, index: int) -> None:
+        """incoming, baseline, language, menu, [dial result, callback offer], record (+ callback), status."""
+        self.rec.phase = "incoming"
+        turn = phone.start()
+        check_turn(turn, ("gather",), "incoming")
+        self.baseline(client, phone, index)
+        self.pause()
+
+        digit = self.rng.choice(tuple(LANGUAGE_DIGITS))
+        lang = LANGUAGE_DIGITS[digit]
+        self.rec.phase = "language"
+        turn = phone.press(digit)
+        check_turn(turn, ("gather",), f"language {digit}")
+        if not turn.gather.get("language", lang).startswith(lang):
+            raise FlowMismatch(f"language {digit}: the menu listens in {turn.gather.get('language')}, expected {lang}")
+        self.pause()
+
+        turn = self.choose(phone, turn, lang)
+        for _ in range(MAX_STEPS_TO_VOICEMAIL):
+            if turn.waiting == "record":
+                break
+            self.pause()
+            turn = self.toward_voicemail(phone, turn, lang)
+        check_turn(turn, ("record",), "on the way to voicemail")
+        self.pause()
+
+        self.rec.phase = "record"
+        turn = phone.record(seconds=10)
+        check_turn(turn, ("ended",), "record")
+        self.pause()
+        self.rec.phase = "status"
+        phone.hang_up(duration=60)
+
+    def toward_voicemail(self, phone: PhoneCall, turn: Turn, lang: str) -> Turn:
+        """Nobody answers the desk; to an offer (callback, hold or message), the caller asks for voicemail."""
+        if turn.waiting == "dial":
+            self.rec.phase = "dial result"
+            turn = phone.dial_result("no-answer")
+            check_turn(turn, ("record", "gather"), "dial no-answer")
+            return turn
+        hints = hints_of(turn)
+        choice = next((c for c in MESSAGE_CHOICES[lang] if c.keyword in hints), None)
+        if choice is None:
+            raise FlowMismatch(f"after the menu: a question without a message option (hints: {sorted(hints)})")
+        self.rec.phase = "callback offer" if hints & CALLBACK_KEYWORDS else "gather"
+        turn = phone.say(choice.speech)
+        check_turn(turn, ("record", "dial", "gather"), f"{self.rec.phase}: {choice.speech!r}")
+        return turn
+
+    def choose(self, phone: PhoneCall, turn: Turn, lang: str) -> Turn:
+        hints = hints_of(turn)
+        options = [c for c in MENU_CHOICES[lang] if c.digits or c.keyword in hints]
+        choice = self.rng.choice(options)
+        self.rec.menus[menu_name(hints)] += 1
+        self.rec.inputs[f"{lang} {'keys' if choice.digits else 'speech'}"] += 1
+        self.rec.phase = "menu"
+        said = choice.digits or repr(choice.speech)
+        turn = phone.press(choice.digits) if choice.digits else phone.say(choice.speech)
+        check_turn(turn, ("dial", "record"), f"menu {said} ({menu_name(hints)}, {lang})")
+        return turn
+
+    def baseline(self, client: HttpClient, phone: PhoneCall, index: int) -> None:
+        """One minimal request under the same load: signed fallback (even calls) or healthz (odd)."""
+        if index % 2:
+            timed_request(client, self.rec, self.window, BASE_HEALTHZ, "GET", self.server.base_url + "/healthz", None, {})
+            return
+        url = self.server.base_url + "/voice/fallback"
+        params = {
+            "AccountSid": phone.account_sid, "ApiVersion": API_VERSION, "CallSid": phone.call_sid,
+            "CallStatus": "in-progress", "Direction": "inbound", "From": phone.caller, "To": phone.called,
+        }
+        headers = {"X-Twilio-Signature": self.validator.compute_signature(url, params)}
+        status, body = timed_request(client, self.rec, self.window, BASE_FALLBACK, "POST", url, params, headers)
+        if status == 200 and "<Dial" not in body:
+            self.rec.errors.append(f"{BASE_FALLBACK}: answered without a <Dial>")
+
+
+# A load phase -------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    callers: list[Caller]
+    window: tuple[float, float]  # perf_counter() bounds of the measured window
+    cpu: tuple[CpuSnapshot | None, CpuSnapshot | None] = (None, None)
+    unfinished: int = 0
+
+    def recorders(self) -> list[Recorder]:
+        return [c.rec for c in self.callers]
+
+
+def start_callers(
+    server: Server, settings: Settings, stop: threading.Event, window: Window, count: int, think: bool,
+    ramp: float, stop_starting_at: Callable[[float], float], max_calls: int, seed_rng: random.Random,
+) -> tuple[list[Caller], list[threading.Thread], float]:
+    callers = [Caller(server, settings, random.Random(seed_rng.random()), stop, window, think) for _ in range(count)]
+    t0 = time.perf_counter()
+    window.start, window.end = t0 + settings.ramp, t0 + settings.ramp + settings.duration
+    if not think:  # the warm-up: nothing it sends is in the window
+        window.start = window.end = float("inf")
+    threads = []
+    for i, caller in enumerate(callers):
+        start_at = t0 + seed_rng.uniform(0, ramp)
+        thread = threading.Thread(
+            target=caller.loop, args=(start_at, stop_starting_at(t0), i, count, max_calls),
+            name=f"caller-{i}", daemon=True,
+        )
+        thread.start()
+        threads.append(thread)
+    return callers, threads, t0
+
+
+def join_all(threads: list[threading.Thread], deadline: float) -> int:
+    """Join until ``deadline`` (perf_counter); returns how many threads are still running."""
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.perf_counter()))
+    return sum(t.is_alive() for t in threads)
+
+
+def warm_up(server: Server, settings: Settings, seed_rng: random.Random) -> list[Recorder]:
+    """A few calls without think time, not measured: imports, connections, Redis scripts."""
+    count = min(settings.calls, settings.warmup_calls)
+    if not count:
+        return []
+    stop = threading.Event()
+    try:
+        callers, threads, _ = start_callers(
+            server, settings, stop, Window(), count, False, 0.0, lambda t0: t0 + 3600, 1, seed_rng
+        )
+        left = join_all(threads, time.perf_counter() + settings.longest_call + 5)
+    finally:
+        stop.set()
+    recs = [c.rec for c in callers]
+    if left:
+        recs[0].errors.append(f"warm-up: {left} caller(s) did not finish in time")
+    return recs
+
+
+def measure(server: Server, settings: Settings, seed_rng: random.Random) -> Phase:
+    """The measured run: ramp-up, window of ``duration`` seconds, then the calls in progress finish."""
+    stop = threading.Event()
+    window = Window()
+    try:
+        callers, threads, _ = start_callers(
+            server, settings, stop, window, settings.calls, True, settings.ramp,
+            lambda t0: t0 + settings.ramp + settings.duration, 1_000_000, seed_rng,
+        )
+        phase = Phase(callers, (window.start, window.end))
+        sleep_until(phase.window[0], stop)
+        before = cpu_snapshot(server)
+        print(f"measuring for {settings.duration:g} s ...", file=sys.stderr, flush=True)
+        sleep_until(phase.window[1], stop)
+        phase.cpu = (before, cpu_snapshot(server))
+        phase.unfinished = join_all(threads, phase.window[1] + settings.longest_call + 5)
+    finally:
+        stop.set()
+    return phase
+
+
+def sleep_until(moment: float, stop: threading.Event) -> None:
+    stop.wait(max(0.0, moment - time.perf_counter()))
+
+
+# Figures ----------------------------------------------------------------------
+
+
+def percentile(sorted_values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile of an ascending list (None if empty)."""
+    if not sorted_values:
+        return None
+    rank = max(1, -(-len(sorted_values) * p // 100))  # ceil(n * p / 100)
+    return sorted_values[int(rank) - 1]
+
+
+def ms_stats(values: list[float]) -> dict[str, Any]:
+    ms = sorted(values)
+
+    def pct(p: float) -> float | None:
+        value = percentile(ms, p)
+        return None if value is None else round(value, 2)
+
+    return {"count": len(ms), "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99), "max_ms": pct(100)}
+
+
+def latency_stats(samples: list[Sample]) -> dict[str, Any]:
+    return {**ms_stats([s.ms for s in samples]), "failed": sum(not s.ok for s in samples)}
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def cpu_figures(before: CpuSnapshot | None, after: CpuSnapshot | None, seconds: float) -> dict[str, float] | None:
+    """CPU used in the window, in cores (1.0 = one CPU busy all the time)."""
+    if before is None or after is None or seconds <= 0:
+        return None
+    total = after.machine_total - before.machine_total
+    ours = {
+        "gunicorn_cores": (after.server - before.server) / seconds,
+        "redis_cores": (after.redis - before.redis) / seconds,
+        "load_generator_cores": (after.client - before.client) / seconds,
+    }
+    busy = (after.machine_busy - before.machine_busy) / seconds
+    return {
+        **{k: round(v, 3) for k, v in ours.items()},
+        "other_cores": round(max(0.0, busy - sum(ours.values())), 3),
+        "machine_busy_pct": round(100 * (after.machine_busy - before.machine_busy) / total, 1) if total > 0 else 0.0,
+    }
+
+
+def background_load(seconds: float = 1.0) -> float | None:
+    """CPU cores busy on this machine before the benchmark starts anything (other people's work)."""
+    if not Path("/proc/stat").exists():
+        return None
+    busy0, _ = machine_cpu()
+    time.sleep(seconds)
+    busy1, _ = machine_cpu()
+    return round((busy1 - busy0) / seconds, 2)
+
+
+def server_side_stats(by_kind: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+    stats = {kind: ms_stats(values) for kind, values in by_kind.items()}
+    stats["ALL WEBHOOKS"] = ms_stats([v for kind in WEBHOOK_KINDS for v in by_kind.get(kind, [])])
+    return stats
+
+
+def machine_info() -> dict[str, Any]:
+    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "nproc": nproc,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
+
+
+def analyse(
+    settings: Settings, server: Server, phase: Phase, warmup: list[Recorder], redis_ver: str
+) -> dict[str, Any]:
+    w0, w1 = phase.window
+    seconds = w1 - w0
+    recs = phase.recorders()
+    in_window = [s for r in recs for s in r.samples if w0 <= s.start < w1]
+    by_kind: dict[str, list[Sample]] = {}
+    for s in in_window:
+        by_kind.setdefault(s.kind, []).append(s)
+    webhooks = [s for s in in_window if s.kind in WEBHOOK_KINDS]
+    calls = [c for r in recs for c in r.calls]
+    completed = sum(w0 <= end < w1 for _, end in calls)
+    errors = Counter(e for r in recs + warmup for e in r.errors)
+    if phase.unfinished:
+        errors[f"{phase.unfinished} caller(s) still busy at the deadline"] += 1
+    all_stats = latency_stats(webhooks)
+    kinds = {k: latency_stats(by_kind.get(k, [])) for k in WEBHOOK_KINDS}
+    extra = sorted(set(by_kind) - set(WEBHOOK_KINDS) - set(BASELINE_KINDS))
+    kinds.update({k: latency_stats(by_kind[k]) for k in extra})
+    p99 = all_stats["p99_ms"]
+    applicable = settings.calls == TARGET_CALLS and not settings.saturation
+    return {
+        "machine": machine_info(),
+        "server": {
+            "gunicorn_workers": settings.web_workers,
+            "threads_per_worker": settings.threads,
+            "worker_class": "gthread",
+            "redis": f"embedded redis-server {redis_ver}, unix socket, appendonly yes, appendfsync everysec",
+            "signature_checks": True,
+            "health": server.health.get("status"),
+        },
+        "load": {
+            "concurrent_calls": settings.calls,
+            "http_client": settings.client,
+            "think_min_s": settings.think_min,
+            "think_max_s": settings.think_max,
+            "saturation_mode": settings.saturation,
+            "window_s": round(seconds, 3),
+            "ramp_s": settings.ramp,
+            "warmup_calls": sum(len(r.calls) for r in warmup),
+        },
+        "webhooks": kinds,
+        "all_webhooks": all_stats,
+        "baselines": {k: latency_stats(by_kind.get(k, [])) for k in BASELINE_KINDS},
+        "throughput": {
+            "webhook_requests_per_s": round(len(webhooks) / seconds, 2),
+            "all_requests_per_s": round(len(in_window) / seconds, 2),
+            "calls_completed": completed,
+            "calls_per_s": round(completed / seconds, 2),
+            "calls_in_progress_mean": round(sum(overlap(c, phase.window) for c in calls) / seconds, 2),
+            "requests_in_flight_mean": round(sum(s.ms for s in in_window) / 1000 / seconds, 3),
+        },
+        "menus": dict(sum((r.menus for r in recs), Counter())),
+        "menu_inputs": dict(sum((r.inputs for r in recs), Counter())),
+        "cpu": cpu_figures(*phase.cpu, seconds),
+        "errors": {"count": sum(errors.values()), "messages": dict(errors.most_common())},
+        "target": {
+            "p99_ms": TARGET_P99_MS,
+            "concurrent_calls": TARGET_CALLS,
+            "applicable": applicable,
+            "met": p99 is not None and p99 < TARGET_P99_MS and not errors,
+        },
+    }
+
+
+# Report -------------------------------------------------------------------------
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def table_row(name: str, st: dict[str, Any], srv: dict[str, Any] | None) -> str:
+    flag = " !" if st["p99_ms"] is not None and st["p99_ms"] >= TARGET_P99_MS else "  "
+    failed = f"  ({st['failed']} failed)" if st["failed"] else ""
+    cells = [_ms(st[k]) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")]
+    if srv is not None:
+        cells += [_ms(srv.get(k)) for k in ("p50_ms", "p99_ms")]
+    return f"  {name:<34}{st['count']:>7}" + "".join(f"{c:>9}" for c in cells) + flag + failed
+
+
+def target_line(res: dict[str, Any]) -> str:
+    tgt, all_st = res["target"], res["all_webhooks"]
+    worst = max(
+        ((k, s["p99_ms"]) for k, s in res["webhooks"].items() if s["p99_ms"] is not None),
+        key=lambda kv: kv[1], default=("-", None),
+    )
+    verdict = "PASS" if tgt["met"] else "FAIL"
+    why = f"all-webhooks p99 {_ms(all_st['p99_ms'])} ms; slowest kind {worst[0]} p99 {_ms(worst[1])} ms"
+    if res["errors"]["count"]:
+        why += f"; {res['errors']['count']} error(s)"
+    line = f"TARGET      p99 < {TARGET_P99_MS:g} ms at {TARGET_CALLS} concurrent calls: {verdict} ({why})"
+    if not tgt["applicable"]:
+        load = res["load"]
+        mode = "saturation mode" if load["saturation_mode"] else f"{load['concurrent_calls']} calls"
+        line += f"\n            (informational only: this run used {mode}, not the target's conditions)"
+    return line
+
+
+def report_lines(res: dict[str, Any], log_count: int, log_lines: list[str]) -> list[str]:
+    m, srv, load, thr = res["machine"], res["server"], res["load"], res["throughput"]
+    think = "0 (saturation)" if load["saturation_mode"] else f"{load['think_min_s']:.2f}-{load['think_max_s']:.2f} s"
+    lines = [
+        "Clinic phone system: webhook benchmark",
+        f"machine     {m['nproc']} CPUs (nproc), {m['platform']}, Python {m['python']}",
+        f"server      gunicorn {srv['worker_class']}, {srv['gunicorn_workers']} web workers x {srv['threads_per_worker']} threads,"
+        f" Twilio signature checks on (healthz: {srv['health']})",
+        f"redis       {srv['redis']}",
+        f"load        {load['concurrent_calls']} concurrent calls, think time {think} between webhooks,"
+        f" {load['window_s']:.1f} s measured after a {load['ramp_s']:.1f} s ramp-up ({load['warmup_calls']} warm-up calls not counted);"
+        f" client {load['http_client']}",
+        f"menus       {_counts(res['menus'])}; menu input {_counts(res['menu_inputs'])}",
+    ]
+    if load["saturation_mode"]:
+        lines.append(
+            "NOTE        saturation mode: callers send the next webhook as soon as they get an answer; latency below"
+            " includes queueing; read requests/s as this machine's maximum throughput (load generator included)."
+        )
+    server_side: dict[str, dict[str, Any]] | None = res.get("server_side")
+    heads = ("p50", "p90", "p99", "max") + (("srv p50", "srv p99") if server_side is not None else ())
+    header = f"  {'request (ms, client side)':<34}{'count':>7}" + "".join(f"{h:>9}" for h in heads)
+    lines += ["", header]
+
+    def row(kind: str, st: dict[str, Any]) -> str:
+        return table_row(kind, st, None if server_side is None else server_side.get(kind, {}))
+
+    lines += [row(k, st) for k, st in res["webhooks"].items()]
+    lines.append(row("ALL WEBHOOKS", res["all_webhooks"]))
+    lines.append("  baseline, same load:")
+    lines += [row(k, st) for k, st in res["baselines"].items()]
+    if server_side is not None:
+        lines.append(
+            "  (srv = gunicorn's own time per request, access log %(D)s: parsing, the app, writing the answer;"
+            " client minus srv = connection, kernel and load generator)"
+        )
+    lines.append("  ! = p99 at or above the 50 ms target")
+    lines += [
+        "",
+        f"throughput  {thr['webhook_requests_per_s']:.1f} webhook requests/s ({thr['all_requests_per_s']:.1f} incl. baseline)"
+        f" over {load['window_s']:.1f} s; {thr['calls_completed']} calls completed ({thr['calls_per_s']:.1f}/s)",
+        f"concurrency {thr['calls_in_progress_mean']:.1f} calls in progress on average;"
+        f" {thr['requests_in_flight_mean']:.2f} requests in flight on average",
+        *_cpu(res["cpu"], m["nproc"], res.get("busy_before_start_cores")),
+        f"server log  {log_count} warning/error line(s)" + "".join(f"\n              {line[:200]}" for line in log_lines),
+        f"errors      {res['errors']['count']}" + "".join(
+            f"\n              {n} x {msg}" for msg, n in list(res["errors"]["messages"].items())[:20]
+        ),
+        target_line(res),
+    ]
+    return lines
+
+
+def _counts(counter: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counter.items())) or "-"
+
+
+# Above this much CPU used by others, the figures say more about the neighbours than the app.
+NOISY_CORES = 0.15
+
+
+def _cpu(cpu: dict[str, float] | None, nproc: int, before_start: float | None) -> list[str]:
+    if cpu is None:
+        return ["cpu         n/a (needs Linux /proc)"]
+    lines = [
+        f"cpu         gunicorn {cpu['gunicorn_cores']:.2f} cores, redis {cpu['redis_cores']:.2f},"
+        f" load generator {cpu['load_generator_cores']:.2f}, other processes and kernel {cpu['other_cores']:.2f};"
+        f" machine {cpu['machine_busy_pct']:.0f}% busy of {nproc} CPUs"
+        + (f" (before the run: {before_start:.2f} cores busy)" if before_start is not None else "")
+    ]
+    noisy = max(cpu["other_cores"], before_start or 0.0)
+    if noisy > NOISY_CORES:
+        lines.append(
+            f"WARNING     other work on this machine used up to {noisy:.2f} cores: latency and requests/s are"
+            " lower-quality; rerun on a quiet machine"
+        )
+    return lines
+
+
+# Main -----------------------------------------------------------------------------
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def run(settings: Settings) -> tuple[dict[str, Any], int, list[str]]:
+    seed_rng = random.Random(settings.seed)
+    before_start = background_load()
+    with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp:
+        folder = Path(tmp)
+        print(
+            f"starting redis + gunicorn ({settings.web_workers} workers x {settings.threads} threads) ...",
+            file=sys.stderr, flush=True,
+        )
+        with running_server(settings, folder) as server:
+            print(f"warming up ({min(settings.calls, settings.warmup_calls)} calls) ...", file=sys.stderr, flush=True)
+            warmup = warm_up(server, settings, seed_rng)
+            phase = measure(server, settings, seed_rng)
+            results = analyse(settings, server, phase, warmup, redis_version(server))
+        log_count, log_lines = server_log_summary(folder / "gunicorn.log")
+        if settings.server_timing:
+            results["server_side"] = server_side_stats(server_timings(folder / "access.log"))
+    results["server_log"] = {"warning_or_error_lines": log_count, "first": log_lines}
+    results["busy_before_start_cores"] = before_start
+    return results, log_count, log_lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        results, log_count, log_lines = run(settings)
+    except KeyboardInterrupt:
+        print("interrupted: servers stopped, no results", file=sys.stderr)
+        return 130
+    except StartError as exc:
+        print(f"cannot start the servers: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(report_lines(results, log_count, log_lines)))
+    if settings.json:
+        print(json.dumps(results, indent=2))
+    return 1 if results["errors"]["count"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
