@@ -261,7 +261,7 @@ def serve(host: str, port: int, web_workers: int, rq_workers: int) -> None:
         ],
         **{f"worker-{i + 1}": [sys.executable, "-m", "ivr.cli", "worker"] for i in range(rq_workers)},
     }
-    supervisor = _Supervisor(commands, env)
+    supervisor = _Supervisor(commands, env, embedded)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     click.echo(
         f"Clinic phone system running. Voice webhook: {url}/voice/incoming  Health: {url}/healthz\n"
@@ -277,16 +277,36 @@ def serve(host: str, port: int, web_workers: int, rq_workers: int) -> None:
 
 
 class _Supervisor:
-    """Starts child processes, restarts any that die, stops all on SIGINT/SIGTERM."""
+    """Starts child processes, restarts any that die (the embedded Redis too), stops all on SIGINT/SIGTERM.
 
-    def __init__(self, commands: dict[str, list[str]], env: dict[str, str]) -> None:
+    Children die with the supervisor even if it is killed (PR_SET_PDEATHSIG).
+    """
+
+    def __init__(self, commands: dict[str, list[str]], env: dict[str, str], redis_server=None) -> None:
         self.commands = commands
         self.env = env
+        self.redis_server = redis_server
         self.children: dict[str, subprocess.Popen] = {}
         self.stopping = False
 
     def _start(self, name: str) -> None:
-        self.children[name] = subprocess.Popen(self.commands[name], env=self.env)
+        from ivr.redis_server import die_with_parent
+
+        self.children[name] = subprocess.Popen(self.commands[name], env=self.env, preexec_fn=die_with_parent)
+
+    def _check_redis(self) -> None:
+        """Restart the embedded Redis if it died; its append-only file brings the data back."""
+        server = self.redis_server
+        if server is None or (server.process is not None and server.process.poll() is None):
+            return
+        from ivr.redis_server import RedisStartError
+
+        code = server.process.returncode if server.process is not None else "?"
+        click.echo(f"redis exited with {code}; restarting", err=True)
+        try:
+            server.start()
+        except RedisStartError as exc:  # try again on the next tick
+            click.echo(f"redis did not restart yet: {exc}", err=True)
 
     def _stop(self, *_args) -> None:
         self.stopping = True
@@ -300,6 +320,7 @@ class _Supervisor:
         try:
             while not self.stopping:
                 time.sleep(0.2)
+                self._check_redis()
                 for name, proc in list(self.children.items()):
                     if proc.poll() is None or self.stopping:
                         continue
