@@ -38,6 +38,9 @@ OUTCOME_LABELS = {
 }
 
 
+ROWS_PER_QUEUE = 25  # the next in line; Take next works through the rest
+
+
 def _departments() -> list[str]:
     user = current_user()
     return services.get().runtime.clinic.departments_for(user.role) if user else []
@@ -73,7 +76,7 @@ def console():
             {
                 "key": key,
                 "name": clinic.desks[key].name,
-                "waiting": svc.callbacks.waiting(key, limit=50),
+                "waiting": svc.callbacks.waiting(key, limit=ROWS_PER_QUEUE),
                 "stats": stats,
                 "wait_estimate": svc.callbacks.estimated_wait_seconds(key),
             }
