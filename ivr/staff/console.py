@@ -30,7 +30,7 @@ from . import bp
 from .audit import record
 from .auth import current_user, login_required
 
-OUTCOME_LABELS = {
+OUTCOME_LABELS: dict[str, str] = {
     Outcome.REACHED: "Reached the patient",
     Outcome.NO_ANSWER: "No answer",
     Outcome.LEFT_MESSAGE: "Left a message",
@@ -59,6 +59,34 @@ def waited(seconds: float) -> str:
 @bp.app_template_filter("waited")
 def _waited_filter(since: float) -> str:
     return waited(time.time() - since)
+
+
+EVENT_WORDS = {
+    "requested": "asked for a callback",
+    "requested_again": "asked again (kept their place)",
+    "claimed": "taken by {staff}",
+    "lease_expired": "back in line (claim expired)",
+    "released": "given back to the queue",
+    "retry_due": "back in line for another try",
+    "outcome": "{staff}: {outcome}",
+    "retry_scheduled": "another try scheduled",
+    "closed": "closed",
+    "urgent": "marked urgent",
+}
+
+
+def history_lines(events: list[dict], zone) -> list[tuple[str, str, str]]:
+    """(when, what, department) for each event of a number's history, newest first."""
+    lines = []
+    for event in events:
+        words = EVENT_WORDS.get(event.get("event", ""), event.get("event", "event"))
+        outcome = event.get("outcome", "")
+        what = words.format(staff=event.get("staff", "?"), outcome=OUTCOME_LABELS.get(outcome, outcome).lower())
+        if event.get("note"):
+            what += f" — {event['note']}"
+        when = dt.datetime.fromtimestamp(float(event.get("at", 0)), zone).strftime("%a %d %b %H:%M")
+        lines.append((when, what, event.get("department", "")))
+    return lines
 
 
 @bp.get("/console")
@@ -150,7 +178,7 @@ def callback(callback_id: str):
     user = current_user()
     cb = _visible(callback_id)
     mine = cb.status is Status.CLAIMED and cb.claimed_by == user.name and cb.lease_until > time.time()
-    history = svc.callbacks.history(cb.phone, limit=20) if mine else []
+    history = history_lines(svc.callbacks.history(cb.phone, limit=20), svc.runtime.clinic.zone) if mine else []
     record(actions.VIEW_CALLBACK, target=cb.id, detail="number shown" if mine else "number masked")
     return render_template(
         "staff/callback.html",
