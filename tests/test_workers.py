@@ -58,3 +58,30 @@ def test_status_callback_answers_at_once_without_a_worker(phone, redis_conn):
     # Nothing counted yet: the webhook only queued the job.
     assert today_stats(redis_conn) == {}
     assert redis_conn.llen("rq:queue:default") == 1
+
+
+def test_a_running_worker_puts_lapsed_claims_back_in_line(redis_server, redis_conn):
+    """Nobody takes the next callback or opens the console: the worker's sweep still returns it."""
+    import subprocess
+    import time
+
+    from ivr.store.callbacks import CallbackQueue, Status
+
+    from .processes import IVR, ROOT, env, wait_for
+
+    short = CallbackQueue(redis_conn, lease_seconds=1)
+    first = short.request("nurse", "+13055550147", "en", requested_at=1_000.0).callback
+    later = short.request("nurse", "+12025550188", "en", requested_at=2_000.0).callback
+    assert short.claim_next(["nurse"], "nina").id == first.id
+    worker = subprocess.Popen(
+        [*IVR, "worker", "--no-scheduler"], cwd=ROOT,
+        env=env(REDIS_URL=redis_server.url, IVR_SWEEP_SECONDS="0.3"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(1.2)  # the lease has lapsed
+        wait_for(lambda: short.get(first.id).status is Status.WAITING, timeout=10, what="the sweep")
+        assert [c.id for c in short.waiting("nurse")] == [first.id, later.id]  # its own place, first
+    finally:
+        worker.terminate()
+        worker.wait(10)
