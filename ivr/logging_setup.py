@@ -25,6 +25,13 @@ def mask_numbers(text: str) -> str:
     return _NUMBER.sub(lambda m: mask_number(m.group(0)), text)
 
 
+class MaskingFormatter(logging.Formatter):
+    """Masks numbers in the whole formatted line, tracebacks and exception messages included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_numbers(super().format(record))
+
+
 class MaskPhoneNumbers(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -40,7 +47,7 @@ def configure(level: str = "INFO") -> None:
     if not any(getattr(h, "_ivr", False) for h in root.handlers):
         handler = logging.StreamHandler()
         handler._ivr = True  # type: ignore[attr-defined]
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.addFilter(MaskPhoneNumbers())
         root.addHandler(handler)
     root.setLevel(level)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -373,3 +374,15 @@ def test_logs_never_contain_the_callers_number(phone, caplog, make_app, tmp_path
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert caplog.records  # the calls were logged...
     assert caller not in text and caller[1:] not in text  # ...without the number
+
+
+def test_numbers_in_exception_tracebacks_are_masked():
+    from ivr.logging_setup import MaskingFormatter
+
+    try:
+        raise ValueError("'+13055550147' is not a valid phone number")
+    except ValueError:
+        record = logging.LogRecord("ivr", logging.ERROR, __file__, 1, "webhook failed", None, sys.exc_info())
+    text = MaskingFormatter("%(message)s").format(record)
+    assert "ValueError" in text and "0147" in text
+    assert "3055550147" not in text
