@@ -73,9 +73,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -148,8 +149,8 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     )
     p.add_argument("--calls", type=int, default=TARGET_CALLS, help="concurrent calls in progress (default %(default)s)")
     p.add_argument("--duration", type=float, default=20.0, help="measured window in seconds (default %(default)s)")
-    p.add_argument("--think-min", type=float, default=0.2, help="shortest pause between webhooks, s (default %(default)s)")
-    p.add_argument("--think-max", type=float, default=1.0, help="longest pause between webhooks, s (default %(default)s)")
+    p.add_argument("--think-min", type=float, default=0.2, help="shortest pause, s (default %(default)s)")
+    p.add_argument("--think-max", type=float, default=1.0, help="longest pause, s (default %(default)s)")
     p.add_argument("--think", type=float, help="fixed pause (sets min and max); 0 = saturation mode")
     p.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes (default %(default)s)")
     p.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (default %(default)s)")
@@ -253,10 +254,8 @@ def stop_process_group(proc: subprocess.Popen, timeout: float = 10.0) -> None:
     """
     if proc.poll() is None:
         proc.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -468,7 +467,9 @@ def bench_headers(kind: str, window: Window) -> dict[str, str]:
 class HttpClient(Protocol):
     """One call's HTTP connection to the server."""
 
-    def request(self, method: str, url: str, data: dict[str, str] | None, headers: dict[str, str]) -> tuple[int, str]: ...
+    def request(
+        self, method: str, url: str, data: dict[str, str] | None, headers: dict[str, str]
+    ) -> tuple[int, str]: ...
 
     def close(self) -> None: ...
 
@@ -754,7 +755,8 @@ class Caller:
     def baseline(self, client: HttpClient, phone: PhoneCall, index: int) -> None:
         """One minimal request under the same load: signed fallback (even calls) or healthz (odd)."""
         if index % 2:
-            timed_request(client, self.rec, self.window, BASE_HEALTHZ, "GET", self.server.base_url + "/healthz", None, {})
+            url = self.server.base_url + "/healthz"
+            timed_request(client, self.rec, self.window, BASE_HEALTHZ, "GET", url, None, {})
             return
         url = self.server.base_url + "/voice/fallback"
         params = {
@@ -783,23 +785,20 @@ class Phase:
 
 def start_callers(
     server: Server, settings: Settings, stop: threading.Event, window: Window, count: int, think: bool,
-    ramp: float, stop_starting_at: Callable[[float], float], max_calls: int, seed_rng: random.Random,
-) -> tuple[list[Caller], list[threading.Thread], float]:
+    t0: float, ramp: float, stop_starting_at: float, max_calls: int, seed_rng: random.Random,
+) -> tuple[list[Caller], list[threading.Thread]]:
+    """``count`` caller threads, started at random moments of [t0, t0 + ramp]."""
     callers = [Caller(server, settings, random.Random(seed_rng.random()), stop, window, think) for _ in range(count)]
-    t0 = time.perf_counter()
-    window.start, window.end = t0 + settings.ramp, t0 + settings.ramp + settings.duration
-    if not think:  # the warm-up: nothing it sends is in the window
-        window.start = window.end = float("inf")
     threads = []
     for i, caller in enumerate(callers):
         start_at = t0 + seed_rng.uniform(0, ramp)
         thread = threading.Thread(
-            target=caller.loop, args=(start_at, stop_starting_at(t0), i, count, max_calls),
+            target=caller.loop, args=(start_at, stop_starting_at, i, count, max_calls),
             name=f"caller-{i}", daemon=True,
         )
         thread.start()
         threads.append(thread)
-    return callers, threads, t0
+    return callers, threads
 
 
 def join_all(threads: list[threading.Thread], deadline: float) -> int:
@@ -816,8 +815,8 @@ def warm_up(server: Server, settings: Settings, seed_rng: random.Random) -> list
         return []
     stop = threading.Event()
     try:
-        callers, threads, _ = start_callers(
-            server, settings, stop, Window(), count, False, 0.0, lambda t0: t0 + 3600, 1, seed_rng
+        callers, threads = start_callers(
+            server, settings, stop, Window(), count, False, time.perf_counter(), 0.0, float("inf"), 1, seed_rng
         )
         left = join_all(threads, time.perf_counter() + settings.longest_call + 5)
     finally:
@@ -831,11 +830,11 @@ def warm_up(server: Server, settings: Settings, seed_rng: random.Random) -> list
 def measure(server: Server, settings: Settings, seed_rng: random.Random) -> Phase:
     """The measured run: ramp-up, window of ``duration`` seconds, then the calls in progress finish."""
     stop = threading.Event()
-    window = Window()
+    t0 = time.perf_counter()
+    window = Window(t0 + settings.ramp, t0 + settings.ramp + settings.duration)
     try:
-        callers, threads, _ = start_callers(
-            server, settings, stop, window, settings.calls, True, settings.ramp,
-            lambda t0: t0 + settings.ramp + settings.duration, 1_000_000, seed_rng,
+        callers, threads = start_callers(
+            server, settings, stop, window, settings.calls, True, t0, settings.ramp, window.end, 1_000_000, seed_rng
         )
         phase = Phase(callers, (window.start, window.end))
         sleep_until(phase.window[0], stop)
@@ -1031,12 +1030,12 @@ def report_lines(res: dict[str, Any], log_count: int, log_lines: list[str]) -> l
     lines = [
         "Clinic phone system: webhook benchmark",
         f"machine     {m['nproc']} CPUs (nproc), {m['platform']}, Python {m['python']}",
-        f"server      gunicorn {srv['worker_class']}, {srv['gunicorn_workers']} web workers x {srv['threads_per_worker']} threads,"
-        f" Twilio signature checks on (healthz: {srv['health']})",
+        f"server      gunicorn {srv['worker_class']}, {srv['gunicorn_workers']} web workers"
+        f" x {srv['threads_per_worker']} threads, Twilio signature checks on (healthz: {srv['health']})",
         f"redis       {srv['redis']}",
         f"load        {load['concurrent_calls']} concurrent calls, think time {think} between webhooks,"
-        f" {load['window_s']:.1f} s measured after a {load['ramp_s']:.1f} s ramp-up ({load['warmup_calls']} warm-up calls not counted);"
-        f" client {load['http_client']}",
+        f" {load['window_s']:.1f} s measured after a {load['ramp_s']:.1f} s ramp-up"
+        f" ({load['warmup_calls']} warm-up calls not counted); client {load['http_client']}",
         f"menus       {_counts(res['menus'])}; menu input {_counts(res['menu_inputs'])}",
     ]
     if load["saturation_mode"]:
@@ -1064,12 +1063,13 @@ def report_lines(res: dict[str, Any], log_count: int, log_lines: list[str]) -> l
     lines.append("  ! = p99 at or above the 50 ms target")
     lines += [
         "",
-        f"throughput  {thr['webhook_requests_per_s']:.1f} webhook requests/s ({thr['all_requests_per_s']:.1f} incl. baseline)"
-        f" over {load['window_s']:.1f} s; {thr['calls_completed']} calls completed ({thr['calls_per_s']:.1f}/s)",
+        f"throughput  {thr['webhook_requests_per_s']:.1f} webhook requests/s"
+        f" ({thr['all_requests_per_s']:.1f} incl. baseline) over {load['window_s']:.1f} s;"
+        f" {thr['calls_completed']} calls completed ({thr['calls_per_s']:.1f}/s)",
         f"concurrency {thr['calls_in_progress_mean']:.1f} calls in progress on average;"
         f" {thr['requests_in_flight_mean']:.2f} requests in flight on average",
         *_cpu(res["cpu"], m["nproc"], res.get("busy_before_start_cores")),
-        f"server log  {log_count} warning/error line(s)" + "".join(f"\n              {line[:200]}" for line in log_lines),
+        f"server log  {log_count} warning/error line(s)" + "".join(f"\n              {ln[:200]}" for ln in log_lines),
         f"errors      {res['errors']['count']}" + "".join(
             f"\n              {n} x {msg}" for msg, n in list(res["errors"]["messages"].items())[:20]
         ),
