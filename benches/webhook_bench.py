@@ -3,7 +3,7 @@
 What runs
     A real redis-server (ivr.redis_server.EmbeddedRedis: Unix socket,
     append-only file on with fsync every second, as in production) and gunicorn
-    (gthread workers, 8 threads each) serving ``ivr:create_app()`` with Twilio
+    (gthread workers, as `ivr serve` runs them: 4 x 2 threads) serving ``ivr:create_app()`` with Twilio
     signature checks on, all in a temporary folder. Nothing listens outside
     127.0.0.1. Both servers are stopped at the end, also on Ctrl-C or error.
 
@@ -152,8 +152,8 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     p.add_argument("--think-min", type=float, default=0.2, help="shortest pause, s (default %(default)s)")
     p.add_argument("--think-max", type=float, default=1.0, help="longest pause, s (default %(default)s)")
     p.add_argument("--think", type=float, help="fixed pause (sets min and max); 0 = saturation mode")
-    p.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes (default %(default)s)")
-    p.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (default %(default)s)")
+    p.add_argument("--web-workers", type=int, default=4, help="gunicorn worker processes (default %(default)s)")
+    p.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker (default %(default)s)")
     p.add_argument("--warmup-calls", type=int, default=20, help="unmeasured calls before the run (default %(default)s)")
     p.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, s (default %(default)s)")
     p.add_argument(

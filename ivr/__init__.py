@@ -49,6 +49,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf = CSRFProtect(app)
     csrf.exempt(voice.bp)  # Twilio's webhooks are signed instead
     limits.init_app(app)
+    limits.limiter.exempt(voice.bp)  # login limits only: no limiter work on Twilio's webhooks
+    limits.limiter.exempt(health.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(staff.bp)
