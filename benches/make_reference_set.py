@@ -10,6 +10,12 @@ resampling to 8 kHz and mu-law coding (ffmpeg), as Twilio's recordings of a phon
 tests/data/voicemails/<id>.wav and truth.tsv (id, speed, level dBFS, SNR dB, text). Deterministic
 (seeded), so running it again gives the same files for the same hibari version.
 
+    .venv/bin/python -m benches.make_reference_set --dev DIR   # a development set, for tuning
+
+A development set (--dev) is spoken the same way from held-out voicemails of the clinic corpus
+(ivr/speech/corpus.py, another seed than the language model's): decoder settings are tuned on it,
+never on the reference set.
+
 Korean files for the Vosk engine are spoken by Debian's espeak-ng (ko-*.wav, same line conditions).
 """
 
@@ -69,25 +75,46 @@ def write_phone_wav(samples, rate: int, path: Path) -> None:
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dev", type=Path, help="write a development set of held-out corpus voicemails here instead")
+    parser.add_argument("--count", type=int, default=40)
+    args = parser.parse_args()
+    if args.dev:
+        from ivr.speech.corpus import generate
+
+        texts = [(f"dev-{i:02d}", text) for i, text in enumerate(generate(args.count, seed=20261123))]
+        speak(texts, args.dev)
+        return
+    speak(VOICEMAILS, OUT)
+    speak_korean()
+
+
+def speak(texts: list[tuple[str, str]], out_dir: Path) -> None:
     import numpy as np
     from hibari import Hibari
 
-    OUT.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     tts = Hibari()
     rows = []
-    for i, (vid, text) in enumerate(VOICEMAILS):
+    for i, (vid, text) in enumerate(texts):
         rng = random.Random(f"voicemail-{vid}")
         speed = round(rng.uniform(0.85, 1.15), 2)
         level = round(rng.uniform(-34.0, -14.0), 1)
         snr = round(rng.uniform(15.0, 30.0), 1)
         audio = np.asarray(tts(text, speed=speed, seed=i), dtype=np.float32)
-        write_phone_wav(phone_line(audio, TTS_RATE, rng, level_db=level, snr_db=snr), TTS_RATE, OUT / f"{vid}.wav")
+        write_phone_wav(phone_line(audio, TTS_RATE, rng, level_db=level, snr_db=snr), TTS_RATE, out_dir / f"{vid}.wav")
         rows.append((vid, speed, level, snr, text))
         print(f"{vid}: speed {speed}, level {level} dBFS, SNR {snr} dB, {len(audio) / TTS_RATE:.1f} s", flush=True)
-    with open(OUT / "truth.tsv", "w", newline="") as fh:
+    with open(out_dir / "truth.tsv", "w", newline="") as fh:
         out = csv.writer(fh, delimiter="\t", lineterminator="\n")
         out.writerow(["id", "speed", "level_dbfs", "snr_db", "text"])
         out.writerows(rows)
+
+
+def speak_korean() -> None:
+    import numpy as np
 
     if not shutil.which("espeak-ng"):
         print("espeak-ng not found: Korean files not made", file=sys.stderr)
