@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import threading
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from ivr.speech.types import Transcriber, TranscriberUnavailable, Transcript
 
 _cache: dict[tuple[str, str], Transcriber] = {}
 _lock = threading.Lock()
+# Free models while the interpreter is whole: vosk.Model.__del__ at shutdown prints an AttributeError.
+atexit.register(_cache.clear)
 
 INSTALL_HINT = (
     "download an official Vosk model for the language from alphacephei.com/vosk/models and unpack it "
