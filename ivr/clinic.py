@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from ivr.flows import yaml_lines
 from ivr.hours import WEEKDAYS, Holiday, Schedule, Span, parse_spans
+from ivr.urgency import Phrase
 
 
 class ClinicConfigError(ValueError):
@@ -83,6 +84,39 @@ class CallbackSettings(_Strict):
         return Span.parse(self.calling_hours)
 
 
+DEFAULT_URGENT_PHRASES = {
+    "en": [
+        "chest pain", "chest hurts", "heart attack", "trouble breathing", "can't breathe", "cannot breathe",
+        "short of breath", "shortness of breath", "bleeding", "bleed*", "suicid*", "kill myself",
+        "end my life", "overdose", "stroke", "seizure", "unconscious", "passed out", "allergic reaction",
+    ],
+    "es": [
+        "dolor de pecho", "dolor en el pecho", "infarto", "no puedo respirar", "falta de aire",
+        "dificultad para respirar", "sangr*", "hemorragia", "suicid*", "matarme", "quitarme la vida",
+        "sobredosis", "derrame", "convulsi*", "inconsciente", "desmay*", "reaccion alergica",
+    ],
+}
+
+
+class VoicemailSettings(_Strict):
+    """How voicemails are transcribed and flagged."""
+
+    # Phrases that make a voicemail urgent (top of its queue), per language.
+    urgent_phrases: dict[str, list[str]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_URGENT_PHRASES.items()})
+    attempts: int = Field(default=5, ge=1, le=20)  # pipeline runs (fetch, transcribe) before a failure is final
+
+    @field_validator("urgent_phrases")
+    @classmethod
+    def _phrases(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for lang, phrases in value.items():
+            for i, phrase in enumerate(phrases):
+                try:
+                    Phrase.parse(phrase)
+                except ValueError as exc:
+                    raise _At(str(exc), lang, i) from None
+        return value
+
+
 class Voice(_Strict):
     name: str
     say_language: str = Field(description="Twilio language code, e.g. en-US")
@@ -106,6 +140,7 @@ class ClinicSettings(_Strict):
     desks: dict[str, Desk] = Field(min_length=1)
     fallback_desk: str = "front_desk"
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+    voicemail: VoicemailSettings = Field(default_factory=VoicemailSettings)
     default_flow: str = "main"
     flows_by_number: dict[str, str] = Field(default_factory=dict)
 

@@ -353,7 +353,10 @@ def test_recording_callback_is_kept_once(client, app):
     params = twilio_params(RecordingSid="RE" + "b" * 32, RecordingUrl="https://api.twilio.com/x", RecordingStatus="completed", RecordingDuration="9")
     for _ in range(3):  # Twilio may deliver a callback more than once
         assert post(client, "/voice/recording?department=nurse&lang=en", params).status_code == 204
-    assert len(app.extensions["ivr"].recordings.all()) == 1
+    svc = app.extensions["ivr"]
+    assert [vm.recording_sid for vm in svc.voicemails.recent()] == ["RE" + "b" * 32]
+    assert len(svc.queue.job_ids) == 1
+    assert svc.callbacks.waiting_count("nurse") == 1
 
 
 def test_logs_never_contain_the_callers_number(phone, caplog, make_app, tmp_path):

@@ -86,13 +86,28 @@ class RequestCallback:
 
 
 @dataclass(frozen=True)
+class SaveVoicemail:
+    """Effect: keep a recorded voicemail and make it a callback request in its department.
+
+    Performed by the web layer like RequestCallback (the recording status
+    callback does the same, whichever comes first); the engine is stepped again
+    with ``Event(voicemail_saved=True)``.
+    """
+
+    recording_sid: str
+    department: str
+    lang: str
+    duration: int = 0
+
+
+@dataclass(frozen=True)
 class Hangup:
     """End the call."""
 
 
-Action = Prompt | Gather | Dial | Record | Hangup | Music | RequestCallback
-WAITING_ACTIONS = (Gather, Dial, Record, Hangup, RequestCallback)
-EFFECTS = (RequestCallback,)
+Action = Prompt | Gather | Dial | Record | Hangup | Music | RequestCallback | SaveVoicemail
+WAITING_ACTIONS = (Gather, Dial, Record, Hangup, RequestCallback, SaveVoicemail)
+EFFECTS = (RequestCallback, SaveVoicemail)
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,7 @@ class Event:
     record_empty: bool = False
     callback_position: int = 0  # result of a RequestCallback effect
     callback_existing: bool = False
+    voicemail_saved: bool = False  # result of a SaveVoicemail effect
 
     @property
     def is_empty(self) -> bool:

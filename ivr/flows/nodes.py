@@ -31,6 +31,7 @@ from .actions import (
     Prompt,
     Record,
     RequestCallback,
+    SaveVoicemail,
 )
 from .model import (
     CallbackNode,
@@ -275,13 +276,17 @@ class Voicemail:
         )
 
     def handle(self, node: VoicemailNode, call: CallState, event: Event, ctx):
-        if event.record_empty or not event.recording_url:
+        if event.voicemail_saved:
+            return Transition(
+                [Prompt(node.done_prompt, call.lang), Hangup()],
+                outcome=f"voicemail:{node.department}",
+            )
+        if event.record_empty or not event.recording_url or not event.recording_sid:
             return Transition(
                 [Prompt(node.empty_prompt, call.lang), Hangup()], outcome="voicemail_empty"
             )
         return Transition(
-            [Prompt(node.done_prompt, call.lang), Hangup()],
-            outcome=f"voicemail:{node.department}",
+            [SaveVoicemail(event.recording_sid, node.department, call.lang, event.recording_duration)]
         )
 
 

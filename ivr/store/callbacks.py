@@ -596,6 +596,11 @@ class CallbackQueue:
             pipe.hgetall(keys.CALLBACK.format(_text(cid)))
         return [Callback.from_fields(raw) for raw in pipe.execute() if raw]
 
+    def find_for_call(self, department: str, call_sid: str) -> str | None:
+        """The id of the request a call made in a department (kept for a day), if any."""
+        found = self.conn.get(keys.CALLBACK_CALL.format(f"{department}:{call_sid}"))
+        return _text(found) if found else None
+
     def position(self, callback_id: str) -> int | None:
         """1-based place among the waiting callbacks of its department; None if not waiting."""
         found = self._position(args=[callback_id])

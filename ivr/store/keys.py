@@ -8,7 +8,12 @@ PREFIX = "ivr:"
 CALL = "ivr:call:{0}"  # hash per CallSid: seq, state, r:{n}
 CALL_STATS = "ivr:stats:calls:{0}"  # hash per clinic-local date
 CALL_COUNTED = "ivr:stats:counted:{0}"  # CallSid already in the statistics
-RECORDINGS = "ivr:recordings:new"  # hash RecordingSid -> voicemail recording awaiting transcription
+
+# Voicemail and callback-reason recordings (ivr.store.voicemails)
+VOICEMAIL = "ivr:voicemail:{0}"  # hash per RecordingSid: the fields of voicemails.Voicemail (transcript sealed)
+VOICEMAILS = "ivr:voicemails"  # zset: RecordingSid by the time Twilio reported it
+VOICEMAILS_OF_CALLBACK = "ivr:voicemails:callback:{0}"  # zset per callback id: its RecordingSids by time
+VOICEMAIL_LOCK = "ivr:voicemail:lock:{0}"  # string per RecordingSid while a pipeline run works on it
 
 # Staff (ivr.store.users, ivr.store.audit, ivr.store.ratelimit)
 STAFF_USER = "ivr:staff:user:{0}"  # hash per username: role, phone, display_name, password_hash, disabled, created_at
