@@ -194,6 +194,67 @@ def users_disable(name: str) -> None:
     click.echo(f"disabled {name}")
 
 
+# ivr data-key, ivr voicemails ---------------------------------------------
+
+
+@main.command("data-key")
+def data_key() -> None:
+    """Print a new key for IVR_DATA_KEY (encrypts recordings and transcripts at rest)."""
+    from ivr.sealing import new_key
+
+    click.echo(new_key())
+    click.echo(
+        "Keep it in a secret store and set IVR_DATA_KEY for every web and worker process. To rotate, "
+        "put the new key first: IVR_DATA_KEY=new,old (old data still opens; new data uses the new key).",
+        err=True,
+    )
+
+
+@main.group()
+def voicemails() -> None:
+    """Voicemails and their transcription (no patient data is printed)."""
+
+
+@voicemails.command("list")
+@click.option("--limit", default=20, show_default=True, type=int)
+def voicemails_list(limit: int) -> None:
+    """The latest voicemails: sid, when, department, status, and why a failure happened."""
+    import datetime as dt
+
+    from ivr.store.voicemails import VoicemailStore
+
+    for vm in VoicemailStore(_redis()).recent(limit):
+        when = dt.datetime.fromtimestamp(vm.received_at).strftime("%Y-%m-%d %H:%M")
+        flag = " URGENT" if vm.urgent else ""
+        detail = f" ({vm.detail})" if vm.detail else ""
+        click.echo(f"{vm.recording_sid}  {when}  {vm.department or '-':<14} {vm.status_text}{flag}{detail}")
+
+
+@voicemails.command("retry")
+@click.argument("recording_sid")
+def voicemails_retry(recording_sid: str) -> None:
+    """Run the pipeline again for a voicemail whose failure is final (e.g. after fixing credentials)."""
+    from rq import Queue
+
+    from ivr.clinic import load_clinic
+    from ivr.store.voicemails import VoicemailStatus, VoicemailStore
+    from ivr.workers import DEFAULT_QUEUE
+    from ivr.workers import voicemail as voicemail_jobs
+
+    conn = _redis()
+    store = VoicemailStore(conn)
+    vm = store.get(recording_sid)
+    if vm is None:
+        click.echo(f"no voicemail {recording_sid}", err=True)
+        sys.exit(1)
+    settings = _settings()
+    attempts = load_clinic(Path(settings["CONFIG_DIR"]) / "clinic.yaml").voicemail.attempts
+    status = VoicemailStatus.STORED if vm.path else VoicemailStatus.RECEIVED
+    store.update(recording_sid, status=status, attempts=0, detail="retried from the command line")
+    voicemail_jobs.enqueue(Queue(DEFAULT_QUEUE, connection=conn), recording_sid, attempts)
+    click.echo(f"queued {recording_sid} again")
+
+
 # ivr worker ----------------------------------------------------------------
 
 

@@ -135,6 +135,8 @@ class Callback:
     def masked_phone(self) -> str:
         """The number with all but its last four digits hidden, e.g. "(•••) •••-4567"."""
         digits = "".join(c for c in self.phone if c.isdigit())
+        if not self.phone.startswith("+"):
+            return "no caller ID"
         if len(digits) < 4:
             return "•••"
         if self.phone.startswith("+1") and len(digits) == 11:
