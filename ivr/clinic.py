@@ -87,13 +87,13 @@ class CallbackSettings(_Strict):
 DEFAULT_URGENT_PHRASES = {
     "en": [
         "chest pain", "chest hurts", "heart attack", "trouble breathing", "can't breathe", "cannot breathe",
-        "short of breath", "shortness of breath", "bleeding", "bleed*", "suicid*", "kill myself",
-        "end my life", "overdose", "stroke", "seizure", "unconscious", "passed out", "allergic reaction",
+        "short of breath", "shortness of breath", "chest pressure", "bleed*", "suicid*", "kill myself",
+        "hurt myself", "hurting myself", "harm myself", "end my life", "overdose", "stroke", "seizure", "unconscious", "passed out", "allergic reaction",
     ],
     "es": [
         "dolor de pecho", "dolor en el pecho", "infarto", "no puedo respirar", "falta de aire",
         "dificultad para respirar", "sangr*", "hemorragia", "suicid*", "matarme", "quitarme la vida",
-        "sobredosis", "derrame", "convulsi*", "inconsciente", "desmay*", "reaccion alergica",
+        "hacerme dano", "sobredosis", "derrame", "convulsi*", "inconsciente", "desmay*", "reaccion alergica",
     ],
 }
 

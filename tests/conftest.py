@@ -128,3 +128,4 @@ def phone(app):
 
 # Real-browser fixtures (tests/browser.py), registered once for every module.
 from .browser import browser, live_server, page, start_server  # noqa: E402,F401
+from .prism import prism, twilio_spec  # noqa: E402,F401

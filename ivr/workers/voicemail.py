@@ -341,7 +341,7 @@ class Pipeline:
         sid = vm.recording_sid
         found = UrgentPhrases(self.clinic.voicemail.urgent_phrases).find(transcript.text, vm.lang)
         why = reason(found)
-        words = json.dumps([w.__dict__ for w in transcript.words], separators=(",", ":"))
+        words = json.dumps([w.as_dict() for w in transcript.words], separators=(",", ":"))
         status = VoicemailStatus.TRANSCRIBED if transcript.words else VoicemailStatus.NO_SPEECH
         if vm.callback_id:
             try:
