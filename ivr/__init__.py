@@ -43,7 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     init_signatures(app, config_module.auth_token(app.config))
 
     _staff_sessions(app)
-    from ivr import health, staff, voice
+    from ivr import admin, health, staff, voice
     from ivr.staff import limits
 
     csrf = CSRFProtect(app)
@@ -54,6 +54,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(voice.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(admin.bp)
     return app
 
 

@@ -14,6 +14,8 @@ from ivr.runtime import Runtime
 from ivr.store import CallStore, RecordingInbox, StatsStore
 from ivr.store.audit import AuditLog
 from ivr.store.callbacks import CallbackQueue
+from ivr.store.emergency import EmergencySwitch
+from ivr.store.flows import FlowStore
 from ivr.store.holds import HoldLine
 from ivr.store.users import UserStore
 from ivr.workers import DEFAULT_QUEUE
@@ -33,6 +35,8 @@ class Services:
     audit: AuditLog
     callbacks: CallbackQueue
     holds: HoldLine
+    flow_versions: FlowStore
+    emergency: EmergencySwitch
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.timezone.utc))
 
 
@@ -48,7 +52,10 @@ def init_app(app: Flask, runtime: Runtime, conn: redis.Redis) -> Services:
         audit=AuditLog(conn),
         callbacks=CallbackQueue(conn, lease_seconds=runtime.clinic.callbacks.lease_minutes * 60),
         holds=HoldLine(conn),
+        flow_versions=FlowStore(conn),
+        emergency=EmergencySwitch(conn),
     )
+    runtime.attach(svc.flow_versions)
     app.extensions[EXTENSION] = svc
     return svc
 
