@@ -117,6 +117,7 @@
   var recordBox = document.getElementById("tryit-record");
   var hours = document.getElementById("tryit-hours");
   var call = null; // {state, text}
+  var callId = 0; // a reply for an earlier call (after Hang up) is dropped
 
   function line(kind, msg) {
     var li = document.createElement("li");
@@ -140,7 +141,9 @@
   function turn(action, label) {
     if (label) line("caller", label);
     var body = { text: call ? call.text : text.value, state: call ? call.state : null, action: action || {}, hours: hours.value };
+    var mine = callId;
     post(form.dataset.tryUrl, body).then(function (data) {
+      if (mine !== callId) return;
       if (data.error) {
         line("error", data.error);
         (data.issues || []).slice(0, 3).forEach(function (i) { line("error", (i.line ? "Line " + i.line + ": " : "") + i.message); });
@@ -165,10 +168,11 @@
   callBtn.addEventListener("click", function () {
     log.innerHTML = "";
     call = null;
+    callId++;
     line("caller", "📞 Calling the draft…");
     turn(null, "");
   });
-  hangBtn.addEventListener("click", function () { call = null; line("end", "You hung up."); setWaiting(""); });
+  hangBtn.addEventListener("click", function () { call = null; callId++; line("end", "You hung up."); setWaiting(""); });
   Array.prototype.forEach.call(keys, function (k) {
     k.addEventListener("click", function () { turn({ kind: "press", digits: k.dataset.key }, "You press " + k.dataset.key); });
   });
