@@ -32,8 +32,16 @@ def _short(message: str) -> str:
     return "; ".join(line.split(": ", 1)[1] if ": " in line else line for line in message.splitlines())
 
 
+def _clinic():
+    """The settings as on disk now (the runtime may reload a moment later); the live ones if the file is broken."""
+    try:
+        return load_clinic(_path())
+    except ClinicConfigError:
+        return services.get().runtime.clinic
+
+
 def _render(hours=None, holidays=None, preview=None, status=200):
-    clinic = load_clinic(_path())
+    clinic = _clinic()
     return render_template(
         "admin/hours.html",
         weekdays=WEEKDAYS,
@@ -89,7 +97,7 @@ def _summary(hours: dict[str, list[str]], holidays: list[dict]) -> str:
 @bp.post("/hours/import")
 @role_required("admin")
 def import_holidays():
-    clinic = load_clinic(_path())
+    clinic = _clinic()
     existing = {h.date for h in clinic.holidays}
     if request.form.get("confirm"):
         try:
