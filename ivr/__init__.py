@@ -36,7 +36,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config["IVR_FALLBACK_NUMBER"] = runtime.clinic.fallback_number
     conn = connect(config_module.redis_url(app.config), timeout=float(app.config["REDIS_TIMEOUT"]))
-    services.init_app(app, runtime, conn)
+    svc = services.init_app(app, runtime, conn)
+    runtime.attach(svc.flow_versions)  # flow versions published in Redis (admin pages) go live here too
 
     from ivr.voice.security import init_app as init_signatures
 

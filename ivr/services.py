@@ -12,10 +12,10 @@ from rq import Queue
 
 from ivr.runtime import Runtime
 from ivr.store import CallStore, RecordingInbox, StatsStore
-from ivr.store.audit import AuditLog
-from ivr.store.callbacks import CallbackQueue
 from ivr.store.emergency import EmergencySwitch
 from ivr.store.flows import FlowStore
+from ivr.store.audit import AuditLog
+from ivr.store.callbacks import CallbackQueue
 from ivr.store.holds import HoldLine
 from ivr.store.users import UserStore
 from ivr.workers import DEFAULT_QUEUE
@@ -27,6 +27,8 @@ EXTENSION = "ivr"
 class Services:
     runtime: Runtime
     redis: redis.Redis
+    flow_versions: FlowStore
+    emergency: EmergencySwitch
     calls: CallStore
     stats: StatsStore
     recordings: RecordingInbox
@@ -35,8 +37,6 @@ class Services:
     audit: AuditLog
     callbacks: CallbackQueue
     holds: HoldLine
-    flow_versions: FlowStore
-    emergency: EmergencySwitch
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.timezone.utc))
 
 
@@ -44,6 +44,8 @@ def init_app(app: Flask, runtime: Runtime, conn: redis.Redis) -> Services:
     svc = Services(
         runtime=runtime,
         redis=conn,
+        flow_versions=FlowStore(conn),
+        emergency=EmergencySwitch(conn),
         calls=CallStore(conn, ttl=int(app.config["CALL_STATE_TTL"])),
         stats=StatsStore(conn),
         recordings=RecordingInbox(conn),
@@ -52,10 +54,7 @@ def init_app(app: Flask, runtime: Runtime, conn: redis.Redis) -> Services:
         audit=AuditLog(conn),
         callbacks=CallbackQueue(conn, lease_seconds=runtime.clinic.callbacks.lease_minutes * 60),
         holds=HoldLine(conn),
-        flow_versions=FlowStore(conn),
-        emergency=EmergencySwitch(conn),
     )
-    runtime.attach(svc.flow_versions)
     app.extensions[EXTENSION] = svc
     return svc
 
