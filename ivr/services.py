@@ -12,10 +12,10 @@ from rq import Queue
 
 from ivr.runtime import Runtime
 from ivr.store import CallStore, RecordingInbox, StatsStore
-from ivr.store.emergency import EmergencySwitch
-from ivr.store.flows import FlowStore
 from ivr.store.audit import AuditLog
 from ivr.store.callbacks import CallbackQueue
+from ivr.store.emergency import EmergencySwitch
+from ivr.store.flows import FlowStore
 from ivr.store.holds import HoldLine
 from ivr.store.users import UserStore
 from ivr.workers import DEFAULT_QUEUE
