@@ -16,6 +16,8 @@ from ivr.sealing import Sealer
 from ivr.store import CallStore, StatsStore
 from ivr.store.audit import AuditLog
 from ivr.store.callbacks import CallbackQueue
+from ivr.store.emergency import EmergencySwitch
+from ivr.store.flows import FlowStore
 from ivr.store.holds import HoldLine
 from ivr.store.users import UserStore
 from ivr.store.voicemails import VoicemailStore
@@ -29,6 +31,8 @@ EXTENSION = "ivr"
 class Services:
     runtime: Runtime
     redis: redis.Redis
+    flow_versions: FlowStore
+    emergency: EmergencySwitch
     calls: CallStore
     stats: StatsStore
     voicemails: VoicemailStore
@@ -47,6 +51,8 @@ def init_app(app: Flask, runtime: Runtime, conn: redis.Redis) -> Services:
     svc = Services(
         runtime=runtime,
         redis=conn,
+        flow_versions=FlowStore(conn),
+        emergency=EmergencySwitch(conn),
         calls=CallStore(conn, ttl=int(app.config["CALL_STATE_TTL"])),
         stats=StatsStore(conn),
         voicemails=VoicemailStore(conn),

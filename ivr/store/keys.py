@@ -47,3 +47,14 @@ OUTBOUND_DIAL = "ivr:outbound:dial:{0}"  # string per attempt: "pending" (SET NX
 OUTBOUND_ATTEMPT = "ivr:outbound:attempt:{0}"  # hash per attempt: staff, result, detail, call_sid, call_status, patient_status, ...
 OUTBOUND_ATTEMPTS = "ivr:outbound:attempts:{0}"  # zset per callback id: attempt keys by time started (latest for the console)
 OUTBOUND_CALL = "ivr:outbound:call:{0}"  # string per outbound CallSid -> attempt (status callbacks, lookups)
+
+# Flow versions (ivr.store.flows): what the admin pages publish, read by every web process.
+FLOW_TEXT = "ivr:flows:text:{0}"  # string per version hash (sha256 of the YAML, 12 hex): the YAML text
+FLOW_HISTORY = "ivr:flows:history:{0}"  # list per flow name: JSON {n, version, who, at, note}, oldest first
+FLOW_LIVE = "ivr:flows:live"  # hash: flow name -> live version hash
+FLOW_FILES = "ivr:flows:files"  # hash: flow name -> hash of the config/flows file last published from disk
+FLOW_DRAFT = "ivr:flows:draft:{0}"  # hash per flow name: text, who, at, issues (JSON)
+FLOW_GENERATION = "ivr:flows:generation"  # counter: +1 on every publish; processes reload when it moves
+
+# Emergency "clinic closed" switch (ivr.store.emergency): read on every incoming call.
+EMERGENCY = "ivr:emergency"  # hash: on, desk, message:<lang>, who, at

@@ -133,6 +133,13 @@ def _audio_base() -> str:
 @bp.post("/incoming")
 @twilio_signed
 def incoming():
+    svc = services.get()
+    switch = svc.emergency.current()  # Redis down reads as off: the flow and its fallback answer
+    if switch.on:
+        from ivr.voice.closed import closed_twiml
+
+        log.info("emergency closed switch is on: call sent to %s", switch.desk or "the fallback desk")
+        return twiml(closed_twiml(svc.runtime.clinic, switch))
     return _answer(0)
 
 
