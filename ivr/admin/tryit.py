@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from ivr.flows import CallState, Dial, Event, Flow, Gather, Hangup, Prompt, Record, start, step
-from ivr.flows.actions import Music, RequestCallback
+from ivr.flows.actions import Music, RequestCallback, SaveVoicemail
 from ivr.hours import OpenStatus
 from ivr.runtime import Runtime
 
@@ -59,14 +59,20 @@ def run(runtime: Runtime, flow: Flow, now: dt.datetime, state: dict | None, acti
         reply, call = step(flow, CallState.from_dict(state), event_from(action), ctx)
     actions = list(reply.actions)
     heard: list[dict] = []
-    for _ in range(MAX_EFFECTS):  # callback requests: pretend they were stored, first in line
-        if not actions or not isinstance(actions[-1], RequestCallback):
+    for _ in range(MAX_EFFECTS):  # callback requests and voicemails: pretend they were stored, first in line
+        if not actions or not isinstance(actions[-1], (RequestCallback, SaveVoicemail)):
             break
         effect = actions.pop()
         heard.extend(_describe(runtime, actions))
         actions = []
-        heard.append({"kind": "effect", "text": f"Would add a callback request to the {effect.department} queue (not stored in try-it)."})
-        more, call = step(flow, call, Event(callback_position=1), ctx)
+        if isinstance(effect, SaveVoicemail):
+            text = f"Would keep the message and add a callback request to the {effect.department} queue (not stored in try-it)."
+            result = Event(voicemail_saved=True)
+        else:
+            text = f"Would add a callback request to the {effect.department} queue (not stored in try-it)."
+            result = Event(callback_position=1)
+        heard.append({"kind": "effect", "text": text})
+        more, call = step(flow, call, result, ctx)
         actions = list(more.actions)
     heard.extend(_describe(runtime, actions))
     last = actions[-1] if actions else Hangup()
