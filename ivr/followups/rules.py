@@ -58,8 +58,12 @@ def calls_on_day(hours: CallingHours, past: Sequence[dt.datetime], when: dt.date
 
 
 def calls_in_week(past: Sequence[dt.datetime], when: dt.datetime) -> list[dt.datetime]:
-    """Earlier calls within the 7 days before ``when`` (a call exactly 7 days ago no longer counts)."""
-    return sorted(p for p in past if when - WEEK < p <= when)
+    """Earlier calls within the 7 x 24 hours before ``when`` (a call exactly 7 days ago no longer counts).
+
+    In UTC: arithmetic on an aware datetime in a zone is wall-clock arithmetic, off by an hour across a change.
+    """
+    when = when.astimezone(dt.timezone.utc)
+    return sorted(p.astimezone(dt.timezone.utc) for p in past if when - WEEK < p <= when)
 
 
 def _violation(hours: CallingHours, past: Sequence[dt.datetime], limits: Limits, when: dt.datetime) -> tuple[str, dt.datetime] | None:
@@ -76,7 +80,7 @@ def _violation(hours: CallingHours, past: Sequence[dt.datetime], limits: Limits,
     week = calls_in_week(past, when)
     if len(week) >= limits.per_week:
         oldest_that_must_expire = week[len(week) - limits.per_week]
-        return WEEKLY_LIMIT, oldest_that_must_expire + WEEK + dt.timedelta(seconds=1)
+        return WEEKLY_LIMIT, oldest_that_must_expire + WEEK
     return None
 
 
@@ -97,12 +101,13 @@ def decide(
     if first is None:
         return Decision(True)
     reason, when = first
+    when = when.astimezone(dt.timezone.utc)
     try:
         for _ in range(MAX_ROUNDS):
             broken = _violation(hours, past_calls, limits, when)
             if broken is None:
                 break
-            when = broken[1]
+            when = broken[1].astimezone(dt.timezone.utc)
         else:  # pragma: no cover - bounded search
             return Decision(False, NO_TIME, None)
     except NoCallingTime:

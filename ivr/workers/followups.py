@@ -82,7 +82,7 @@ def deadline(at: dt.datetime, settings: FollowupSettings) -> dt.datetime:
 def first_call_time(at: dt.datetime, timezone: str, clinic: ClinicSettings, now: dt.datetime) -> dt.datetime:
     """When to try first: ``delay_hours`` after the appointment (not before now), moved into calling hours."""
     settings = clinic.followups
-    when = max(at + dt.timedelta(hours=settings.delay_hours), now)
+    when = max(at.astimezone(UTC) + dt.timedelta(hours=settings.delay_hours), now)
     hours = calling_hours(settings, clinic, timezone)
     decision = rules.decide(when, hours, deadline=deadline(at, settings))
     if decision.allowed:
@@ -187,7 +187,7 @@ def place_followup(appointment_id: str, n: int) -> str:
 def _place(client: Client, base: str, appointment_id: str, n: int, now: dt.datetime | None = None) -> str:
     ctx = context.get()
     clinic = ctx.clinic
-    store = FollowupStore(ctx.redis)
+    store = FollowupStore(ctx.redis, clock=lambda: _now().timestamp())
     queue = _queue(ctx)
     rec = store.get(appointment_id)
     if rec is None or rec.status in ("done", "stopped"):
@@ -296,7 +296,7 @@ def settle_attempt(appointment_id: str, n: int, call_status: str, answered_by: s
     ctx = context.get()
     clinic = ctx.clinic
     settings = clinic.followups
-    store = FollowupStore(ctx.redis)
+    store = FollowupStore(ctx.redis, clock=lambda: _now().timestamp())
     n = int(n)
     rec = store.get(appointment_id)
     if rec is None or not store.settle_once(appointment_id, n):
@@ -321,7 +321,7 @@ def settle_attempt(appointment_id: str, n: int, call_status: str, answered_by: s
         store.note(appointment_id, "finished", attempt=n, outcome=Outcome.UNREACHED, status=call_status)
         log.info("follow-up %s attempt %s: %s, no tries left", appointment_id, n, call_status)
         return Outcome.UNREACHED
-    earliest = (now or _now()) + dt.timedelta(minutes=settings.retry_spacing_minutes)
+    earliest = (now or _now()).astimezone(UTC) + dt.timedelta(minutes=settings.retry_spacing_minutes)
     decision = _gate(store, clinic, rec, earliest)
     if not decision.allowed and decision.not_before is None:
         _stop(store, rec, decision.reason)
