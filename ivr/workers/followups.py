@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 from rq import Queue, Retry
+from rq.job import Job
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
@@ -36,7 +37,7 @@ from ivr.logging_setup import mask_numbers
 from ivr.store.call_rate import CallRateLimiter
 from ivr.store.followups import FollowupStore, Outcome, Record
 from ivr.workers import DEFAULT_QUEUE, context
-from ivr.workers.callbacks import TransientDialError, _never_sent
+from ivr.workers.callbacks import _RQ_UNIQUE, DuplicateJobError, TransientDialError, _never_sent
 
 log = logging.getLogger(__name__)
 
@@ -285,10 +286,18 @@ def _already(store: FollowupStore, appointment_id: str, n: int, state: str) -> s
 # Settling a finished attempt ------------------------------------------------------
 
 def enqueue_settle(queue: Queue, appointment_id: str, n: int, call_status: str, answered_by: str = ""):
-    return queue.enqueue(
-        settle_attempt, appointment_id, int(n), call_status, answered_by,
-        job_id=f"followup-settle-{appointment_id}-{int(n)}", result_ttl=RESULT_TTL,
-    )
+    """Queue ``settle_attempt`` once per attempt (Twilio may repeat a status callback)."""
+    jid = f"followup-settle-{appointment_id}-{int(n)}"
+    options: dict = {"unique": True} if _RQ_UNIQUE else {}
+    if not _RQ_UNIQUE and Job.exists(jid, connection=queue.connection):
+        return None  # (settle_attempt itself also runs once per attempt)
+    try:
+        return queue.enqueue(
+            settle_attempt, appointment_id, int(n), call_status, answered_by,
+            job_id=jid, result_ttl=RESULT_TTL, **options,
+        )
+    except DuplicateJobError:
+        return None
 
 
 def settle_attempt(appointment_id: str, n: int, call_status: str, answered_by: str = "", now: dt.datetime | None = None) -> str:
