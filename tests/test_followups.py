@@ -371,3 +371,30 @@ def test_four_workers_together_never_exceed_the_limit(redis_conn):
     most_in_a_second = max(sum(1 for g in grants if s <= g < s + 1) for s in grants)
     assert most_in_a_second <= rate
     assert min(b - a for a, b in zip(grants, grants[1:])) >= 1 / rate * 0.95
+
+
+# A real worker process ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_real_worker_places_the_follow_up_once_even_if_the_job_is_queued_twice(redis_server, redis_conn, prism, twilio_spec):
+    from benches.followup_bench import appointments_due, zone_in_calling_hours
+
+    from .prism import new_account_sid
+    from .processes import run_ivr
+    from .test_call_patient import worker_env
+
+    account_sid = new_account_sid()
+    [appointment] = appointments_due(1, zone_in_calling_hours(), "Worker")  # due now, inside calling hours
+    store = FollowupStore(redis_conn)
+    store.add(appointment)
+    queue = Queue(DEFAULT_QUEUE, connection=redis_conn)
+    queue.enqueue(jobs.place_followup, appointment.id, 1)
+    queue.enqueue(jobs.place_followup, appointment.id, 1)  # a duplicate run of the same attempt
+
+    result = run_ivr("worker", "--burst", "--no-scheduler", **worker_env(redis_server, prism, account_sid))
+
+    assert result.returncode == 0, result.stderr
+    assert prism.calls_created(account_sid) == 1
+    assert store.dial_state(appointment.id, 1) == example_call_sid(twilio_spec)
+    assert appointment.phone not in result.stdout + result.stderr
