@@ -56,7 +56,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(admin.bp)
+    _followups(app, csrf)
     return app
+
+
+def _followups(app: Flask, csrf: CSRFProtect) -> None:
+    """Follow-up calls: the scheduling system's JSON endpoint and the admin results pages."""
+    from ivr.admin import followups as followups_admin
+    from ivr.followups import api
+
+    csrf.exempt(api.bp)  # no cookies: an API key authenticates each request
+    api.init_app(app)
+    app.register_blueprint(followups_admin.bp)
 
 
 def _staff_sessions(app: Flask) -> None:

@@ -320,7 +320,7 @@ def test_healthz_reports_redis_workers_and_flows(client, make_app, tmp_path):
     ok = client.get("/healthz")
     assert ok.status_code == 200
     body = ok.get_json()
-    assert body["redis"] == "ok" and body["flows"] == ["main"]
+    assert body["redis"] == "ok" and body["flows"] == ["followup", "main"]
     assert body["workers"] == 0 and body["status"] == "degraded"  # no RQ worker in this test
 
     down = make_app(REDIS_URL=f"unix://{tmp_path}/none.sock").test_client().get("/healthz")

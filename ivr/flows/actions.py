@@ -105,9 +105,35 @@ class Hangup:
     """End the call."""
 
 
-Action = Prompt | Gather | Dial | Record | Hangup | Music | RequestCallback | SaveVoicemail
+@dataclass(frozen=True)
+class RecordAnswer:
+    """Note: the patient answered question ``field`` with ``value`` (follow-up calls)."""
+
+    field: str
+    value: str
+
+
+@dataclass(frozen=True)
+class OptOut:
+    """Note: put the called number on the do-not-call list, at once (follow-up calls)."""
+
+
+@dataclass(frozen=True)
+class AskCallback:
+    """Note: the patient wants a call from ``department`` (e.g. a nurse); file a callback request."""
+
+    department: str
+    lang: str
+
+
+Action = (
+    Prompt | Gather | Dial | Record | Hangup | Music | RequestCallback | SaveVoicemail | RecordAnswer | OptOut | AskCallback
+)
 WAITING_ACTIONS = (Gather, Dial, Record, Hangup, RequestCallback, SaveVoicemail)
 EFFECTS = (RequestCallback, SaveVoicemail)
+# Notes need no answer: the web layer carries them out (durably) before it renders the reply,
+# and drops them from what the caller hears. The flow goes on without waiting.
+NOTES = (RecordAnswer, OptOut, AskCallback)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@
     POST /console/callbacks/<id>/outcome  reached / no answer / left message / wrong number
     POST /console/callbacks/<id>/call     Twilio rings the user's phone, then the patient
     POST /console/callbacks/<id>/release  give it back to its place in line
+    POST /console/callbacks/<id>/do-not-call  no more follow-up calls to this number
 
 Numbers are masked until the user holds the claim. Every page of patient data
 and every claim, call and outcome goes to the audit log.
@@ -245,6 +246,7 @@ def callback(callback_id: str):
         user_phone=bool(user.phone),
         messages=_messages(cb),
         can_call=cb.phone.startswith("+"),
+        do_not_call=_on_do_not_call(cb.phone) if mine else False,
     )
 
 
@@ -269,6 +271,12 @@ def recording(callback_id: str, recording_sid: str):
     resp = Response(audio, mimetype="audio/wav")
     resp.headers["Cache-Control"] = "no-store"
     return resp.make_conditional(request, accept_ranges=True, complete_length=len(audio))
+
+
+def _on_do_not_call(phone: str) -> bool:
+    from ivr.store.followups import FollowupStore
+
+    return FollowupStore(services.get().redis).opted_out(phone)
 
 
 @bp.post("/console/callbacks/<callback_id>/outcome")
@@ -337,3 +345,21 @@ def release(callback_id: str):
         record(actions.RELEASE, target=cb.id)
         flash("The callback went back to its place in line.")
     return redirect(url_for("staff.console"))
+
+
+@bp.post("/console/callbacks/<callback_id>/do-not-call")
+@login_required
+def do_not_call(callback_id: str):
+    """Put the patient's number on the follow-up do-not-call list (they asked not to get those calls)."""
+    from ivr.store.followups import FollowupStore
+
+    svc = services.get()
+    user = current_user()
+    cb = _visible(callback_id)
+    if not (cb.status is Status.CLAIMED and cb.claimed_by == user.name):
+        flash("Take this callback before changing the patient's follow-up calls.")
+        return redirect(url_for("staff.console"))
+    FollowupStore(svc.redis).opt_out(cb.phone, source=f"staff:{user.name}")
+    record(actions.DO_NOT_CALL, target=cb.id, detail="follow-up calls")
+    flash("This number will get no more follow-up calls.")
+    return redirect(url_for("staff.callback", callback_id=cb.id))

@@ -60,6 +60,9 @@ HOURS_EDIT = "hours_edit"
 HOLIDAYS_IMPORT = "holidays_import"
 EMERGENCY_ON = "emergency_on"
 EMERGENCY_OFF = "emergency_off"
+DO_NOT_CALL = "do_not_call"  # a number put on the follow-up do-not-call list
+API_KEY_ADD = "api_key_add"  # an API key for the scheduling system
+VIEW_FOLLOWUPS = "view_followups"  # follow-up results page or export
 
 _ACTION = re.compile(r"[a-z][a-z_]{0,31}")
 # A target that is (or holds) a phone number: +E.164 anywhere, or a whole US-style number.

@@ -58,3 +58,15 @@ FLOW_GENERATION = "ivr:flows:generation"  # counter: +1 on every publish; proces
 
 # Emergency "clinic closed" switch (ivr.store.emergency): read on every incoming call.
 EMERGENCY = "ivr:emergency"  # hash: on, desk, message:<lang>, who, at
+# Follow-up calls after appointments (ivr.store.followups, ivr.store.call_rate). An attempt is
+# "{appointment id}:{attempt number}"; a patient is sha256(phone) (ivr.store.followups.patient_key).
+FOLLOWUP_APPOINTMENT = "ivr:fu:appt:{0}"  # hash per appointment id: patient, time, provider, status, outcome, ans:*
+FOLLOWUP_APPOINTMENTS = "ivr:fu:appts"  # zset: appointment ids by appointment time (epoch seconds)
+FOLLOWUP_DIAL = "ivr:fu:dial:{0}"  # string per attempt: "pending" (SET NX before the REST call), then the CallSid
+FOLLOWUP_ATTEMPT = "ivr:fu:attempt:{0}"  # hash per attempt: started_at, call_sid, call_status, answered_by, result, detail
+FOLLOWUP_CALL = "ivr:fu:call:{0}"  # string per CallSid -> attempt (webhooks find their appointment)
+FOLLOWUP_PATIENT_CALLS = "ivr:fu:patient:{0}"  # zset per patient: attempts by the time their call was placed
+FOLLOWUP_DO_NOT_CALL = "ivr:fu:dnc"  # hash: patient -> JSON {at, source, last4}; never called again
+FOLLOWUP_EVENTS = "ivr:fu:events:{0}"  # list per appointment: JSON events (gate refusals, attempts), newest first, capped
+FOLLOWUP_API_KEYS = "ivr:fu:apikeys"  # hash: sha256(API key) -> key name (the key itself is never stored)
+FOLLOWUP_RATE = "ivr:fu:rate"  # string: the calls-per-second limiter's theoretical arrival time (microseconds)
