@@ -22,7 +22,7 @@ from ivr.workers import followups as jobs
 
 from .conftest import TOKEN, flask_transport
 from .test_call_patient import (  # noqa: F401 - fixtures
-    CLINIC, PUBLIC, job_context, prism, sent, twilio_env, twilio_spec,
+    CLINIC, PUBLIC, job_context, sent, twilio_env,
 )
 from .prism import example_call_sid
 
