@@ -59,7 +59,7 @@ def init_app(app: Flask, runtime: Runtime, conn: redis.Redis) -> Services:
         queue=Queue(DEFAULT_QUEUE, connection=conn),
         users=UserStore(conn),
         audit=AuditLog(conn),
-        callbacks=CallbackQueue(conn, lease_seconds=runtime.clinic.callbacks.lease_minutes * 60),
+        callbacks=CallbackQueue(conn, lease_seconds=lambda: runtime.clinic.callbacks.lease_minutes * 60),
         holds=HoldLine(conn),
         sealer=sealer,
         vault=RecordingVault(Path(app.config["DATA_DIR"]) / "recordings", sealer),

@@ -490,9 +490,14 @@ return rank + 1
 class CallbackQueue:
     """Per-department callback queues over one Redis connection."""
 
-    def __init__(self, conn: redis.Redis, lease_seconds: int = 600, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        conn: redis.Redis,
+        lease_seconds: int | Callable[[], int] = 600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.conn = conn
-        self.lease_seconds = lease_seconds
+        self._lease = lease_seconds
         self.clock = clock
         self._request = conn.register_script(_REQUEST)
         self._claim = conn.register_script(_CLAIM)
@@ -504,6 +509,11 @@ class CallbackQueue:
         self._position = conn.register_script(_POSITION)
 
     # Callers ------------------------------------------------------------
+
+    @property
+    def lease_seconds(self) -> int:
+        """How long a claim lasts; a callable given at construction is asked each time (live settings)."""
+        return int(self._lease() if callable(self._lease) else self._lease)
 
     def request(
         self,
