@@ -9,7 +9,6 @@ accepted the request. Prism's log tells how many calls were created, per
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -38,9 +37,8 @@ from ivr.workers.callbacks import (
     new_attempt_key,
 )
 
-from . import prism as prism_helpers
 from .conftest import DATA_KEY, ROOT, TOKEN
-from .prism import CALLS, example_call_sid, explicit_form_arrays, new_account_sid
+from .prism import example_call_sid, new_account_sid
 from .processes import env, free_port, run_ivr
 
 CLINIC = load_clinic(ROOT / "config" / "clinic.yaml")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-import xml.etree.ElementTree as ET
 from zoneinfo import ZoneInfo
 
 import pytest

@@ -11,7 +11,6 @@ import logging
 import sys
 import threading
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 from twilio.request_validator import RequestValidator

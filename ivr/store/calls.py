@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
 
 import redis
 

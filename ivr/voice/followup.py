@@ -26,7 +26,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import services
 from ivr.clinic import ClinicSettings
-from ivr.flows import CallState, Event, Reply, start, step
+from ivr.flows import CallState, Reply, start, step
 from ivr.flows.actions import NOTES, AskCallback, OptOut, RecordAnswer
 from ivr.store.followups import STATUS_RANK, FollowupStore, Outcome, Record
 from ivr.voice.security import twilio_signed

@@ -14,7 +14,6 @@ voicemail, never Twilio's "application error".
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 
