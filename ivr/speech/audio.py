@@ -1,0 +1,101 @@
+"""Turn a recording as Twilio sends it (WAV, mu-law WAV, MP3, ...) into mono 16-bit PCM for an engine.
+
+Decoding is pydub's, which runs ffmpeg (a Debian package that scripts/bootstrap installs).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import warnings
+
+from ivr.speech.types import Audio, AudioUnreadable
+
+with warnings.catch_warnings():  # pydub imports audioop, deprecated in Python 3.11-3.12
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from pydub import AudioSegment
+    from pydub.exceptions import CouldntDecodeError
+    from pydub.utils import mediainfo_json
+
+# Loudness: speech is brought to about this level (dBFS of its loud parts), peaks kept under PEAK_DBFS.
+TARGET_DBFS = -20.0
+PEAK_DBFS = -1.0
+MAX_GAIN_DB = 40.0
+SILENCE_DBFS = -70.0  # quieter than this throughout: left alone (no speech to bring up)
+
+
+def decode_audio(data: bytes, sample_rate: int, *, max_seconds: float | None = None) -> Audio:
+    """Decode ``data`` to mono 16-bit PCM at ``sample_rate``, loudness normalised.
+
+    Only the first ``max_seconds`` are kept when given. Raises AudioUnreadable when the bytes are
+    empty, not audio, or cut short; silence is not an error (it transcribes to no words).
+    """
+    if not data:
+        raise AudioUnreadable("the recording is empty (0 bytes)")
+    _check_wav_length(data)
+    try:
+        info = mediainfo_json(io.BytesIO(data))
+    except Exception as exc:  # ffprobe missing or crashed
+        raise AudioUnreadable(f"could not inspect the recording: {exc}") from exc
+    streams = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
+    if not streams:
+        raise AudioUnreadable(f"not an audio file ({_what_is_it(data)})")
+    codec = streams[0].get("codec_name")
+    try:
+        # Naming the decoder also makes pydub ask ffmpeg for 16-bit output: left to itself it takes
+        # 8-bit mu-law for 8-bit PCM and keeps only 8 bits of each sample.
+        segment = AudioSegment.from_file(io.BytesIO(data), codec=codec, duration=max_seconds)
+        if segment.channels != 1 or segment.frame_rate != sample_rate or segment.sample_width != 2:
+            wav = segment.export(io.BytesIO(), format="wav", parameters=["-ar", str(sample_rate), "-ac", "1", "-acodec", "pcm_s16le"])
+            segment = AudioSegment.from_file(wav, format="wav")
+    except (CouldntDecodeError, IndexError, struct.error) as exc:
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise AudioUnreadable(f"the {codec or 'audio'} recording could not be decoded: {first}") from exc
+    if len(segment.raw_data) == 0 and (info.get("format", {}).get("duration") in (None, "0", "0.000000")):
+        raise AudioUnreadable(f"the {codec} recording holds no audio samples")
+    segment = normalise_loudness(segment)
+    pcm = segment.raw_data
+    return Audio(pcm=pcm, sample_rate=sample_rate, seconds=len(pcm) / 2 / sample_rate)
+
+
+def normalise_loudness(segment: AudioSegment) -> AudioSegment:
+    """Bring speech to TARGET_DBFS (measured on its loudest 30% of 20 ms frames), peaks under PEAK_DBFS."""
+    if segment.max == 0 or len(segment) < 20:
+        return segment
+    frame_levels = sorted((f.rms for f in segment[::20]), reverse=True)
+    loud = frame_levels[: max(1, len(frame_levels) * 3 // 10)]
+    rms = math.sqrt(sum(r * r for r in loud) / len(loud))
+    full_scale = float(1 << (8 * segment.sample_width - 1))
+    level = 20 * math.log10(rms / full_scale) if rms else -math.inf
+    if level < SILENCE_DBFS:
+        return segment
+    gain = min(TARGET_DBFS - level, PEAK_DBFS - segment.max_dBFS, MAX_GAIN_DB)
+    return segment.apply_gain(gain) if abs(gain) >= 0.5 else segment
+
+
+def _check_wav_length(data: bytes) -> None:
+    """A RIFF WAV whose data chunk is shorter than its header says was cut short (e.g. a broken download)."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return
+    pos = 12
+    while pos + 8 <= len(data):
+        chunk, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        if chunk == b"data":
+            have = len(data) - pos - 8
+            if size not in (0, 0xFFFFFFFF) and have < size:
+                raise AudioUnreadable(f"the WAV file is cut short: it has {have} of the {size} bytes of audio its header announces")
+            return
+        pos += 8 + size + (size & 1)
+    raise AudioUnreadable("the WAV file has no audio data (no data chunk; cut short?)")
+
+
+def _what_is_it(data: bytes) -> str:
+    head = data[:512]
+    if data[:4] == b"RIFF":
+        return "a RIFF file ffmpeg cannot read"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"{len(data)} bytes of unknown binary data"
+    return f"it looks like text: {head[:40].decode('utf-8', 'replace')!r}"

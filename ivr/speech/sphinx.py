@@ -1,0 +1,65 @@
+"""English speech to text with pocketsphinx: the model in its wheel, with the clinic language model."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+
+from ivr.speech.types import Audio, Transcript, Word
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+CLINIC_LM = DATA_DIR / "clinic-en.lm.bin"
+CLINIC_DICT = DATA_DIR / "clinic-en.dict"
+FRAME_RATE = 100  # pocketsphinx frames per second
+FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[MUSIC]", "[BREATH]", "[COUGH]", "[LAUGH]", "[UM]", "[UH]"}
+
+# Search settings on top of pocketsphinx's defaults. Chosen on a development set of held-out corpus
+# voicemails (benches/make_reference_set.py --dev), never on the reference set: narrower beams
+# (1e-40/1e-30, no second pass) were twice as fast but made 60% more errors there, so none are set.
+SEARCH: dict = {}
+
+
+class SphinxTranscriber:
+    """pocketsphinx with the bundled en-us acoustic model; ``clinic=False`` uses its general LM instead."""
+
+    language = "en"
+    sample_rate = 16_000
+
+    def __init__(self, *, clinic: bool = True) -> None:
+        import pocketsphinx
+
+        model = Path(pocketsphinx.get_model_path()) / "en-us"
+        options = {
+            "hmm": str(model / "en-us"),
+            "samprate": self.sample_rate,
+            "loglevel": "ERROR",
+            "lm": str(CLINIC_LM if clinic else model / "en-us.lm.bin"),
+            "dict": str(CLINIC_DICT if clinic else model / "cmudict-en-us.dict"),
+        }
+        options.update(SEARCH)
+        self.name = "pocketsphinx:en-us + clinic LM" if clinic else "pocketsphinx:en-us (general LM)"
+        self.where = options["lm"]
+        self._decoder = pocketsphinx.Decoder(**options)
+        self._lock = threading.Lock()  # one decoder per process; utterances one at a time
+
+    def transcribe(self, audio: Audio) -> Transcript:
+        if audio.sample_rate != self.sample_rate:
+            raise ValueError(f"{self.name} needs {self.sample_rate} Hz audio, got {audio.sample_rate} Hz")
+        words: list[Word] = []
+        with self._lock:
+            d = self._decoder
+            d.start_utt()
+            d.process_raw(audio.pcm, full_utt=True)
+            d.end_utt()
+            if d.hyp() is not None:
+                for seg in d.seg():
+                    text = re.sub(r"\(\d+\)$", "", seg.word)
+                    if text in FILLERS or text.startswith("["):
+                        continue
+                    confidence = min(1.0, max(0.0, seg.prob))  # posterior probability of the word
+                    start = seg.start_frame / FRAME_RATE
+                    end = min(audio.seconds, (seg.end_frame + 1) / FRAME_RATE)
+                    words.append(Word(text, round(start, 2), round(end, 2), round(confidence, 3)))
+        return Transcript.from_words(words, audio.seconds, self.name)
