@@ -210,7 +210,7 @@ def test_fetch_that_keeps_failing_gives_up_after_the_configured_runs(rig):
 def test_engine_crash_retries_then_keeps_the_audio(rig, monkeypatch):
     from ivr import speech
 
-    engine = speech.transcriber_for("en", None)
+    engine = speech.transcriber_for("en", rig.pipeline.models)
 
     def broken(audio):
         raise RuntimeError("decoder crashed")

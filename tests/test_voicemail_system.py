@@ -16,7 +16,7 @@ from ivr.store.audit import PLAY_RECORDING
 from ivr.store.users import UserStore
 from ivr.workers import voicemail as jobs
 
-from .conftest import DATA_KEY
+from .conftest import DATA_KEY, flask_transport
 from .fake_twilio import FakeTwilio
 from .processes import run_ivr
 from .test_voicemail_pipeline import reference
@@ -50,7 +50,7 @@ def leave_voicemail(live_server, phone, transport_app, caller: str = CALLER) -> 
 
 
 def test_message_is_transcribed_by_a_real_worker_and_a_nurse_reads_and_plays_it(
-    live_server, phone, flask_transport, redis_server, twilio, page
+    live_server, phone, redis_server, twilio, page
 ):
     twilio.default_audio = reference("urgent-02")  # "my husband is having trouble breathing"
     sid = leave_voicemail(live_server, phone, flask_transport(live_server.app))

@@ -7,6 +7,7 @@ import re
 import threading
 from pathlib import Path
 
+from ivr.speech.audio import has_speech
 from ivr.speech.types import Audio, Transcript, Word
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -47,6 +48,8 @@ class SphinxTranscriber:
     def transcribe(self, audio: Audio) -> Transcript:
         if audio.sample_rate != self.sample_rate:
             raise ValueError(f"{self.name} needs {self.sample_rate} Hz audio, got {audio.sample_rate} Hz")
+        if not has_speech(audio):  # no words made out of silence or steady line noise
+            return Transcript.from_words([], audio.seconds, self.name)
         words: list[Word] = []
         with self._lock:
             d = self._decoder
