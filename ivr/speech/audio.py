@@ -110,7 +110,7 @@ def _check_wav_length(data: bytes) -> None:
         chunk, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
         if chunk == b"data":
             have = len(data) - pos - 8
-            if size not in (0, 0xFFFFFFFF) and have < size:
+            if 0 < size < 0x7FFFF000 and have < size:  # 0 and 0x7FFFF000+: length unknown (a stream)
                 raise AudioUnreadable(f"the WAV file is cut short: it has {have} of the {size} bytes of audio its header announces")
             return
         pos += 8 + size + (size & 1)

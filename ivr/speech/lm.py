@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -239,17 +240,52 @@ EXTRA_PRONUNCIATIONS = {
 }
 
 
+def sentences_of(texts: list[str], min_words: int = 3) -> list[str]:
+    """The sentences (split at . ? !) of ``texts``, normalised, of at least ``min_words`` words."""
+    from ivr.speech.wer import normalise
+
+    out = []
+    for text in texts:
+        for sentence in re.split(r"[.?!]", text):
+            words = normalise(sentence)
+            if len(words) >= min_words:
+                out.append(" ".join(words))
+    return out
+
+
+def training_corpus(exclude: list[str], n: int = CORPUS_SIZE) -> tuple[list[str], int]:
+    """The clinic corpus without any voicemail that contains one of the ``exclude`` sentences.
+
+    Returns (voicemails kept, how many were dropped). Some reference sentences are common phrases
+    ("please give me a call back") that the templates also make: those voicemails are left out.
+    """
+    from ivr.speech.corpus import generate
+
+    padded = [f" {s} " for s in exclude]
+    kept = [line for line in generate(n) if not any(s in f" {line} " for s in padded)]
+    return kept, n - len(kept)
+
+
+def reference_sentences() -> list[str]:
+    """The reference voicemails' sentences (benches/reference_texts.py), when run from the repository."""
+    try:
+        from benches.reference_texts import VOICEMAILS
+    except ImportError:
+        return []
+    return sentences_of([text for _, text in VOICEMAILS])
+
+
 def build(out_dir: Path = DATA_DIR, *, n_sentences: int = CORPUS_SIZE, general_words: int = GENERAL_WORDS, weight: float = DOMAIN_WEIGHT) -> dict:
     """Build clinic-en.lm.bin, clinic-en.dict and clinic-en.json (what went in) in ``out_dir``."""
     import pocketsphinx
-
-    from ivr.speech.corpus import generate
 
     model_dir = Path(pocketsphinx.get_model_path()) / "en-us"
     cmudict = read_dict(model_dir / "cmudict-en-us.dict")
     for word, pron in EXTRA_PRONUNCIATIONS.items():
         cmudict.setdefault(word, [f"{word} {pron}"])
-    sentences = [line.split() for line in generate(n_sentences)]
+    exclude = reference_sentences()
+    corpus, dropped = training_corpus(exclude, n_sentences)
+    sentences = [line.split() for line in corpus]
     domain_words = sorted({w for s in sentences for w in s})
     missing = [w for w in domain_words if w not in cmudict]
     if missing:
@@ -274,7 +310,9 @@ def build(out_dir: Path = DATA_DIR, *, n_sentences: int = CORPUS_SIZE, general_w
             for line in cmudict[word]:
                 fh.write(line + "\n")
     meta = {
-        "corpus_voicemails": n_sentences,
+        "corpus_voicemails": len(corpus),
+        "dropped_for_reference_sentences": dropped,
+        "reference_sentences_excluded": len(exclude),
         "corpus_words": sum(len(s) for s in sentences),
         "domain_vocabulary": len(domain_words),
         "general_words": general_words,

