@@ -174,7 +174,12 @@ def bench_dispatch(conn, clinic, n: int) -> float:
     from ivr.workers import followups as jobs
 
     fast = clinic.model_copy(update={"followups": clinic.followups.model_copy(update={"calls_per_second": 100.0})})
-    context.get = lambda: context.JobContext(redis=conn, clinic=fast)  # type: ignore[assignment]
+    from ivr.sealing import Sealer, new_key
+
+    sealer = Sealer.from_settings(new_key(), "unused")  # follow-up jobs seal nothing; the context needs one
+    context.get = lambda: context.JobContext(  # type: ignore[assignment]
+        redis=conn, clinic=fast, data_dir="unused", sealer=sealer
+    )
     slept = [0.0]
 
     class Measured(CallRateLimiter):
