@@ -36,14 +36,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config["IVR_FALLBACK_NUMBER"] = runtime.clinic.fallback_number
     conn = connect(config_module.redis_url(app.config), timeout=float(app.config["REDIS_TIMEOUT"]))
-    services.init_app(app, runtime, conn)
+    svc = services.init_app(app, runtime, conn)
+    runtime.attach(svc.flow_versions)  # flow versions published in Redis (admin pages) go live here too
 
     from ivr.voice.security import init_app as init_signatures
 
     init_signatures(app, config_module.auth_token(app.config))
 
     _staff_sessions(app)
-    from ivr import health, staff, voice
+    from ivr import admin, health, staff, voice
     from ivr.staff import limits
 
     csrf = CSRFProtect(app)
@@ -54,7 +55,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(voice.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(admin.bp)
+    _followups(app, csrf)
     return app
+
+
+def _followups(app: Flask, csrf: CSRFProtect) -> None:
+    """Follow-up calls: the scheduling system's JSON endpoint and the admin results pages."""
+    from ivr.admin import followups as followups_admin
+    from ivr.followups import api
+
+    csrf.exempt(api.bp)  # no cookies: an API key authenticates each request
+    api.init_app(app)
+    app.register_blueprint(followups_admin.bp)
 
 
 def _staff_sessions(app: Flask) -> None:

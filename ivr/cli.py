@@ -194,6 +194,197 @@ def users_disable(name: str) -> None:
     click.echo(f"disabled {name}")
 
 
+# ivr data-key, ivr voicemails ---------------------------------------------
+
+
+@main.command("data-key")
+def data_key() -> None:
+    """Print a new key for IVR_DATA_KEY (encrypts recordings and transcripts at rest)."""
+    from ivr.sealing import new_key
+
+    click.echo(new_key())
+    click.echo(
+        "Keep it in a secret store and set IVR_DATA_KEY for every web and worker process. To rotate, "
+        "put the new key first: IVR_DATA_KEY=new,old (old data still opens; new data uses the new key).",
+        err=True,
+    )
+
+
+@main.group()
+def voicemails() -> None:
+    """Voicemails and their transcription (no patient data is printed)."""
+
+
+@voicemails.command("list")
+@click.option("--limit", default=20, show_default=True, type=int)
+def voicemails_list(limit: int) -> None:
+    """The latest voicemails: sid, when, department, status, and why a failure happened."""
+    import datetime as dt
+
+    from ivr.store.voicemails import VoicemailStore
+
+    for vm in VoicemailStore(_redis()).recent(limit):
+        when = dt.datetime.fromtimestamp(vm.received_at).strftime("%Y-%m-%d %H:%M")
+        flag = " URGENT" if vm.urgent else ""
+        detail = f" ({vm.detail})" if vm.detail else ""
+        click.echo(f"{vm.recording_sid}  {when}  {vm.department or '-':<14} {vm.status_text}{flag}{detail}")
+
+
+@voicemails.command("retry")
+@click.argument("recording_sid")
+def voicemails_retry(recording_sid: str) -> None:
+    """Run the pipeline again for a voicemail whose failure is final (e.g. after fixing credentials)."""
+    from rq import Queue
+
+    from ivr.clinic import load_clinic
+    from ivr.store.voicemails import VoicemailStatus, VoicemailStore
+    from ivr.workers import DEFAULT_QUEUE
+    from ivr.workers import voicemail as voicemail_jobs
+
+    conn = _redis()
+    store = VoicemailStore(conn)
+    vm = store.get(recording_sid)
+    if vm is None:
+        click.echo(f"no voicemail {recording_sid}", err=True)
+        sys.exit(1)
+    settings = _settings()
+    attempts = load_clinic(Path(settings["CONFIG_DIR"]) / "clinic.yaml").voicemail.attempts
+    status = VoicemailStatus.STORED if vm.path else VoicemailStatus.RECEIVED
+    store.update(recording_sid, status=status, attempts=0, detail="retried from the command line")
+    voicemail_jobs.enqueue(Queue(DEFAULT_QUEUE, connection=conn), recording_sid, attempts)
+    click.echo(f"queued {recording_sid} again")
+# ivr followups ---------------------------------------------------------------
+
+
+@main.group()
+def followups() -> None:
+    """Follow-up calls after appointments."""
+
+
+def _clinic_or_exit():
+    from ivr.clinic import ClinicConfigError, load_clinic
+
+    try:
+        return load_clinic(Path(_settings()["CONFIG_DIR"]) / "clinic.yaml")
+    except ClinicConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+
+
+@followups.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def followups_import(file: Path) -> None:
+    """Import appointments from a CSV FILE (header row) and schedule their follow-up calls.
+
+    Columns: name, phone, appointment_time, provider, department, language; optional timezone, id.
+    Bad rows are reported with their line and reason; good rows are imported; importing the
+    same file again changes nothing. Exit status 1 if any row was bad.
+    """
+    import datetime as dt
+
+    from rq import Queue
+
+    from ivr.followups.appointments import RowError, Rules, read_csv
+    from ivr.store.followups import FollowupStore
+    from ivr.workers import DEFAULT_QUEUE
+    from ivr.workers.followups import schedule_new
+
+    clinic = _clinic_or_exit()
+    conn = _redis()
+    rules = Rules.for_clinic(clinic)
+    store = FollowupStore(conn)
+    queue = Queue(DEFAULT_QUEUE, connection=conn)
+    now = dt.datetime.now(dt.timezone.utc)
+    errors: list[RowError] = []
+    added = unchanged = 0
+    batch = []
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        click.echo(f"cannot read {file}: {exc}", err=True)
+        sys.exit(1)
+    lines = text.splitlines(keepends=True)
+    with click.progressbar(read_csv(iter(lines), rules), length=max(len(lines) - 1, 1), label="Importing",
+                           file=sys.stderr) as rows:
+        for _line, item in rows:
+            if isinstance(item, RowError):
+                errors.append(item)
+                continue
+            batch.append(item)
+            if len(batch) >= 500:
+                a, u = schedule_new(queue, store, batch, clinic, now)
+                added, unchanged, batch = added + a, unchanged + u, []
+    if batch:
+        a, u = schedule_new(queue, store, batch, clinic, now)
+        added, unchanged = added + a, unchanged + u
+    for error in errors:
+        click.echo(f"{file}:{error.where}: {error.reason}", err=True)
+    click.echo(f"imported {added} new appointment(s), {unchanged} already known, {len(errors)} bad row(s)")
+    if errors:
+        sys.exit(1)
+
+
+@followups.command("status")
+def followups_status() -> None:
+    """Appointments by follow-up status and outcome, and the do-not-call list's size."""
+    from collections import Counter
+
+    from ivr.store.followups import FollowupStore
+
+    store = FollowupStore(_redis())
+    statuses: Counter = Counter()
+    outcomes: Counter = Counter()
+    for rec in store.iter_all():
+        statuses[rec.status] += 1
+        if rec.outcome:
+            outcomes[rec.outcome] += 1
+    click.echo(f"appointments: {store.count()}")
+    for name, count in sorted(statuses.items()):
+        click.echo(f"  {name:<12} {count}")
+    if outcomes:
+        click.echo("outcomes:")
+        for name, count in sorted(outcomes.items()):
+            click.echo(f"  {name:<14} {count}")
+    click.echo(f"do not call: {store.do_not_call_count()} number(s)")
+
+
+@followups.command("api-key")
+@click.argument("name")
+def followups_api_key(name: str) -> None:
+    """Create an API key NAME for the scheduling system (POST /api/appointments); shown once."""
+    from ivr.store import audit
+    from ivr.store.followups import FollowupStore
+
+    if not name or len(name) > 64:
+        click.echo("refused: a key name is 1-64 characters", err=True)
+        sys.exit(1)
+    conn = _redis()
+    key = FollowupStore(conn).new_api_key(name)
+    audit.AuditLog(conn).record(_operator(), audit.API_KEY_ADD, target=f"apikey:{name}"[:128])
+    click.echo(key)
+    click.echo(f"API key {name!r} created; it is shown only now (only its hash is stored).", err=True)
+
+
+@followups.command("do-not-call")
+@click.argument("phone")
+def followups_do_not_call(phone: str) -> None:
+    """Put PHONE on the follow-up do-not-call list."""
+    from ivr.followups.appointments import AppointmentError, parse_phone
+    from ivr.store import audit
+    from ivr.store.followups import FollowupStore, patient_key
+
+    clinic = _clinic_or_exit()
+    try:
+        number = parse_phone(phone, clinic.country)
+    except AppointmentError as exc:
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(1)
+    conn = _redis()
+    FollowupStore(conn).opt_out(number, source="cli")
+    audit.AuditLog(conn).record(_operator(), audit.DO_NOT_CALL, target=f"patient:{patient_key(number)[:16]}")
+    click.echo("on the do-not-call list")
+
+
 # ivr worker ----------------------------------------------------------------
 
 

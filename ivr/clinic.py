@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from ivr.flows import yaml_lines
 from ivr.hours import WEEKDAYS, Holiday, Schedule, Span, parse_spans
+from ivr.urgency import Phrase
 
 
 class ClinicConfigError(ValueError):
@@ -83,6 +84,66 @@ class CallbackSettings(_Strict):
         return Span.parse(self.calling_hours)
 
 
+DEFAULT_URGENT_PHRASES = {
+    "en": [
+        "chest pain", "chest hurts", "heart attack", "trouble breathing", "can't breathe", "cannot breathe",
+        "short of breath", "shortness of breath", "chest pressure", "bleed*", "suicid*", "kill myself",
+        "hurt myself", "hurting myself", "harm myself", "end my life", "overdose", "stroke", "seizure", "unconscious", "passed out", "allergic reaction",
+    ],
+    "es": [
+        "dolor de pecho", "dolor en el pecho", "infarto", "no puedo respirar", "falta de aire",
+        "dificultad para respirar", "sangr*", "hemorragia", "suicid*", "matarme", "quitarme la vida",
+        "hacerme dano", "sobredosis", "derrame", "convulsi*", "inconsciente", "desmay*", "reaccion alergica",
+    ],
+}
+
+
+class VoicemailSettings(_Strict):
+    """How voicemails are transcribed and flagged."""
+
+    # Phrases that make a voicemail urgent (top of its queue), per language.
+    urgent_phrases: dict[str, list[str]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_URGENT_PHRASES.items()})
+    attempts: int = Field(default=5, ge=1, le=20)  # pipeline runs (fetch, transcribe) before a failure is final
+
+    @field_validator("urgent_phrases")
+    @classmethod
+    def _phrases(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for lang, phrases in value.items():
+            for i, phrase in enumerate(phrases):
+                try:
+                    Phrase.parse(phrase)
+                except ValueError as exc:
+                    raise _At(str(exc), lang, i) from None
+        return value
+
+class FollowupSettings(_Strict):
+    """Automated post-appointment follow-up calls (ivr.followups)."""
+
+    enabled: bool = True
+    flow: str = "followup"  # the flow a patient who answers hears
+    delay_hours: float = Field(default=24, ge=0, le=24 * 30)  # first try this long after the appointment
+    calling_hours: str = "09:00-20:00"  # in the patient's local time; never outside 08:00-21:00
+    max_calls_per_day: int = Field(default=1, ge=1, le=3)  # per patient (phone number), local calendar day
+    max_calls_per_week: int = Field(default=3, ge=1, le=10)  # per patient, any 7 days
+    retry_attempts: int = Field(default=2, ge=0, le=5)  # busy / no answer / failed: tries after the first
+    retry_spacing_minutes: int = Field(default=120, ge=5, le=10080)
+    calls_per_second: float = Field(default=1.0, gt=0, le=100)  # Twilio's limit, shared by all workers
+    nurse_department: str = "nurse"  # where "press 1 to talk to a nurse" files the callback
+    give_up_after_days: int = Field(default=7, ge=1, le=60)  # no call later than this after the appointment
+
+    @field_validator("calling_hours")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        span = Span.parse(value)
+        if span.start < 8 * 60 or span.end > 21 * 60:
+            raise ValueError(f"{value!r}: patients may only be called between 08:00 and 21:00")
+        return value
+
+    @property
+    def calling_window(self) -> Span:
+        return Span.parse(self.calling_hours)
+
+
 class Voice(_Strict):
     name: str
     say_language: str = Field(description="Twilio language code, e.g. en-US")
@@ -106,6 +167,8 @@ class ClinicSettings(_Strict):
     desks: dict[str, Desk] = Field(min_length=1)
     fallback_desk: str = "front_desk"
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+    voicemail: VoicemailSettings = Field(default_factory=VoicemailSettings)
+    followups: FollowupSettings = Field(default_factory=FollowupSettings)
     default_flow: str = "main"
     flows_by_number: dict[str, str] = Field(default_factory=dict)
 
@@ -162,6 +225,11 @@ class ClinicSettings(_Strict):
             raise _At(
                 f"{self.fallback_desk!r} is not one of the desks ({', '.join(self.desks)})",
                 "fallback_desk",
+            )
+        if self.followups.nurse_department not in self.desks:
+            raise _At(
+                f"{self.followups.nurse_department!r} is not one of the desks ({', '.join(self.desks)})",
+                "followups", "nurse_department",
             )
         return self
 

@@ -38,6 +38,7 @@ class Defaults:
     CALL_STATE_TTL = 6 * 3600
     RELOAD_INTERVAL = 2.0  # seconds between checks for edited config/prompt files
     LOG_LEVEL = "INFO"
+    DATA_KEY = ""  # IVR_DATA_KEY: encrypts recordings and transcripts at rest; empty: a per-install key file
     SECRET_KEY = ""  # signs staff sessions; empty: a per-install key under DATA_DIR
     STAFF_IDLE_MINUTES = 15.0  # staff are logged off after this long without a request
     LOGIN_LIMIT_PER_USER = "5 per minute"  # login attempts for one username

@@ -14,11 +14,14 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ivr.clinic import ClinicConfigError, ClinicSettings, load_clinic
-from ivr.flows import CheckReport, Context, Environment, FlowRegistry, check_folder
+from ivr.flows import CheckReport, Context, Environment, Flow, FlowInvalid, FlowRegistry, check_folder, load_flow
 from ivr.prompts import PromptCatalog, PromptError, load_prompts
+
+if TYPE_CHECKING:
+    from ivr.store.flows import FlowStore
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +61,12 @@ class Runtime:
         self._clock = clock
         self._lock = threading.Lock()
         self._checked_at = clock()
+        self.store: FlowStore | None = None  # set by attach(): flow versions in Redis
+        self._generation: int | None = None
+        self._checked: dict[str, Flow] = {}  # flows loaded from Redis against the current settings
         clinic, prompts, report = check_all(self.config_dir, self.prompts_dir)
         self._apply(clinic, prompts)
+        self._report = report
         self.flows.publish(report)
         self._stamp = self._fingerprint()
 
@@ -79,6 +86,82 @@ class Runtime:
             long_wait_seconds=self.clinic.callbacks.offer_when_wait_over_minutes * 60,
             **ports,
         )
+
+    # Flow versions in Redis ------------------------------------------------
+
+    def attach(self, store: FlowStore) -> None:
+        """Serve the flows published in Redis (admin pages) instead of the files alone.
+
+        Files stay the seed: a file whose content was never published from it
+        is published (if valid) as a version by "file:config/flows/x.yaml".
+        If Redis cannot be reached the files keep serving and the next
+        refresh tries again.
+        """
+        self.store = store
+        self.flows.fetch = self._fetch_version
+        self._sync_store(force=True)
+
+    def sync_flows(self) -> None:
+        """Load the live flow versions from Redis now (after a publish in this process)."""
+        with self._lock:
+            self._sync_store()
+
+    def environment(self) -> Environment:
+        return environment(self.clinic, self.prompts)
+
+    def _source(self, flow: Flow) -> str:
+        return f"{self.config_dir.name}/flows/{Path(flow.source).name}"
+
+    def _sync_store(self, force: bool = False) -> None:
+        """Publish new file contents, then load the live versions if anything was published."""
+        import redis
+
+        if self.store is None:
+            return
+        try:
+            if force:
+                for flow in self._report.flows.values():
+                    self.store.publish_file(flow.name, flow.text, self._source(flow))
+            generation = self.store.generation()
+            if generation == self._generation and not force:
+                return
+            self._load_live(self.store.live())
+            self._generation = generation
+        except (redis.RedisError, OSError) as exc:
+            log.warning("flow versions in Redis unreachable, flows from files keep serving: %s", exc)
+            self._generation = None
+
+    def _load_live(self, live: dict[str, str]) -> None:
+        env = self.environment()
+        for name, version in live.items():
+            try:
+                current = self.flows.live(name)
+            except KeyError:
+                current = None
+            if current is not None and current.version == version and current.source.startswith("redis:") and current is self._checked.get(name):
+                continue
+            text = self.store.text(version) if self.store else None
+            if text is None:
+                log.error("flow %s version %s has no text in Redis; the current version keeps serving", name, version)
+                continue
+            try:
+                flow = load_flow(text, f"redis:{name}@{version}", env)
+            except FlowInvalid as exc:
+                log.error("flow %s version %s does not validate with the current settings, not live: %s", name, version, exc)
+                continue
+            self._checked[name] = flow
+            self.flows.set_live(flow)
+
+    def _fetch_version(self, name: str, version: str) -> Flow | None:
+        """A published version this process never loaded (a call that started elsewhere)."""
+        text = self.store.text(version) if self.store else None
+        if text is None:
+            return None
+        try:
+            return load_flow(text, f"redis:{name}@{version}", self.environment())
+        except FlowInvalid:
+            log.error("flow %s version %s no longer validates; the call continues on the live version", name, version)
+            return None
 
     def _fingerprint(self) -> tuple:
         stamp = []
@@ -103,6 +186,7 @@ class Runtime:
             self._checked_at = now
             stamp = self._fingerprint()
             if stamp == self._stamp:
+                self._sync_store()
                 return
             self._stamp = stamp
             self.reload()
@@ -114,4 +198,14 @@ class Runtime:
             log.error("settings change not applied, previous settings keep serving: %s", exc)
             return
         self._apply(clinic, prompts)
-        self.flows.publish(report)
+        self._report = report
+        self._checked = {}  # settings or prompts may have changed: check the live versions again
+        if self.store is None:
+            self.flows.publish(report)
+            return
+        self.flows.issues = list(report.issues)
+        for issue in report.issues:
+            log.error("flow not published: %s", issue)
+        self._sync_store(force=True)
+        if self._generation is None:  # Redis unreachable: the files serve
+            self.flows.publish(report)

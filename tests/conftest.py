@@ -14,10 +14,12 @@ import redis
 
 from ivr import create_app
 from ivr.redis_server import EmbeddedRedis
+from ivr.sealing import new_key
 from ivr.simulator import PhoneCall
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-auth-token-0123456789abcdef"
+DATA_KEY = new_key()  # encrypts recordings and transcripts in the tests' data folders
 CLINIC_TZ = ZoneInfo("America/New_York")
 # A Tuesday at 10:00 in the clinic: open.
 OPEN_TIME = dt.datetime(2026, 11, 24, 10, 0, tzinfo=CLINIC_TZ)
@@ -76,6 +78,7 @@ def make_app(redis_server, redis_conn, tmp_path, clock):
             "REDIS_URL": redis_server.url,
             "TWILIO_AUTH_TOKEN": TOKEN,
             "DATA_DIR": str(tmp_path / "var"),
+            "DATA_KEY": DATA_KEY,
             "PUBLIC_URL": "",
             "TRUSTED_PROXIES": 0,
             "LOG_LEVEL": "WARNING",
@@ -125,3 +128,4 @@ def phone(app):
 
 # Real-browser fixtures (tests/browser.py), registered once for every module.
 from .browser import browser, live_server, page, start_server  # noqa: E402,F401
+from .prism import prism, twilio_spec  # noqa: E402,F401

@@ -144,3 +144,21 @@ def stop(prism: Prism) -> None:
             prism.process.wait(timeout=10)
     except ProcessLookupError:  # already gone
         prism.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def twilio_spec() -> dict:
+    return load_spec()
+
+
+@pytest.fixture(scope="session")
+def prism(twilio_spec, tmp_path_factory):
+    """Prism serving Twilio's description, for the whole session (import into conftest)."""
+    folder = tmp_path_factory.mktemp("prism")
+    spec, added = explicit_form_arrays(twilio_spec)
+    assert f"{CALLS} post StatusCallbackEvent" in added
+    path = folder / "twilio_api_v2010.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    server = start(path, folder / "prism.log")
+    yield server
+    stop(server)

@@ -9,7 +9,6 @@ accepted the request. Prism's log tells how many calls were created, per
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from twilio.request_validator import RequestValidator
 
 from ivr import twilio_rest
 from ivr.clinic import load_clinic
+from ivr.sealing import Sealer
 from ivr.store.callbacks import Callback, CallbackQueue
 from ivr.store.outbound import PENDING, OutboundCalls, Result
 from ivr.store.users import UserStore
@@ -37,9 +37,8 @@ from ivr.workers.callbacks import (
     new_attempt_key,
 )
 
-from . import prism as prism_helpers
-from .conftest import ROOT, TOKEN
-from .prism import CALLS, example_call_sid, explicit_form_arrays, new_account_sid
+from .conftest import DATA_KEY, ROOT, TOKEN
+from .prism import example_call_sid, new_account_sid
 from .processes import env, free_port, run_ivr
 
 CLINIC = load_clinic(ROOT / "config" / "clinic.yaml")
@@ -50,24 +49,6 @@ STAFF_LEG = "CA" + "1" * 32  # the CallSid of the call to the staff member, in w
 
 
 # Fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def twilio_spec() -> dict:
-    return prism_helpers.load_spec()
-
-
-@pytest.fixture(scope="session")
-def prism(twilio_spec, tmp_path_factory):
-    """Prism serving Twilio's description, for the whole session."""
-    folder = tmp_path_factory.mktemp("prism")
-    spec, added = explicit_form_arrays(twilio_spec)
-    assert f"{CALLS} post StatusCallbackEvent" in added
-    path = folder / "twilio_api_v2010.json"
-    path.write_text(json.dumps(spec), encoding="utf-8")
-    server = prism_helpers.start(path, folder / "prism.log")
-    yield server
-    prism_helpers.stop(server)
 
 
 @pytest.fixture
@@ -85,7 +66,13 @@ def twilio_env(monkeypatch, prism) -> str:
 @pytest.fixture
 def job_context(monkeypatch, redis_conn) -> None:
     """Jobs run in this process use the test Redis and the clinic's settings."""
-    monkeypatch.setattr(context, "get", lambda: context.JobContext(redis=redis_conn, clinic=CLINIC))
+    monkeypatch.setattr(
+        context,
+        "get",
+        lambda: context.JobContext(
+            redis=redis_conn, clinic=CLINIC, data_dir="unused", sealer=Sealer.from_settings(DATA_KEY, "unused")
+        ),
+    )
 
 
 @pytest.fixture

@@ -614,3 +614,14 @@ def test_keys_are_declared_in_the_keys_module():
     assert all(
         getattr(keys, name).startswith(keys.PREFIX) for name in dir(keys) if name.startswith("CALLBACK")
     )
+
+
+def test_a_changed_lease_length_applies_to_the_next_claim_without_a_restart(redis_conn, clock):
+    settings = {"lease_minutes": 10}  # what clinic.yaml says now; the runtime reloads it live
+    queue = CallbackQueue(redis_conn, lease_seconds=lambda: settings["lease_minutes"] * 60, clock=clock)
+    line_up(queue, clock, 2)
+    first = queue.claim_next(["nurse"], "nina")
+    assert first.lease_until == pytest.approx(clock() + 600)
+    settings["lease_minutes"] = 3
+    second = queue.claim_next(["nurse"], "omar")
+    assert second.lease_until == pytest.approx(clock() + 180)

@@ -28,7 +28,8 @@ from ivr.flows import (
     start,
     step,
 )
-from ivr.flows.actions import WAITING_ACTIONS
+from ivr.flows.actions import EFFECTS, WAITING_ACTIONS, SaveVoicemail
+from ivr.flows.engine import Reply
 from ivr.flows.model import LanguageNode, MenuNode
 from ivr.hours import Holiday, Schedule, Span
 from ivr.prompts import load_prompts
@@ -161,10 +162,23 @@ def begin(flow, now=OPEN):
     return reply, state
 
 
+def settle(flow, reply, state, context):
+    """Answer effects at the end of a reply as the web layer does (ivr.voice.effects)."""
+    while isinstance(reply.actions[-1], EFFECTS):
+        effect = reply.actions[-1]
+        if isinstance(effect, SaveVoicemail):
+            result = Event(voicemail_saved=True)
+        else:
+            result = Event(callback_position=1)
+        more, state = step(flow, state, result, context)
+        reply = Reply(reply.actions[:-1] + more.actions)
+    return reply, state
+
+
 def act(flow, state, event, now=OPEN):
     reply, new_state = step(flow, state, event, ctx(now))
     check_reply(reply)
-    return reply, new_state
+    return settle(flow, reply, new_state, ctx(now))
 
 
 def press(digits: str) -> Event:
@@ -255,7 +269,7 @@ def test_chosen_language_is_kept_to_the_end_of_the_call():
     reply, state = act(flow, state, Event(dial_status="no-answer"))
     assert heard(reply) == [("vm_sched", "es")]
     assert last(reply).lang == "es"
-    reply, state = act(flow, state, Event(recording_url="https://rec/1", recording_duration=12))
+    reply, state = act(flow, state, Event(recording_url="https://rec/1", recording_sid="RE1", recording_duration=12))
     assert heard(reply) == [("voicemail_thanks", "es")]
 
 
@@ -532,7 +546,7 @@ def at_voicemail():
 
 def test_voicemail_with_a_recording_thanks_and_hangs_up():
     flow, state = at_voicemail()
-    reply, state = act(flow, state, Event(recording_url="https://api.twilio.com/rec/RE1", recording_duration=30))
+    reply, state = act(flow, state, Event(recording_url="https://api.twilio.com/rec/RE1", recording_sid="RE1", recording_duration=30))
     assert heard(reply) == [("voicemail_thanks", "en")]
     assert isinstance(last(reply), Hangup)
     assert state.outcome == "voicemail:sched"
@@ -697,6 +711,7 @@ def call_main(events, now=WEEKDAY_MORNING):
     for event in events:
         reply, state = step(MAIN, state, event, main_ctx(now))
         check_reply(reply)
+        reply, state = settle(MAIN, reply, state, main_ctx(now))
         replies.append(reply)
     return replies, state
 
@@ -743,7 +758,7 @@ def test_main_flow_nobody_answers_so_the_caller_leaves_a_message():
             press("3"),
             Event(dial_status="no-answer"),
             press("3"),  # the callback offer: "to leave a message, press 3"
-            Event(recording_url="https://rec/1", recording_duration=20),
+            Event(recording_url="https://rec/1", recording_sid="RE1", recording_duration=20),
         ]
     )
     assert ids(replies[2]) == ["connecting_nurse"]
@@ -775,7 +790,7 @@ events = st.one_of(
     st.builds(Event, speech=st.text(max_size=30)),
     st.just(Event()),
     st.builds(Event, dial_status=st.sampled_from(["completed", "answered", "no-answer", "busy", "failed", "canceled"])),
-    st.builds(Event, recording_url=st.just("https://rec/RE1"), recording_duration=st.integers(1, 600)),
+    st.builds(Event, recording_url=st.just("https://rec/RE1"), recording_sid=st.just("RE1"), recording_duration=st.integers(1, 600)),
     st.just(Event(record_empty=True)),
 )
 instants = st.datetimes(
@@ -806,6 +821,7 @@ def test_main_flow_never_strands_a_caller(script, now):
         state = CallState.from_dict(json.loads(json.dumps(state.to_dict())))
         reply, state = step(MAIN, state, event, context)
         check_reply(reply)
+        reply, state = settle(MAIN, reply, state, context)
     # The caller now says nothing at all: the call still reaches a person or a
     # voicemail, then ends, within a bounded number of turns.
     ended_before_silence = reply.ends_call
@@ -816,6 +832,7 @@ def test_main_flow_never_strands_a_caller(script, now):
         reached_someone = reached_someone or isinstance(last(reply), (Dial, Record))
         reply, state = step(MAIN, state, Event(), context)
         check_reply(reply)
+        reply, state = settle(MAIN, reply, state, context)
     assert reply.ends_call, f"still waiting at {state.node} after {SILENT_BOUND} silent turns"
     _check_end(reply, state)
     assert ended_before_silence or reached_someone, state.path

@@ -24,7 +24,6 @@ from ivr.config import local_auth_token
 from ivr.simulator import CallError, PhoneCall, requests_transport
 from ivr.store.callbacks import CallbackQueue
 
-from .processes import wait_for
 from .test_system import Served, served  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow

@@ -78,7 +78,7 @@ def embedded_redis(data_dir) -> redis.Redis:
 def test_serve_then_call_from_the_terminal_then_stop(served, tmp_path):
     system = served()
     health = system.healthy()
-    assert health["redis"] == "ok" and health["workers"] >= 1 and health["flows"] == ["main"]
+    assert health["redis"] == "ok" and health["workers"] >= 1 and health["flows"] == ["followup", "main"]
 
     # A caller chooses Spanish, asks for billing by voice, nobody answers, leaves a message.
     script = "2\nquiero pagar mi factura\nn\n3\nTengo una pregunta sobre mi factura de octubre\n"

@@ -100,12 +100,16 @@ def test_spanish_caller_by_speech_reaches_nurse_voicemail_in_spanish(phone, app)
     assert turn.waiting == "ended"
     assert "Guardamos su mensaje" in turn.text
 
-    saved = list(app.extensions["ivr"].recordings.all().values())
+    svc = app.extensions["ivr"]
+    saved = svc.voicemails.recent()
     assert len(saved) == 1
-    assert saved[0]["department"] == "nurse"
-    assert saved[0]["lang"] == "es"
-    assert saved[0]["caller"] == "+13055550147"
-    assert saved[0]["duration"] == "14"
+    vm = saved[0]
+    assert (vm.department, vm.lang, vm.caller, vm.duration) == ("nurse", "es", "+13055550147", 14)
+    # The message is a callback request in the nurse queue at once, and its transcription is queued.
+    cb = svc.callbacks.get(vm.callback_id)
+    assert (cb.department, cb.phone, cb.lang, cb.source) == ("nurse", "+13055550147", "es", "voicemail")
+    assert cb.reason_recording_sid == vm.recording_sid
+    assert svc.queue.job_ids == [f"voicemail-{vm.recording_sid}"]
 
 
 def test_star_repeats_the_menu_without_using_up_retries(phone):

@@ -11,7 +11,6 @@ import logging
 import sys
 import threading
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 from twilio.request_validator import RequestValidator
@@ -320,7 +319,7 @@ def test_healthz_reports_redis_workers_and_flows(client, make_app, tmp_path):
     ok = client.get("/healthz")
     assert ok.status_code == 200
     body = ok.get_json()
-    assert body["redis"] == "ok" and body["flows"] == ["main"]
+    assert body["redis"] == "ok" and body["flows"] == ["followup", "main"]
     assert body["workers"] == 0 and body["status"] == "degraded"  # no RQ worker in this test
 
     down = make_app(REDIS_URL=f"unix://{tmp_path}/none.sock").test_client().get("/healthz")
@@ -353,7 +352,10 @@ def test_recording_callback_is_kept_once(client, app):
     params = twilio_params(RecordingSid="RE" + "b" * 32, RecordingUrl="https://api.twilio.com/x", RecordingStatus="completed", RecordingDuration="9")
     for _ in range(3):  # Twilio may deliver a callback more than once
         assert post(client, "/voice/recording?department=nurse&lang=en", params).status_code == 204
-    assert len(app.extensions["ivr"].recordings.all()) == 1
+    svc = app.extensions["ivr"]
+    assert [vm.recording_sid for vm in svc.voicemails.recent()] == ["RE" + "b" * 32]
+    assert len(svc.queue.job_ids) == 1
+    assert svc.callbacks.waiting_count("nurse") == 1
 
 
 def test_logs_never_contain_the_callers_number(phone, caplog, make_app, tmp_path):

@@ -86,13 +86,54 @@ class RequestCallback:
 
 
 @dataclass(frozen=True)
+class SaveVoicemail:
+    """Effect: keep a recorded voicemail and make it a callback request in its department.
+
+    Performed by the web layer like RequestCallback (the recording status
+    callback does the same, whichever comes first); the engine is stepped again
+    with ``Event(voicemail_saved=True)``.
+    """
+
+    recording_sid: str
+    department: str
+    lang: str
+    duration: int = 0
+
+
+@dataclass(frozen=True)
 class Hangup:
     """End the call."""
 
 
-Action = Prompt | Gather | Dial | Record | Hangup | Music | RequestCallback
-WAITING_ACTIONS = (Gather, Dial, Record, Hangup, RequestCallback)
-EFFECTS = (RequestCallback,)
+@dataclass(frozen=True)
+class RecordAnswer:
+    """Note: the patient answered question ``field`` with ``value`` (follow-up calls)."""
+
+    field: str
+    value: str
+
+
+@dataclass(frozen=True)
+class OptOut:
+    """Note: put the called number on the do-not-call list, at once (follow-up calls)."""
+
+
+@dataclass(frozen=True)
+class AskCallback:
+    """Note: the patient wants a call from ``department`` (e.g. a nurse); file a callback request."""
+
+    department: str
+    lang: str
+
+
+Action = (
+    Prompt | Gather | Dial | Record | Hangup | Music | RequestCallback | SaveVoicemail | RecordAnswer | OptOut | AskCallback
+)
+WAITING_ACTIONS = (Gather, Dial, Record, Hangup, RequestCallback, SaveVoicemail)
+EFFECTS = (RequestCallback, SaveVoicemail)
+# Notes need no answer: the web layer carries them out (durably) before it renders the reply,
+# and drops them from what the caller hears. The flow goes on without waiting.
+NOTES = (RecordAnswer, OptOut, AskCallback)
 
 
 @dataclass(frozen=True)
@@ -109,6 +150,7 @@ class Event:
     record_empty: bool = False
     callback_position: int = 0  # result of a RequestCallback effect
     callback_existing: bool = False
+    voicemail_saved: bool = False  # result of a SaveVoicemail effect
 
     @property
     def is_empty(self) -> bool:

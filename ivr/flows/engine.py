@@ -39,13 +39,16 @@ class Reply:
         return isinstance(self.actions[-1], Hangup)
 
 
-def start(flow: Flow, ctx: Context, caller: str = "") -> tuple[Reply, CallState]:
-    """Begin a call from ``caller`` (the number Twilio gives as From) at the flow's start node."""
+def start(flow: Flow, ctx: Context, caller: str = "", lang: str = "") -> tuple[Reply, CallState]:
+    """Begin a call from ``caller`` (the number Twilio gives as From) at the flow's start node.
+
+    ``lang``: the language to begin in when it is known (a follow-up call to a patient), if the flow has it.
+    """
     state = CallState(
         flow=flow.name,
         version=flow.version,
         node=flow.start,
-        lang=flow.default_language,
+        lang=lang if lang in flow.languages else flow.default_language,
         path=[flow.start],
         caller=caller,
     )

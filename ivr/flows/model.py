@@ -57,6 +57,10 @@ class Choice(_Strict):
 
 class MenuOption(Choice):
     next: str | None = None
+    # Follow-up calls (ivr.voice.followup) act on these; other calls ignore them.
+    answer: str | None = Field(default=None, max_length=40)  # recorded under the menu's ``field``
+    opt_out: bool = False  # put the called number on the do-not-call list
+    callback: str | None = None  # a department: file a callback request for the patient
 
 
 class SayNode(_Strict):
@@ -80,6 +84,7 @@ class MenuNode(_Strict):
     invalid_prompt: str = "invalid_choice"
     failure_prompt: str | None = None
     on_failure: str | None = None
+    field: str | None = Field(default=None, pattern=NODE_ID)  # follow-up answers: the question's name
 
 
 

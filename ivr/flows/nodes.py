@@ -21,6 +21,7 @@ from ivr.hours import OpenStatus
 from . import matching
 from .actions import (
     Action,
+    AskCallback,
     CallState,
     Context,
     Dial,
@@ -28,9 +29,12 @@ from .actions import (
     Gather,
     Hangup,
     Music,
+    OptOut,
     Prompt,
     Record,
+    RecordAnswer,
     RequestCallback,
+    SaveVoicemail,
 )
 from .model import (
     CallbackNode,
@@ -181,13 +185,25 @@ class Menu:
             return Transition([self._gather(node, call, [])])
         option = None if event.is_empty else choose_option(node.options, event, call.lang)
         if option is not None:
-            return Transition(goto=option.next)
+            return Transition(self._notes(node, option, call), goto=option.next)
         call.tries += 1
         if call.tries > node.retries:
             said = [Prompt(node.failure_prompt, call.lang)] if node.failure_prompt else []
             return Transition(said, goto=node.on_failure)
         sorry = node.no_input_prompt if event.is_empty else node.invalid_prompt
         return Transition([self._gather(node, call, [Prompt(sorry, call.lang)])])
+
+
+    @staticmethod
+    def _notes(node: MenuNode, option, call: CallState) -> list[Action]:
+        notes: list[Action] = []
+        if node.field and option.answer is not None:
+            notes.append(RecordAnswer(node.field, option.answer))
+        if option.opt_out:
+            notes.append(OptOut())
+        if option.callback:
+            notes.append(AskCallback(option.callback, call.lang))
+        return notes
 
 
 class Language:
@@ -275,13 +291,17 @@ class Voicemail:
         )
 
     def handle(self, node: VoicemailNode, call: CallState, event: Event, ctx):
-        if event.record_empty or not event.recording_url:
+        if event.voicemail_saved:
+            return Transition(
+                [Prompt(node.done_prompt, call.lang), Hangup()],
+                outcome=f"voicemail:{node.department}",
+            )
+        if event.record_empty or not event.recording_url or not event.recording_sid:
             return Transition(
                 [Prompt(node.empty_prompt, call.lang), Hangup()], outcome="voicemail_empty"
             )
         return Transition(
-            [Prompt(node.done_prompt, call.lang), Hangup()],
-            outcome=f"voicemail:{node.department}",
+            [SaveVoicemail(event.recording_sid, node.department, call.lang, event.recording_duration)]
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .model import Flow
 from .validate import Environment, FlowInvalid, Issue, load_flow
@@ -64,6 +65,15 @@ class FlowRegistry:
         self._live: dict[str, Flow] = {}
         self._versions: dict[str, Flow] = {}
         self.issues: list[Issue] = []
+        # Finds a version this process never loaded (e.g. in Redis): (name, version) -> Flow or None.
+        self.fetch: Callable[[str, str], Flow | None] | None = None
+
+    def set_live(self, flow: Flow) -> None:
+        """Make one flow version live (versions published elsewhere, e.g. from the admin pages)."""
+        if flow.name not in self._live or self._live[flow.name].version != flow.version:
+            log.info("flow %s version %s is live", flow.name, flow.version)
+        self._live[flow.name] = flow
+        self._versions[flow.version] = flow
 
     def publish(self, report: CheckReport) -> None:
         """Make the valid flows of a report live; flows with issues keep their last version."""
@@ -83,6 +93,14 @@ class FlowRegistry:
     def version(self, name: str, version: str) -> Flow:
         """A specific version (for calls in progress), else the live one."""
         flow = self._versions.get(version)
+        if flow is None and self.fetch is not None and version:
+            try:
+                flow = self.fetch(name, version)
+            except Exception:  # noqa: BLE001 - an unreachable store must not end the call
+                log.exception("flow %s version %s could not be fetched; the live version continues", name, version)
+                flow = None
+            if flow is not None:
+                self._versions[flow.version] = flow
         if flow is not None and flow.name == name:
             return flow
         return self._live[name]

@@ -157,6 +157,11 @@ def _check(doc: FlowDocument, data: Any, source: str, env: Environment) -> list[
             graph[name].append((edge.target, edge.needs_input))
         if isinstance(node, MenuNode):
             _check_options(add, name, node.options, node.repeat_digit, languages)
+            for i, opt in enumerate(node.options):
+                if opt.answer is not None and not node.field:
+                    add(name, "an option records an answer, but the menu has no field to record it under", "options", i)
+                if opt.callback and opt.callback not in env.departments:
+                    add(name, f"unknown department {opt.callback!r}; known: {', '.join(sorted(env.departments))}", "options", i)
         elif isinstance(node, LanguageNode):
             _check_options(add, name, node.options, None, languages)
             for i, opt in enumerate(node.options):

@@ -5,6 +5,7 @@ Decoding is pydub's, which runs ffmpeg (a Debian package that scripts/bootstrap 
 
 from __future__ import annotations
 
+import array
 import io
 import math
 import struct
@@ -57,6 +58,32 @@ def decode_audio(data: bytes, sample_rate: int, *, max_seconds: float | None = N
     segment = normalise_loudness(segment)
     pcm = segment.raw_data
     return Audio(pcm=pcm, sample_rate=sample_rate, seconds=len(pcm) / 2 / sample_rate)
+
+
+SPEECH_ABOVE_FLOOR_DB = 9.0  # a frame this much louder than the recording's quiet frames may be speech
+MIN_SPEECH_SECONDS = 0.3
+
+
+def has_speech(audio: Audio) -> bool:
+    """Whether anything rises above the recording's own noise floor for at least MIN_SPEECH_SECONDS.
+
+    Engines make words out of nothing (pocketsphinx reads digital silence as "dog"); steady line
+    noise, however loud after normalisation, stays within a dB or two of its floor, while speech
+    has syllables and pauses. Measured on 20 ms frames; the floor is the 10th percentile.
+    """
+    samples = array.array("h")
+    samples.frombytes(audio.pcm[: len(audio.pcm) // 2 * 2])
+    n = max(1, audio.sample_rate // 50)
+    levels = []
+    for i in range(0, len(samples) - n + 1, n):
+        frame = samples[i : i + n]
+        rms = math.sqrt(sum(x * x for x in frame) / n)
+        levels.append(20 * math.log10(rms / 32768) if rms > 0 else -120.0)
+    if not levels:
+        return False
+    floor = sorted(levels)[len(levels) // 10]
+    loud = sum(1 for level in levels if level >= floor + SPEECH_ABOVE_FLOOR_DB and level > -60)
+    return loud * n / audio.sample_rate >= MIN_SPEECH_SECONDS
 
 
 def normalise_loudness(segment: AudioSegment) -> AudioSegment:

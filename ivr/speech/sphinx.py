@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from pathlib import Path
 
+from ivr.speech.audio import has_speech
 from ivr.speech.types import Audio, Transcript, Word
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CLINIC_LM = DATA_DIR / "clinic-en.lm.bin"
 CLINIC_DICT = DATA_DIR / "clinic-en.dict"
-SILENT_PEAK = 64  # |sample| never above this (-54 dBFS): digital silence; pocketsphinx would "hear" a word in it
 FRAME_RATE = 100  # pocketsphinx frames per second
 FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[MUSIC]", "[BREATH]", "[COUGH]", "[LAUGH]", "[UM]", "[UH]"}
 
@@ -50,9 +49,9 @@ class SphinxTranscriber:
     def transcribe(self, audio: Audio) -> Transcript:
         if audio.sample_rate != self.sample_rate:
             raise ValueError(f"{self.name} needs {self.sample_rate} Hz audio, got {audio.sample_rate} Hz")
+        if not has_speech(audio):  # no words made out of silence or steady line noise
+            return Transcript.from_words([], audio.seconds, self.name)
         words: list[Word] = []
-        if _peak(audio.pcm) <= SILENT_PEAK:
-            return Transcript.from_words(words, audio.seconds, self.name)
         with self._lock:
             d = self._decoder
             d.start_utt()
@@ -68,9 +67,3 @@ class SphinxTranscriber:
                     end = min(audio.seconds, (seg.end_frame + 1) / FRAME_RATE)
                     words.append(Word(text, round(start, 2), round(end, 2), round(confidence, 3)))
         return Transcript.from_words(words, audio.seconds, self.name)
-
-
-def _peak(pcm: bytes) -> int:
-    """Largest absolute sample of 16-bit little-endian PCM."""
-    samples = memoryview(pcm[: len(pcm) // 2 * 2]).cast("h")
-    return max((abs(s) for s in (max(samples, default=0), min(samples, default=0))), default=0)

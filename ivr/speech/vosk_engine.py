@@ -7,6 +7,7 @@ import json
 import threading
 from pathlib import Path
 
+from ivr.speech.audio import has_speech
 from ivr.speech.types import Audio, Transcript, Word
 
 CHUNK = 16_000 * 2 * 4  # bytes fed per call (4 s at 16 kHz)
@@ -39,6 +40,8 @@ class VoskTranscriber:
     def transcribe(self, audio: Audio) -> Transcript:
         if audio.sample_rate != self.sample_rate:
             raise ValueError(f"{self.name} needs {self.sample_rate} Hz audio, got {audio.sample_rate} Hz")
+        if not has_speech(audio):  # no words made out of silence or steady line noise
+            return Transcript.from_words([], audio.seconds, self.name)
         with self._lock:
             rec = (self._vosk.KaldiRecognizer(self._model, self.sample_rate, self._grammar) if self._grammar
                    else self._vosk.KaldiRecognizer(self._model, self.sample_rate))

@@ -2,10 +2,13 @@
 
     GET  /console                         the user's queues, their claims, statistics
     POST /console/take                    claim the next callback (urgent, then oldest) of the user's queues
-    GET  /console/callbacks/<id>          one callback: full number only while claimed by this user
+    GET  /console/callbacks/<id>          one callback: full number only while claimed by this user,
+                                          the caller's messages with transcripts and audio
+    GET  /console/callbacks/<id>/recordings/<sid>.wav   a message's audio (decrypted; every play is audited)
     POST /console/callbacks/<id>/outcome  reached / no answer / left message / wrong number
     POST /console/callbacks/<id>/call     Twilio rings the user's phone, then the patient
     POST /console/callbacks/<id>/release  give it back to its place in line
+    POST /console/callbacks/<id>/do-not-call  no more follow-up calls to this number
 
 Numbers are masked until the user holds the claim. Every page of patient data
 and every claim, call and outcome goes to the audit log.
@@ -14,21 +17,27 @@ and every claim, call and outcome goes to the audit log.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from rq import Queue
 
 from ivr import services, twilio_rest
 from ivr.store import audit as actions
 from ivr.store.callbacks import Callback, LeaseExpired, NotClaimed, Outcome, RetryPolicy, Status
+from ivr.sealing import TEXT_PREFIX, SealError
 from ivr.store.outbound import OutboundCalls
+from ivr.store.voicemails import Voicemail
+from ivr.vault import VaultError
 from ivr.workers import HIGH_QUEUE
 from ivr.workers.callbacks import enqueue_call_patient, new_attempt_key
 
 from . import bp
 from .audit import record
 from .auth import current_user, login_required
+
+log = logging.getLogger(__name__)
 
 OUTCOME_LABELS: dict[str, str] = {
     Outcome.REACHED: "Reached the patient",
@@ -87,6 +96,48 @@ def history_lines(events: list[dict], zone) -> list[tuple[str, str, str]]:
         when = dt.datetime.fromtimestamp(float(event.get("at", 0)), zone).strftime("%a %d %b %H:%M")
         lines.append((when, what, event.get("department", "")))
     return lines
+
+
+def unseal(token: str, context: str) -> str:
+    """The clear text of a sealed field (transcripts, urgent reasons); text never sealed is shown as is."""
+    if not token.startswith(TEXT_PREFIX):
+        return token
+    try:
+        return services.get().sealer.open_text(token, context)
+    except SealError as exc:
+        log.error("a sealed field (%s) does not open: %s", context.split(":")[0], exc)
+        return "(cannot be read with this install's data key)"
+
+
+@bp.app_template_filter("transcript")
+def _transcript_filter(cb: Callback) -> str:
+    return unseal(cb.reason_transcript, f"callback-transcript:{cb.id}")
+
+
+@bp.app_template_filter("urgent_reason")
+def _urgent_filter(cb: Callback) -> str:
+    return unseal(cb.urgent_reason, f"callback-urgent:{cb.id}")
+
+
+def _messages(cb: Callback) -> list[dict]:
+    """The caller's recorded messages for this callback, readable, oldest first."""
+    svc = services.get()
+    found = svc.voicemails.for_callback(cb.id)
+    if cb.reason_recording_sid and all(vm.recording_sid != cb.reason_recording_sid for vm in found):
+        vm = svc.voicemails.get(cb.reason_recording_sid)
+        if vm is not None:
+            found.insert(0, vm)
+    zone = svc.runtime.clinic.zone
+    return [
+        {
+            "vm": vm,
+            "received": dt.datetime.fromtimestamp(vm.received_at, zone).strftime("%a %d %b, %H:%M"),
+            "kind": "Reason for the callback" if vm.purpose == "callback_reason" else "Voicemail",
+            "transcript": unseal(vm.transcript, f"transcript:{vm.recording_sid}"),
+            "urgent_reason": unseal(vm.urgent_reason, f"urgent:{vm.recording_sid}"),
+        }
+        for vm in found
+    ]
 
 
 @bp.get("/console")
@@ -184,7 +235,7 @@ def callback(callback_id: str):
         "staff/callback.html",
         cb=cb,
         mine=mine,
-        phone=cb.phone if mine else cb.masked_phone(),
+        phone=(cb.phone if mine else cb.masked_phone()) if cb.phone.startswith("+") else "no caller ID (listen to the message for a number)",
         history=history,
         outcomes=OUTCOME_LABELS,
         attempt=OutboundCalls(svc.redis).latest(cb.id),
@@ -193,7 +244,39 @@ def callback(callback_id: str):
         department=svc.runtime.clinic.desks[cb.department].name,
         requested=dt.datetime.fromtimestamp(cb.requested_at, svc.runtime.clinic.zone),
         user_phone=bool(user.phone),
+        messages=_messages(cb),
+        can_call=cb.phone.startswith("+"),
+        do_not_call=_on_do_not_call(cb.phone) if mine else False,
     )
+
+
+@bp.get("/console/callbacks/<callback_id>/recordings/<recording_sid>.wav")
+@login_required
+def recording(callback_id: str, recording_sid: str):
+    """A message's audio, decrypted for this request only; never cached by the browser."""
+    svc = services.get()
+    cb = _visible(callback_id)
+    vm: Voicemail | None = svc.voicemails.get(recording_sid)
+    if vm is None or recording_sid not in (cb.reason_recording_sid, *(m.recording_sid for m in svc.voicemails.for_callback(cb.id))):
+        abort(404)
+    if not vm.has_audio:
+        abort(404)
+    try:
+        audio = svc.vault.get(vm.path, recording_sid)
+    except VaultError as exc:
+        log.error("recording %s cannot be played: %s", recording_sid, exc)
+        abort(500)
+    if request.range is None or request.range.ranges[0][0] == 0:  # one entry per play, not per chunk
+        record(actions.PLAY_RECORDING, target=cb.id, detail=recording_sid)
+    resp = Response(audio, mimetype="audio/wav")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp.make_conditional(request, accept_ranges=True, complete_length=len(audio))
+
+
+def _on_do_not_call(phone: str) -> bool:
+    from ivr.store.followups import FollowupStore
+
+    return FollowupStore(services.get().redis).opted_out(phone)
 
 
 @bp.post("/console/callbacks/<callback_id>/outcome")
@@ -262,3 +345,21 @@ def release(callback_id: str):
         record(actions.RELEASE, target=cb.id)
         flash("The callback went back to its place in line.")
     return redirect(url_for("staff.console"))
+
+
+@bp.post("/console/callbacks/<callback_id>/do-not-call")
+@login_required
+def do_not_call(callback_id: str):
+    """Put the patient's number on the follow-up do-not-call list (they asked not to get those calls)."""
+    from ivr.store.followups import FollowupStore
+
+    svc = services.get()
+    user = current_user()
+    cb = _visible(callback_id)
+    if not (cb.status is Status.CLAIMED and cb.claimed_by == user.name):
+        flash("Take this callback before changing the patient's follow-up calls.")
+        return redirect(url_for("staff.console"))
+    FollowupStore(svc.redis).opt_out(cb.phone, source=f"staff:{user.name}")
+    record(actions.DO_NOT_CALL, target=cb.id, detail="follow-up calls")
+    flash("This number will get no more follow-up calls.")
+    return redirect(url_for("staff.callback", callback_id=cb.id))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import redis
 
-from .calls import CALL_TTL, CallStore, RecordingInbox, StatsStore
+from .calls import CALL_TTL, CallStore, StatsStore
 
 
 def connect(url: str, timeout: float = 1.0) -> redis.Redis:
@@ -21,4 +21,4 @@ def connect(url: str, timeout: float = 1.0) -> redis.Redis:
     )
 
 
-__all__ = ["CALL_TTL", "CallStore", "RecordingInbox", "StatsStore", "connect"]
+__all__ = ["CALL_TTL", "CallStore", "StatsStore", "connect"]

@@ -44,6 +44,25 @@ RELEASE = "release"
 PLAY_RECORDING = "play_recording"
 USER_ADD = "user_add"
 USER_DISABLE = "user_disable"
+# Administration (ivr.admin)
+VIEW_ADMIN = "view_admin"
+VIEW_FLOW = "view_flow"
+VIEW_FLOW_VERSION = "view_flow_version"
+VIEW_FLOW_DIFF = "view_flow_diff"
+FLOW_DRAFT = "flow_draft"
+FLOW_PUBLISH = "flow_publish"
+FLOW_PUBLISH_REFUSED = "flow_publish_refused"
+FLOW_ROLLBACK = "flow_rollback"
+PROMPT_EDIT = "prompt_edit"
+PROMPT_AUDIO = "prompt_audio"
+PROMPT_AUDIO_REFUSED = "prompt_audio_refused"
+HOURS_EDIT = "hours_edit"
+HOLIDAYS_IMPORT = "holidays_import"
+EMERGENCY_ON = "emergency_on"
+EMERGENCY_OFF = "emergency_off"
+DO_NOT_CALL = "do_not_call"  # a number put on the follow-up do-not-call list
+API_KEY_ADD = "api_key_add"  # an API key for the scheduling system
+VIEW_FOLLOWUPS = "view_followups"  # follow-up results page or export
 
 _ACTION = re.compile(r"[a-z][a-z_]{0,31}")
 # A target that is (or holds) a phone number: +E.164 anywhere, or a whole US-style number.

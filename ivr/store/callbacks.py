@@ -135,6 +135,8 @@ class Callback:
     def masked_phone(self) -> str:
         """The number with all but its last four digits hidden, e.g. "(•••) •••-4567"."""
         digits = "".join(c for c in self.phone if c.isdigit())
+        if not self.phone.startswith("+"):
+            return "no caller ID"
         if len(digits) < 4:
             return "•••"
         if self.phone.startswith("+1") and len(digits) == 11:
@@ -488,9 +490,14 @@ return rank + 1
 class CallbackQueue:
     """Per-department callback queues over one Redis connection."""
 
-    def __init__(self, conn: redis.Redis, lease_seconds: int = 600, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        conn: redis.Redis,
+        lease_seconds: int | Callable[[], int] = 600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.conn = conn
-        self.lease_seconds = lease_seconds
+        self._lease = lease_seconds
         self.clock = clock
         self._request = conn.register_script(_REQUEST)
         self._claim = conn.register_script(_CLAIM)
@@ -502,6 +509,11 @@ class CallbackQueue:
         self._position = conn.register_script(_POSITION)
 
     # Callers ------------------------------------------------------------
+
+    @property
+    def lease_seconds(self) -> int:
+        """How long a claim lasts; a callable given at construction is asked each time (live settings)."""
+        return int(self._lease() if callable(self._lease) else self._lease)
 
     def request(
         self,
@@ -595,6 +607,11 @@ class CallbackQueue:
         for cid in ids:
             pipe.hgetall(keys.CALLBACK.format(_text(cid)))
         return [Callback.from_fields(raw) for raw in pipe.execute() if raw]
+
+    def find_for_call(self, department: str, call_sid: str) -> str | None:
+        """The id of the request a call made in a department (kept for a day), if any."""
+        found = self.conn.get(keys.CALLBACK_CALL.format(f"{department}:{call_sid}"))
+        return _text(found) if found else None
 
     def position(self, callback_id: str) -> int | None:
         """1-based place among the waiting callbacks of its department; None if not waiting."""

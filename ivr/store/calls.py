@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
 
 import redis
 
@@ -104,17 +103,3 @@ class StatsStore:
     def day(self, day: dt.date) -> dict[str, int]:
         raw = self.conn.hgetall(keys.CALL_STATS.format(day.isoformat()))
         return {k.decode(): int(v) for k, v in raw.items()}
-
-
-class RecordingInbox:
-    """Voicemail recordings reported by Twilio, waiting for the transcription pipeline."""
-
-    def __init__(self, conn: redis.Redis) -> None:
-        self.conn = conn
-
-    def add(self, recording_sid: str, entry: dict[str, Any]) -> bool:
-        """Keep a recording once, however often Twilio reports it. True if new."""
-        return bool(self.conn.hsetnx(keys.RECORDINGS, recording_sid, json.dumps(entry, separators=(",", ":"))))
-
-    def all(self) -> dict[str, dict[str, Any]]:
-        return {k.decode(): json.loads(v) for k, v in self.conn.hgetall(keys.RECORDINGS).items()}

@@ -8,7 +8,12 @@ PREFIX = "ivr:"
 CALL = "ivr:call:{0}"  # hash per CallSid: seq, state, r:{n}
 CALL_STATS = "ivr:stats:calls:{0}"  # hash per clinic-local date
 CALL_COUNTED = "ivr:stats:counted:{0}"  # CallSid already in the statistics
-RECORDINGS = "ivr:recordings:new"  # hash RecordingSid -> voicemail recording awaiting transcription
+
+# Voicemail and callback-reason recordings (ivr.store.voicemails)
+VOICEMAIL = "ivr:voicemail:{0}"  # hash per RecordingSid: the fields of voicemails.Voicemail (transcript sealed)
+VOICEMAILS = "ivr:voicemails"  # zset: RecordingSid by the time Twilio reported it
+VOICEMAILS_OF_CALLBACK = "ivr:voicemails:callback:{0}"  # zset per callback id: its RecordingSids by time
+VOICEMAIL_LOCK = "ivr:voicemail:lock:{0}"  # string per RecordingSid while a pipeline run works on it
 
 # Staff (ivr.store.users, ivr.store.audit, ivr.store.ratelimit)
 STAFF_USER = "ivr:staff:user:{0}"  # hash per username: role, phone, display_name, password_hash, disabled, created_at
@@ -42,3 +47,26 @@ OUTBOUND_DIAL = "ivr:outbound:dial:{0}"  # string per attempt: "pending" (SET NX
 OUTBOUND_ATTEMPT = "ivr:outbound:attempt:{0}"  # hash per attempt: staff, result, detail, call_sid, call_status, patient_status, ...
 OUTBOUND_ATTEMPTS = "ivr:outbound:attempts:{0}"  # zset per callback id: attempt keys by time started (latest for the console)
 OUTBOUND_CALL = "ivr:outbound:call:{0}"  # string per outbound CallSid -> attempt (status callbacks, lookups)
+
+# Flow versions (ivr.store.flows): what the admin pages publish, read by every web process.
+FLOW_TEXT = "ivr:flows:text:{0}"  # string per version hash (sha256 of the YAML, 12 hex): the YAML text
+FLOW_HISTORY = "ivr:flows:history:{0}"  # list per flow name: JSON {n, version, who, at, note}, oldest first
+FLOW_LIVE = "ivr:flows:live"  # hash: flow name -> live version hash
+FLOW_FILES = "ivr:flows:files"  # hash: flow name -> hash of the config/flows file last published from disk
+FLOW_DRAFT = "ivr:flows:draft:{0}"  # hash per flow name: text, who, at, issues (JSON)
+FLOW_GENERATION = "ivr:flows:generation"  # counter: +1 on every publish; processes reload when it moves
+
+# Emergency "clinic closed" switch (ivr.store.emergency): read on every incoming call.
+EMERGENCY = "ivr:emergency"  # hash: on, desk, message:<lang>, who, at
+# Follow-up calls after appointments (ivr.store.followups, ivr.store.call_rate). An attempt is
+# "{appointment id}:{attempt number}"; a patient is sha256(phone) (ivr.store.followups.patient_key).
+FOLLOWUP_APPOINTMENT = "ivr:fu:appt:{0}"  # hash per appointment id: patient, time, provider, status, outcome, ans:*
+FOLLOWUP_APPOINTMENTS = "ivr:fu:appts"  # zset: appointment ids by appointment time (epoch seconds)
+FOLLOWUP_DIAL = "ivr:fu:dial:{0}"  # string per attempt: "pending" (SET NX before the REST call), then the CallSid
+FOLLOWUP_ATTEMPT = "ivr:fu:attempt:{0}"  # hash per attempt: started_at, call_sid, call_status, answered_by, result, detail
+FOLLOWUP_CALL = "ivr:fu:call:{0}"  # string per CallSid -> attempt (webhooks find their appointment)
+FOLLOWUP_PATIENT_CALLS = "ivr:fu:patient:{0}"  # zset per patient: attempts by the time their call was placed
+FOLLOWUP_DO_NOT_CALL = "ivr:fu:dnc"  # hash: patient -> JSON {at, source, last4}; never called again
+FOLLOWUP_EVENTS = "ivr:fu:events:{0}"  # list per appointment: JSON events (gate refusals, attempts), newest first, capped
+FOLLOWUP_API_KEYS = "ivr:fu:apikeys"  # hash: sha256(API key) -> key name (the key itself is never stored)
+FOLLOWUP_RATE = "ivr:fu:rate"  # string: the calls-per-second limiter's theoretical arrival time (microseconds)

@@ -1,16 +1,17 @@
 """Effects the engine asks for during a call, carried out by the voice webhooks.
 
-The engine is pure: a callback request comes back from it as an effect
-(RequestCallback). ``perform_effects`` stores the request (a durable write)
-and steps the engine again with the result, so the confirmation the caller
-hears is only ever rendered after the request is safely stored.
+The engine is pure: a callback request (RequestCallback) or a recorded
+voicemail (SaveVoicemail) comes back from it as an effect. ``perform_effects``
+stores it (a durable write) and steps the engine again with the result, so the
+confirmation the caller hears is only ever rendered after it is safely stored.
 """
 
 from __future__ import annotations
 
 from ivr import services
 from ivr.flows import CallState, Context, Event, Flow, Reply, step
-from ivr.flows.actions import EFFECTS, RequestCallback
+from ivr.flows.actions import EFFECTS, RequestCallback, SaveVoicemail
+from ivr.workers import voicemail as voicemail_jobs
 
 MAX_EFFECTS = 4  # per webhook; a flow cannot ask for more than this
 
@@ -29,8 +30,12 @@ def perform_effects(flow: Flow, reply: Reply, state: CallState, ctx: Context, ca
     return Reply(tuple(actions)), state
 
 
-def _perform(effect: RequestCallback, state: CallState, call_sid: str) -> Event:
-    placed = services.get().callbacks.request(
+def _perform(effect: RequestCallback | SaveVoicemail, state: CallState, call_sid: str) -> Event:
+    svc = services.get()
+    if isinstance(effect, SaveVoicemail):
+        _receive(effect.recording_sid, effect.department, effect.lang, "voicemail", effect.duration, state, call_sid)
+        return Event(voicemail_saved=True)
+    placed = svc.callbacks.request(
         effect.department,
         effect.phone,
         effect.lang,
@@ -40,4 +45,20 @@ def _perform(effect: RequestCallback, state: CallState, call_sid: str) -> Event:
         reason_recording_sid=effect.reason_recording_sid,
         reason_recording_url=effect.reason_recording_url,
     )
+    if effect.reason_recording_sid:
+        _receive(effect.reason_recording_sid, effect.department, effect.lang, "callback_reason", 0, state, call_sid)
     return Event(callback_position=placed.position, callback_existing=not placed.created)
+
+
+def _receive(sid: str, department: str, lang: str, purpose: str, duration: int, state: CallState, call_sid: str) -> None:
+    """Hand a recording to the voicemail pipeline (the recording status callback may have done so already)."""
+    svc = services.get()
+    voicemail_jobs.receive(
+        {"RecordingSid": sid, "CallSid": call_sid, "RecordingDuration": str(duration), "RecordingStatus": "completed"},
+        {"department": department, "lang": lang, "purpose": purpose},
+        state.caller,
+        svc.voicemails,
+        svc.callbacks,
+        svc.queue,
+        svc.runtime.clinic,
+    )

@@ -15,7 +15,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.clinic import ClinicSettings
 from ivr.flows import Dial, Gather, Hangup, Prompt, Record, Reply
-from ivr.flows.actions import Music
+from ivr.flows.actions import NOTES, Music
 from ivr.prompts import PromptCatalog
 
 log = logging.getLogger(__name__)
@@ -23,19 +23,27 @@ log = logging.getLogger(__name__)
 STEP_URL = "/voice/step"
 
 
-def step_url(seq: int, **extra: str) -> str:
+def step_url(seq: int, path: str = STEP_URL, **extra: str) -> str:
     query = "".join(f"&{k}={quote(v)}" for k, v in extra.items())
-    return f"{STEP_URL}?s={seq}{query}"
+    return f"{path}?s={seq}{query}"
 
 
 class Renderer:
     """Turns replies into TwiML for one clinic's voices and prompts."""
 
-    def __init__(self, clinic: ClinicSettings, prompts: PromptCatalog, audio_base: str) -> None:
+    def __init__(
+        self,
+        clinic: ClinicSettings,
+        prompts: PromptCatalog,
+        audio_base: str,
+        step_path: str = STEP_URL,
+        variables: dict[str, str] | None = None,
+    ) -> None:
         self.clinic = clinic
         self.prompts = prompts
         self.audio_base = audio_base.rstrip("/")
-        self.variables = {"clinic_name": clinic.name}
+        self.step_path = step_path  # follow-up calls answer at their own URL
+        self.variables = {"clinic_name": clinic.name, **(variables or {})}
 
     def _voice(self, lang: str):
         voice = self.clinic.languages.get(lang)
@@ -86,7 +94,7 @@ class Renderer:
                         speech["hints"] = ", ".join(dict.fromkeys(action.hints))
                 gather = TwiGather(
                     input="dtmf speech" if action.speech else "dtmf",
-                    action=step_url(seq),
+                    action=step_url(seq, self.step_path),
                     method="POST",
                     timeout=action.timeout,
                     action_on_empty_result=True,
@@ -97,10 +105,10 @@ class Renderer:
                     self.speak(gather, prompt)
                 response.append(gather)
             elif isinstance(action, Dial):
-                response.dial(action.number, timeout=action.timeout, action=step_url(seq), method="POST")
+                response.dial(action.number, timeout=action.timeout, action=step_url(seq, self.step_path), method="POST")
             elif isinstance(action, Record):
                 response.record(
-                    action=step_url(seq),
+                    action=step_url(seq, self.step_path),
                     method="POST",
                     max_length=action.max_length,
                     finish_on_key=action.finish_on_key,
@@ -115,7 +123,7 @@ class Renderer:
                     recording_status_callback_method="POST",
                 )
                 # Twilio skips the action when nothing was recorded and goes on here.
-                response.redirect(step_url(seq, e="empty"), method="POST")
+                response.redirect(step_url(seq, self.step_path, e="empty"), method="POST")
             elif isinstance(action, Music):
                 music = self._audio_url(action.lang, "hold_music") or self.clinic.callbacks.hold_music_url
                 if music:
@@ -124,6 +132,9 @@ class Renderer:
                     response.pause(length=30)
             elif isinstance(action, Hangup):
                 response.hangup()
+            elif isinstance(action, NOTES):
+                # Only follow-up calls carry these out (ivr.voice.followup, before rendering).
+                log.error("%s in a call that does not act on it; ignored", type(action).__name__)
             else:
                 raise TypeError(f"cannot render {action!r}: effects are performed before rendering")
         return str(response)

@@ -14,8 +14,8 @@ voicemail, never Twilio's "application error".
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
+import re
 
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
 from werkzeug.exceptions import HTTPException
@@ -25,11 +25,13 @@ from ivr.flows import CallState, Event, start, step
 from ivr.voice import effects, safety
 from ivr.voice.security import twilio_signed
 from ivr.voice.twiml import Renderer
+from ivr.workers import voicemail as voicemail_jobs
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 
+RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
 FINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 
 
@@ -130,6 +132,13 @@ def _audio_base() -> str:
 @bp.post("/incoming")
 @twilio_signed
 def incoming():
+    svc = services.get()
+    switch = svc.emergency.current()  # Redis down reads as off: the flow and its fallback answer
+    if switch.on:
+        from ivr.voice.closed import closed_twiml
+
+        log.info("emergency closed switch is on: call sent to %s", switch.desk or "the fallback desk")
+        return twiml(closed_twiml(svc.runtime.clinic, switch))
     return _answer(0)
 
 
@@ -183,28 +192,26 @@ def status():
 @bp.post("/recording")
 @twilio_signed
 def recording():
-    sid = request.form.get("RecordingSid", "")
-    if not sid.startswith("RE"):
-        return Response("RecordingSid missing\n", 400, mimetype="text/plain")
+    """Twilio's recording status callback: keep the voicemail, queue its callback and transcription."""
+    form = request.form
+    sid = form.get("RecordingSid", "")
+    if not RECORDING_SID.fullmatch(sid):
+        return Response("RecordingSid missing or malformed\n", 400, mimetype="text/plain")
     svc = services.get()
-    call_sid = request.form.get("CallSid", "")
-    saved = svc.calls.state(call_sid) if call_sid else None
-    svc.recordings.add(
-        sid,
-        {
-            "recording_sid": sid,
-            "recording_url": request.form.get("RecordingUrl", ""),
-            "status": request.form.get("RecordingStatus", ""),
-            "duration": request.form.get("RecordingDuration", ""),
-            "call_sid": call_sid,
-            "caller": (saved or {}).get("caller") or request.form.get("From", ""),
-            "department": request.args.get("department", ""),
-            "lang": request.args.get("lang", ""),
-            "purpose": request.args.get("purpose", "voicemail"),
-            "received_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-        },
+    call_sid = form.get("CallSid", "")
+    try:
+        saved = svc.calls.state(call_sid) if call_sid.startswith("CA") else None
+        caller = (saved or {}).get("caller") or form.get("From", "")
+        vm, created = voicemail_jobs.receive(
+            form, request.args, caller, svc.voicemails, svc.callbacks, svc.queue, svc.runtime.clinic
+        )
+    except Exception:  # noqa: BLE001 - not a caller's call: tell Twilio it failed (its debugger shows it)
+        log.exception("recording %s for call %s could not be kept", sid, call_sid)
+        return Response("could not keep the recording\n", 500, mimetype="text/plain")
+    log.info(
+        "%s %s %s for call %s (callback %s)",
+        vm.purpose, sid, "received" if created else "reported again", call_sid, vm.callback_id or "none",
     )
-    log.info("voicemail recording %s received for call %s", sid, call_sid)
     return Response(status=204)
 
 

@@ -14,6 +14,7 @@ import redis
 
 from ivr.clinic import ClinicSettings, load_clinic
 from ivr.config import Defaults, redis_url
+from ivr.sealing import Sealer
 from ivr.store import connect
 
 
@@ -21,6 +22,8 @@ from ivr.store import connect
 class JobContext:
     redis: redis.Redis
     clinic: ClinicSettings
+    data_dir: str
+    sealer: Sealer  # encrypts recordings and transcripts at rest (IVR_DATA_KEY)
 
 
 @lru_cache(maxsize=1)
@@ -30,4 +33,9 @@ def get() -> JobContext:
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "DATA_DIR": os.environ.get("IVR_DATA_DIR") or Defaults.DATA_DIR,
     }
-    return JobContext(redis=connect(redis_url(settings), timeout=5), clinic=load_clinic(config_dir / "clinic.yaml"))
+    return JobContext(
+        redis=connect(redis_url(settings), timeout=5),
+        clinic=load_clinic(config_dir / "clinic.yaml"),
+        data_dir=settings["DATA_DIR"],
+        sealer=Sealer.from_settings(os.environ.get("IVR_DATA_KEY", ""), settings["DATA_DIR"]),
+    )

@@ -1,0 +1,33 @@
+"""Administration: flows, prompts, hours and holidays, the emergency switch. Admins only.
+
+    GET       /admin                               overview (emergency switch, links, recent changes)
+    GET       /admin/flows                         flows, live versions, drafts
+    GET       /admin/flows/<name>                  the editor: YAML, errors, picture, try it, history
+    POST      /admin/flows/<name>/check            JSON: validate draft text -> issues + SVG picture
+    POST      /admin/flows/<name>/try              JSON: one turn of the "try it" phone on the draft
+    POST      /admin/flows/<name>/save             save the draft, or publish it if it validates
+    POST      /admin/flows/<name>/discard          drop the draft
+    GET       /admin/flows/<name>/versions/<n>     one published version
+    GET       /admin/flows/<name>/diff?a=N&b=M     unified diff between versions
+    POST      /admin/flows/<name>/rollback/<n>     publish version n again as a new version
+    GET/POST  /admin/prompts                       texts per language, missing translations
+    POST      /admin/prompts/<lang>/<id>/audio     upload a recording (WAV/MP3)
+    GET       /admin/prompts/<lang>/<id>/audio     listen
+    GET/POST  /admin/hours                         weekly hours and holidays
+    POST      /admin/hours/import                  .ics upload -> preview; confirm adds
+    GET/POST  /admin/emergency                     the "clinic closed" switch
+
+Every view needs the admin role (others get 403, visitors go to the login
+page), every POST carries a CSRF token (JSON requests in the X-CSRFToken
+header), and every view of versions and every change is in the audit log.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from . import emergency_pages, flow_pages, hours_pages, pages, prompt_pages  # noqa: E402,F401
+
+__all__ = ["bp"]

@@ -1,0 +1,63 @@
+"""Uploaded prompt recordings: decoded with pydub (ffmpeg), checked, made into what Twilio plays well.
+
+Output: mono, 8 kHz, 16-bit PCM WAV (telephone quality; Twilio <Play>s WAV
+and the phone network carries 8 kHz anyway), loudness normalised to an
+average of -20 dBFS with the peaks kept under -1 dBFS.
+Refused with a reason: not audio, empty, silent, longer than two minutes.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # pydub imports audioop (deprecated in 3.11+)
+    from pydub import AudioSegment
+    from pydub.exceptions import CouldntDecodeError
+
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+MAX_SECONDS = 120
+MIN_SECONDS = 0.3
+SILENT_BELOW_DBFS = -55.0  # peak quieter than this: nothing anyone would hear on a phone
+TARGET_DBFS = -20.0
+PEAK_CEILING_DBFS = -1.0
+FRAME_RATE = 8000
+
+
+class AudioRejected(ValueError):
+    """The upload is not a usable recording; the message says why, for the admin."""
+
+
+def convert(data: bytes, filename: str = "") -> tuple[bytes, float]:
+    """Check and convert an upload. Returns (WAV bytes, seconds). Raises AudioRejected."""
+    if not data:
+        raise AudioRejected("the file is empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise AudioRejected(f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+    fmt = None
+    lower = filename.lower()
+    if lower.endswith(".mp3"):
+        fmt = "mp3"
+    elif lower.endswith(".wav"):
+        fmt = "wav"
+    else:
+        raise AudioRejected("only WAV and MP3 files can be uploaded")
+    try:
+        sound = AudioSegment.from_file(io.BytesIO(data), format=fmt)
+    except (CouldntDecodeError, IndexError, ValueError, OSError, EOFError) as exc:
+        raise AudioRejected(f"this is not a {fmt.upper()} recording that can be read ({type(exc).__name__})") from None
+    seconds = len(sound) / 1000
+    if seconds < MIN_SECONDS:
+        raise AudioRejected("the recording is empty (shorter than a third of a second)")
+    if seconds > MAX_SECONDS:
+        raise AudioRejected(f"the recording is {seconds:.0f} seconds long; prompts may be {MAX_SECONDS} seconds at most")
+    if sound.max_dBFS == float("-inf") or sound.max_dBFS < SILENT_BELOW_DBFS:
+        raise AudioRejected("the recording is silent")
+    sound = sound.set_channels(1).set_frame_rate(FRAME_RATE).set_sample_width(2)
+    gain = TARGET_DBFS - sound.dBFS
+    gain = min(gain, PEAK_CEILING_DBFS - sound.max_dBFS)  # never clip
+    sound = sound.apply_gain(gain)
+    out = io.BytesIO()
+    sound.export(out, format="wav")
+    return out.getvalue(), seconds

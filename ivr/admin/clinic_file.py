@@ -1,0 +1,133 @@
+"""Rewrite only the ``hours:`` and ``holidays:`` parts of config/clinic.yaml, keeping everything else.
+
+The rest of the file (its comments, the desks, the callbacks settings) stays
+byte for byte. The new text is checked with the same loader the runtime uses
+(``ivr.clinic.load_clinic``) before it replaces the file, atomically (write a
+temporary file beside it, then rename), so the runtime only ever reads a
+complete, valid file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from ivr.clinic import ClinicConfigError, ClinicSettings, load_clinic
+from ivr.hours import WEEKDAYS
+
+
+def _quote(text: str) -> str:
+    """A YAML flow-style scalar: JSON strings are valid YAML."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def hours_block(hours: dict[str, list[str]]) -> list[str]:
+    lines = ["hours:"]
+    for day in WEEKDAYS:
+        spans = hours.get(day, [])
+        lines.append(f"  {day}: [{', '.join(_quote(s) for s in spans)}]")
+    return lines
+
+
+def holidays_block(holidays: list[dict]) -> list[str]:
+    if not holidays:
+        return ["holidays: []"]
+    lines = ["holidays:"]
+    for h in sorted(holidays, key=lambda h: h["date"]):
+        parts = [f"date: {h['date']}", f"name: {_quote(h['name'])}"]
+        if h.get("hours"):
+            parts.append(f"hours: [{', '.join(_quote(s) for s in h['hours'])}]")
+        lines.append("  - {" + ", ".join(parts) + "}")
+    return lines
+
+
+def _block_range(lines: list[str], key: str) -> tuple[int, int] | None:
+    """[start, end) of a top-level key's block: its line and the indented/list lines after it.
+
+    Comments and blank lines just before the next top-level key belong to that key.
+    """
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"{key}:")), None)
+    if start is None:
+        return None
+    end = start + 1
+    while end < len(lines):
+        line = lines[end]
+        if line.strip() == "" or line.startswith((" ", "\t", "-")) or line.startswith("#"):
+            end += 1
+            continue
+        break
+    while end > start + 1 and (lines[end - 1].strip() == "" or lines[end - 1].startswith("#")):
+        end -= 1
+    return start, end
+
+
+def replace_blocks(text: str, blocks: dict[str, list[str]]) -> str:
+    """``text`` with each top-level key's block replaced (appended when the key is absent)."""
+    lines = text.splitlines()
+    for key, block in blocks.items():
+        found = _block_range(lines, key)
+        if found is None:
+            lines = lines + [""] + block
+        else:
+            lines = lines[: found[0]] + block + lines[found[1]:]
+    return "\n".join(lines) + "\n"
+
+
+def holiday_dicts(clinic: ClinicSettings) -> list[dict]:
+    return [{"date": h.date, "name": h.name, "hours": list(h.hours)} for h in clinic.holidays]
+
+
+def check_text(path: Path, text: str) -> ClinicSettings:
+    """Validate clinic settings text with the runtime's loader. Raises ClinicConfigError."""
+    fd, tmp = tempfile.mkstemp(prefix=".clinic-check-", suffix=".yaml", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        return load_clinic(Path(tmp))
+    finally:
+        os.unlink(tmp)
+
+
+def write(path: Path, hours: dict[str, list[str]] | None = None, holidays: list[dict] | None = None) -> tuple[str, str]:
+    """Replace hours and/or holidays in clinic.yaml if the result validates. Returns (old text, new text).
+
+    Raises ClinicConfigError (the file is left as it was).
+    """
+    old = path.read_text(encoding="utf-8")
+    blocks = {}
+    if hours is not None:
+        blocks["hours"] = hours_block(hours)
+    if holidays is not None:
+        blocks["holidays"] = holidays_block(holidays)
+    new = replace_blocks(old, blocks)
+    check_text(path, new)
+    atomic_write(path, new)
+    return old, new
+
+
+def atomic_write(path: Path, text: str | bytes) -> None:
+    """Write a file so readers see the old or the new content, never a part."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def parse_date(value: str) -> dt.date:
+    return dt.date.fromisoformat(value.strip())
+
+
+__all__ = ["ClinicConfigError", "atomic_write", "check_text", "holiday_dicts", "replace_blocks", "write"]

@@ -1,0 +1,224 @@
+"""Flow pages: list, edit (YAML with errors at their lines), picture, try it, publish, history, diff, rollback."""
+
+from __future__ import annotations
+
+import difflib
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+
+from ivr import services
+from ivr.flows import Flow, FlowInvalid, FlowRuntimeError, load_flow
+from ivr.staff.audit import record
+from ivr.staff.auth import current_user, role_required
+from ivr.store import audit as actions
+
+from . import bp, tryit
+from .picture import flow_svg
+
+MAX_TEXT = 200_000
+
+
+def _known(name: str) -> None:
+    svc = services.get()
+    if name not in svc.flow_versions.live() and name not in svc.runtime.flows.names:
+        abort(404)
+
+
+def _live_text(name: str) -> str:
+    svc = services.get()
+    version = svc.flow_versions.live_version(name)
+    text = svc.flow_versions.text(version) if version else None
+    if text is None:
+        try:
+            text = svc.runtime.flows.live(name).text
+        except KeyError:
+            text = ""
+    return text
+
+
+def check(name: str, text: str) -> tuple[Flow | None, list[dict]]:
+    """Validate draft text with the runtime's validator and the current settings and prompts."""
+    if len(text) > MAX_TEXT:
+        return None, [{"line": None, "node": None, "message": "the flow is too long"}]
+    try:
+        flow = load_flow(text, name, services.get().runtime.environment())
+    except FlowInvalid as exc:
+        return None, [{"line": i.line, "node": i.node, "message": i.message} for i in exc.issues]
+    if flow.name != name:
+        return None, [{"line": 1, "node": None, "message": f"name must stay {name!r} (this page edits that flow)"}]
+    return flow, []
+
+
+def _text_field() -> str:
+    return (request.form.get("text") or "").replace("\r\n", "\n")
+
+
+@bp.get("/flows")
+@role_required("admin")
+def flows():
+    svc = services.get()
+    rows = []
+    names = sorted(set(svc.flow_versions.names()) | set(svc.runtime.flows.names))
+    for name in names:
+        history = svc.flow_versions.history(name)
+        live = svc.flow_versions.live_version(name)
+        current = next((v for v in history if v.version == live), None)
+        rows.append({"name": name, "live": current, "versions": len(history), "draft": svc.flow_versions.draft(name)})
+    record(actions.VIEW_FLOW, target="flows")
+    return render_template("admin/flows.html", rows=rows, zone=svc.runtime.clinic.zone)
+
+
+@bp.get("/flows/<name>")
+@role_required("admin")
+def flow(name: str):
+    _known(name)
+    svc = services.get()
+    draft = svc.flow_versions.draft(name)
+    live_text = _live_text(name)
+    text = draft.text if draft else live_text
+    issues = draft.issues if draft else []
+    history = svc.flow_versions.history(name)
+    live = svc.flow_versions.live_version(name)
+    record(actions.VIEW_FLOW, target=f"flow:{name}", detail=f"{len(history)} versions listed")
+    return render_template(
+        "admin/flow.html",
+        name=name,
+        text=text,
+        draft=draft,
+        issues=issues,
+        svg=flow_svg(text),
+        history=history,
+        live=live,
+        languages=list(svc.runtime.clinic.languages),
+        zone=svc.runtime.clinic.zone,
+        changed=draft is not None and draft.text != live_text,
+    )
+
+
+@bp.post("/flows/<name>/check")
+@role_required("admin")
+def check_view(name: str):
+    _known(name)
+    body = request.get_json(silent=True) or {}
+    text = str(body.get("text") or "")
+    flow, issues = check(name, text)
+    return jsonify({"ok": flow is not None, "issues": issues, "svg": flow_svg(text), "version": flow.version if flow else None})
+
+
+@bp.post("/flows/<name>/try")
+@role_required("admin")
+def try_view(name: str):
+    _known(name)
+    body = request.get_json(silent=True) or {}
+    flow, issues = check(name, str(body.get("text") or ""))
+    if flow is None:
+        return jsonify({"error": "The draft has errors; fix them to try it.", "issues": issues}), 422
+    state = body.get("state")
+    if state is not None and not isinstance(state, dict):
+        abort(400)
+    svc = services.get()
+    try:
+        if state is not None and state.get("version") != flow.version:
+            return jsonify({"error": "The draft changed during the call: start a new call."}), 409
+        turn = tryit.run(svc.runtime, flow, svc.now(), state, body.get("action") or {}, str(body.get("hours") or ""))
+    except (FlowRuntimeError, KeyError, TypeError, ValueError) as exc:
+        return jsonify({"error": f"The call cannot go on: {exc}"}), 422
+    return jsonify(turn)
+
+
+@bp.post("/flows/<name>/save")
+@role_required("admin")
+def save(name: str):
+    _known(name)
+    svc = services.get()
+    user = current_user()
+    text = _text_field()
+    flow, issues = check(name, text)
+    svc.flow_versions.save_draft(name, text, user.name, issues)
+    if request.form.get("action") != "publish":
+        record(actions.FLOW_DRAFT, target=f"flow:{name}", detail=f"{len(issues)} problems")
+        flash("Draft saved." + (f" It has {len(issues)} problems to fix before it can be published." if issues else ""), "info")
+        return redirect(url_for("admin.flow", name=name))
+    if flow is None:
+        record(actions.FLOW_PUBLISH_REFUSED, target=f"flow:{name}", detail="; ".join(f"line {i['line']}: {i['message']}" for i in issues))
+        flash(f"Not published: the draft has {len(issues)} problem{'s' if len(issues) != 1 else ''}. It is kept as a draft.", "error")
+        return redirect(url_for("admin.flow", name=name))
+    if flow.version == svc.flow_versions.live_version(name):
+        svc.flow_versions.discard_draft(name)
+        flash("Nothing to publish: the draft is the same as the live version.", "info")
+        return redirect(url_for("admin.flow", name=name))
+    note = (request.form.get("note") or "").strip()[:200]
+    version = svc.flow_versions.publish(name, text, user.name, note=note)
+    svc.flow_versions.discard_draft(name)
+    svc.runtime.sync_flows()
+    record(actions.FLOW_PUBLISH, target=f"flow:{name}", detail=f"version {version.n} ({version.version}) {note}".strip())
+    flash(f"Version {version.n} is live. Calls already in progress finish on the version they started with.", "info")
+    return redirect(url_for("admin.flow", name=name))
+
+
+@bp.post("/flows/<name>/discard")
+@role_required("admin")
+def discard(name: str):
+    _known(name)
+    services.get().flow_versions.discard_draft(name)
+    record(actions.FLOW_DRAFT, target=f"flow:{name}", detail="draft discarded")
+    flash("Draft discarded: the editor shows the live version.", "info")
+    return redirect(url_for("admin.flow", name=name))
+
+
+def _entry(name: str, n: int):
+    entry = services.get().flow_versions.history_entry(name, n)
+    if entry is None:
+        abort(404)
+    return entry
+
+
+@bp.get("/flows/<name>/versions/<int:n>")
+@role_required("admin")
+def version(name: str, n: int):
+    svc = services.get()
+    entry = _entry(name, n)
+    text = svc.flow_versions.text(entry.version) or ""
+    record(actions.VIEW_FLOW_VERSION, target=f"flow:{name}", detail=f"version {n} ({entry.version})")
+    return render_template("admin/flow_version.html", name=name, entry=entry, text=text,
+                           live=svc.flow_versions.live_version(name), zone=svc.runtime.clinic.zone)
+
+
+@bp.get("/flows/<name>/diff")
+@role_required("admin")
+def diff(name: str):
+    svc = services.get()
+    history = svc.flow_versions.history(name)
+    if not history:
+        abort(404)
+    a = _entry(name, request.args.get("a", type=int) or max(history[0].n - 1, 1))
+    b = _entry(name, request.args.get("b", type=int) or history[0].n)
+    lines = list(
+        difflib.unified_diff(
+            (svc.flow_versions.text(a.version) or "").splitlines(),
+            (svc.flow_versions.text(b.version) or "").splitlines(),
+            fromfile=f"version {a.n}",
+            tofile=f"version {b.n}",
+            lineterm="",
+        )
+    )
+    record(actions.VIEW_FLOW_DIFF, target=f"flow:{name}", detail=f"versions {a.n} and {b.n}")
+    return render_template("admin/flow_diff.html", name=name, a=a, b=b, lines=lines, history=history, zone=svc.runtime.clinic.zone)
+
+
+@bp.post("/flows/<name>/rollback/<int:n>")
+@role_required("admin")
+def rollback(name: str, n: int):
+    svc = services.get()
+    entry = _entry(name, n)
+    text = svc.flow_versions.text(entry.version) or ""
+    flow, issues = check(name, text)
+    if flow is None:
+        record(actions.FLOW_PUBLISH_REFUSED, target=f"flow:{name}", detail=f"rollback to version {n}: {issues[0]['message']}")
+        flash(f"Version {n} no longer validates with today's settings and prompts: {issues[0]['message']}", "error")
+        return redirect(url_for("admin.flow", name=name))
+    version = svc.flow_versions.publish(name, text, current_user().name, note=f"rollback to version {n}")
+    svc.runtime.sync_flows()
+    record(actions.FLOW_ROLLBACK, target=f"flow:{name}", detail=f"version {n} published again as version {version.n} ({version.version})")
+    flash(f"Rolled back: version {n} is live again as version {version.n}.", "info")
+    return redirect(url_for("admin.flow", name=name))

@@ -1,0 +1,127 @@
+"""Hours and holidays: the weekly hours, dated holidays, import from an .ics calendar.
+
+They stay in config/clinic.yaml; only its ``hours:`` and ``holidays:`` parts
+are rewritten (see clinic_file), after the whole new file validated with the
+runtime's loader.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from flask import flash, redirect, render_template, request, url_for
+
+from ivr import services
+from ivr.clinic import ClinicConfigError, load_clinic
+from ivr.hours import WEEKDAYS
+from ivr.staff.audit import record
+from ivr.staff.auth import role_required
+from ivr.store import audit as actions
+
+from . import bp, calendar_import, clinic_file
+
+
+def _path() -> Path:
+    return services.get().runtime.config_dir / "clinic.yaml"
+
+
+def _short(message: str) -> str:
+    """A loader message without the temporary file's path."""
+    return "; ".join(line.split(": ", 1)[1] if ": " in line else line for line in message.splitlines())
+
+
+def _clinic():
+    """The settings as on disk now (the runtime may reload a moment later); the live ones if the file is broken."""
+    try:
+        return load_clinic(_path())
+    except ClinicConfigError:
+        return services.get().runtime.clinic
+
+
+def _render(hours=None, holidays=None, preview=None, status=200):
+    clinic = _clinic()
+    return render_template(
+        "admin/hours.html",
+        weekdays=WEEKDAYS,
+        hours=hours if hours is not None else {d: ", ".join(clinic.hours.get(d, [])) for d in WEEKDAYS},
+        holidays=holidays if holidays is not None else clinic_file.holiday_dicts(clinic),
+        preview=preview,
+    ), status
+
+
+@bp.get("/hours")
+@role_required("admin")
+def hours():
+    record(actions.VIEW_ADMIN, target="hours")
+    return _render()
+
+
+def _spans(value: str) -> list[str]:
+    return [s.strip() for s in value.replace(";", ",").split(",") if s.strip()]
+
+
+@bp.post("/hours")
+@role_required("admin")
+def save_hours():
+    form = request.form
+    hours = {day: _spans(form.get(f"hours_{day}", "")) for day in WEEKDAYS}
+    holidays = []
+    for i in range(int(form.get("holiday_count", "0") or 0) + 1):
+        date = (form.get(f"holiday_date_{i}") or "").strip()
+        name = " ".join((form.get(f"holiday_name_{i}") or "").split())
+        if form.get(f"holiday_remove_{i}") or (not date and not name):
+            continue
+        try:
+            day = clinic_file.parse_date(date)
+        except ValueError:
+            flash(f"Not saved: {date or '(empty)'} is not a date (YYYY-MM-DD) for holiday {name or i + 1}.", "error")
+            return _render({d: ", ".join(v) for d, v in hours.items()}, status=422)
+        holidays.append({"date": day, "name": name or "Holiday", "hours": _spans(form.get(f"holiday_hours_{i}", ""))})
+    try:
+        old, _new = clinic_file.write(_path(), hours=hours, holidays=holidays)
+    except ClinicConfigError as exc:
+        flash(f"Not saved: {_short(str(exc))}", "error")
+        return _render({d: ", ".join(v) for d, v in hours.items()}, holidays, status=422)
+    record(actions.HOURS_EDIT, target="clinic:hours", detail=_summary(hours, holidays))
+    flash("Hours and holidays saved. Calls use them within two seconds.", "info")
+    return redirect(url_for("admin.hours"))
+
+
+def _summary(hours: dict[str, list[str]], holidays: list[dict]) -> str:
+    week = "; ".join(f"{d[:3]} {','.join(v) or 'closed'}" for d, v in hours.items())
+    return f"{week}; {len(holidays)} holidays"
+
+
+@bp.post("/hours/import")
+@role_required("admin")
+def import_holidays():
+    clinic = _clinic()
+    existing = {h.date for h in clinic.holidays}
+    if request.form.get("confirm"):
+        try:
+            chosen = json.loads(request.form.get("dates") or "[]")
+            new = [{"date": dt.date.fromisoformat(d), "name": str(n)[:80], "hours": []} for d, n in chosen]
+        except (ValueError, TypeError):
+            flash("The import could not be read; upload the calendar again.", "error")
+            return redirect(url_for("admin.hours"))
+        new = [h for h in new if h["date"] not in existing]
+        try:
+            clinic_file.write(_path(), holidays=clinic_file.holiday_dicts(clinic) + new)
+        except ClinicConfigError as exc:
+            flash(f"Not imported: {_short(str(exc))}", "error")
+            return redirect(url_for("admin.hours"))
+        record(actions.HOLIDAYS_IMPORT, target="clinic:holidays", detail=", ".join(f"{h['date']} {h['name']}" for h in new))
+        flash(f"{len(new)} holidays added.", "info")
+        return redirect(url_for("admin.hours"))
+    upload = request.files.get("calendar")
+    data = upload.read(calendar_import.MAX_BYTES + 1) if upload else b""
+    try:
+        preview = calendar_import.read(data, existing)
+    except calendar_import.CalendarError as exc:
+        flash(f"Calendar not read: {exc}.", "error")
+        return redirect(url_for("admin.hours"))
+    record(actions.VIEW_ADMIN, target="clinic:holidays", detail=f"calendar preview: {len(preview.new)} new")
+    payload = json.dumps([[d.isoformat(), n] for d, n in preview.new])
+    return _render(preview={"preview": preview, "payload": payload})

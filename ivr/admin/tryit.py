@@ -1,0 +1,112 @@
+""""Try it": run a draft flow through the pure engine, one caller action at a time, without Twilio.
+
+The page keeps the call state (the engine's CallState as JSON) and sends it
+back with the next action, so nothing is stored on the server. Transfers,
+voicemail and callback requests are shown as what would happen; nothing is
+rung, recorded or queued.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+
+from ivr.flows import CallState, Dial, Event, Flow, Gather, Hangup, Prompt, Record, start, step
+from ivr.flows.actions import Music, RequestCallback, SaveVoicemail
+from ivr.hours import OpenStatus
+from ivr.runtime import Runtime
+
+CALLER = "+12025550123"  # the pretend caller's number (fictional, 555-01xx)
+MAX_EFFECTS = 4
+
+
+@dataclass(frozen=True)
+class FixedHours:
+    """A schedule that answers one status whatever the time ("pretend the clinic is closed")."""
+
+    value: OpenStatus
+
+    def status(self, now: dt.datetime) -> OpenStatus:
+        return self.value
+
+
+def event_from(data: dict) -> Event:
+    """The caller's action as sent by the page: digits, speech, silence, a dial result or a recording."""
+    kind = str(data.get("kind") or "")
+    if kind == "press":
+        return Event(digits=str(data.get("digits") or "")[:20])
+    if kind == "say":
+        return Event(speech=str(data.get("speech") or "")[:200], confidence=0.9)
+    if kind == "dial":
+        return Event(dial_status=str(data.get("status") or "no-answer"))
+    if kind == "record":
+        if data.get("empty"):
+            return Event(record_empty=True)
+        return Event(recording_url="try-it", recording_sid="RE-try-it", recording_duration=10)
+    return Event()  # silence
+
+
+def run(runtime: Runtime, flow: Flow, now: dt.datetime, state: dict | None, action: dict, hours: str = "") -> dict:
+    """One turn: start the call (no state) or answer the node it waits at. Returns what the page shows."""
+    ports = {"call_key": "try-it", "wait_seconds": lambda department: 0, "hold_position": lambda desk, key: 1}
+    ctx = runtime.context(now, **ports)
+    if hours in ("open", "closed", "holiday"):
+        ctx = dataclasses.replace(ctx, schedule=FixedHours(OpenStatus(hours)))
+    if state is None:
+        reply, call = start(flow, ctx, caller=CALLER)
+    else:
+        reply, call = step(flow, CallState.from_dict(state), event_from(action), ctx)
+    actions = list(reply.actions)
+    heard: list[dict] = []
+    for _ in range(MAX_EFFECTS):  # callback requests and voicemails: pretend they were stored, first in line
+        if not actions or not isinstance(actions[-1], (RequestCallback, SaveVoicemail)):
+            break
+        effect = actions.pop()
+        heard.extend(_describe(runtime, actions))
+        actions = []
+        if isinstance(effect, SaveVoicemail):
+            text = f"Would keep the message and add a callback request to the {effect.department} queue (not stored in try-it)."
+            result = Event(voicemail_saved=True)
+        else:
+            text = f"Would add a callback request to the {effect.department} queue (not stored in try-it)."
+            result = Event(callback_position=1)
+        heard.append({"kind": "effect", "text": text})
+        more, call = step(flow, call, result, ctx)
+        actions = list(more.actions)
+    heard.extend(_describe(runtime, actions))
+    last = actions[-1] if actions else Hangup()
+    waiting = {Gather: "gather", Dial: "dial", Record: "record"}.get(type(last), "ended")
+    return {"heard": heard, "waiting": waiting, "state": None if waiting == "ended" else call.to_dict(),
+            "node": call.node, "lang": call.lang, "outcome": call.outcome}
+
+
+def _describe(runtime: Runtime, actions: list) -> list[dict]:
+    clinic, prompts = runtime.clinic, runtime.prompts
+    out: list[dict] = []
+
+    def say(p: Prompt) -> None:
+        values = {"clinic_name": clinic.name, **dict(p.values)}
+        text = prompts.text(p.lang, p.id, values)
+        recorded = bool(prompts.audio_file(p.lang, p.id)) and not p.values
+        out.append({"kind": "say", "lang": p.lang, "prompt": p.id, "recorded": recorded,
+                    "text": text if text is not None else f"(prompt {p.id} is missing in {p.lang})"})
+
+    for action in actions:
+        if isinstance(action, Prompt):
+            say(action)
+        elif isinstance(action, Gather):
+            for p in action.prompts:
+                say(p)
+        elif isinstance(action, Dial):
+            desk = clinic.desks.get(action.desk or "")
+            who = desk.name if desk else action.number
+            out.append({"kind": "dial", "text": f"Would ring {who} ({action.number}) for {action.timeout} seconds."})
+        elif isinstance(action, Record):
+            what = "the reason for the callback" if action.purpose == "callback_reason" else f"a voicemail for {action.department}"
+            out.append({"kind": "record", "text": f"Beep: would record {what} (up to {action.max_length} s)."})
+        elif isinstance(action, Music):
+            out.append({"kind": "music", "text": "(hold music)"})
+        elif isinstance(action, Hangup):
+            out.append({"kind": "hangup", "text": "The call ends."})
+    return out

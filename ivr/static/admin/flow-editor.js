@@ -1,0 +1,194 @@
+// Flow editor: line numbers with error markers, validation as you type (debounced),
+// the picture updated from the same check, and the "try it" phone. Plain JS, no build step.
+(function () {
+  "use strict";
+  var form = document.getElementById("flow-form");
+  if (!form) return;
+  var text = document.getElementById("flow-text");
+  var gutter = document.getElementById("gutter");
+  var issuesList = document.getElementById("issues");
+  var state = document.getElementById("check-state");
+  var picture = document.getElementById("picture");
+  var token = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
+  var errorLines = {};
+
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": token },
+      body: JSON.stringify(body)
+    }).then(function (resp) {
+      return resp.json().then(function (data) { data._status = resp.status; return data; });
+    });
+  }
+
+  // Line numbers and error markers -------------------------------------------------
+  function drawGutter() {
+    var count = text.value.split("\n").length;
+    var parts = [];
+    for (var i = 1; i <= count; i++) {
+      var msg = errorLines[i];
+      parts.push('<div class="ln' + (msg ? ' has-error' : '') + '" data-line="' + i + '"' +
+        (msg ? ' title="' + escapeHtml(msg) + '"' : '') + '>' + (msg ? '● ' : '') + i + '</div>');
+    }
+    gutter.innerHTML = parts.join("");
+    gutter.scrollTop = text.scrollTop;
+  }
+
+  function escapeHtml(s) {
+    return String(s).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  function showIssues(issues) {
+    errorLines = {};
+    issuesList.innerHTML = "";
+    issues.forEach(function (i) {
+      var li = document.createElement("li");
+      li.dataset.line = i.line || "";
+      li.textContent = (i.line ? "Line " + i.line + ": " : "") + (i.node ? "node '" + i.node + "': " : "") + i.message;
+      li.addEventListener("click", function () { if (i.line) goToLine(i.line); });
+      issuesList.appendChild(li);
+      if (i.line) errorLines[i.line] = (errorLines[i.line] ? errorLines[i.line] + "; " : "") + i.message;
+    });
+    state.textContent = issues.length
+      ? issues.length + " problem" + (issues.length === 1 ? "" : "s") + ": it cannot be published yet."
+      : "Valid.";
+    state.classList.toggle("bad", issues.length > 0);
+    drawGutter();
+  }
+
+  function goToLine(n) {
+    var lines = text.value.split("\n");
+    var start = 0;
+    for (var i = 0; i < n - 1 && i < lines.length; i++) start += lines[i].length + 1;
+    text.focus();
+    text.setSelectionRange(start, start + (lines[n - 1] || "").length);
+  }
+
+  // Initial markers from the server-rendered list.
+  Array.prototype.forEach.call(issuesList.querySelectorAll("li"), function (li) {
+    var n = parseInt(li.dataset.line, 10);
+    if (n) {
+      errorLines[n] = (errorLines[n] ? errorLines[n] + "; " : "") + li.textContent;
+      li.addEventListener("click", function () { goToLine(n); });
+    }
+  });
+  drawGutter();
+
+  var timer = null, seq = 0;
+  function check() {
+    var mine = ++seq;
+    state.textContent = "Checking…";
+    post(form.dataset.checkUrl, { text: text.value }).then(function (data) {
+      if (mine !== seq) return; // a newer check is on its way
+      showIssues(data.issues || []);
+      if (data.svg) picture.innerHTML = data.svg;
+    }).catch(function () {
+      if (mine === seq) state.textContent = "Could not check the flow (connection lost?)";
+    });
+  }
+  text.addEventListener("input", function () {
+    drawGutter();
+    clearTimeout(timer);
+    timer = setTimeout(check, 400);
+  });
+  text.addEventListener("scroll", function () { gutter.scrollTop = text.scrollTop; });
+  text.addEventListener("keydown", function (e) {
+    if (e.key === "Tab") { // two spaces, as YAML wants
+      e.preventDefault();
+      var s = text.selectionStart;
+      text.setRangeText("  ", s, text.selectionEnd, "end");
+      text.dispatchEvent(new Event("input"));
+    }
+  });
+
+  // Try it ---------------------------------------------------------------------------
+  var log = document.getElementById("tryit-log");
+  var callBtn = document.getElementById("tryit-call");
+  var hangBtn = document.getElementById("tryit-hangup");
+  var keys = document.querySelectorAll("#tryit .key");
+  var speech = document.getElementById("tryit-speech");
+  var sayBtn = document.getElementById("tryit-say");
+  var silenceBtn = document.getElementById("tryit-silence");
+  var dialBox = document.getElementById("tryit-dial");
+  var recordBox = document.getElementById("tryit-record");
+  var hours = document.getElementById("tryit-hours");
+  var call = null; // {state, text}
+  var callId = 0; // a reply for an earlier call (after Hang up) is dropped
+
+  function line(kind, msg) {
+    var li = document.createElement("li");
+    li.className = "heard-" + kind;
+    li.textContent = msg;
+    log.appendChild(li);
+    li.scrollIntoView({ block: "nearest" });
+  }
+
+  function setWaiting(waiting) {
+    var gather = waiting === "gather";
+    Array.prototype.forEach.call(keys, function (k) { k.disabled = !gather; });
+    speech.disabled = sayBtn.disabled = silenceBtn.disabled = !gather;
+    dialBox.hidden = waiting !== "dial";
+    recordBox.hidden = waiting !== "record";
+    hangBtn.disabled = !waiting || waiting === "ended";
+    callBtn.disabled = !!waiting && waiting !== "ended";
+    log.dataset.waiting = waiting || "";
+  }
+
+  function turn(action, label) {
+    if (label) line("caller", label);
+    var body = { text: call ? call.text : text.value, state: call ? call.state : null, action: action || {}, hours: hours.value };
+    var mine = callId;
+    post(form.dataset.tryUrl, body).then(function (data) {
+      if (mine !== callId) return;
+      if (data.error) {
+        line("error", data.error);
+        (data.issues || []).slice(0, 3).forEach(function (i) { line("error", (i.line ? "Line " + i.line + ": " : "") + i.message); });
+        call = null;
+        setWaiting("");
+        return;
+      }
+      data.heard.forEach(function (h) {
+        var prefix = h.kind === "say" ? (h.recorded ? "🔊 (recording) " : "🔊 ") : "";
+        line(h.kind, prefix + h.text);
+      });
+      if (data.waiting === "ended") {
+        line("end", "Call ended" + (data.outcome ? " (" + data.outcome + ")" : "") + ".");
+        call = null;
+      } else {
+        call = { state: data.state, text: body.text };
+      }
+      setWaiting(data.waiting);
+    }).catch(function () { line("error", "The try-it phone lost its connection."); });
+  }
+
+  callBtn.addEventListener("click", function () {
+    log.innerHTML = "";
+    call = null;
+    callId++;
+    line("caller", "📞 Calling the draft…");
+    turn(null, "");
+  });
+  hangBtn.addEventListener("click", function () { call = null; callId++; line("end", "You hung up."); setWaiting(""); });
+  Array.prototype.forEach.call(keys, function (k) {
+    k.addEventListener("click", function () { turn({ kind: "press", digits: k.dataset.key }, "You press " + k.dataset.key); });
+  });
+  sayBtn.addEventListener("click", function () {
+    var words = speech.value.trim();
+    if (!words) return;
+    speech.value = "";
+    turn({ kind: "say", speech: words }, "You say “" + words + "”");
+  });
+  speech.addEventListener("keydown", function (e) { if (e.key === "Enter") { e.preventDefault(); sayBtn.click(); } });
+  silenceBtn.addEventListener("click", function () { turn({ kind: "silence" }, "You stay silent"); });
+  Array.prototype.forEach.call(dialBox.querySelectorAll("button"), function (b) {
+    b.addEventListener("click", function () { turn({ kind: "dial", status: b.dataset.dial }, b.textContent); });
+  });
+  Array.prototype.forEach.call(recordBox.querySelectorAll("button"), function (b) {
+    b.addEventListener("click", function () { turn({ kind: "record", empty: b.dataset.record === "empty" }, b.textContent); });
+  });
+  setWaiting("");
+})();

@@ -1,0 +1,164 @@
+"""Flow versions in Redis: every published version, the live pointer per flow, drafts.
+
+A version is identified by its hash (the flow's ``version``: sha256 of the
+YAML text, 12 hex digits) and its text is stored once under that hash, so a
+call in progress can fetch the exact version it started on from any web
+process. Each flow has a history list: one entry per publish (number, hash,
+who, when, note), oldest first. History is never rewritten: a rollback
+publishes an earlier text again as a new entry.
+
+Every publish increments ``ivr:flows:generation``; web processes compare it
+with the value they last loaded (at most every two seconds) and reload the
+live pointers when it moved.
+
+Validation is not done here (this module knows nothing about flows): callers
+publish only text that ``ivr.flows.load_flow`` accepted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+
+import redis
+
+from . import keys
+
+# KEYS: text, history, live, generation, files. ARGV: name, version, text, who, at, note, file_guard ("" = none).
+# With a file guard (a file's content hash), publish only if that content was not published from the file before.
+_PUBLISH = """
+if ARGV[7] ~= '' then
+  if redis.call('HGET', KEYS[5], ARGV[1]) == ARGV[7] then return 0 end
+  redis.call('HSET', KEYS[5], ARGV[1], ARGV[7])
+end
+redis.call('SET', KEYS[1], ARGV[3])
+local n = redis.call('LLEN', KEYS[2]) + 1
+local entry = cjson.encode({n = n, version = ARGV[2], who = ARGV[4], at = tonumber(ARGV[5]), note = ARGV[6]})
+redis.call('RPUSH', KEYS[2], entry)
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+redis.call('INCR', KEYS[4])
+return n
+"""
+
+
+def version_of(text: str) -> str:
+    """The version hash of a flow text (the same as ``Flow.version``)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Version:
+    """One published version of a flow."""
+
+    name: str
+    n: int  # 1, 2, 3 ... in the order they were published
+    version: str  # hash of the text
+    who: str  # a staff username, or "file:config/flows/x.yaml"
+    at: float  # seconds since the epoch
+    note: str = ""
+
+    @property
+    def when(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.at, dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class Draft:
+    name: str
+    text: str
+    who: str
+    at: float
+    issues: list[dict]  # [{line, node, message}] from the last check (empty: it validated)
+
+
+class FlowStore:
+    """Published flow versions, live pointers and drafts."""
+
+    def __init__(self, conn: redis.Redis) -> None:
+        self.conn = conn
+        self._publish = conn.register_script(_PUBLISH)
+
+    # Publishing -------------------------------------------------------------
+
+    def publish(self, name: str, text: str, who: str, note: str = "", at: float | None = None) -> Version:
+        """Make ``text`` (already validated) the live version of flow ``name``; a new history entry."""
+        n = self._run_publish(name, text, who, note, at, guard="")
+        return self.history_entry(name, n)  # type: ignore[return-value]
+
+    def publish_file(self, name: str, text: str, source: str, at: float | None = None) -> Version | None:
+        """Publish a flow file's content if that content was never published from the file before.
+
+        Several web processes start at once: only one of them publishes it.
+        Returns the new version, or None when the file's content is not new.
+        """
+        n = self._run_publish(name, text, f"file:{source}", "from the flow file", at, guard=version_of(text))
+        return self.history_entry(name, n) if n else None
+
+    def _run_publish(self, name: str, text: str, who: str, note: str, at: float | None, guard: str) -> int:
+        version = version_of(text)
+        at = dt.datetime.now(dt.timezone.utc).timestamp() if at is None else at
+        return int(
+            self._publish(
+                keys=[keys.FLOW_TEXT.format(version), keys.FLOW_HISTORY.format(name), keys.FLOW_LIVE,
+                      keys.FLOW_GENERATION, keys.FLOW_FILES],
+                args=[name, version, text, who, f"{at:.3f}", note[:200], guard],
+            )
+        )
+
+    # Reading ------------------------------------------------------------------
+
+    def generation(self) -> int:
+        return int(self.conn.get(keys.FLOW_GENERATION) or 0)
+
+    def live(self) -> dict[str, str]:
+        """Flow name -> live version hash."""
+        return {k.decode(): v.decode() for k, v in self.conn.hgetall(keys.FLOW_LIVE).items()}
+
+    def live_version(self, name: str) -> str | None:
+        raw = self.conn.hget(keys.FLOW_LIVE, name)
+        return raw.decode() if raw else None
+
+    def text(self, version: str) -> str | None:
+        """The YAML of a published version, by hash."""
+        raw = self.conn.get(keys.FLOW_TEXT.format(version))
+        return raw.decode() if raw is not None else None
+
+    def history(self, name: str) -> list[Version]:
+        """Every publish of a flow, newest first."""
+        raw = self.conn.lrange(keys.FLOW_HISTORY.format(name), 0, -1)
+        return [_version(name, r) for r in reversed(raw)]
+
+    def history_entry(self, name: str, n: int) -> Version | None:
+        if n < 1:
+            return None
+        raw = self.conn.lindex(keys.FLOW_HISTORY.format(name), n - 1)
+        return _version(name, raw) if raw else None
+
+    def names(self) -> list[str]:
+        return sorted(self.live())
+
+    # Drafts ---------------------------------------------------------------------
+
+    def save_draft(self, name: str, text: str, who: str, issues: list[dict]) -> None:
+        at = dt.datetime.now(dt.timezone.utc).timestamp()
+        self.conn.hset(
+            keys.FLOW_DRAFT.format(name),
+            mapping={"text": text, "who": who, "at": f"{at:.3f}", "issues": json.dumps(issues)},
+        )
+
+    def draft(self, name: str) -> Draft | None:
+        raw = self.conn.hgetall(keys.FLOW_DRAFT.format(name))
+        if not raw:
+            return None
+        f = {k.decode(): v.decode() for k, v in raw.items()}
+        return Draft(name, f.get("text", ""), f.get("who", ""), float(f.get("at") or 0), json.loads(f.get("issues") or "[]"))
+
+    def discard_draft(self, name: str) -> None:
+        self.conn.delete(keys.FLOW_DRAFT.format(name))
+
+
+def _version(name: str, raw: bytes) -> Version:
+    d = json.loads(raw)
+    return Version(name=name, n=int(d["n"]), version=str(d["version"]), who=str(d["who"]), at=float(d["at"]), note=str(d.get("note") or ""))

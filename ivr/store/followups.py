@@ -1,0 +1,387 @@
+"""Follow-up calls in Redis: appointments, attempts and their dial guards, answers, do-not-call list.
+
+Appointments are keyed by a stable id (ivr.followups.appointments): adding one
+that exists changes nothing. Each call attempt ("{id}:{n}", n = 1, 2, ...)
+has a *dial guard* like "Call patient" (ivr.store.outbound): written with
+SET NX **before** the REST request, in the same script that re-checks the
+do-not-call list and the patient's calls per day and week, so two workers can
+never both call. A guard is dropped only when no call was certainly placed.
+
+Statuses of an appointment: ``scheduled`` (a job will try), ``calling`` (a
+call is placed or being placed), ``done`` (finished: see ``outcome``),
+``stopped`` (not called: opted out, past the deadline). ``completed_at`` is
+written once (HSETNX): one completed follow-up per appointment.
+
+Patients are known by ``patient_key(phone)`` (sha256) in counters and the
+do-not-call list; the number itself is only in the appointment's hash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import redis
+
+from ivr.followups.appointments import Appointment
+from ivr.logging_setup import mask_number
+
+from . import keys
+
+TTL = 400 * 86400  # attempts and guards: longer than any retry, kept for the results pages
+EVENTS_KEPT = 50
+DONE_STATUSES = ("done", "stopped")
+UTC = dt.timezone.utc
+
+# Twilio's call statuses in order; final ones share the last rank.
+STATUS_RANK = {"queued": 0, "initiated": 1, "ringing": 2, "in-progress": 3, "answered": 3,
+               "completed": 4, "busy": 4, "no-answer": 4, "failed": 4, "canceled": 4}
+FINAL = ("completed", "busy", "no-answer", "failed", "canceled")
+
+
+class Outcome:
+    REACHED = "reached"  # the patient confirmed who they are
+    WRONG_PERSON = "wrong_person"  # someone else answered: nothing about the visit was said
+    NOT_CONFIRMED = "not_confirmed"  # a person answered but did not confirm (hung up, no answer)
+    MESSAGE_LEFT = "message_left"  # a machine answered: the short message without health details
+    UNREACHED = "unreached"  # busy / no answer / failed on every try
+    OPTED_OUT = "opted_out"  # on the do-not-call list before it could be called
+    EXPIRED = "expired"  # no allowed time left before the give-up deadline
+    REJECTED = "rejected"  # Twilio refused the request
+    IN_DOUBT = "in_doubt"  # a call may have been placed but nothing confirms it: not called again
+
+
+def patient_key(phone: str) -> str:
+    return hashlib.sha256(phone.encode()).hexdigest()[:32]
+
+
+def attempt_name(appointment_id: str, n: int) -> str:
+    return f"{appointment_id}:{int(n)}"
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _decode(raw: dict) -> dict[str, str]:
+    return {_text(k): _text(v) for k, v in raw.items()}
+
+
+@dataclass(frozen=True)
+class Record:
+    """An appointment as stored, with its follow-up state."""
+
+    id: str
+    name: str
+    phone: str
+    at: dt.datetime
+    timezone: str
+    provider: str
+    department: str
+    lang: str
+    status: str
+    outcome: str = ""
+    attempts: int = 0
+    answers: dict[str, str] = field(default_factory=dict)
+    next_try_at: float = 0
+    last_reason: str = ""
+    completed_at: float = 0
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.split() else self.name
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_number(self.phone)
+
+
+# KEYS: appointment, index.  ARGV: id, at, fields... (pairs)
+_ADD = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+"""
+
+# KEYS: dial, attempt, appointment, patient calls, dnc.
+# ARGV: ttl, now, n, attempt name, day_start, week_start, per_day, per_week, patient
+_CLAIM = """
+local status = redis.call('HGET', KEYS[3], 'status')
+if not status then return 'unknown' end
+if status == 'done' or status == 'stopped' then return 'finished' end
+if redis.call('HEXISTS', KEYS[5], ARGV[9]) == 1 then return 'opted_out' end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'guarded' end
+if redis.call('ZCOUNT', KEYS[4], ARGV[5], '+inf') >= tonumber(ARGV[7]) then return 'daily_limit' end
+if redis.call('ZCOUNT', KEYS[4], '(' .. ARGV[6], '+inf') >= tonumber(ARGV[8]) then return 'weekly_limit' end
+redis.call('SET', KEYS[1], 'pending', 'EX', ARGV[1])
+redis.call('HSET', KEYS[2], 'started_at', ARGV[2], 'result', 'dialing', 'updated_at', ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[2], ARGV[4])
+redis.call('EXPIRE', KEYS[4], ARGV[1])
+redis.call('HSET', KEYS[3], 'status', 'calling', 'updated_at', ARGV[2])
+if tonumber(redis.call('HGET', KEYS[3], 'attempts') or '0') < tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[3], 'attempts', ARGV[3])
+end
+return 'ok'
+"""
+
+# KEYS: dial, attempt, call map.  ARGV: ttl, now, call_sid, attempt name
+_RECORD = """
+local dial = redis.call('GET', KEYS[1])
+if not dial then return 0 end
+if dial ~= 'pending' and dial ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[1])
+redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[1])
+redis.call('HSET', KEYS[2], 'call_sid', ARGV[3], 'updated_at', ARGV[2])
+if redis.call('HGET', KEYS[2], 'result') == 'dialing' or redis.call('HGET', KEYS[2], 'result') == 'in_doubt' then
+  redis.call('HSET', KEYS[2], 'result', 'placed')
+end
+return 1
+"""
+
+# KEYS: dial, attempt, patient calls, appointment.  ARGV: now, result, detail, attempt name, status
+# The call certainly was not placed: drop the guard and the call from the patient's count.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) ~= 'pending' then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[3], ARGV[4])
+redis.call('HSET', KEYS[2], 'result', ARGV[2], 'detail', ARGV[3], 'updated_at', ARGV[1])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], 'status', ARGV[5]) end
+return 1
+"""
+
+# KEYS: appointment.  ARGV: now, outcome, status
+_COMPLETE = """
+if redis.call('HSETNX', KEYS[1], 'completed_at', ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'outcome', ARGV[2], 'status', ARGV[3], 'updated_at', ARGV[1], 'next_try_at', '0')
+return 1
+"""
+
+# KEYS: attempt.  ARGV: status, rank, now, answered_by
+_STATUS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local rank = tonumber(redis.call('HGET', KEYS[1], 'call_rank') or '-1')
+if tonumber(ARGV[2]) >= rank then
+  redis.call('HSET', KEYS[1], 'call_status', ARGV[1], 'call_rank', ARGV[2])
+end
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'answered_by', ARGV[4]) end
+redis.call('HSET', KEYS[1], 'updated_at', ARGV[3])
+return 1
+"""
+
+
+class FollowupStore:
+    def __init__(self, conn: redis.Redis, clock: Callable[[], float] = time.time, ttl: int = TTL) -> None:
+        self.conn = conn
+        self.clock = clock
+        self.ttl = ttl
+        self._add = conn.register_script(_ADD)
+        self._claim = conn.register_script(_CLAIM)
+        self._record = conn.register_script(_RECORD)
+        self._release = conn.register_script(_RELEASE)
+        self._complete = conn.register_script(_COMPLETE)
+        self._status = conn.register_script(_STATUS)
+
+    # Appointments -----------------------------------------------------------
+
+    @staticmethod
+    def _fields(a: Appointment, now: float) -> list[str]:
+        pairs = {
+            "id": a.id, "name": a.name, "phone": a.phone, "at": repr(a.at.timestamp()), "tz": a.timezone,
+            "provider": a.provider, "department": a.department, "lang": a.language,
+            "status": "scheduled", "attempts": "0", "created_at": repr(now), "updated_at": repr(now),
+        }
+        return [x for kv in pairs.items() for x in kv]
+
+    def add_many(self, appointments: Iterable[Appointment]) -> list[bool]:
+        """Store new appointments in one round trip; True for each one added, False if it existed."""
+        items = list(appointments)
+        if not items:
+            return []
+        now = self.clock()
+        pipe = self.conn.pipeline(transaction=False)
+        for a in items:
+            self._add(keys=[keys.FOLLOWUP_APPOINTMENT.format(a.id), keys.FOLLOWUP_APPOINTMENTS],
+                      args=[a.id, repr(a.at.timestamp()), *self._fields(a, now)], client=pipe)
+        return [bool(r) for r in pipe.execute()]
+
+    def add(self, appointment: Appointment) -> bool:
+        return self.add_many([appointment])[0]
+
+    def get(self, appointment_id: str) -> Record | None:
+        raw = self.conn.hgetall(keys.FOLLOWUP_APPOINTMENT.format(appointment_id))
+        return self._record_of(_decode(raw)) if raw else None
+
+    @staticmethod
+    def _record_of(f: dict[str, str]) -> Record:
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(f.get("tz") or "UTC")
+        return Record(
+            id=f["id"], name=f.get("name", ""), phone=f.get("phone", ""),
+            at=dt.datetime.fromtimestamp(float(f.get("at") or 0), zone), timezone=f.get("tz", "UTC"),
+            provider=f.get("provider", ""), department=f.get("department", ""), lang=f.get("lang", "en"),
+            status=f.get("status", ""), outcome=f.get("outcome", ""), attempts=int(f.get("attempts") or 0),
+            answers={k[4:]: v for k, v in f.items() if k.startswith("ans:")},
+            next_try_at=float(f.get("next_try_at") or 0), last_reason=f.get("last_reason", ""),
+            completed_at=float(f.get("completed_at") or 0),
+        )
+
+    def list(self, limit: int = 200, offset: int = 0, newest_first: bool = True) -> list[Record]:
+        ids = (self.conn.zrevrange if newest_first else self.conn.zrange)(
+            keys.FOLLOWUP_APPOINTMENTS, offset, offset + limit - 1
+        )
+        return self._many([_text(i) for i in ids])
+
+    def all_ids(self) -> list[str]:
+        return [_text(i) for i in self.conn.zrange(keys.FOLLOWUP_APPOINTMENTS, 0, -1)]
+
+    def _many(self, ids: list[str]) -> list[Record]:
+        pipe = self.conn.pipeline(transaction=False)
+        for i in ids:
+            pipe.hgetall(keys.FOLLOWUP_APPOINTMENT.format(i))
+        return [self._record_of(_decode(raw)) for raw in pipe.execute() if raw]
+
+    def iter_all(self, batch: int = 500):
+        ids = self.all_ids()
+        for start in range(0, len(ids), batch):
+            yield from self._many(ids[start:start + batch])
+
+    def count(self) -> int:
+        return int(self.conn.zcard(keys.FOLLOWUP_APPOINTMENTS))
+
+    def note(self, appointment_id: str, event: str, **details: object) -> None:
+        """An event in the appointment's history (gate refusals, attempts); never a phone number."""
+        entry = json.dumps({"at": self.clock(), "event": event, **{k: str(v) for k, v in details.items()}})
+        key = keys.FOLLOWUP_EVENTS.format(appointment_id)
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.lpush(key, entry)
+        pipe.ltrim(key, 0, EVENTS_KEPT - 1)
+        pipe.expire(key, self.ttl)
+        pipe.execute()
+
+    def events(self, appointment_id: str) -> list[dict]:
+        return [json.loads(e) for e in self.conn.lrange(keys.FOLLOWUP_EVENTS.format(appointment_id), 0, -1)]
+
+    def schedule(self, appointment_id: str, when: float, reason: str = "") -> None:
+        self.conn.hset(keys.FOLLOWUP_APPOINTMENT.format(appointment_id),
+                       mapping={"next_try_at": repr(when), "last_reason": reason, "updated_at": repr(self.clock())})
+
+    def set_status(self, appointment_id: str, status: str) -> None:
+        self.conn.hset(keys.FOLLOWUP_APPOINTMENT.format(appointment_id), "status", status)
+
+    def bump_defers(self, appointment_id: str) -> int:
+        return int(self.conn.hincrby(keys.FOLLOWUP_APPOINTMENT.format(appointment_id), "defers", 1))
+
+    def complete(self, appointment_id: str, outcome: str, status: str = "done") -> bool:
+        """Finish the appointment's follow-up once (False if it was already finished)."""
+        return bool(self._complete(keys=[keys.FOLLOWUP_APPOINTMENT.format(appointment_id)],
+                                   args=[repr(self.clock()), outcome, status]))
+
+    def record_answer(self, appointment_id: str, name: str, value: str) -> None:
+        self.conn.hset(keys.FOLLOWUP_APPOINTMENT.format(appointment_id), f"ans:{name}", value[:100])
+
+    # Patients ---------------------------------------------------------------
+
+    def past_calls(self, phone: str) -> list[dt.datetime]:
+        """When this number was called for follow-ups (the gate's history)."""
+        raw = self.conn.zrange(keys.FOLLOWUP_PATIENT_CALLS.format(patient_key(phone)), 0, -1, withscores=True)
+        return [dt.datetime.fromtimestamp(score, UTC) for _, score in raw]
+
+    def opt_out(self, phone: str, source: str) -> bool:
+        """Put the number on the do-not-call list (True if it was not on it)."""
+        entry = json.dumps({"at": self.clock(), "source": source, "last4": phone[-4:]})
+        return bool(self.conn.hsetnx(keys.FOLLOWUP_DO_NOT_CALL, patient_key(phone), entry))
+
+    def opted_out(self, phone: str) -> bool:
+        return bool(self.conn.hexists(keys.FOLLOWUP_DO_NOT_CALL, patient_key(phone)))
+
+    def do_not_call_count(self) -> int:
+        return int(self.conn.hlen(keys.FOLLOWUP_DO_NOT_CALL))
+
+    # Attempts and their guard -------------------------------------------------
+
+    def claim_dial(self, appointment_id: str, n: int, phone: str, day_start: dt.datetime, per_day: int, per_week: int) -> str:
+        """Take attempt ``n``'s guard if every rule still allows it. 'ok', or why not:
+        'finished', 'opted_out', 'guarded' (an earlier run has it), 'daily_limit', 'weekly_limit', 'unknown'."""
+        name = attempt_name(appointment_id, n)
+        now = self.clock()
+        patient = patient_key(phone)
+        result = self._claim(
+            keys=[keys.FOLLOWUP_DIAL.format(name), keys.FOLLOWUP_ATTEMPT.format(name),
+                  keys.FOLLOWUP_APPOINTMENT.format(appointment_id), keys.FOLLOWUP_PATIENT_CALLS.format(patient),
+                  keys.FOLLOWUP_DO_NOT_CALL],
+            args=[self.ttl, repr(now), int(n), name, repr(day_start.timestamp()), repr(now - 7 * 86400),
+                  per_day, per_week, patient],
+        )
+        return _text(result)
+
+    def dial_state(self, appointment_id: str, n: int) -> str | None:
+        value = self.conn.get(keys.FOLLOWUP_DIAL.format(attempt_name(appointment_id, n)))
+        return _text(value) if value is not None else None
+
+    def record_call(self, appointment_id: str, n: int, call_sid: str) -> bool:
+        """The call exists (Twilio's answer, or a webhook for it): the guard becomes its CallSid."""
+        name = attempt_name(appointment_id, n)
+        return bool(self._record(
+            keys=[keys.FOLLOWUP_DIAL.format(name), keys.FOLLOWUP_ATTEMPT.format(name), keys.FOLLOWUP_CALL.format(call_sid)],
+            args=[self.ttl, repr(self.clock()), call_sid, name],
+        ))
+
+    def release_dial(self, appointment_id: str, n: int, phone: str, result: str, detail: str, status: str = "") -> bool:
+        """No call was placed (refused before sending, Twilio said no): drop the guard and the count."""
+        name = attempt_name(appointment_id, n)
+        return bool(self._release(
+            keys=[keys.FOLLOWUP_DIAL.format(name), keys.FOLLOWUP_ATTEMPT.format(name),
+                  keys.FOLLOWUP_PATIENT_CALLS.format(patient_key(phone)), keys.FOLLOWUP_APPOINTMENT.format(appointment_id)],
+            args=[repr(self.clock()), result, detail, name, status],
+        ))
+
+    def mark_attempt(self, appointment_id: str, n: int, **fields: str) -> None:
+        key = keys.FOLLOWUP_ATTEMPT.format(attempt_name(appointment_id, n))
+        self.conn.hset(key, mapping={**fields, "updated_at": repr(self.clock())})
+        self.conn.expire(key, self.ttl)
+
+    def settle_once(self, appointment_id: str, n: int) -> bool:
+        """True the first time an attempt's final status is handled (status callbacks may repeat)."""
+        key = keys.FOLLOWUP_ATTEMPT.format(attempt_name(appointment_id, n))
+        return bool(self.conn.hsetnx(key, "settled_at", repr(self.clock())))
+
+    def note_status(self, appointment_id: str, n: int, status: str, answered_by: str = "") -> bool:
+        if status not in STATUS_RANK:
+            return False
+        key = keys.FOLLOWUP_ATTEMPT.format(attempt_name(appointment_id, n))
+        return bool(self._status(keys=[key], args=[status, STATUS_RANK[status], repr(self.clock()), answered_by]))
+
+    def attempt(self, appointment_id: str, n: int) -> dict[str, str]:
+        return _decode(self.conn.hgetall(keys.FOLLOWUP_ATTEMPT.format(attempt_name(appointment_id, n))))
+
+    def attempts(self, appointment_id: str, upto: int) -> list[dict[str, str]]:
+        return [self.attempt(appointment_id, n) for n in range(1, upto + 1)]
+
+    def attempt_for_call(self, call_sid: str) -> tuple[str, int] | None:
+        value = self.conn.get(keys.FOLLOWUP_CALL.format(call_sid))
+        if value is None:
+            return None
+        appointment_id, _, n = _text(value).rpartition(":")
+        return appointment_id, int(n)
+
+    # API keys -------------------------------------------------------------------
+
+    def new_api_key(self, name: str) -> str:
+        """A new key for the scheduling system; only its hash is stored. Returns the key (shown once)."""
+        key = "fuk_" + secrets.token_urlsafe(32)
+        self.conn.hset(keys.FOLLOWUP_API_KEYS, hashlib.sha256(key.encode()).hexdigest(), name)
+        return key
+
+    def api_key_name(self, key: str) -> str | None:
+        if not key or len(key) > 200:
+            return None
+        name = self.conn.hget(keys.FOLLOWUP_API_KEYS, hashlib.sha256(key.encode()).hexdigest())
+        return _text(name) if name is not None else None

@@ -1,0 +1,221 @@
+"""Voicemail records: one per Twilio recording, from the status callback to the transcript.
+
+The record is written once when Twilio reports the recording (a replayed
+report finds it and changes nothing) and then moves through the pipeline in
+ivr.workers.voicemail. Its transcript, word timings and urgent reason are kept
+sealed (ivr.sealing): Redis's append-only file on disk never holds them in
+clear. The audio itself is in the vault (ivr.vault), encrypted too.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import Any, Callable
+
+import redis
+
+from . import keys
+
+
+class VoicemailStatus(StrEnum):
+    RECEIVED = "received"
+    STORED = "stored"
+    TRANSCRIBED = "transcribed"
+    NO_SPEECH = "no_speech"
+    UNREADABLE = "unreadable"
+    FAILED = "failed"
+    FETCH_FAILED = "fetch_failed"
+    NO_ENGINE = "no_engine"
+    NO_AUDIO = "no_audio"
+
+
+# What staff read in the console for each status.
+STATUS_TEXT = {
+    VoicemailStatus.RECEIVED: "waiting to be fetched and transcribed",
+    VoicemailStatus.STORED: "audio stored, transcription under way",
+    VoicemailStatus.TRANSCRIBED: "transcribed",
+    VoicemailStatus.NO_SPEECH: "no speech detected",
+    VoicemailStatus.UNREADABLE: "audio unreadable",
+    VoicemailStatus.FAILED: "transcription failed, audio kept",
+    VoicemailStatus.FETCH_FAILED: "could not fetch the recording from Twilio; it is kept there",
+    VoicemailStatus.NO_ENGINE: "not transcribed: no speech model for this language; audio kept",
+    VoicemailStatus.NO_AUDIO: "Twilio reported no audio for this message",
+}
+
+# Statuses the pipeline is finished with (a job that finds one does nothing more).
+FINAL = frozenset(
+    {
+        VoicemailStatus.TRANSCRIBED,
+        VoicemailStatus.NO_SPEECH,
+        VoicemailStatus.UNREADABLE,
+        VoicemailStatus.FAILED,
+        VoicemailStatus.FETCH_FAILED,
+        VoicemailStatus.NO_ENGINE,
+        VoicemailStatus.NO_AUDIO,
+    }
+)
+
+
+@dataclass
+class Voicemail:
+    recording_sid: str
+    call_sid: str = ""
+    caller: str = ""
+    department: str = ""
+    lang: str = ""
+    purpose: str = "voicemail"  # voicemail | callback_reason
+    duration: int = 0  # seconds, as Twilio reported
+    received_at: float = 0.0
+    status: VoicemailStatus = VoicemailStatus.RECEIVED
+    detail: str = ""  # the reason behind a failure status, for staff and logs (no patient data)
+    callback_id: str = ""
+    attempts: int = 0  # pipeline runs started
+    path: str = ""  # the sealed file in the vault
+    sha256: str = ""
+    size: int = 0
+    twilio_deleted: bool = False
+    transcript: str = ""  # sealed token
+    words: str = ""  # sealed token of JSON word timings
+    confidence: float = 0.0
+    engine: str = ""
+    seconds: float = 0.0  # audio length as decoded
+    urgent: bool = False
+    urgent_reason: str = ""  # sealed token
+    updated_at: float = 0.0
+
+    @property
+    def status_text(self) -> str:
+        return STATUS_TEXT[self.status]
+
+    @property
+    def has_audio(self) -> bool:
+        return bool(self.path)
+
+    def to_fields(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return out
+
+    @classmethod
+    def from_fields(cls, raw: dict[Any, Any]) -> "Voicemail":
+        data = {_text(k): _text(v) for k, v in raw.items()}
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            if f.name in ("duration", "attempts", "size"):
+                values[f.name] = int(value or 0)
+            elif f.name in ("received_at", "confidence", "seconds", "updated_at"):
+                values[f.name] = float(value or 0)
+            elif f.name in ("twilio_deleted", "urgent"):
+                values[f.name] = value == "1"
+            elif f.name == "status":
+                values[f.name] = VoicemailStatus(value)
+            else:
+                values[f.name] = value
+        return cls(**values)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+# KEYS: record, index. ARGV: received_at, recording_sid, then field/value pairs.
+# Returns 1 when written, 0 when the recording was already known.
+_RECEIVE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+return 1
+"""
+
+
+class VoicemailStore:
+    def __init__(self, conn: redis.Redis, clock: Callable[[], float] = time.time) -> None:
+        self.conn = conn
+        self.clock = clock
+        self._receive = conn.register_script(_RECEIVE)
+
+    def receive(self, vm: Voicemail) -> tuple[Voicemail, bool]:
+        """Keep a newly reported recording once. Returns the stored record and whether it is new."""
+        vm.received_at = vm.received_at or self.clock()
+        vm.updated_at = vm.received_at
+        flat = [x for kv in vm.to_fields().items() for x in kv]
+        created = bool(
+            self._receive(
+                keys=[keys.VOICEMAIL.format(vm.recording_sid), keys.VOICEMAILS],
+                args=[repr(vm.received_at), vm.recording_sid, *flat],
+            )
+        )
+        if created:
+            return vm, True
+        existing = self.get(vm.recording_sid)
+        assert existing is not None
+        return existing, False
+
+    def get(self, recording_sid: str) -> Voicemail | None:
+        raw = self.conn.hgetall(keys.VOICEMAIL.format(recording_sid))
+        return Voicemail.from_fields(raw) if raw else None
+
+    def update(self, recording_sid: str, **changes: Any) -> None:
+        """Set fields of a known record (``status`` etc.); ``updated_at`` follows."""
+        probe = Voicemail(recording_sid, **changes)  # validates names and types
+        data = {k: v for k, v in probe.to_fields().items() if k in changes}
+        data["updated_at"] = repr(self.clock())
+        key = keys.VOICEMAIL.format(recording_sid)
+        pipe = self.conn.pipeline()
+        pipe.exists(key)
+        pipe.hset(key, mapping=data)
+        if not pipe.execute()[0]:
+            self.conn.delete(key)
+            raise KeyError(f"no voicemail {recording_sid}")
+
+    def link_callback(self, recording_sid: str, callback_id: str) -> None:
+        """Record which callback request this recording belongs to (a callback may have several)."""
+        pipe = self.conn.pipeline()
+        pipe.hset(keys.VOICEMAIL.format(recording_sid), "callback_id", callback_id)
+        pipe.zadd(keys.VOICEMAILS_OF_CALLBACK.format(callback_id), {recording_sid: self.clock()})
+        pipe.execute()
+
+    def for_callback(self, callback_id: str) -> list[Voicemail]:
+        """The recordings left with a callback request, oldest first."""
+        sids = self.conn.zrange(keys.VOICEMAILS_OF_CALLBACK.format(callback_id), 0, -1)
+        pipe = self.conn.pipeline(transaction=False)
+        for sid in sids:
+            pipe.hgetall(keys.VOICEMAIL.format(_text(sid)))
+        return [Voicemail.from_fields(raw) for raw in pipe.execute() if raw]
+
+    def lock(self, recording_sid: str, seconds: int) -> bool:
+        """One pipeline run at a time per recording. True if this run may go on."""
+        return bool(self.conn.set(keys.VOICEMAIL_LOCK.format(recording_sid), "1", nx=True, ex=seconds))
+
+    def unlock(self, recording_sid: str) -> None:
+        self.conn.delete(keys.VOICEMAIL_LOCK.format(recording_sid))
+
+    def touch(self, recording_sid: str) -> None:
+        self.conn.hset(keys.VOICEMAIL.format(recording_sid), "updated_at", repr(self.clock()))
+
+    def begin_attempt(self, recording_sid: str) -> int:
+        """Count a pipeline run; returns which run this is (1 = first)."""
+        return int(self.conn.hincrby(keys.VOICEMAIL.format(recording_sid), "attempts", 1))
+
+    def recent(self, limit: int = 50) -> list[Voicemail]:
+        sids = self.conn.zrevrange(keys.VOICEMAILS, 0, limit - 1)
+        pipe = self.conn.pipeline(transaction=False)
+        for sid in sids:
+            pipe.hgetall(keys.VOICEMAIL.format(_text(sid)))
+        return [Voicemail.from_fields(raw) for raw in pipe.execute() if raw]
+
+    def unfinished(self, idle_seconds: float, limit: int = 200) -> list[str]:
+        """Recordings not final whose record has not moved for ``idle_seconds`` (a lost job)."""
+        now = self.clock()
+        out = []
+        for vm in self.recent(limit):
+            if vm.status not in FINAL and now - vm.updated_at >= idle_seconds:
+                out.append(vm.recording_sid)
+        return out

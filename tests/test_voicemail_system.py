@@ -1,0 +1,127 @@
+"""A voicemail end to end: a signed call leaves a message, a real RQ worker (its own process) fetches and
+transcribes it, and a nurse reads and plays it in the console in headless Chromium. Plus the deletion
+request checked against Twilio's OpenAPI description (Prism).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import pytest
+from playwright.sync_api import expect
+
+from ivr.staff.passwords import hash_password
+from ivr.store.audit import PLAY_RECORDING
+from ivr.store.users import UserStore
+from ivr.workers import voicemail as jobs
+
+from .conftest import DATA_KEY, flask_transport
+from .fake_twilio import FakeTwilio
+from .processes import run_ivr
+from .test_voicemail_pipeline import reference
+
+PASSWORD = "correct horse battery staple"
+CALLER = "+13055550147"
+
+
+@pytest.fixture
+def twilio():
+    fake = FakeTwilio("AC" + secrets.token_hex(16), secrets.token_hex(16))
+    yield fake
+    fake.stop()
+
+
+def leave_voicemail(live_server, phone, transport_app, caller: str = CALLER) -> str:
+    """Call the clinic, choose the nurse line, nobody answers, leave a message. Returns its RecordingSid."""
+    call = phone(caller=caller)
+    call.transport = transport_app
+    call.start()
+    call.press("1")  # English
+    turn = call.press("3")  # nurse line
+    assert turn.dial_number
+    call.dial_result("no-answer")
+    turn = call.press("3")  # leave a message
+    assert turn.waiting == "record"
+    turn = call.record(seconds=14)
+    assert turn.waiting == "ended"
+    (vm,) = live_server.app.extensions["ivr"].voicemails.recent()
+    return vm.recording_sid
+
+
+def test_message_is_transcribed_by_a_real_worker_and_a_nurse_reads_and_plays_it(
+    live_server, phone, redis_server, twilio, page
+):
+    twilio.default_audio = reference("urgent-02")  # "my husband is having trouble breathing"
+    sid = leave_voicemail(live_server, phone, flask_transport(live_server.app))
+    svc = live_server.app.extensions["ivr"]
+    data_dir = live_server.app.config["DATA_DIR"]
+
+    result = run_ivr(
+        "worker", "--burst", "--no-scheduler",
+        REDIS_URL=redis_server.url,
+        IVR_DATA_DIR=data_dir,
+        IVR_DATA_KEY=DATA_KEY,
+        TWILIO_ACCOUNT_SID=twilio.account_sid,
+        TWILIO_AUTH_TOKEN=twilio.auth_token,
+        TWILIO_API_BASE_URL=twilio.base_url,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    vm = svc.voicemails.get(sid)
+    assert vm.status.value == "transcribed", (vm.status, vm.detail)
+    assert vm.urgent and twilio.deleted == [sid]
+    # The worker's log names the recording, never the caller's number or what they said.
+    assert sid in result.stderr
+    assert "3055550147" not in result.stderr and "breathing" not in result.stderr.lower()
+
+    UserStore(svc.redis).add("nina", "nurse", hash_password(PASSWORD), display_name="Nina Patel")
+    page.goto(live_server.url + "/login")
+    page.get_by_label("Username").fill("nina")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    row = page.locator(f"tr[data-callback='{vm.callback_id}']")
+    expect(row).to_have_class(re.compile("urgent"))
+    expect(row).to_contain_text("trouble breathing")
+    expect(row).to_contain_text("(•••) •••-0147")
+
+    page.goto(f"{live_server.url}/console/callbacks/{vm.callback_id}")
+    message = page.locator(f"article.message[data-recording='{sid}']")
+    expect(message.locator(".transcript")).to_contain_text("breathing")
+    expect(message.locator(".urgent-reason")).to_contain_text("trouble breathing")
+    audio = message.locator("audio")
+    src = audio.get_attribute("src")
+    played = page.evaluate(
+        """async (src) => {
+            const audio = document.querySelector(`audio[src="${src}"]`);
+            audio.muted = true;
+            await audio.play();
+            await new Promise(r => setTimeout(r, 300));
+            return {duration: audio.duration, error: audio.error && audio.error.code};
+        }""",
+        src,
+    )
+    assert played["error"] is None and played["duration"] > 5, played
+    resp = page.request.get(live_server.url + src)
+    assert resp.status == 200 and resp.body()[:4] == b"RIFF" and resp.headers["cache-control"] == "no-store"
+    plays = [e for e in svc.audit.for_actor("nina") if e.action == PLAY_RECORDING]
+    assert plays and plays[0].target == vm.callback_id and plays[0].detail == sid
+
+    # Another department's staff cannot fetch the audio.
+    UserStore(svc.redis).add("bill", "billing", hash_password(PASSWORD))
+    page.context.clear_cookies()
+    page.goto(live_server.url + "/login")
+    page.get_by_label("Username").fill("bill")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    assert page.request.get(live_server.url + src).status == 403
+
+
+def test_deleting_twilios_copy_matches_twilios_api_description(prism, twilio_spec):
+    account = "AC" + secrets.token_hex(16)
+    settings = {"TWILIO_ACCOUNT_SID": account, "TWILIO_AUTH_TOKEN": "fake-auth-token", "TWILIO_API_BASE_URL": prism.base_url}
+    sid = "RE" + secrets.token_hex(16)
+    jobs.delete_at_twilio(settings, sid)  # Prism answers 422 to anything that does not match the description
+    prism.sync()
+    assert re.search(rf"delete /2010-04-01/Accounts/{account}/Recordings/{sid}\.json", prism.log())
