@@ -415,3 +415,30 @@ def test_the_import_command_reports_bad_lines_and_a_second_run_changes_nothing(r
     assert "appointments: 2" in status.stdout and "scheduled    2" in status.stdout
     for output in (first.stdout + first.stderr, status.stdout):
         assert PATIENT not in output and "5550123" not in output
+
+
+def test_a_message_option_an_admin_adds_to_the_follow_up_flow_reaches_the_nurse_queue(make_app, config_copy, redis_conn):
+    """The follow-up flow is edited like any flow: a voicemail node works in it as in an incoming call."""
+    config, prompts = config_copy
+    path = config / "flows" / "followup.yaml"
+    no_thanks = '      - {digit: "2", keywords: {en: [no thanks], es: [no gracias]}, answer: "no", next: thanks}\n'
+    text = path.read_text(encoding="utf-8")
+    assert no_thanks in text
+    text = text.replace(no_thanks, no_thanks + '      - {digit: "3", keywords: {en: [message], es: [mensaje]}, next: nurse_message}\n')
+    text += "  nurse_message:\n    type: voicemail\n    prompt: voicemail_nurse\n    department: nurse\n"
+    path.write_text(text, encoding="utf-8")
+    app = make_app(CONFIG_DIR=str(config), PROMPTS_DIR=str(prompts))
+    rec = placed_call(redis_conn)
+    call = FollowupCall(app, rec.id)
+    call.answer("human")
+    for key in ("1", "1", "5"):  # it is Maria; feeling better; visit rated 5
+        call.press(key)
+    assert call.press("3").waiting == "record"
+    done = call.record(seconds=9)
+    assert done.waiting == "ended" and "Guardamos su mensaje" in words(done)  # told only once it is kept
+
+    svc = app.extensions["ivr"]
+    [vm] = svc.voicemails.recent()
+    cb = svc.callbacks.get(vm.callback_id)
+    assert (cb.department, cb.phone, cb.source, cb.lang) == ("nurse", PATIENT, "voicemail", "es")
+    assert svc.queue.job_ids == [f"voicemail-{vm.recording_sid}"]

@@ -29,6 +29,7 @@ from ivr.clinic import ClinicSettings
 from ivr.flows import CallState, Reply, start, step
 from ivr.flows.actions import NOTES, AskCallback, OptOut, RecordAnswer
 from ivr.store.followups import STATUS_RANK, FollowupStore, Outcome, Record
+from ivr.voice import effects
 from ivr.voice.security import twilio_signed
 from ivr.voice.twiml import Renderer
 from ivr.voice.views import _event, bp, twiml
@@ -125,8 +126,9 @@ def _answered() -> Response:
     runtime.refresh()
     clinic = runtime.clinic
     flow = runtime.flows.live(clinic.followups.flow)
-    ctx = runtime.context(svc.now(), call_key=call_sid)
+    ctx = _context(call_sid)
     reply, state = start(flow, ctx, caller=rec.phone, lang=rec.lang)
+    reply, state = effects.perform_effects(flow, reply, state, ctx, call_sid)
     return _finish(store, rec, n, call_sid, None, 0, reply, state)
 
 
@@ -138,6 +140,21 @@ def followup_step():
     except Exception:  # noqa: BLE001
         log.exception("follow-up step webhook failed; the patient hears the short message")
         return short_message()
+
+
+def _context(call_sid: str):
+    """The engine's view of the world, with the queue questions a callback or hold node may ask.
+
+    The follow-up flow is edited like any flow: a node an administrator adds (a
+    voicemail for the nurse, a callback offer) works here as in an incoming call.
+    """
+    svc = services.get()
+    return svc.runtime.context(
+        svc.now(),
+        call_key=call_sid,
+        wait_seconds=svc.callbacks.estimated_wait_seconds,
+        hold_position=svc.holds.position,
+    )
 
 
 def _stepped() -> Response:
@@ -164,8 +181,9 @@ def _stepped() -> Response:
     runtime.refresh()
     state = CallState.from_dict(saved)
     flow = runtime.flows.version(state.flow, state.version)
-    ctx = runtime.context(svc.now(), call_key=call_sid)
+    ctx = _context(call_sid)
     reply, state = step(flow, state, _event(), ctx)
+    reply, state = effects.perform_effects(flow, reply, state, ctx, call_sid)
     return _finish(store, rec, n, call_sid, seq, request_seq, reply, state)
 
 
