@@ -17,7 +17,7 @@ from flask import Blueprint, Response, render_template
 
 from ivr import services
 from ivr.staff.auth import current_user, role_required
-from ivr.staff.pages import SECURITY_HEADERS
+from ivr.staff.pages import staff_pages
 from ivr.store import audit as actions
 from ivr.store.followups import FollowupStore, Outcome, Record
 
@@ -30,16 +30,7 @@ EXPORT_COLUMNS = [
 ]
 
 
-@bp.after_request
-def _headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
-
-
-@bp.context_processor
-def _template_values() -> dict:
-    return {"clinic_name": services.get().runtime.clinic.name, "current_user": current_user()}
+staff_pages(bp)
 
 
 def summary(records) -> dict:

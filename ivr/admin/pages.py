@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Response, render_template
+from flask import render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden
 
 from ivr import services
 from ivr.staff.audit import record
-from ivr.staff.auth import current_user, role_required
-from ivr.staff.pages import SECURITY_HEADERS
+from ivr.staff.auth import role_required
+from ivr.staff.pages import staff_pages
 from ivr.store import audit as actions
 from ivr.store.emergency import OFF
 
@@ -21,21 +21,7 @@ ADMIN_ACTIONS = {
 }
 
 
-@bp.before_request
-def _check_session() -> None:
-    current_user()  # idle time-out, and this request counts as activity
-
-
-@bp.after_request
-def _headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
-
-
-@bp.context_processor
-def _template_values() -> dict:
-    return {"clinic_name": services.get().runtime.clinic.name, "current_user": current_user()}
+staff_pages(bp)
 
 
 @bp.app_context_processor

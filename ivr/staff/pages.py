@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, render_template
+from flask import Blueprint, Response, render_template
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden
@@ -26,22 +26,29 @@ SECURITY_HEADERS = {
 }
 
 
-@bp.before_request
 def _check_session() -> None:
     """Apply the idle time-out (and count this request as activity) on every staff page."""
     current_user()
 
 
-@bp.after_request
 def _headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
 
 
-@bp.context_processor
 def _template_values() -> dict:
     return {"clinic_name": services.get().runtime.clinic.name, "current_user": current_user()}
+
+
+def staff_pages(blueprint: Blueprint) -> None:
+    """What every blueprint of staff pages (console, admin) shares: session check, headers, template values."""
+    blueprint.before_request(_check_session)
+    blueprint.after_request(_headers)
+    blueprint.context_processor(_template_values)
+
+
+staff_pages(bp)
 
 
 def error_page(status: int, title: str, message: str) -> tuple[str, int]:
