@@ -59,17 +59,10 @@ class Desk(_Strict):
     roles: list[Literal["nurse", "billing", "scheduling", "admin"]] = Field(default_factory=list)
 
 
-class CallbackSettings(_Strict):
-    """How queued callbacks are offered, claimed and retried."""
+class _CallsPatients(_Strict):
+    """Settings of a part that calls patients: when it may (never outside 08:00-21:00)."""
 
-    offer_when_wait_over_minutes: int = Field(default=5, ge=0, le=240)
-    lease_minutes: int = Field(default=10, ge=1, le=240)
-    retry_attempts: int = Field(default=3, ge=1, le=10)
-    retry_spacing_minutes: int = Field(default=30, ge=1, le=1440)
     calling_hours: str = "09:00-20:00"
-    target_minutes: int = Field(default=60, ge=1, le=10080)
-    # Played to callers who keep holding (Twilio fetches it); "" for a pause instead.
-    hold_music_url: str = "https://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3"
 
     @field_validator("calling_hours")
     @classmethod
@@ -82,6 +75,18 @@ class CallbackSettings(_Strict):
     @property
     def calling_window(self) -> Span:
         return Span.parse(self.calling_hours)
+
+
+class CallbackSettings(_CallsPatients):
+    """How queued callbacks are offered, claimed and retried (``calling_hours`` in clinic time)."""
+
+    offer_when_wait_over_minutes: int = Field(default=5, ge=0, le=240)
+    lease_minutes: int = Field(default=10, ge=1, le=240)
+    retry_attempts: int = Field(default=3, ge=1, le=10)
+    retry_spacing_minutes: int = Field(default=30, ge=1, le=1440)
+    target_minutes: int = Field(default=60, ge=1, le=10080)
+    # Played to callers who keep holding (Twilio fetches it); "" for a pause instead.
+    hold_music_url: str = "https://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3"
 
 
 DEFAULT_URGENT_PHRASES = {
@@ -116,13 +121,12 @@ class VoicemailSettings(_Strict):
                     raise _At(str(exc), lang, i) from None
         return value
 
-class FollowupSettings(_Strict):
-    """Automated post-appointment follow-up calls (ivr.followups)."""
+class FollowupSettings(_CallsPatients):
+    """Automated post-appointment follow-up calls (ivr.followups); ``calling_hours`` in the patient's time."""
 
     enabled: bool = True
     flow: str = "followup"  # the flow a patient who answers hears
     delay_hours: float = Field(default=24, ge=0, le=24 * 30)  # first try this long after the appointment
-    calling_hours: str = "09:00-20:00"  # in the patient's local time; never outside 08:00-21:00
     max_calls_per_day: int = Field(default=1, ge=1, le=3)  # per patient (phone number), local calendar day
     max_calls_per_week: int = Field(default=3, ge=1, le=10)  # per patient, any 7 days
     retry_attempts: int = Field(default=2, ge=0, le=5)  # busy / no answer / failed: tries after the first
@@ -130,18 +134,6 @@ class FollowupSettings(_Strict):
     calls_per_second: float = Field(default=1.0, gt=0, le=100)  # Twilio's limit, shared by all workers
     nurse_department: str = "nurse"  # where "press 1 to talk to a nurse" files the callback
     give_up_after_days: int = Field(default=7, ge=1, le=60)  # no call later than this after the appointment
-
-    @field_validator("calling_hours")
-    @classmethod
-    def _window(cls, value: str) -> str:
-        span = Span.parse(value)
-        if span.start < 8 * 60 or span.end > 21 * 60:
-            raise ValueError(f"{value!r}: patients may only be called between 08:00 and 21:00")
-        return value
-
-    @property
-    def calling_window(self) -> Span:
-        return Span.parse(self.calling_hours)
 
 
 class Voice(_Strict):
