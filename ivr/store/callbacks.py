@@ -54,7 +54,7 @@ import redis
 
 from ivr.calling_hours import CallingHours
 
-from . import keys
+from . import keys, records
 
 if TYPE_CHECKING:  # pragma: no cover
     from ivr.clinic import ClinicSettings
@@ -150,32 +150,15 @@ class Callback:
 
     def to_fields(self) -> dict[str, str]:
         """The hash to store: empty text fields are left out (they read back as "")."""
-        out = {f.name: _encode(getattr(self, f.name)) for f in fields(self)}
+        out = {f.name: records.encode(getattr(self, f.name)) for f in fields(self)}
         out["place"] = repr(self.place)
         return {k: v for k, v in out.items() if v != "" or k in _ALWAYS}
 
     @classmethod
     def from_fields(cls, raw: dict[Any, Any]) -> "Callback":
-        data = {_text(k): _text(v) for k, v in raw.items()}
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name not in data:
-                continue
-            value = data[f.name]
-            if f.name in _FLOATS:
-                values[f.name] = float(value or 0)
-            elif f.name == "attempts":
-                values[f.name] = int(value or 0)
-            elif f.name == "urgent":
-                values[f.name] = value == "1"
-            elif f.name == "status":
-                values[f.name] = Status(value)
-            else:
-                values[f.name] = value
-        return cls(**values)
+        return cls(**records.decode(cls, raw))
 
 
-_FLOATS = frozenset({"requested_at", "claimed_at", "lease_until", "not_before", "finished_at"})
 _ALWAYS = frozenset({"id", "department", "phone", "lang", "status", "claimed_by"})
 
 
@@ -211,16 +194,7 @@ def phone_digest(phone: str) -> str:
     return hashlib.sha1(phone.encode()).hexdigest()
 
 
-def _encode(value: Any) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+_text = records.text
 
 
 def _pairs(flat: list[Any]) -> dict[str, str]:

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import redis
 
-from . import keys
+from . import keys, records
 
 
 class VoicemailStatus(StrEnum):
@@ -94,35 +94,14 @@ class Voicemail:
         return bool(self.path)
 
     def to_fields(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = ("1" if value else "0") if isinstance(value, bool) else str(value)
-        return out
+        return {f.name: records.encode(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_fields(cls, raw: dict[Any, Any]) -> "Voicemail":
-        data = {_text(k): _text(v) for k, v in raw.items()}
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name not in data:
-                continue
-            value = data[f.name]
-            if f.name in ("duration", "attempts", "size"):
-                values[f.name] = int(value or 0)
-            elif f.name in ("received_at", "confidence", "seconds", "updated_at"):
-                values[f.name] = float(value or 0)
-            elif f.name in ("twilio_deleted", "urgent"):
-                values[f.name] = value == "1"
-            elif f.name == "status":
-                values[f.name] = VoicemailStatus(value)
-            else:
-                values[f.name] = value
-        return cls(**values)
+        return cls(**records.decode(cls, raw))
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+_text = records.text
 
 
 # KEYS: record, index. ARGV: received_at, recording_sid, then field/value pairs.
