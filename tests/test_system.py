@@ -10,6 +10,7 @@ import subprocess
 import pytest
 import redis
 import requests
+import yaml
 
 from ivr.store import StatsStore
 
@@ -54,11 +55,27 @@ class Served:
             self.log.close()
 
 
+def always_open_config(folder) -> str:
+    """A copy of config/ where the clinic is open every hour of every day, with no holidays.
+
+    A served system answers by the wall clock, and these tests walk the daytime menus: without
+    this they would fail whenever CI runs after hours, at weekends or on a holiday.
+    """
+    shutil.copytree(ROOT / "config", folder)
+    clinic = yaml.safe_load((folder / "clinic.yaml").read_text())
+    clinic["hours"] = {day: ["00:00-24:00"] for day in clinic["hours"]}
+    clinic["holidays"] = []
+    (folder / "clinic.yaml").write_text(yaml.safe_dump(clinic, allow_unicode=True, sort_keys=False))
+    return str(folder)
+
+
 @pytest.fixture
 def served(tmp_path):
     started = []
+    config = always_open_config(tmp_path / "config")
 
     def start(**extra_env: str) -> Served:
+        extra_env.setdefault("IVR_CONFIG_DIR", config)
         s = Served(tmp_path / "var", free_port(), **extra_env)
         started.append(s)
         return s
