@@ -12,9 +12,8 @@ tests/data/voicemails/<id>.wav and truth.tsv (id, speed, level dBFS, SNR dB, tex
 
     .venv/bin/python -m benches.make_reference_set --dev DIR   # a development set, for tuning
 
-A development set (--dev) is spoken the same way from held-out voicemails of the clinic corpus
-(ivr/speech/corpus.py, another seed than the language model's): decoder settings are tuned on it,
-never on the reference set.
+A development set (--dev) is spoken the same way from other hand-written voicemails
+(benches/dev_texts.py): decoder and front-end settings are chosen on it, never on the reference set.
 
 Korean files for the Vosk engine are spoken by Debian's espeak-ng (ko-*.wav, same line conditions).
 """
@@ -83,13 +82,11 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dev", type=Path, help="write a development set of held-out corpus voicemails here instead")
-    parser.add_argument("--count", type=int, default=40)
     args = parser.parse_args()
     if args.dev:
-        from ivr.speech.corpus import generate
+        from benches.dev_texts import DEV_VOICEMAILS
 
-        texts = [(f"dev-{i:02d}", text) for i, text in enumerate(generate(args.count, seed=20261123))]
-        speak(texts, args.dev)
+        speak(DEV_VOICEMAILS, args.dev)
         return
     speak(VOICEMAILS, OUT)
     speak_korean()
