@@ -271,7 +271,6 @@ def voicemail(f: Filler) -> list[str]:
         parts.append(_fill(f.pick(CALLBACKS), f))
     if r.random() < 0.7:
         parts.append(f.pick(CLOSINGS))
-    r.shuffle(parts[2:-1]) if False else None  # keep the natural order
     return parts
 
 
