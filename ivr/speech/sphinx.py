@@ -19,7 +19,7 @@ FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[MUSIC]", "[BREATH]",
 # Search settings on top of pocketsphinx's defaults, chosen on the development voicemails
 # (benches/dev_texts.py, spoken like the reference set), never on the reference set. Without the second
 # (flat-lexicon) pass the clinic LM made 29.5% word errors there instead of 30.6%, with a quarter less
-# CPU. The phone adaptation brought that to 24.7%; a lower language weight (5.5) to 23.4% but at a
+# CPU. The phone adaptation (the shipped transform) brought that to 24.8%; a lower language weight (5.5) to 23.4% but at a
 # real-time factor over 0.2, so the default (6.5) stays. Denoising first (ffmpeg afftdn) made it worse.
 SEARCH: dict = {"fwdflat": False}
 
