@@ -90,11 +90,11 @@ def corpus_check() -> tuple[int, int, int, float]:
     The corpus is rebuilt exactly as ivr/speech/lm.py trains on it.
     """
     from benches.reference_texts import VOICEMAILS
-    from ivr.speech.lm import reference_sentences, training_corpus
+    from ivr.speech.lm import held_out_sentences, reference_sentences, training_corpus
     from ivr.speech.wer import normalise
 
     sentences = reference_sentences()
-    corpus, _ = training_corpus(sentences)
+    corpus, _ = training_corpus(held_out_sentences())
     text = " " + " | ".join(corpus) + " "
     grams = set()
     for line in corpus:

