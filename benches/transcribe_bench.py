@@ -106,6 +106,27 @@ def corpus_check() -> tuple[int, int, int, float]:
     return len(sentences), found, whole, sum(g in grams for g in ref_grams) / max(1, len(ref_grams))
 
 
+def urgent_report(results: dict) -> list[str]:
+    """Per English engine: how many urgent voicemails its transcripts flag, and false alarms.
+
+    A voicemail is urgent when the default urgent phrases (ivr/clinic.py) occur in its true text.
+    """
+    from ivr.clinic import DEFAULT_URGENT_PHRASES
+    from ivr.urgency import UrgentPhrases
+
+    phrases = UrgentPhrases(DEFAULT_URGENT_PHRASES)
+    lines = []
+    for engine, r in results.items():
+        if not engine.startswith("sphinx"):
+            continue
+        urgent = [f for f in r["files"] if phrases.find(f["truth"], "en")]
+        other = [f for f in r["files"] if not phrases.find(f["truth"], "en")]
+        caught = sum(bool(phrases.find(f["text"], "en")) for f in urgent)
+        false = sum(bool(phrases.find(f["text"], "en")) for f in other)
+        lines.append(f"urgent voicemails flagged, {ENGINES[engine][0]}: {caught} of {len(urgent)}; false alarms {false} of {len(other)}")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Offline speech-to-text benchmark on the reference voicemails.")
     parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated, of: {', '.join(ENGINES)}")
@@ -140,6 +161,7 @@ def main() -> None:
                 print(f"  [{engine}] {f['id']}: {errors} errors\n    truth: {f['truth']}\n    heard: {f['text']}")
     load_after = os.getloadavg()
     print()
+    urgent_lines = urgent_report(results)
     head = f"{'engine':40} {'files':>5} {'audio s':>8} {'WER':>7} {'RTF':>6} {'RTF eng':>7} {'RTF cpu':>7} {'load s':>7} {'mem MB':>7}"
     print(head)
     print("-" * len(head))
@@ -150,6 +172,9 @@ def main() -> None:
     print("RTF: (decode + transcribe) wall time / audio time; 'RTF eng' the engine alone; 'RTF cpu' CPU time of both.")
     print("mem: peak resident memory (VmHWM) of a fresh process that loaded the engine and transcribed every file.")
     print(f"load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+    print()
+    for line in urgent_lines:
+        print(line)
     print()
     verdicts = []
     for engine, r in results.items():

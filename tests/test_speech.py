@@ -89,6 +89,21 @@ def test_phone_numbers_and_urgent_words_come_through(en):
     assert "bleeding" in urgent and "pregnant" in urgent
 
 
+def test_every_default_english_urgent_word_can_be_heard():
+    """A word missing from the language model's vocabulary is never recognised, whatever the caller says."""
+    from ivr.clinic import DEFAULT_URGENT_PHRASES
+    from ivr.speech.sphinx import CLINIC_DICT
+
+    vocabulary = {line.split()[0].split("(")[0] for line in CLINIC_DICT.read_text().splitlines() if line.strip()}
+    for phrase in DEFAULT_URGENT_PHRASES["en"]:
+        for word in phrase.split():
+            if word.endswith("*"):
+                assert any(w.startswith(word[:-1]) for w in vocabulary), word
+            else:
+                assert word in vocabulary, word
+    assert {"suicidal", "suicide", "bleeding", "overdose", "unconscious", "seizure"} <= vocabulary
+
+
 def test_as_dict_is_json_ready():
     d = transcribe_bytes(wav_bytes("nurse-02"), "en").as_dict()
     assert set(d) == {"text", "words", "confidence", "seconds", "engine"}

@@ -288,6 +288,26 @@ def held_out_sentences() -> list[str]:
     return reference_sentences() + sentences_of([text for _, text in DEV_VOICEMAILS])
 
 
+def urgent_words(ranked: list[str], general: GeneralModel, per_prefix: int = 8) -> set[str]:
+    """The words of the default English urgent phrases (ivr/clinic.py), so that every one can be heard.
+
+    A word the vocabulary lacks is never recognised, whatever was said: the 8,000 most frequent
+    English words leave out "suicidal" and "unconscious". A prefix pattern ("suicid*") brings the
+    ``per_prefix`` most frequent English words it matches (suicide, suicidal, ...).
+    """
+    from ivr.clinic import DEFAULT_URGENT_PHRASES
+
+    known = set(ranked)
+    words: set[str] = set()
+    for phrase in DEFAULT_URGENT_PHRASES["en"]:
+        for word in phrase.lower().split():
+            if word.endswith("*"):
+                words.update([w for w in ranked if w.startswith(word[:-1]) and general.p((w,)) > 0][:per_prefix])
+            elif word in known:
+                words.add(word)
+    return words
+
+
 def build(out_dir: Path = DATA_DIR, *, n_sentences: int = CORPUS_SIZE, general_words: int = GENERAL_WORDS, weight: float = DOMAIN_WEIGHT) -> dict:
     """Build clinic-en.lm.bin, clinic-en.dict and clinic-en.json (what went in) in ``out_dir``."""
     import pocketsphinx
@@ -307,6 +327,8 @@ def build(out_dir: Path = DATA_DIR, *, n_sentences: int = CORPUS_SIZE, general_w
     general = GeneralModel(model_dir / "en-us.lm.bin")
     ranked = sorted((w for w in cmudict if w.isascii() and w[0].isalpha()), key=lambda w: -general.p((w,)))
     vocab_set = set(domain_words) | {w for w in ranked[:general_words] if general.p((w,)) > 0}
+    urgent = urgent_words(ranked, general)
+    vocab_set |= urgent
     vocab = sorted(vocab_set)
     general.restrict(vocab_set)
     frequent = [w for w in ranked[:GENERAL_BIGRAM_WORDS] if w in vocab_set]
@@ -331,6 +353,7 @@ def build(out_dir: Path = DATA_DIR, *, n_sentences: int = CORPUS_SIZE, general_w
         "general_words": general_words,
         "general_bigram_words": GENERAL_BIGRAM_WORDS,
         "general_bigrams": len(general_bigrams),
+        "urgent_words": len(urgent),
         "vocabulary": len(vocab),
         "domain_weight": weight,
         "discount": DISCOUNT,
