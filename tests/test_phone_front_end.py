@@ -85,3 +85,32 @@ def test_the_front_end_and_its_adaptation_beat_the_model_fed_plainly_resampled_a
     adapted = corpus_wer([(r["text"], shipped.transcribe(a).text) for r, a in zip(rows, audio)])
     unadapted = corpus_wer([(r["text"], plain.transcribe(a).text) for r, a in zip(rows, audio)])
     assert adapted < 0.8 * unadapted, (adapted, unadapted)
+
+
+# the phone transform (ivr/speech/adapt.py) ----------------------------------------------------------
+
+
+def test_shipped_transform_reads_back_and_writes_identically(tmp_path):
+    from ivr.speech.adapt import read_mllr, write_mllr
+    from ivr.speech.sphinx import PHONE_MLLR
+
+    streams = read_mllr(PHONE_MLLR)
+    assert [a.shape for a, _, _ in streams] == [(13, 13)] * 3
+    write_mllr(tmp_path / "again.mllr", streams)
+    assert (tmp_path / "again.mllr").read_text() == PHONE_MLLR.read_text()
+
+
+def test_channel_transform_undoes_the_voice_before_the_line():
+    from ivr.speech.adapt import channel_transform
+
+    rng = np.random.default_rng(5)
+    eye = np.eye(13)
+    phone = [(eye + 0.1 * rng.standard_normal((13, 13)), rng.standard_normal(13), np.ones(13)) for _ in range(3)]
+    voice = [(eye + 0.1 * rng.standard_normal((13, 13)), rng.standard_normal(13), np.ones(13)) for _ in range(3)]
+    untouched = channel_transform(phone, voice, 0.0)
+    for (a, b, _), (pa, pb, _) in zip(untouched, phone):
+        assert np.allclose(a, pa) and np.allclose(b, pb)
+    mean = rng.standard_normal(13)
+    for (a, b, _), (pa, pb, _), (va, vb, _) in zip(channel_transform(phone, voice, 1.0), phone, voice):
+        as_voice = va @ mean + vb  # a mean moved to the voice, then the whole combined transform ...
+        assert np.allclose(a @ as_voice + b, pa @ mean + pb)  # ... lands where the phone transform takes the mean

@@ -21,7 +21,7 @@ FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[MUSIC]", "[BREATH]",
 # Search settings on top of pocketsphinx's defaults, chosen on the development voicemails
 # (benches/dev_texts.py, spoken like the reference set), never on the reference set. Without the second
 # (flat-lexicon) pass the clinic LM made 29.5% word errors there instead of 30.6%, with a quarter less
-# CPU. With the phone front end and its adaptation the defaults made 23.1%; scoring 8 Gaussians per
+# CPU. With the phone front end and its adaptation the defaults made 23.1% (the first 30 of them); scoring 8 Gaussians per
 # frame instead of 4 and a language weight of 6.0 instead of 6.5 made 21.1%, for about half again the
 # CPU (real-time factor 0.11 -> 0.17 on one core). A weight of 5.0 cost more CPU for no gain.
 SEARCH: dict = {"fwdflat": False, "lw": 6.0, "topn": 8}
