@@ -19,9 +19,10 @@ speaker would measure that speaker, not callers. But a transform estimated on a 
 adapts to those voices. So a second transform is estimated on the same voicemails in clean wideband
 audio (the voices alone, no phone line) and undone (SPEAKER_SHARE) before the phone transform: what is
 left is more the line's and less the voices'. With Piper's joe alone, taking out half of its
-wideband transform took the development set from 22.4% to 20.6% word errors. Four voices instead of
-one took it from 21.7% (joe's transform, measured again in the same session) to about 20% (19.5-20.1% over builds of 240 and 480 voicemails and shares 0.5 and 1), and on
-the reference set from 18.2% to 15.9%. A fifth voice (flite's kal16, a diphone voice) changed nothing.
+wideband transform took the development set from 22.4% to 20.6% word errors. Four voices instead
+of one took it from 21.7% (joe's transform, measured again in the same session) to about 20%
+(19.5-20.1% over builds of 240 and 480 voicemails and shares 0.5 and 1), and the reference set
+from 18.2% to 15.9%. A fifth voice (flite's kal16, a diphone voice) changed nothing.
 MAP adaptation of the means or variances to one voice made the other voice's word error rate worse,
 and transforms per phone class (2-4 classes) gave nothing, so one global transform is kept.
 
@@ -164,6 +165,7 @@ def flite(name: str):
 
 
 def voices(names: tuple[str, ...]):
+    """The synthesisers for ``names``: "joe" is Piper's voice, any other name a flite voice."""
     return [piper_joe() if name == "joe" else flite(name) for name in names]
 
 
