@@ -23,7 +23,8 @@ FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[MUSIC]", "[BREATH]",
 # (flat-lexicon) pass the clinic LM made 29.5% word errors there instead of 30.6%, with a quarter less
 # CPU. With the phone front end and its adaptation the defaults made 23.1% (the first 30 of them); scoring 8 Gaussians per
 # frame instead of 4 and a language weight of 6.0 instead of 6.5 made 21.1%, for about half again the
-# CPU (real-time factor 0.11 -> 0.17 on one core). A weight of 5.0 cost more CPU for no gain.
+# CPU (the benchmark's real-time factor with them: 0.107 with the four-voice adaptation, benches/README.md).
+# A weight of 5.0 cost more CPU for no gain; with the four-voice adaptation 5.5 and 7.0 were no better.
 SEARCH: dict = {"fwdflat": False, "lw": 6.0, "topn": 8}
 
 
