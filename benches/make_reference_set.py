@@ -15,6 +15,8 @@ tests/data/voicemails/<id>.wav and truth.tsv (id, speed, level dBFS, SNR dB, tex
 A development set (--dev) is spoken the same way from other hand-written voicemails
 (benches/dev_texts.py): decoder and front-end settings are chosen on it, never on the reference set.
 
+    .venv/bin/python -m benches.make_reference_set --blind DIR  # the blind set (benches/blind_texts.py)
+
 Korean files for the Vosk engine are spoken by Debian's espeak-ng (ko-*.wav, same line conditions).
 """
 
@@ -82,11 +84,17 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dev", type=Path, help="write a development set of held-out corpus voicemails here instead")
+    parser.add_argument("--blind", type=Path, help="write the blind set (benches/blind_texts.py) here instead")
     args = parser.parse_args()
     if args.dev:
         from benches.dev_texts import DEV_VOICEMAILS
 
         speak(DEV_VOICEMAILS, args.dev)
+        return
+    if args.blind:
+        from benches.blind_texts import BLIND_VOICEMAILS
+
+        speak(BLIND_VOICEMAILS, args.blind)
         return
     speak(VOICEMAILS, OUT)
     speak_korean()
