@@ -26,6 +26,9 @@ from 18.2% to 15.9%. A fifth voice (flite's kal16, a diphone voice) changed noth
 MAP adaptation of the means or variances to one voice made the other voice's word error rate worse,
 and transforms per phone class (2-4 classes) gave nothing, so one global transform is kept.
 
+The shipped transform was estimated on the adaptation texts of the corpus as it was before its
+broadening (ivr/speech/corpus.py); a rebuild now draws them from the broader corpus.
+
 Piper's synthesis is not bit-for-bit repeatable, so rebuilding gives a slightly different transform
 (the development set's word error rate moved by about 0.1 point between two builds).
 """

@@ -237,6 +237,109 @@ EXTRA_PRONUNCIATIONS = {
     "walgreens": "W AO L G R IY N Z",
     "warfarin": "W AO R F ER IH N",
     "yusuf": "Y UW S AH F",
+    # added with the broader clinic corpus (drugs, conditions, tests, names, possessives)
+    "adderall": "AE D ER AO L",
+    "alejandra": "AA L EH HH AA N D R AH",
+    "ambetter": "AE M B EH T ER",
+    "amitriptyline": "AE M IH T R IH P T AH L IY N",
+    "anil": "AH N IY L",
+    "anjali": "AA N JH AH L IY",
+    "atenolol": "AH T EH N AH L AO L",
+    "augmentin": "AO G M EH N T IH N",
+    "baclofen": "B AE K L OW F EH N",
+    "benadryl": "B EH N AH D R IH L",
+    "benzonatate": "B EH N Z OW N AH T EY T",
+    "bursitis": "B ER S AY T AH S",
+    "camila": "K AH M IY L AH",
+    "celiac": "S IY L IY AE K",
+    "cellulitis": "S EH L Y AH L AY T AH S",
+    "cephalexin": "S EH F AH L EH K S IH N",
+    "cetirizine": "S AH T IH R AH Z IY N",
+    "chewable": "CH UW AH B AH L",
+    "ciprofloxacin": "S IH P R OW F L AA K S AH S IH N",
+    "clonazepam": "K L OW N AE Z AH P AE M",
+    "colonoscopy": "K OW L AH N AA S K AH P IY",
+    "coumadin": "K UW M AH D IH N",
+    "crestor": "K R EH S T ER",
+    "deshawn": "D AH SH AO N",
+    "dexa": "D EH K S AH",
+    "diverticulitis": "D AY V ER T IH K Y AH L AY T AH S",
+    "doxycycline": "D AA K S IH S AY K L IY N",
+    "earaches": "IH R EY K S",
+    "echocardiogram": "EH K OW K AA R D IY AH G R AE M",
+    "entresto": "EH N T R EH S T OW",
+    "epipen": "EH P IY P EH N",
+    "esperanza": "EH S P ER AA N Z AH",
+    "estradiol": "EH S T R AH D AY AO L",
+    "famotidine": "F AH M OW T AH D IY N",
+    "farxiga": "F AA R K S IY G AH",
+    "fasciitis": "F AE SH IY AY T AH S",
+    "fiance's": "F IY AA N S EY Z",
+    "fibromyalgia": "F AY B R OW M AY AE L JH AH",
+    "flexeril": "F L EH K S ER IH L",
+    "flonase": "F L OW N EY Z",
+    "fluconazole": "F L UW K AA N AH Z OW L",
+    "gummies": "G AH M IY Z",
+    "gupta's": "G UH P T AH Z",
+    "humira": "HH Y UW M EH R AH",
+    "hydrocodone": "HH AY D R OW K OW D OW N",
+    "hydroxyzine": "HH AY D R AA K S AH Z IY N",
+    "imani": "IH M AA N IY",
+    "ingrown": "IH N G R OW N",
+    "jalen": "JH EY L AH N",
+    "kavita": "K AH V IY T AH",
+    "kaylee": "K EY L IY",
+    "keflex": "K EH F L EH K S",
+    "keisha": "K IY SH AH",
+    "lakshmi": "L AA K SH M IY",
+    "lantus": "L AE N T AH S",
+    "meijer": "M AY ER",
+    "meniscus": "M AH N IH S K AH S",
+    "metronidazole": "M EH T R OW N IH D AH Z OW L",
+    "miralax": "M IH R AH L AE K S",
+    "mounjaro": "M AW N JH AA R OW",
+    "mucinex": "M Y UW S AH N EH K S",
+    "neha": "N EY HH AA",
+    "newborn's": "N UW B AO R N Z",
+    "nguyen's": "N UW Y EH N Z",
+    "ondansetron": "AA N D AE N S AH T R AA N",
+    "optum": "AA P T AH M",
+    "oxycodone": "AA K S IY K OW D OW N",
+    "patel's": "P AH T EH L Z",
+    "paxlovid": "P AE K S L OW V IH D",
+    "percocet": "P ER K AH S EH T",
+    "plantar": "P L AE N T ER",
+    "plavix": "P L AE V IH K S",
+    "pooja": "P UW JH AA",
+    "prediabetes": "P R IY D AY AH B IY T IY Z",
+    "prilosec": "P R AY L OW S EH K",
+    "propranolol": "P R OW P R AE N AH L AO L",
+    "relaxer": "R IH L AE K S ER",
+    "ringworm": "R IH NG W ER M",
+    "rivera's": "R IH V EH R AH Z",
+    "rotator": "R OW T EY T ER",
+    "sciatica": "S AY AE T IH K AH",
+    "specialist's": "S P EH SH AH L AH S T S",
+    "stepdaughter's": "S T EH P D AO T ER Z",
+    "stepson's": "S T EH P S AH N Z",
+    "stye": "S T AY",
+    "sumatriptan": "S UW M AH T R IH P T AH N",
+    "suppositories": "S AH P AA Z AH T AO R IY Z",
+    "symbicort": "S IH M B IH K AO R T",
+    "tamiflu": "T AE M IH F L UW",
+    "tamika": "T AH M IY K AH",
+    "tendonitis": "T EH N D AH N AY T AH S",
+    "tonsillitis": "T AA N S AH L AY T AH S",
+    "toothache": "T UW TH EY K",
+    "trulicity": "T R UW L IH S IH T IY",
+    "underactive": "AH N D ER AE K T IH V",
+    "valacyclovir": "V AE L AH S AY K L OW V IH R",
+    "vijay": "V IH JH EY",
+    "wegovy": "W IY G OW V IY",
+    "wellcare": "W EH L K EH R",
+    "yuki": "Y UW K IY",
+    "zainab": "Z EY N AA B",
+    "zyrtec": "Z ER T EH K",
 }
 
 
@@ -276,16 +379,17 @@ def reference_sentences() -> list[str]:
 
 
 def held_out_sentences() -> list[str]:
-    """The sentences of the reference and the development voicemails: kept out of the training corpus.
+    """The sentences of the reference, development and blind voicemails: kept out of the training corpus.
 
     Settings are chosen on the development voicemails and the result is measured on the reference
-    ones, so the language model must have seen neither.
+    and blind ones, so the language model must have seen none of them.
     """
     try:
+        from benches.blind_texts import BLIND_VOICEMAILS
         from benches.dev_texts import DEV_VOICEMAILS
     except ImportError:
         return reference_sentences()
-    return reference_sentences() + sentences_of([text for _, text in DEV_VOICEMAILS])
+    return reference_sentences() + sentences_of([text for _, text in DEV_VOICEMAILS + BLIND_VOICEMAILS])
 
 
 def urgent_words(ranked: list[str], general: GeneralModel, per_prefix: int = 8) -> set[str]:
