@@ -18,6 +18,11 @@ A development set (--dev) is spoken the same way from other hand-written voicema
     .venv/bin/python -m benches.make_reference_set --blind DIR  # the blind set (benches/blind_texts.py)
 
 Korean files for the Vosk engine are spoken by Debian's espeak-ng (ko-*.wav, same line conditions).
+
+    .venv/bin/python -m benches.make_reference_set --added-words   # only tests/data/added_words
+
+tests/data/added_words holds voicemails saying a word the clinic vocabulary lacks, for the test that
+a clinic's own urgent phrases ("anaphyla*") are heard once the engine is told them.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from pathlib import Path
 from benches.reference_texts import VOICEMAILS
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "voicemails"
+ADDED_WORDS_OUT = OUT.parent / "added_words"
 TTS_RATE = 24_000
 
 # Korean: "hello, hospital appointment, thank you" in a few short sentences (known words the tests look for).
@@ -42,6 +48,14 @@ KOREAN: list[tuple[str, str]] = [
     ("ko-04", "약을 다시 처방받고 싶습니다 약국에 보내 주세요 제 전화번호는 공일공 일이삼사 오육칠팔입니다"),
     ("ko-05", "어제부터 열이 나고 기침이 심합니다 간호사와 이야기하고 싶습니다 빨리 연락 주세요"),
     ("ko-06", "병원비 청구서에 대해 질문이 있습니다 보험이 바뀌었습니다 다시 전화해 주세요 감사합니다"),
+]
+
+
+# Voicemails with a word outside the clinic vocabulary (ivr/speech/data/clinic-en.dict) but in the
+# general English dictionary: a clinic adds it to its urgent phrases.
+ADDED_WORD_VOICEMAILS: list[tuple[str, str]] = [
+    ("added-01", "hello this is laura bennett my son had anaphylaxis after eating peanuts last night "
+                 "he is better now but i need to talk to a nurse today please call me back"),
 ]
 
 
@@ -85,6 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dev", type=Path, help="write a development set of held-out corpus voicemails here instead")
     parser.add_argument("--blind", type=Path, help="write the blind set (benches/blind_texts.py) here instead")
+    parser.add_argument("--added-words", action="store_true", help=f"only write {ADDED_WORDS_OUT}")
     args = parser.parse_args()
     if args.dev:
         from benches.dev_texts import DEV_VOICEMAILS
@@ -96,8 +111,10 @@ def main() -> None:
 
         speak(BLIND_VOICEMAILS, args.blind)
         return
-    speak(VOICEMAILS, OUT)
-    speak_korean()
+    if not args.added_words:
+        speak(VOICEMAILS, OUT)
+        speak_korean()
+    speak(ADDED_WORD_VOICEMAILS, ADDED_WORDS_OUT)
 
 
 def speak(texts: list[tuple[str, str]], out_dir: Path) -> None:

@@ -36,6 +36,9 @@ with warnings.catch_warnings():
 VOICEMAILS = Path(__file__).resolve().parent / "data" / "voicemails"
 with open(VOICEMAILS / "truth.tsv", newline="") as fh:
     TRUTH = {row["id"]: row["text"] for row in csv.DictReader(fh, delimiter="\t")}
+ADDED_WORDS = VOICEMAILS.parent / "added_words"  # voicemails with a word outside the clinic vocabulary
+with open(ADDED_WORDS / "truth.tsv", newline="") as fh:
+    ADDED_TRUTH = {row["id"]: row["text"] for row in csv.DictReader(fh, delimiter="\t")}
 
 
 def wav_bytes(name: str) -> bytes:
@@ -102,6 +105,27 @@ def test_every_default_english_urgent_word_can_be_heard():
             else:
                 assert word in vocabulary, word
     assert {"suicidal", "suicide", "bleeding", "overdose", "unconscious", "seizure"} <= vocabulary
+
+
+def test_a_clinics_own_urgent_word_is_heard_once_the_engine_is_told_it():
+    """"anaphylaxis" is not in the clinic vocabulary: unheard until added, from the general dictionary."""
+    from ivr.speech.sphinx import SphinxTranscriber
+    from ivr.urgency import UrgentPhrases
+
+    engine = SphinxTranscriber()  # its own decoder: the shared one must not learn words for other tests
+    audio = decode_audio((ADDED_WORDS / "added-01.wav").read_bytes(), engine.sample_rate)
+    phrases = UrgentPhrases({"en": ["anaphyla*"]})
+    before = engine.transcribe(audio).text
+    assert "anaphylaxis" not in before and not phrases.find(before, "en")
+
+    assert engine.add_words(["anaphyla*", "chest", "Xqzvlorp"]) == ["Xqzvlorp"]  # no pronunciation known
+    assert engine.add_words(["anaphyla*", "xqzvlorp"]) == []  # each unknown word is reported once
+    after = engine.transcribe(audio).text
+    assert phrases.find(after, "en") == ["anaphylaxis"], after
+    assert wer(ADDED_TRUTH["added-01"], after) <= wer(ADDED_TRUTH["added-01"], before) - 0.03
+    # The rest of what it hears is no worse for the added word.
+    reference = engine.transcribe(decode_audio(wav_bytes("refill-01"), engine.sample_rate)).text
+    assert wer(TRUTH["refill-01"], reference) < 0.3, reference
 
 
 def test_as_dict_is_json_ready():

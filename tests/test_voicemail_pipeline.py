@@ -72,7 +72,7 @@ def twilio():
 class Rig:
     """Stores on the test Redis, a vault in a temporary folder, and the pipeline pointed at the fake Twilio."""
 
-    def __init__(self, conn, tmp_path: Path, twilio: FakeTwilio) -> None:
+    def __init__(self, conn, tmp_path: Path, twilio: FakeTwilio, clinic=CLINIC) -> None:
         self.conn = conn
         self.twilio = twilio
         self.sealer = Sealer.from_settings(DATA_KEY, tmp_path)
@@ -81,7 +81,7 @@ class Rig:
         self.queue = Queue(DEFAULT_QUEUE, connection=conn)
         self.vault = RecordingVault(tmp_path / "recordings", self.sealer)
         self.pipeline = jobs.Pipeline(
-            self.store, self.callbacks, CLINIC, self.vault, self.sealer, twilio.settings(), tmp_path / "models"
+            self.store, self.callbacks, clinic, self.vault, self.sealer, twilio.settings(), tmp_path / "models"
         )
 
     def leave(self, audio: bytes | None, *, department="nurse", lang="en", caller=CALLER, purpose="voicemail") -> str:
@@ -150,6 +150,23 @@ def test_urgent_voicemail_goes_to_the_top_of_the_nurse_queue_and_says_why(rig):
     assert [cb.id for cb in waiting] == [vm.callback_id, rig.store.get(earlier).callback_id]
     why = rig.sealer.open_text(waiting[0].urgent_reason, f"callback-urgent:{vm.callback_id}")
     assert "chest pain" in why
+
+
+def test_a_clinics_own_urgent_phrase_is_heard_and_flagged(redis_conn, tmp_path, twilio, monkeypatch):
+    """The clinic adds "anaphyla*"; the engine, which lacked the word, is taught it before transcribing."""
+    from ivr.speech import registry
+
+    monkeypatch.setattr(registry, "_cache", {})  # a fresh engine for this test: it learns a word
+    own = [*CLINIC.voicemail.urgent_phrases["en"], "anaphyla*"]
+    voicemail = CLINIC.voicemail.model_copy(update={"urgent_phrases": {**CLINIC.voicemail.urgent_phrases, "en": own}})
+    rig = Rig(redis_conn, tmp_path, twilio, CLINIC.model_copy(update={"voicemail": voicemail}))
+    sid = rig.leave((ROOT / "tests" / "data" / "added_words" / "added-01.wav").read_bytes())
+    assert rig.run(sid) == "transcribed"
+
+    vm = rig.store.get(sid)
+    assert vm.urgent and "anaphylaxis" in rig.transcript(sid)
+    why = rig.sealer.open_text(rig.callbacks.get(vm.callback_id).urgent_reason, f"callback-urgent:{vm.callback_id}")
+    assert "anaphylaxis" in why
 
 
 def test_recording_not_ready_yet_is_retried_until_twilio_has_it(rig):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 
 from ivr.speech import phone as phone_line
@@ -16,6 +18,7 @@ CLINIC_DICT = DATA_DIR / "clinic-en.dict"
 PHONE_MLLR = DATA_DIR / "clinic-en.mllr"  # the wideband model adapted to phone calls (ivr/speech/adapt.py)
 MODEL_RATE = 16_000  # the wheel's model is wideband; phone audio is widened to it (ivr/speech/phone.py)
 FRAME_RATE = 100  # pocketsphinx frames per second
+MAX_PREFIX_WORDS = 12  # words "anaphyla*" may bring in from the general dictionary
 FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[MUSIC]", "[BREATH]", "[COUGH]", "[LAUGH]", "[UM]", "[UH]"}
 
 # Search settings on top of pocketsphinx's defaults, chosen on the development voicemails
@@ -63,8 +66,44 @@ class SphinxTranscriber:
         else:
             self.name = "pocketsphinx:en-us (general LM)" + (" phone-adapted" if phone else "")
         self.where = options["lm"]
+        self._general_dict = model / "cmudict-en-us.dict"
+        self._vocabulary = set(_words_of(Path(options["dict"])))
+        self._unheard: set[str] = set()  # words asked for with no pronunciation known
         self._decoder = pocketsphinx.Decoder(**options)
         self._lock = threading.Lock()  # one decoder per process; utterances one at a time
+
+    def add_words(self, words: Iterable[str]) -> list[str]:
+        """Let the decoder hear ``words`` (e.g. a clinic's urgent phrases) that its vocabulary lacks.
+
+        A word ending in ``*`` stands for the words it begins ("anaphyla*": anaphylaxis, anaphylactic).
+        Pronunciations come from the wheel's general English dictionary; a word enters the language
+        model as a unigram. Returns the words that could not be added (no pronunciation known), each
+        only the first time it is asked for.
+        """
+        general = _pronunciations(self._general_dict)
+        new: dict[str, str] = {}
+        unknown: list[str] = []
+        for raw in words:
+            word = raw.strip().lower()
+            if word.endswith("*"):
+                stem = word[:-1]
+                if not stem or any(w.startswith(stem) for w in self._vocabulary):
+                    continue
+                found = sorted(w for w in general if w.startswith(stem))[:MAX_PREFIX_WORDS]
+            elif word in self._vocabulary or word in self._unheard:
+                continue
+            else:
+                found = [word] if word in general else []
+            if not found:
+                unknown.append(raw)
+                self._unheard.add(word)
+            new.update((w, general[w]) for w in found)
+        if new:
+            with self._lock:
+                for i, (word, phones) in enumerate(new.items()):
+                    self._decoder.add_word(word, phones, update=i == len(new) - 1)
+            self._vocabulary.update(new)
+        return unknown
 
     def transcribe(self, audio: Audio) -> Transcript:
         if audio.sample_rate != self.sample_rate:
@@ -88,3 +127,21 @@ class SphinxTranscriber:
                     end = min(audio.seconds, (seg.end_frame + 1) / FRAME_RATE)
                     words.append(Word(text, round(start, 2), round(end, 2), round(confidence, 3)))
         return Transcript.from_words(words, audio.seconds, self.name)
+
+
+def _words_of(dictionary: Path) -> Iterable[str]:
+    """The words of a pocketsphinx dictionary ("word(2)" alternatives folded into "word")."""
+    for line in dictionary.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            yield line.split(maxsplit=1)[0].split("(")[0]
+
+
+@cache
+def _pronunciations(dictionary: Path) -> dict[str, str]:
+    """Each word's first pronunciation in a pocketsphinx dictionary (read once per process)."""
+    out: dict[str, str] = {}
+    for line in dictionary.read_text(encoding="utf-8").splitlines():
+        word, _, phones = line.partition(" ")
+        if phones and "(" not in word:
+            out.setdefault(word, phones.strip())
+    return out

@@ -38,7 +38,7 @@ from ivr.clinic import ClinicSettings, e164
 from ivr.sealing import Sealer
 from ivr.store.callbacks import CallbackQueue, UnknownCallback
 from ivr.store.voicemails import FINAL, Voicemail, VoicemailStatus, VoicemailStore
-from ivr.urgency import UrgentPhrases, reason
+from ivr.urgency import UrgentPhrases, reason, words_to_hear
 from ivr.vault import RecordingVault, VaultError
 from ivr.workers import context
 
@@ -313,6 +313,8 @@ class Pipeline:
         except speech.TranscriberUnavailable as exc:
             transcriber = None
             unavailable = str(exc)
+        else:
+            self._teach(transcriber, lang)
         try:
             decoded = speech.decode_audio(
                 audio, transcriber.sample_rate if transcriber else 16000, max_seconds=MAX_SECONDS
@@ -331,6 +333,15 @@ class Pipeline:
             self._finish(vm, VoicemailStatus.FAILED, detail=f"transcription failed ({type(exc).__name__})")
             return
         self._transcribed(vm, transcript)
+
+    def _teach(self, transcriber: speech.Transcriber, lang: str) -> None:
+        """Let an engine that can learn words (pocketsphinx) hear the clinic's urgent words it lacks."""
+        add_words = getattr(transcriber, "add_words", None)
+        if add_words is None:
+            return
+        unknown = add_words(words_to_hear(self.clinic.voicemail.urgent_phrases.get(lang, [])))
+        if unknown:
+            log.warning("urgent words the %s engine has no pronunciation for, so cannot hear: %s", lang, ", ".join(unknown))
 
     def _finish(self, vm: Voicemail, status: VoicemailStatus, detail: str = "", seconds: float = 0.0) -> None:
         self.store.update(vm.recording_sid, status=status, detail=detail, seconds=seconds)
