@@ -9,6 +9,7 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -105,6 +106,29 @@ def test_every_default_english_urgent_word_can_be_heard():
             else:
                 assert word in vocabulary, word
     assert {"suicidal", "suicide", "bleeding", "overdose", "unconscious", "seizure"} <= vocabulary
+
+
+def test_language_model_and_adaptation_text_leave_out_every_measured_voicemail():
+    """Reference, development and blind sentences never reach the training text, even common ones."""
+    from benches.blind_texts import BLIND_VOICEMAILS
+    from benches.dev_texts import DEV_VOICEMAILS
+    from benches.reference_texts import VOICEMAILS
+    from ivr.speech.lm import held_out_sentences, sentences_of, training_corpus
+
+    held_out = set(held_out_sentences())
+    for texts in (VOICEMAILS, DEV_VOICEMAILS, BLIND_VOICEMAILS):
+        assert set(sentences_of([texts[0][1]])) <= held_out
+    corpus, dropped = training_corpus(sorted(held_out), 300)
+    assert dropped > 0 and not any(f" {s} " in f" {line} " for line in corpus for s in held_out)
+
+
+def test_building_a_model_outside_the_repository_stops_instead_of_training_on_the_benchmark(tmp_path):
+    """Without benches/ the held-out voicemails are unknown: the build must not go on without them."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", "from ivr.speech.lm import held_out_sentences; held_out_sentences()"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "run from the repository root" in done.stderr
 
 
 def test_a_clinics_own_urgent_word_is_heard_once_the_engine_is_told_it():

@@ -383,13 +383,18 @@ def held_out_sentences() -> list[str]:
 
     Settings are chosen on the development voicemails and the result is measured on the reference
     and blind ones, so the language model must have seen none of them.
+
+    Outside the repository (benches/ not importable) this stops rather than let a model be trained on
+    the very voicemails it is measured on.
     """
     try:
         from benches.blind_texts import BLIND_VOICEMAILS
         from benches.dev_texts import DEV_VOICEMAILS
-    except ImportError:
-        return reference_sentences()
-    return reference_sentences() + sentences_of([text for _, text in DEV_VOICEMAILS + BLIND_VOICEMAILS])
+        from benches.reference_texts import VOICEMAILS
+    except ImportError as exc:
+        raise SystemExit("run from the repository root: the benchmark's voicemails (benches/) must be "
+                         "importable to be kept out of the training text") from exc
+    return sentences_of([text for _, text in VOICEMAILS + DEV_VOICEMAILS + BLIND_VOICEMAILS])
 
 
 def urgent_words(ranked: list[str], general: GeneralModel, per_prefix: int = 8) -> set[str]:
