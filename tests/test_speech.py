@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import random
 import shutil
@@ -19,6 +20,7 @@ from click.testing import CliRunner
 
 from ivr.cli import main as cli
 from ivr.speech import (
+    Audio,
     AudioUnreadable,
     TranscriberUnavailable,
     decode_audio,
@@ -26,7 +28,9 @@ from ivr.speech import (
     transcribe_bytes,
     transcriber_for,
 )
+from ivr.speech.audio import cut, pause_cuts
 from ivr.speech.registry import _vosk_model
+from ivr.speech.sphinx import PIECE_SECONDS
 from ivr.speech.vosk_engine import VoskTranscriber
 from ivr.speech.wer import wer
 
@@ -150,6 +154,43 @@ def test_a_clinics_own_urgent_word_is_heard_once_the_engine_is_told_it():
     # The rest of what it hears is no worse for the added word.
     reference = engine.transcribe(decode_audio(wav_bytes("refill-01"), engine.sample_rate)).text
     assert wer(TRUTH["refill-01"], reference) < 0.3, reference
+
+
+def test_a_long_message_is_heard_whole_in_pieces_cut_between_words(en):
+    """Five voicemails and a minute of silence left in one recording: every part is heard, in order."""
+    names = ["refill-01", "nurse-02", "other-04", "appt-06", "urgent-06"]
+    parts = [decode_audio(wav_bytes(n), en.sample_rate) for n in names]
+    silence = b"\0\0" * en.sample_rate * 60
+    pcm = b"".join(p.pcm for p in parts) + silence
+    long = Audio(pcm, en.sample_rate, len(pcm) / 2 / en.sample_rate)
+    assert long.seconds > 3 * PIECE_SECONDS + 60
+    transcript = en.transcribe(long)
+    assert wer(" ".join(TRUTH[n] for n in names), transcript.text) < 0.3, transcript.text
+    starts = [w.start for w in transcript.words]
+    assert starts == sorted(starts)
+    offset = 0.0
+    for name, part in zip(names, parts):  # each message's words are timed within its stretch
+        heard = " ".join(w.text for w in transcript.words if offset <= w.start < offset + part.seconds)
+        assert wer(TRUTH[name], heard) < 0.4, (name, heard)
+        offset += part.seconds
+    assert all(w.end <= offset + 0.5 for w in transcript.words)  # nothing made out of the silent minute
+
+
+def test_pieces_are_cut_in_pauses_and_none_is_a_scrap():
+    rate, bursts = 8000, []
+    for i in range(12):  # 12 x (4.5 s of tone, then 0.5 s of quiet): 60 s
+        tone = bytes(b for k in range(int(rate * 4.5)) for b in int(8000 * math.sin(k * (0.3 + i / 50))).to_bytes(2, "little", signed=True))
+        bursts.append(tone + b"\0\0" * (rate // 2))
+    pcm = b"".join(bursts)
+    audio = Audio(pcm, rate, len(pcm) / 2 / rate)
+    cuts = pause_cuts(audio, 20.0)
+    assert cuts[0] == 0.0 and cuts[-1] == audio.seconds and len(cuts) >= 4
+    for start, end in zip(cuts, cuts[1:]):
+        assert 9.99 <= end - start <= 20.0
+    for t in cuts[1:-1]:
+        assert 4.5 <= t % 5.0 <= 5.0, cuts  # inside a quiet half second
+    assert sum(len(cut(audio, a, b).pcm) for a, b in zip(cuts, cuts[1:])) == len(pcm)
+    assert pause_cuts(Audio(pcm[: rate * 2 * 15], rate, 15.0), 20.0) == [0.0, 15.0]
 
 
 def test_as_dict_is_json_ready():

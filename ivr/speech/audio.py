@@ -86,6 +86,43 @@ def has_speech(audio: Audio) -> bool:
     return loud * n / audio.sample_rate >= MIN_SPEECH_SECONDS
 
 
+PAUSE_SECONDS = 0.3  # the stretch of quiet a cut is placed in
+
+
+def pause_cuts(audio: Audio, longest: float) -> list[float]:
+    """Where to cut a recording into pieces of at most ``longest`` seconds: [0.0, t1, ..., seconds].
+
+    Each cut is made in the quietest PAUSE_SECONDS of the second half of its piece (energy of 10 ms
+    frames), so it falls in a pause between words rather than through one, and leaves at least half
+    of ``longest`` after it. A recording no longer than ``longest`` is one piece.
+    """
+    import numpy as np
+
+    samples = np.frombuffer(audio.pcm[: len(audio.pcm) // 2 * 2], dtype="<i2").astype(np.float64)
+    step = max(1, audio.sample_rate // 100)
+    frames = len(samples) // step
+    limit = int(longest * 100)
+    cuts = [0.0]
+    if frames <= limit:
+        return cuts + [audio.seconds]
+    energy = (samples[: frames * step].reshape(frames, step) ** 2).mean(axis=1)
+    width = max(1, int(PAUSE_SECONDS * 100))
+    quiet = np.convolve(energy, np.ones(width) / width, mode="same")
+    start = 0
+    while frames - start > limit:
+        low, high = start + limit // 2, min(start + limit, frames - limit // 2)  # no scrap of a last piece
+        start = low + int(np.argmin(quiet[low:high]))
+        cuts.append(start / 100)
+    return cuts + [audio.seconds]
+
+
+def cut(audio: Audio, start: float, end: float) -> Audio:
+    """The part of ``audio`` from ``start`` to ``end`` seconds."""
+    first, last = (int(round(t * audio.sample_rate)) * 2 for t in (start, end))
+    pcm = audio.pcm[first:last]
+    return Audio(pcm=pcm, sample_rate=audio.sample_rate, seconds=len(pcm) / 2 / audio.sample_rate)
+
+
 def normalise_loudness(segment: AudioSegment) -> AudioSegment:
     """Bring speech to TARGET_DBFS (measured on its loudest 30% of 20 ms frames), peaks under PEAK_DBFS."""
     if segment.max == 0 or len(segment) < 20:

@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 
 from ivr.speech import phone as phone_line
-from ivr.speech.audio import has_speech
+from ivr.speech.audio import cut, has_speech, pause_cuts
 from ivr.speech.types import Audio, Transcript, Word
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -18,6 +18,7 @@ CLINIC_DICT = DATA_DIR / "clinic-en.dict"
 PHONE_MLLR = DATA_DIR / "clinic-en.mllr"  # the wideband model adapted to phone calls (ivr/speech/adapt.py)
 MODEL_RATE = 16_000  # the wheel's model is wideband; phone audio is widened to it (ivr/speech/phone.py)
 FRAME_RATE = 100  # pocketsphinx frames per second
+PIECE_SECONDS = 20.0  # longer recordings are decoded in pieces cut at pauses (see transcribe)
 MAX_PREFIX_WORDS = 12  # words "anaphyla*" may bring in from the general dictionary
 FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[MUSIC]", "[BREATH]", "[COUGH]", "[LAUGH]", "[UM]", "[UH]"}
 
@@ -106,27 +107,42 @@ class SphinxTranscriber:
         return unknown
 
     def transcribe(self, audio: Audio) -> Transcript:
+        """The recording's words. One long utterance costs more time and memory per second the longer it
+        is (a 15-minute one: 0.58 x real time, 789 MB, most of it the front end's spectra), so a recording
+        over PIECE_SECONDS is prepared and decoded in pieces cut at pauses, each its own utterance."""
         if audio.sample_rate != self.sample_rate:
             raise ValueError(f"{self.name} needs {self.sample_rate} Hz audio, got {audio.sample_rate} Hz")
         if not has_speech(audio):  # no words made out of silence or steady line noise
             return Transcript.from_words([], audio.seconds, self.name)
-        wide = phone_line.prepare(audio, phone=self.phone)
+        bounds = pause_cuts(audio, PIECE_SECONDS)
         words: list[Word] = []
-        with self._lock:
-            d = self._decoder
-            d.start_utt()
-            d.process_raw(wide.pcm, full_utt=True)
-            d.end_utt()
-            if d.hyp() is not None:
-                for seg in d.seg():
-                    text = re.sub(r"\(\d+\)$", "", seg.word)
-                    if text in FILLERS or text.startswith("["):
-                        continue
-                    confidence = min(1.0, max(0.0, seg.prob))  # posterior probability of the word
-                    start = seg.start_frame / FRAME_RATE
-                    end = min(audio.seconds, (seg.end_frame + 1) / FRAME_RATE)
-                    words.append(Word(text, round(start, 2), round(end, 2), round(confidence, 3)))
+        for start, end in zip(bounds, bounds[1:]):
+            piece = cut(audio, start, end)
+            if len(bounds) > 2 and not has_speech(piece):
+                continue
+            wide = phone_line.prepare(piece, phone=self.phone)
+            with self._lock:
+                words += self._decode(wide, start, audio.seconds)
         return Transcript.from_words(words, audio.seconds, self.name)
+
+    def _decode(self, wide: Audio, offset: float, seconds: float) -> list[Word]:
+        """One utterance's words, timed from ``offset`` seconds into a recording of ``seconds``."""
+        d = self._decoder
+        d.start_utt()
+        d.process_raw(wide.pcm, full_utt=True)
+        d.end_utt()
+        words: list[Word] = []
+        if d.hyp() is None:
+            return words
+        for seg in d.seg():
+            text = re.sub(r"\(\d+\)$", "", seg.word)
+            if text in FILLERS or text.startswith("["):
+                continue
+            confidence = min(1.0, max(0.0, seg.prob))  # posterior probability of the word
+            start = offset + seg.start_frame / FRAME_RATE
+            end = min(seconds, offset + (seg.end_frame + 1) / FRAME_RATE)
+            words.append(Word(text, round(start, 2), round(end, 2), round(confidence, 3)))
+        return words
 
 
 def _words_of(dictionary: Path) -> Iterable[str]:
