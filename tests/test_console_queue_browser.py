@@ -11,6 +11,7 @@ from ivr.staff.passwords import hash_password
 from ivr.store.audit import AuditLog
 from ivr.store.callbacks import CallbackQueue, Status
 from ivr.store.users import UserStore
+from ivr.store.voicemails import Voicemail, VoicemailStatus, VoicemailStore
 
 
 PASSWORD = "correct horse battery staple"
@@ -131,3 +132,23 @@ def test_call_patient_without_twilio_credentials_says_what_is_missing(page, live
     page.get_by_role("button", name="Take next").click()
     page.get_by_role("button", name="Call patient").click()
     expect(page.get_by_role("status")).to_contain_text(re.compile("Twilio credentials are not configured|IVR_PUBLIC_URL"))
+
+
+def test_a_message_with_no_transcript_says_why_in_the_queue(page, live_server, staff, queue, redis_conn):
+    """Staff must know to listen: a message no engine can transcribe is not 'not transcribed yet'."""
+    store = VoicemailStore(redis_conn)
+    for sid, phone, lang, status in [
+        ("RE" + "a" * 32, "+13055550147", "es", VoicemailStatus.NO_ENGINE),
+        ("RE" + "b" * 32, "+12025550188", "en", VoicemailStatus.RECEIVED),
+        ("RE" + "c" * 32, "+12025550199", "en", VoicemailStatus.NO_SPEECH),
+    ]:
+        store.receive(Voicemail(sid, caller=phone, department="nurse", lang=lang, status=status))
+        cb = queue.request("nurse", phone, lang, source="voicemail", reason_recording_sid=sid).callback
+        store.link_callback(sid, cb.id)
+    log_in(page, live_server.url, "nina")
+
+    rows = page.locator("section.queue[data-department=nurse] tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_contain_text("message: not transcribed: no speech model for this language")
+    expect(rows.nth(1)).to_contain_text("message: waiting to be fetched and transcribed")
+    expect(rows.nth(2)).to_contain_text("message: no speech detected")

@@ -119,6 +119,13 @@ def _urgent_filter(cb: Callback) -> str:
     return unseal(cb.urgent_reason, f"callback-urgent:{cb.id}")
 
 
+@bp.app_template_filter("message_status")
+def _message_status_filter(cb: Callback) -> str:
+    """Where the caller's message stands ("no speech detected", ...), for a row with no transcript."""
+    vm = services.get().voicemails.get(cb.reason_recording_sid)
+    return vm.status_text if vm is not None else "message not found"
+
+
 def _messages(cb: Callback) -> list[dict]:
     """The caller's recorded messages for this callback, readable, oldest first."""
     svc = services.get()
