@@ -124,6 +124,10 @@ def test_language_model_and_adaptation_text_leave_out_every_measured_voicemail()
         assert set(sentences_of([texts[0][1]])) <= held_out
     corpus, dropped = training_corpus(sorted(held_out), 300)
     assert dropped > 0 and not any(f" {s} " in f" {line} " for line in corpus for s in held_out)
+    from ivr.speech.adapt import adaptation_texts
+
+    adapting = adaptation_texts(60)
+    assert len(adapting) == 60 and not any(f" {s} " in f" {line} " for line in adapting for s in held_out)
 
 
 def test_building_a_model_outside_the_repository_stops_instead_of_training_on_the_benchmark(tmp_path):
