@@ -24,18 +24,18 @@ import requests
 
 from .processes import ROOT, free_port, wait_for
 
-SPEC = ROOT.parent / "shared" / "twilio" / "twilio_api_v2010.json"
+# Twilio's description, kept in the repository (tests/data/twilio/README.md: source, version, licence).
+SPEC = ROOT / "tests" / "data" / "twilio" / "twilio_api_v2010.json"
 PRISM = ROOT / ".tools" / "node_modules" / ".bin" / "prism"
 START_TIMEOUT = 90.0  # seconds; Prism reads a 1.8 MB description first
 CALLS = "/2010-04-01/Accounts/{AccountSid}/Calls.json"
 
 
 def load_spec() -> dict:
-    """Twilio's description from ../shared/twilio; a missing file fails the test (never a silent skip)."""
+    """Twilio's description from tests/data/twilio; a missing file fails the test (never a silent skip)."""
     if not SPEC.is_file():
         pytest.fail(
-            f"Twilio's OpenAPI description is missing: expected {SPEC} "
-            "(the shared/ folder beside the repository, as CI has it)",
+            f"Twilio's OpenAPI description is missing: expected {SPEC} (see tests/data/twilio/README.md)",
             pytrace=False,
         )
     return json.loads(SPEC.read_text(encoding="utf-8"))
