@@ -1,0 +1,138 @@
+"""Running the system as a clinic's IT person does: set-up script, workers, health, the operator commands."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from .processes import ROOT
+
+# scripts/bootstrap on a fresh Debian machine ------------------------------------------------
+
+VENV_PACKAGE = f"python{sys.version_info.major}.{sys.version_info.minor}-venv"
+
+
+def _script(path: Path, body: str) -> None:
+    path.write_text("#!/bin/sh\n" + textwrap.dedent(body))
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+class FreshDebian:
+    """A checkout of scripts/bootstrap on a machine whose Debian tools are stand-ins that keep a log.
+
+    ``python3`` is the real interpreter except that, like Debian's without python3-venv, it has no
+    ensurepip and cannot make a venv until apt-get has installed the venv package. The venv it makes
+    holds a stand-in python that logs what pip is asked to do.
+    """
+
+    def __init__(self, root: Path, installed: tuple[str, ...], ensurepip: bool = False) -> None:
+        self.root = root
+        self.checkout = root / "checkout"
+        (self.checkout / "scripts").mkdir(parents=True)
+        shutil.copy2(ROOT / "scripts" / "bootstrap", self.checkout / "scripts" / "bootstrap")
+        shutil.copy2(ROOT / "pyproject.toml", self.checkout / "pyproject.toml")
+        self.bin = root / "bin"
+        self.bin.mkdir()
+        self.log = root / "log"
+        self.log.touch()
+        self.installed = root / "installed"
+        self.installed.write_text("".join(f"{name}\n" for name in installed))
+        if ensurepip:
+            (root / "has-ensurepip").touch()
+        _script(self.bin / "dpkg-query", f"""\
+            pkg=$(eval echo \\${{$#}})
+            grep -qx "$pkg" {self.installed} && printf 'install ok installed' && exit 0
+            exit 1
+        """)
+        _script(self.bin / "apt-get", f"""\
+            echo "apt-get $*" >> {self.log}
+            if [ "$1" = install ]; then
+              for arg in "$@"; do
+                case "$arg" in -*|install) ;; *) echo "$arg" >> {self.installed};; esac
+                case "$arg" in {VENV_PACKAGE}) touch {root}/has-ensurepip;; esac
+              done
+            fi
+        """)
+        _script(self.bin / "sudo", 'exec "$@"\n')
+        venv_python = textwrap.dedent(f"""\
+            #!/bin/sh
+            echo "venv-python $*" >> {self.log}
+        """)
+        _script(self.bin / "python3", f"""\
+            case "$*" in
+              *ensurepip*) [ -f {root}/has-ensurepip ] || exit 1; exit 0;;
+              "-m venv"*)
+                mkdir -p .venv/bin
+                if [ ! -f {root}/has-ensurepip ]; then
+                  # What Debian's python does: bin/python is made (here one without pip), then it stops.
+                  printf '#!/bin/sh\nexit 1\n' > .venv/bin/python && chmod +x .venv/bin/python
+                  echo "The virtual environment was not created successfully because ensurepip is not available." >&2
+                  exit 1
+                fi
+                echo "venv $*" >> {self.log}
+                rm -f .venv/bin/python .venv/.installed-*
+                cat > .venv/bin/python <<'EOF'
+{venv_python}EOF
+                chmod +x .venv/bin/python
+                exit 0;;
+            esac
+            exec {sys.executable} "$@"
+        """)
+
+    def bootstrap(self) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHON"}
+        env["PATH"] = f"{self.bin}:{env['PATH']}"
+        return subprocess.run(
+            ["bash", "scripts/bootstrap"], cwd=self.checkout, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    def lines(self) -> list[str]:
+        return self.log.read_text().splitlines()
+
+
+def test_bootstrap_installs_the_venv_package_a_fresh_debian_lacks(tmp_path):
+    machine = FreshDebian(tmp_path, installed=())
+
+    result = machine.bootstrap()
+
+    assert result.returncode == 0, result.stderr
+    installs = [line for line in machine.lines() if line.startswith("apt-get install")]
+    assert len(installs) == 1  # one apt-get step for every Debian package
+    assert installs[0].split()[-2:] == ["ffmpeg", VENV_PACKAGE]
+    assert "venv -m venv --clear .venv" in machine.lines()
+    assert any(line.startswith("venv-python -m pip install -q -e .") for line in machine.lines())
+
+    # Run again: nothing more to install, the venv is kept.
+    machine.log.write_text("")
+    assert machine.bootstrap().returncode == 0
+    assert not [line for line in machine.lines() if line.startswith(("apt-get", "venv "))]
+
+
+def test_bootstrap_asks_for_no_venv_package_where_python_has_ensurepip(tmp_path):
+    machine = FreshDebian(tmp_path, installed=("ffmpeg",), ensurepip=True)
+
+    result = machine.bootstrap()
+
+    assert result.returncode == 0, result.stderr
+    assert not [line for line in machine.lines() if line.startswith("apt-get")]
+    assert "venv -m venv --clear .venv" in machine.lines()
+
+
+def test_bootstrap_remakes_a_venv_left_half_made_before_the_venv_package(tmp_path):
+    """`python3 -m venv` without ensurepip leaves .venv/bin/python but no pip: bootstrap must not keep it."""
+    machine = FreshDebian(tmp_path, installed=("ffmpeg",))
+    (machine.checkout / ".venv" / "bin").mkdir(parents=True)
+    _script(machine.checkout / ".venv" / "bin" / "python", "exit 1\n")  # an interpreter without pip
+
+    result = machine.bootstrap()
+
+    assert result.returncode == 0, result.stderr
+    assert any(line.startswith("apt-get install") and line.endswith(VENV_PACKAGE) for line in machine.lines())
+    assert "venv -m venv --clear .venv" in machine.lines()
