@@ -1,12 +1,15 @@
-"""GET /healthz: is this process able to answer calls?"""
+"""GET /healthz: is this process able to answer calls?
+
+Only workers heard from lately are counted (ivr.workers.presence).
+"""
 
 from __future__ import annotations
 
 import redis
 from flask import Blueprint, jsonify
-from rq import Worker
 
 from ivr import services
+from ivr.workers.presence import live_workers
 
 bp = Blueprint("health", __name__)
 
@@ -20,7 +23,7 @@ def healthz():
     try:
         svc.redis.ping()
         report["redis"] = "ok"
-        report["workers"] = Worker.count(connection=svc.redis)
+        report["workers"] = live_workers(svc.redis, svc.now())
         report["queued_jobs"] = svc.queue.count
     except redis.RedisError as exc:
         report["redis"] = f"down: {exc.__class__.__name__}"

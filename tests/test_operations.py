@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,75 @@ def test_bootstrap_remakes_a_venv_left_half_made_before_the_venv_package(tmp_pat
     assert result.returncode == 0, result.stderr
     assert any(line.startswith("apt-get install") and line.endswith(VENV_PACKAGE) for line in machine.lines())
     assert "venv -m venv --clear .venv" in machine.lines()
+
+
+# Workers that die --------------------------------------------------------------------------
+
+
+def _start_worker(redis_server) -> subprocess.Popen:
+    from .processes import IVR, env
+
+    return subprocess.Popen(
+        [*IVR, "worker"], cwd=ROOT, env=env(REDIS_URL=redis_server.url),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a process still running (an exited one not yet reaped counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.slow
+def test_a_killed_worker_takes_its_scheduler_along_and_healthz_stops_counting_it(redis_server, redis_conn, app, clock):
+    import datetime as dt
+
+    from rq import Worker
+    from rq.utils import utcparse
+
+    from ivr.workers.presence import LIVE_SECONDS
+
+    from .processes import wait_for
+
+    def schedulers() -> dict[bytes, dict]:
+        return {key: redis_conn.hgetall(key) for key in redis_conn.scan_iter("rq:scheduler:*")}
+
+    def health() -> dict:
+        clock.set(dt.datetime.now(dt.timezone.utc))
+        return app.test_client().get("/healthz").get_json()
+
+    first = _start_worker(redis_server)
+    second = None
+    try:
+        wait_for(lambda: health()["workers"] == 1, timeout=30, what="the worker to start")
+        (scheduler,) = wait_for(lambda: list(schedulers().values()), timeout=30, what="its scheduler to start")
+        scheduler_pid = int(scheduler[b"pid"])
+        assert _running(scheduler_pid)
+
+        first.kill()  # SIGKILL: the worker cannot stop its scheduler itself
+        first.wait(10)
+        killed_at = time.monotonic()
+        wait_for(lambda: not _running(scheduler_pid), timeout=10, what="the orphaned scheduler to exit")
+        assert time.monotonic() - killed_at < 5
+        assert schedulers() == {}  # it stopped cleanly: registration removed
+        assert not list(redis_conn.scan_iter("rq:scheduler-lock:*"))  # and its locks released
+
+        # Restarted (as `ivr serve` does): the new worker's scheduler takes over at once.
+        (dead_key,) = Worker.all_keys(connection=redis_conn)
+        last_heard = utcparse(redis_conn.hget(dead_key, "last_heartbeat").decode())
+        time.sleep(2)
+        second = _start_worker(redis_server)
+        wait_for(lambda: len(schedulers()) == 1, timeout=30, what="the new worker's scheduler")
+        assert Worker.count(connection=redis_conn) == 2  # RQ still lists the killed one
+        # Once the killed worker has not been heard from for LIVE_SECONDS, /healthz counts the live one only.
+        clock.set(last_heard + dt.timedelta(seconds=LIVE_SECONDS + 1))
+        assert app.test_client().get("/healthz").get_json()["workers"] == 1
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(15)

@@ -85,3 +85,56 @@ def test_a_running_worker_puts_lapsed_claims_back_in_line(redis_server, redis_co
     finally:
         worker.terminate()
         worker.wait(10)
+
+
+def test_burst_worker_runs_what_is_due_and_exits(redis_server, redis_conn):
+    """`ivr worker --burst` said "done, quitting" and then hung for a minute (its command listener)."""
+    import time
+
+    from rq import Queue
+
+    from ivr.workers import DEFAULT_QUEUE
+
+    queue = Queue(DEFAULT_QUEUE, connection=redis_conn)
+    due = queue.enqueue_at(dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1), "os.getpid")
+    now = queue.enqueue("os.getpid")
+    # The hang was a race, so more than one run; with and without the scheduler.
+    for scheduler in ("--scheduler", "--no-scheduler", "--scheduler", "--no-scheduler"):
+        started = time.monotonic()
+        result = run_ivr("worker", "--burst", scheduler, REDIS_URL=redis_server.url, timeout=50)
+        assert result.returncode == 0, result.stderr
+        assert time.monotonic() - started < 20, f"`ivr worker --burst {scheduler}` took {time.monotonic() - started:.0f} s"
+    assert now.get_status(refresh=True) == "finished"
+    assert due.get_status(refresh=True) == "finished"  # the scheduler's burst moved it to the queue first
+
+
+def test_a_worker_quits_promptly_when_its_listener_read_the_unsubscribe_first(redis_conn):
+    """The hang behind `--burst`, made certain: RQ unsubscribes its command listener, then stops it.
+
+    If the listener thread reads Redis's reply before it is told to stop, it goes back to waiting
+    for a message; RQ's 60 s poll made the worker hang that long after "done, quitting".
+    """
+    import time
+
+    from rq import Queue
+
+    from ivr.workers import DEFAULT_QUEUE
+    from ivr.workers.runner import ClinicWorker
+
+    class ListenerFirst(ClinicWorker):
+        def unsubscribe(self):
+            send = self.pubsub.unsubscribe
+
+            def send_then_yield(*args):
+                reply = send(*args)
+                time.sleep(0.3)  # the listener reads the reply and waits again before stop()
+                return reply
+
+            self.pubsub.unsubscribe = send_then_yield
+            super().unsubscribe()
+
+    worker = ListenerFirst([Queue(DEFAULT_QUEUE, connection=redis_conn)], connection=redis_conn)
+    started = time.monotonic()
+    worker.work(burst=True)
+    assert time.monotonic() - started < 5
+    assert not worker.pubsub_thread.is_alive()

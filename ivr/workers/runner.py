@@ -4,19 +4,108 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 
 import redis
 from rq import Queue, Worker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
+from rq.scheduler import RQScheduler
 
+from ivr.redis_server import die_with_parent
 from ivr.store.callbacks import CallbackQueue
 from ivr.store.voicemails import VoicemailStore
-from ivr.workers import DEFAULT_QUEUE, QUEUES, context
+from ivr.workers import DEFAULT_QUEUE, QUEUES, context, presence
 from ivr.workers import voicemail as voicemail_jobs
 
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 30.0  # how often lapsed claims and due retries go back in line (IVR_SWEEP_SECONDS)
+PUBSUB_POLL_SECONDS = 1.0  # longest wait for the command listener to stop when the worker quits
+
+
+class WorkerScheduler(RQScheduler):
+    """RQ's scheduler, forked by a worker, that ends when its worker does.
+
+    RQ's scheduler process loops until it is sent SIGTERM, which its worker does
+    on a clean exit. A worker killed with SIGKILL sends nothing: the scheduler
+    lived on as an orphan (parent 1), holding the scheduler locks. Here it asks
+    Linux for SIGTERM when its parent dies (PR_SET_PDEATHSIG), and also checks
+    its parent at every round (once a second), for a parent that died before
+    the request and for systems without prctl. SIGTERM stops it as RQ does:
+    locks released, registration removed.
+    """
+
+    worker_pid = 0
+
+    def start(self):
+        self.worker_pid = os.getpid()  # before the fork: the child stops once its parent is anyone else
+        return super().start()
+
+    def work(self):
+        self._install_signal_handlers()  # first: SIGTERM must stop the loop, not kill it still holding its locks
+        die_with_parent(signal.SIGTERM)
+        self._check_parent()
+        super().work()
+
+    def heartbeat(self):
+        self._check_parent()
+        super().heartbeat()
+
+    def _check_parent(self) -> None:
+        if self.worker_pid and os.getppid() != self.worker_pid and not self._stop_requested:
+            self.log.warning("Scheduler: worker %s is gone; stopping", self.worker_pid)
+            self.request_stop()
+
+
+class ClinicWorker(Worker):
+    """RQ's worker with two fixes for how it ends (``ivr worker``).
+
+    - It quits when told to: RQ stops its command listener thread by sending
+      UNSUBSCRIBE and then joining the thread, and redis-py 8 joins with no
+      timeout. When the thread has read the reply before it is told to stop, it
+      waits its full poll (60 s in RQ) for a message that never comes; `ivr
+      worker --burst` said "done, quitting" and hung. Polling every
+      ``PUBSUB_POLL_SECONDS`` bounds that wait.
+    - Its scheduler process ends with it (``WorkerScheduler``).
+    """
+
+    def subscribe(self):
+        """RQ's subscribe, with a short poll so the listener can be stopped promptly."""
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=PUBSUB_POLL_SECONDS, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
+
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ):
+        """RQ's own, with ``WorkerScheduler`` in place of ``RQScheduler``."""
+        self.scheduler = WorkerScheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,
+        )
+        self.scheduler.acquire_locks()
+        if self.scheduler.acquired_locks:
+            if burst:  # burst: enqueue what is due now, in this process, and let go
+                try:
+                    self.scheduler.register_birth()
+                    self.scheduler.enqueue_scheduled_jobs()
+                finally:
+                    self.scheduler.release_locks()
+                    self.scheduler.register_death()
+            else:
+                self.scheduler.start()
 
 
 def sweep_forever(conn: redis.Redis, interval: float, stop: threading.Event, voicemail_attempts: int = 5) -> None:
@@ -64,10 +153,13 @@ def run(burst: bool = False, with_scheduler: bool = True, queues: tuple[str, ...
     """Work the clinic's queues (highest first). Returns whether any job ran."""
     ctx = context.get()  # Redis, clinic settings and the data key
     preload_speech(ctx)  # before RQ forks a process per job: models load once per worker
-    worker = Worker(
+    worker = ClinicWorker(
         [Queue(name, connection=ctx.redis) for name in queues],
         connection=ctx.redis,
         log_job_description=False,  # job arguments may identify patients; RQ logs bypass our masking
+        # Heartbeats every 15 s, idle or busy, so /healthz can tell a killed worker (ivr.workers.presence).
+        worker_ttl=presence.WORKER_TTL,
+        job_monitoring_interval=presence.JOB_MONITORING_INTERVAL,
     )
     stop = threading.Event()
     if not burst:
