@@ -1,6 +1,7 @@
 """GET /healthz: is this process able to answer calls?
 
-Only workers heard from lately are counted (ivr.workers.presence).
+Always current: settings and flow files are checked again when asked (not
+only when a call comes), and only workers heard from lately are counted.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz():
     svc = services.get()
+    svc.runtime.refresh(force=True)  # a file fixed (or broken) since the last call shows now
     report: dict = {"flows": svc.runtime.flows.names}
     if svc.runtime.flows.issues:
         report["flow_issues"] = [str(i) for i in svc.runtime.flows.issues]
+    if svc.runtime.settings_error:
+        report["settings_issues"] = [svc.runtime.settings_error]
     try:
         svc.redis.ping()
         report["redis"] = "ok"

@@ -64,6 +64,7 @@ class Runtime:
         self.store: FlowStore | None = None  # set by attach(): flow versions in Redis
         self._generation: int | None = None
         self._checked: dict[str, Flow] = {}  # flows loaded from Redis against the current settings
+        self.settings_error = ""  # why the latest edit of clinic settings or prompts is not live ("" if it is)
         clinic, prompts, report = check_all(self.config_dir, self.prompts_dir)
         self._apply(clinic, prompts)
         self._report = report
@@ -175,13 +176,13 @@ class Runtime:
                     stamp.append((folder, name, st.st_mtime_ns, st.st_size))
         return tuple(sorted(stamp))
 
-    def refresh(self) -> None:
-        """Reload if any file changed (checked at most every ``interval`` seconds)."""
+    def refresh(self, force: bool = False) -> None:
+        """Reload if any file changed (checked at most every ``interval`` seconds; now, with ``force``)."""
         now = self._clock()
-        if now - self._checked_at < self._interval:
+        if not force and now - self._checked_at < self._interval:
             return
         with self._lock:
-            if now - self._checked_at < self._interval:
+            if not force and now - self._checked_at < self._interval:
                 return
             self._checked_at = now
             stamp = self._fingerprint()
@@ -196,7 +197,9 @@ class Runtime:
             clinic, prompts, report = check_all(self.config_dir, self.prompts_dir)
         except (ClinicConfigError, PromptError) as exc:
             log.error("settings change not applied, previous settings keep serving: %s", exc)
+            self.settings_error = str(exc)
             return
+        self.settings_error = ""
         self._apply(clinic, prompts)
         self._report = report
         self._checked = {}  # settings or prompts may have changed: check the live versions again

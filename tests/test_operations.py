@@ -209,3 +209,31 @@ def test_a_killed_worker_takes_its_scheduler_along_and_healthz_stops_counting_it
             if proc is not None and proc.poll() is None:
                 proc.terminate()
                 proc.wait(15)
+
+
+# /healthz is current --------------------------------------------------------------------------
+
+
+def test_healthz_shows_a_flow_fixed_or_broken_without_waiting_for_a_call(make_app, config_copy):
+    config, prompts = config_copy
+    app = make_app(CONFIG_DIR=str(config), PROMPTS_DIR=str(prompts), RELOAD_INTERVAL=3600)  # no periodic re-read
+    client = app.test_client()
+    assert "flow_issues" not in client.get("/healthz").get_json()
+
+    flow = config / "flows" / "main.yaml"
+    original = flow.read_text()
+    flow.write_text(original.replace("next: to_billing", "next: to_the_moon"))
+    health = client.get("/healthz").get_json()
+    assert any("to_the_moon" in issue for issue in health["flow_issues"])
+    assert health["flows"] == ["followup", "main"]  # the last good version keeps serving
+
+    flow.write_text(original)  # fixed; still no call has come in
+    assert "flow_issues" not in client.get("/healthz").get_json()
+
+    clinic = config / "clinic.yaml"
+    good = clinic.read_text()
+    clinic.write_text(good.replace("America/New_York", "Mars/Olympus"))
+    health = client.get("/healthz").get_json()
+    assert any("Mars/Olympus" in issue for issue in health["settings_issues"])
+    clinic.write_text(good)
+    assert "settings_issues" not in client.get("/healthz").get_json()
