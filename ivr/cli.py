@@ -551,9 +551,18 @@ HELP = "Type keys (1, 2, *, #), or words to speak, Enter for silence, 'hangup' t
 @click.option("--token", envvar="TWILIO_AUTH_TOKEN", help="Auth token to sign with (default: TWILIO_AUTH_TOKEN, else the local one).")
 def call(url: str, caller: str, called: str, token: str | None) -> None:
     """A phone in the terminal: call the app as Twilio does and hear what a caller hears."""
+    from click.core import ParameterSource
+
     from ivr.simulator import CallError, PhoneCall, requests_transport
 
-    token = token or config_module.local_auth_token(_settings()["DATA_DIR"])
+    if not token:
+        data_dir = _settings()["DATA_DIR"]
+        signed_with = f"the local token in {Path(data_dir) / 'local-twilio-token'}"
+        token = config_module.local_auth_token(data_dir)
+    elif click.get_current_context().get_parameter_source("token") is ParameterSource.ENVIRONMENT:
+        signed_with = "TWILIO_AUTH_TOKEN from this shell"
+    else:
+        signed_with = "the token given with --token"
     phone = PhoneCall(requests_transport(), url, token, caller=caller, called=called)
     interactive = sys.stdin.isatty()
     click.echo(f"Calling {url} from {caller}. {HELP}")
@@ -573,6 +582,14 @@ def call(url: str, caller: str, called: str, token: str | None) -> None:
             turn = _act(phone, turn, answer.strip())
     except CallError as exc:
         click.echo(f"[call failed: {exc}]", err=True)
+        if exc.status == 403:
+            click.echo(
+                f"The app refused the signature (signed with {signed_with}). Sign with the app's "
+                "TWILIO_AUTH_TOKEN: `ivr call --token TOKEN`, or set TWILIO_AUTH_TOKEN in this shell. An app "
+                "without it uses the local token in its data folder: run `ivr call` with the same IVR_DATA_DIR. "
+                "An app with IVR_PUBLIC_URL checks signatures against that address: call it with --url.",
+                err=True,
+            )
         sys.exit(2)
     except OSError as exc:
         click.echo(f"[cannot reach {url}: {exc}] Is `ivr serve` running?", err=True)

@@ -29,6 +29,10 @@ class Transport(Protocol):
 class CallError(RuntimeError):
     """The app answered something Twilio could not play (the caller would hear an error)."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status, when the app answered one other than 200
+
 
 @dataclass(frozen=True)
 class Heard:
@@ -204,7 +208,7 @@ class PhoneCall:
     def _post_and_run(self, url: str, extra: dict[str, str], turn: Turn) -> Turn:
         status, body = self._post(url, extra)
         if status != 200:
-            raise CallError(f"{url} answered HTTP {status}: the caller would hear an application error")
+            raise CallError(f"{url} answered HTTP {status}: the caller would hear an application error", status=status)
         try:
             root = ET.fromstring(body)
         except ET.ParseError as exc:

@@ -145,6 +145,25 @@ def test_call_refused_without_the_right_token(served):
     assert system.stop() == 0
 
 
+def test_call_to_a_server_with_a_twilio_token_says_how_to_pass_it(served):
+    token = "server-token-" + "7" * 20
+    system = served(TWILIO_AUTH_TOKEN=token)
+    system.healthy()
+
+    refused = run_ivr("call", "--url", system.url, input="hangup\n", IVR_DATA_DIR=str(system.data_dir))
+    assert refused.returncode == 2
+    assert "HTTP 403" in refused.stderr
+    assert "signed with the local token in" in refused.stderr  # what it signed with...
+    assert "`ivr call --token TOKEN`, or set TWILIO_AUTH_TOKEN in this shell" in refused.stderr  # ...and the way out
+
+    for how in ({"args": ("--token", token)}, {"env": {"TWILIO_AUTH_TOKEN": token}}):
+        result = run_ivr("call", "--url", system.url, *how.get("args", ()), input="hangup\n",
+                         IVR_DATA_DIR=str(system.data_dir), **how.get("env", {}))
+        assert result.returncode == 0, result.stderr
+        assert "Thank you for calling Riverside Family Clinic." in result.stdout
+    assert system.stop() == 0
+
+
 def test_serve_refuses_to_start_with_broken_clinic_settings(tmp_path):
     config = tmp_path / "config"
     shutil.copytree(ROOT / "config", config)
