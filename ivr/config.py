@@ -43,6 +43,7 @@ class Defaults:
     STAFF_IDLE_MINUTES = 15.0  # staff are logged off after this long without a request
     LOGIN_LIMIT_PER_USER = "5 per minute"  # login attempts for one username
     LOGIN_LIMIT_PER_ADDRESS = "20 per minute"  # login attempts from one IP address
+    API_LIMIT = "60 per minute"  # requests to the scheduling API (POST /api/appointments) per key
 
 
 def load_environment(config: dict, environ: os._Environ | dict | None = None) -> None:

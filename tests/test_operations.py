@@ -237,3 +237,94 @@ def test_healthz_shows_a_flow_fixed_or_broken_without_waiting_for_a_call(make_ap
     assert any("Mars/Olympus" in issue for issue in health["settings_issues"])
     clinic.write_text(good)
     assert "settings_issues" not in client.get("/healthz").get_json()
+
+
+# Operator commands and the README ------------------------------------------------------------
+
+
+def test_readme_configuration_table_names_every_setting():
+    import re
+
+    from ivr.config import Defaults
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("`config/clinic.yaml` holds", 1)[0]
+    documented = set(re.findall(r"`(?:IVR_)?([A-Z][A-Z0-9_]+)`", table))
+    # RELOAD_INTERVAL is for tests; the README says edits are read within two seconds.
+    settings = {name for name in dir(Defaults) if name.isupper()} - {"RELOAD_INTERVAL"}
+    assert "API_LIMIT" in settings
+    assert settings - documented == set()
+
+
+def _voicemail(redis_conn, sid: str, when: float, **fields):
+    from ivr.store.voicemails import Voicemail, VoicemailStore
+
+    store = VoicemailStore(redis_conn)
+    store.receive(Voicemail(sid, call_sid="CA" + "1" * 32, caller="+13055550147", department="nurse", lang="en",
+                            received_at=when))
+    if fields:
+        store.update(sid, **fields)
+    return store
+
+
+def test_voicemails_list_shows_clinic_time_with_its_zone(redis_server, redis_conn):
+    import datetime as dt
+
+    from .processes import run_ivr
+
+    # config/clinic.yaml's clinic is in America/New_York.
+    winter = dt.datetime(2026, 11, 24, 15, 5, tzinfo=dt.timezone.utc).timestamp()  # 10:05 there
+    summer = dt.datetime(2026, 7, 1, 13, 30, tzinfo=dt.timezone.utc).timestamp()  # 09:30 there
+    _voicemail(redis_conn, "RE" + "a" * 32, winter)
+    _voicemail(redis_conn, "RE" + "b" * 32, summer)
+
+    # The server's own zone (here Tokyo) must not matter.
+    result = run_ivr("voicemails", "list", REDIS_URL=redis_server.url, TZ="Asia/Tokyo")
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()
+    assert first.startswith("RE" + "a" * 32 + "  2026-11-24 10:05 EST  nurse")
+    assert second.startswith("RE" + "b" * 32 + "  2026-07-01 09:30 EDT  nurse")
+    assert "3055550147" not in result.stdout
+
+
+@pytest.mark.parametrize("limit", ["-5", "0"])
+def test_voicemails_list_refuses_a_limit_below_one(redis_server, redis_conn, limit):
+    from .processes import run_ivr
+
+    _voicemail(redis_conn, "RE" + "a" * 32, 1_790_000_000.0)
+    result = run_ivr("voicemails", "list", "--limit", limit, REDIS_URL=redis_server.url)
+    assert result.returncode == 2
+    assert "Invalid value for '--limit'" in result.stderr and ">=1" in result.stderr
+    assert result.stdout == ""
+
+
+def test_voicemails_retry_runs_again_only_a_final_failure(redis_server, redis_conn):
+    from ivr.store.voicemails import VoicemailStatus
+
+    from .processes import run_ivr
+
+    queued = lambda: redis_conn.llen("rq:queue:default")  # noqa: E731
+    in_progress = "RE" + "a" * 32
+    store = _voicemail(redis_conn, in_progress, 1_790_000_000.0, status=VoicemailStatus.STORED, attempts=2,
+                       path="x.sealed")
+    result = run_ivr("voicemails", "retry", in_progress, REDIS_URL=redis_server.url)
+    assert result.returncode == 1
+    assert "has not failed (status: audio stored, transcription under way; run 2 of 5)" in result.stderr
+    assert queued() == 0 and store.get(in_progress).attempts == 2  # left alone
+
+    done = "RE" + "b" * 32
+    _voicemail(redis_conn, done, 1_790_000_100.0, status=VoicemailStatus.TRANSCRIBED)
+    result = run_ivr("voicemails", "retry", done, REDIS_URL=redis_server.url)
+    assert result.returncode == 1
+    assert "(status: transcribed)" in result.stderr
+    assert queued() == 0
+
+    failed = "RE" + "c" * 32
+    _voicemail(redis_conn, failed, 1_790_000_200.0, status=VoicemailStatus.FETCH_FAILED, attempts=5,
+               detail="Twilio answered 401")
+    result = run_ivr("voicemails", "retry", failed, REDIS_URL=redis_server.url)
+    assert result.returncode == 0, result.stderr
+    assert f"queued {failed} again" in result.stdout
+    assert queued() == 1
+    vm = store.get(failed)
+    assert vm.status is VoicemailStatus.RECEIVED and vm.attempts == 0
