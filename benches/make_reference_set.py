@@ -19,6 +19,15 @@ A development set (--dev) is spoken the same way from other hand-written voicema
 
 Korean files for the Vosk engine are spoken by Debian's espeak-ng (ko-*.wav, same line conditions).
 
+    .venv/bin/python -m benches.make_reference_set --spanish     # only the Spanish set
+
+The Spanish set (benches/reference_texts_es.py: 24 voicemails, 8 of them urgent) is spoken by
+espeak-ng's Latin-American voice (es-419) at a varied speed (135-165 words a minute) and pitch, then
+put through the same phone line (level -30..-16 dBFS, SNR 18..30 dB): tests/data/voicemails/es-*.wav
+and truth-es.tsv (id, text), for the Spanish benchmark and the urgent-voicemail tests.
+espeak-ng's Spanish is robotic (its d often heard as n), so the set is harder than most callers: even
+without the phone line Whisper base misses words; slower speech or the Spain voice (es) did no better.
+
     .venv/bin/python -m benches.make_reference_set --added-words   # only tests/data/added_words
 
 tests/data/added_words holds voicemails saying a word the clinic vocabulary lacks, for the test that
@@ -100,7 +109,11 @@ def main() -> None:
     parser.add_argument("--dev", type=Path, help="write a development set of held-out corpus voicemails here instead")
     parser.add_argument("--blind", type=Path, help="write the blind set (benches/blind_texts.py) here instead")
     parser.add_argument("--added-words", action="store_true", help=f"only write {ADDED_WORDS_OUT}")
+    parser.add_argument("--spanish", action="store_true", help=f"only write the Spanish set (es-*.wav, truth-es.tsv) in {OUT}")
     args = parser.parse_args()
+    if args.spanish:
+        speak_spanish()
+        return
     if args.dev:
         from benches.dev_texts import DEV_VOICEMAILS
 
@@ -156,6 +169,34 @@ def speak_korean() -> None:
         out = csv.writer(fh, delimiter="\t", lineterminator="\n")
         out.writerow(["id", "text"])
         out.writerows(ko_rows)
+
+
+def speak_spanish() -> None:
+    """The Spanish set: espeak-ng es-419 at a varied speed and pitch, on the same phone line as the English set."""
+    import numpy as np
+
+    from benches.reference_texts_es import VOICEMAILS_ES
+
+    if not shutil.which("espeak-ng"):
+        sys.exit("espeak-ng not found: the Spanish files need it (apt-get install espeak-ng)")
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for vid, text in VOICEMAILS_ES:
+        rng = random.Random(f"voicemail-{vid}")
+        speed = rng.randint(135, 165)  # words a minute (espeak-ng's default is 175)
+        pitch = rng.randint(35, 65)  # 0-99, default 50
+        level = round(rng.uniform(-30.0, -16.0), 1)
+        snr = round(rng.uniform(18.0, 30.0), 1)
+        wav = subprocess.run(["espeak-ng", "-v", "es-419", "-s", str(speed), "-p", str(pitch), "--stdout", text],
+                             check=True, capture_output=True).stdout
+        pcm = np.frombuffer(wav[44:], dtype="<i2").astype(np.float32) / 32768.0  # espeak-ng: 22050 Hz 16-bit mono
+        write_phone_wav(phone_line(pcm, 22_050, rng, level_db=level, snr_db=snr), 22_050, OUT / f"{vid}.wav")
+        rows.append((vid, text))
+        print(f"{vid}: speed {speed}, pitch {pitch}, level {level} dBFS, SNR {snr} dB, {len(pcm) / 22_050:.1f} s", flush=True)
+    with open(OUT / "truth-es.tsv", "w", newline="") as fh:
+        out = csv.writer(fh, delimiter="\t", lineterminator="\n")
+        out.writerow(["id", "text"])
+        out.writerows(rows)
 
 
 if __name__ == "__main__":
