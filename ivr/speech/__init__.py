@@ -1,17 +1,18 @@
 """Offline speech to text for voicemails: patient speech never leaves the clinic's machine.
 
 ``transcribe_bytes(data, "en")`` decodes a recording and transcribes it with the engine for the
-language: a Vosk model when one is installed (``models_dir/<lang>/`` or a ``vosk_model_<lang>``
-package), else for English pocketsphinx with the clinic language model (ivr/speech/lm.py).
+language (ivr.speech.registry): Whisper by default (faster-whisper, weights from pinned packages,
+checked by sha256), Vosk where a clinic chooses a model it installed, pocketsphinx as the last resort.
 """
 
 from __future__ import annotations
 
 from ivr.speech.audio import decode_audio
-from ivr.speech.registry import EngineInfo, engines, transcribe_bytes, transcriber_for
+from ivr.speech.registry import EngineInfo, detect_language, engines, transcribe_bytes, transcriber_for
 from ivr.speech.types import Audio, AudioUnreadable, Transcriber, TranscriberUnavailable, Transcript, Word
+from ivr.speech.whisper_models import ModelFileError
 
 __all__ = [
-    "Audio", "AudioUnreadable", "EngineInfo", "Transcriber", "TranscriberUnavailable", "Transcript", "Word",
-    "decode_audio", "engines", "transcribe_bytes", "transcriber_for",
+    "Audio", "AudioUnreadable", "EngineInfo", "ModelFileError", "Transcriber", "TranscriberUnavailable", "Transcript", "Word",
+    "decode_audio", "detect_language", "engines", "transcribe_bytes", "transcriber_for",
 ]

@@ -27,13 +27,14 @@ class Transcript:
     words: tuple[Word, ...]
     confidence: float  # mean word confidence, 0.0 when there are no words
     seconds: float  # audio duration
-    engine: str  # e.g. "pocketsphinx:en-us phone-adapted + clinic LM"
+    engine: str  # e.g. "whisper:tiny.en"
+    language: str = ""  # the language heard, when the engine was told or detected it
 
     @classmethod
-    def from_words(cls, words: list[Word] | tuple[Word, ...], seconds: float, engine: str) -> Transcript:
+    def from_words(cls, words: list[Word] | tuple[Word, ...], seconds: float, engine: str, language: str = "") -> Transcript:
         words = tuple(words)
         confidence = sum(w.confidence for w in words) / len(words) if words else 0.0
-        return cls(" ".join(w.text for w in words), words, round(confidence, 4), round(seconds, 3), engine)
+        return cls(" ".join(w.text for w in words), words, round(confidence, 4), round(seconds, 3), engine, language)
 
     def as_dict(self) -> dict:
         return {
@@ -42,6 +43,7 @@ class Transcript:
             "confidence": self.confidence,
             "seconds": self.seconds,
             "engine": self.engine,
+            "language": self.language,
         }
 
 

@@ -41,7 +41,7 @@ class VoskTranscriber:
         if audio.sample_rate != self.sample_rate:
             raise ValueError(f"{self.name} needs {self.sample_rate} Hz audio, got {audio.sample_rate} Hz")
         if not has_speech(audio):  # no words made out of silence or steady line noise
-            return Transcript.from_words([], audio.seconds, self.name)
+            return Transcript.from_words([], audio.seconds, self.name, self.language)
         with self._lock:
             rec = (self._vosk.KaldiRecognizer(self._model, self.sample_rate, self._grammar) if self._grammar
                    else self._vosk.KaldiRecognizer(self._model, self.sample_rate))
@@ -55,4 +55,4 @@ class VoskTranscriber:
             Word(w["word"], round(w["start"], 2), round(min(w["end"], audio.seconds), 2), round(min(1.0, max(0.0, w.get("conf", 0.0))), 3))
             for r in results for w in r.get("result", []) if w["word"] != "[unk]"
         ]
-        return Transcript.from_words(words, audio.seconds, self.name)
+        return Transcript.from_words(words, audio.seconds, self.name, self.language)

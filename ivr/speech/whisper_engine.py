@@ -1,0 +1,112 @@
+"""Speech to text with Whisper: faster-whisper on CTranslate2, int8 on the CPU, from a local folder only.
+
+Whisper hears open vocabulary (names, medicines, streets) in English, Spanish and ~100 other
+languages. Its known failing is to write text where nobody speaks ("Thank you for watching" over
+hold music); three guards keep a transcript of silence, line noise, music or a hang-up empty:
+our own speech check (ivr.speech.audio.has_speech), voice-activity detection with settings that
+keep quiet callers' words, and dropping any segment the model itself thinks holds no speech.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from ivr.speech.audio import cut, has_speech, pause_cuts
+from ivr.speech.types import Audio, Transcript, Word
+from ivr.speech.whisper_models import ModelFolder
+
+SAMPLE_RATE = 16_000
+PIECE_SECONDS = 300.0  # longer recordings are heard in pieces cut at pauses: memory stays bounded
+BEAM_SIZE = 5
+# Voice-activity detection (Silero, in faster-whisper). Its defaults dropped quiet callers' words;
+# these were chosen on the development sets (benches/transcribe_bench.py, benches/README.md).
+VAD = {"threshold": 0.35, "min_silence_duration_ms": 1000, "speech_pad_ms": 600}
+NO_SPEECH = 0.6  # a segment the model gives at least this no-speech probability is dropped
+
+
+@dataclass
+class LoadedModel:
+    """One faster-whisper model in memory, shared by every language it serves (one utterance at a time)."""
+
+    files: ModelFolder
+    model: object
+    multilingual: bool
+    lock: threading.Lock
+
+
+def load(files: ModelFolder, threads: int = 1) -> LoadedModel:
+    """Load a checked model folder (never a name: a name would make faster-whisper download)."""
+    from faster_whisper import WhisperModel
+
+    model = WhisperModel(str(files.folder), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1, local_files_only=True)
+    return LoadedModel(files, model, bool(model.model.is_multilingual), threading.Lock())
+
+
+class WhisperTranscriber:
+    """A loaded Whisper model transcribing one language (``language=""``: detect it per recording)."""
+
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, loaded: LoadedModel, language: str) -> None:
+        if language and language != "en" and not loaded.multilingual:
+            raise ValueError(f"the Whisper model {loaded.files.name} is English only; it cannot transcribe {language!r}")
+        self.language = language
+        self._loaded = loaded
+        self.where = str(loaded.files.folder)
+        self.name = f"whisper:{loaded.files.name}"
+
+    @property
+    def multilingual(self) -> bool:
+        return self._loaded.multilingual
+
+    def detect_language(self, audio: Audio, candidates: list[str]) -> tuple[str, float]:
+        """The most likely of ``candidates`` for the speech in ``audio``, and its probability."""
+        if not self._loaded.multilingual:
+            return "en", 1.0
+        samples = _floats(audio)[: 30 * SAMPLE_RATE]
+        with self._loaded.lock:
+            _, _, probs = self._loaded.model.detect_language(samples, vad_filter=True, vad_parameters=VAD)
+        by_lang = dict(probs)
+        best = max(candidates, key=lambda lang: by_lang.get(lang, 0.0))
+        return best, round(by_lang.get(best, 0.0), 3)
+
+    def transcribe(self, audio: Audio) -> Transcript:
+        """The recording's words with times and confidence; no words when nobody speaks."""
+        if audio.sample_rate != self.sample_rate:
+            raise ValueError(f"{self.name} needs {self.sample_rate} Hz audio, got {audio.sample_rate} Hz")
+        if not has_speech(audio):
+            return Transcript.from_words([], audio.seconds, self.name, self.language)
+        bounds = pause_cuts(audio, PIECE_SECONDS)
+        words: list[Word] = []
+        for start, end in zip(bounds, bounds[1:]):
+            words += self._piece(cut(audio, start, end), start, audio.seconds)
+        return Transcript.from_words(words, audio.seconds, self.name, self.language)
+
+    def _piece(self, audio: Audio, offset: float, seconds: float) -> list[Word]:
+        samples = _floats(audio)
+        with self._loaded.lock:
+            segments, _ = self._loaded.model.transcribe(
+                samples,
+                language=self.language or None,
+                beam_size=BEAM_SIZE,
+                vad_filter=True,
+                vad_parameters=VAD,
+                word_timestamps=True,
+                condition_on_previous_text=False,
+            )
+            kept = [s for s in segments if s.no_speech_prob < NO_SPEECH]  # decoding happens while iterating
+        words = []
+        for segment in kept:
+            for w in segment.words or ():
+                text = w.word.strip()
+                if text:
+                    start = min(seconds, offset + w.start)
+                    words.append(Word(text, round(float(start), 2), round(float(min(seconds, max(start, offset + w.end))), 2), round(float(w.probability), 3)))
+        return words
+
+
+def _floats(audio: Audio) -> np.ndarray:
+    return np.frombuffer(audio.pcm[: len(audio.pcm) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
