@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ivr.clinic import DEFAULT_URGENT_PHRASES
-from ivr.urgency import UrgentPhrases, reason, words_to_hear
+from ivr.urgency import UrgentPhrases, reason
 
 PHRASES = UrgentPhrases(DEFAULT_URGENT_PHRASES)
 
@@ -46,9 +46,3 @@ def test_language_without_its_own_list_is_checked_against_all():
 def test_reason_reads_plainly():
     assert reason(["chest pain", "bleeding"]) == 'said "chest pain", "bleeding"'
     assert reason([]) == ""
-
-
-def test_words_to_hear_are_the_phrases_words_as_an_engine_spells_them():
-    assert words_to_hear(["Can't breathe", "chest pain", "CHEST pressure!", "bleed*", "anaphyla*"]) == [
-        "can't", "breathe", "chest", "pain", "pressure", "bleed*", "anaphyla*",
-    ]
