@@ -67,8 +67,8 @@ def _transcripts(lang: str) -> dict[str, str]:
     return out
 
 
-def human(lang: str, part: str = "all") -> list[Recording]:
-    """Real human prompts in ``lang`` ("en", "es"); ``part`` "dev", "held-out" or "all"."""
+def human(lang: str, part: str = "all", limit: int | None = None) -> list[Recording]:
+    """Real human prompts in ``lang`` ("en", "es"); ``part`` "dev", "held-out" or "all"; the first ``limit``."""
     folder = SOUNDS / VOICE[lang]
     chosen = []
     for name, text in sorted(_transcripts(lang).items()):
@@ -80,7 +80,7 @@ def human(lang: str, part: str = "all") -> list[Recording]:
         raise MissingData(f"no prompts in {folder}: apt-get install {PACKAGES}")
     random.Random(f"human-{lang}").shuffle(chosen)
     split = int(len(chosen) * DEV_SHARE)
-    chosen = {"dev": chosen[:split], "held-out": chosen[split:], "all": chosen}[part]
+    chosen = {"dev": chosen[:split], "held-out": chosen[split:], "all": chosen}[part][:limit]
     return [Recording(f"{lang}/{name}", text, _phone_wav(path.read_bytes())) for name, text, path in chosen]
 
 

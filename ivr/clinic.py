@@ -109,6 +109,21 @@ class VoicemailSettings(_Strict):
     # Phrases that make a voicemail urgent (top of its queue), per language.
     urgent_phrases: dict[str, list[str]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_URGENT_PHRASES.items()})
     attempts: int = Field(default=5, ge=1, le=20)  # pipeline runs (fetch, transcribe) before a failure is final
+    # Which speech engine transcribes each language (ivr.speech.registry): whisper (the default),
+    # whisper:MODEL or whisper:FOLDER, vosk or vosk:FOLDER, pocketsphinx (English only).
+    engines: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("engines")
+    @classmethod
+    def _engines(cls, value: dict[str, str]) -> dict[str, str]:
+        from ivr.speech.registry import parse
+
+        for lang, spec in value.items():
+            try:
+                parse(spec)
+            except ValueError as exc:
+                raise _At(str(exc), lang) from None
+        return value
 
     @field_validator("urgent_phrases")
     @classmethod

@@ -78,19 +78,6 @@ class UrgentPhrases:
         return found
 
 
-def words_to_hear(phrases: list[str]) -> list[str]:
-    """The words an engine must know to hear ``phrases``, as written ("can't", "bleed*"), for its vocabulary."""
-    out: list[str] = []
-    for phrase in phrases:
-        for word in _SPOKEN.findall(phrase.casefold()):
-            if word not in out:
-                out.append(word)
-    return out
-
-
-_SPOKEN = re.compile(r"[\w']+\*?")
-
-
 def reason(found: list[str]) -> str:
     """What staff read: why this voicemail is urgent."""
     return "said " + ", ".join(f'"{p}"' for p in found) if found else ""

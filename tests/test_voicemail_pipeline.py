@@ -20,7 +20,7 @@ from ivr.sealing import Sealer
 from ivr.store.callbacks import CallbackQueue
 from ivr.store.voicemails import VoicemailStatus, VoicemailStore
 from ivr.vault import RecordingVault
-from ivr.workers import DEFAULT_QUEUE
+from ivr.workers import SPEECH_QUEUE
 from ivr.workers import voicemail as jobs
 
 from .conftest import DATA_KEY
@@ -78,7 +78,7 @@ class Rig:
         self.sealer = Sealer.from_settings(DATA_KEY, tmp_path)
         self.store = VoicemailStore(conn)
         self.callbacks = CallbackQueue(conn)
-        self.queue = Queue(DEFAULT_QUEUE, connection=conn)
+        self.queue = Queue(SPEECH_QUEUE, connection=conn)
         self.vault = RecordingVault(tmp_path / "recordings", self.sealer)
         self.pipeline = jobs.Pipeline(
             self.store, self.callbacks, clinic, self.vault, self.sealer, twilio.settings(), tmp_path / "models"
@@ -152,11 +152,8 @@ def test_urgent_voicemail_goes_to_the_top_of_the_nurse_queue_and_says_why(rig):
     assert "chest pain" in why
 
 
-def test_a_clinics_own_urgent_phrase_is_heard_and_flagged(redis_conn, tmp_path, twilio, monkeypatch):
-    """The clinic adds "anaphyla*"; the engine, which lacked the word, is taught it before transcribing."""
-    from ivr.speech import registry
-
-    monkeypatch.setattr(registry, "_cache", {})  # a fresh engine for this test: it learns a word
+def test_a_clinics_own_urgent_phrase_is_heard_and_flagged(redis_conn, tmp_path, twilio):
+    """The clinic adds "anaphyla*": Whisper's open vocabulary hears the word with nothing taught."""
     own = [*CLINIC.voicemail.urgent_phrases["en"], "anaphyla*"]
     voicemail = CLINIC.voicemail.model_copy(update={"urgent_phrases": {**CLINIC.voicemail.urgent_phrases, "en": own}})
     rig = Rig(redis_conn, tmp_path, twilio, CLINIC.model_copy(update={"voicemail": voicemail}))
@@ -243,13 +240,37 @@ def test_engine_crash_retries_then_keeps_the_audio(rig, monkeypatch):
     assert rig.vault.get(vm.path, sid) == reference("appt-02")
 
 
-def test_language_without_a_model_keeps_the_audio_untranscribed(rig):
-    sid = rig.leave(reference("appt-03"), lang="es")
+def test_language_without_a_model_keeps_the_audio_untranscribed(redis_conn, tmp_path, twilio):
+    """The clinic chose Vosk for Spanish but installed no Spanish Vosk model."""
+    voicemail = CLINIC.voicemail.model_copy(update={"engines": {"es": "vosk"}})
+    rig = Rig(redis_conn, tmp_path, twilio, CLINIC.model_copy(update={"voicemail": voicemail}))
+    sid = rig.leave(reference("es-appt-01"), lang="es")
     assert rig.run(sid) == "no_engine"
     vm = rig.store.get(sid)
-    assert "no speech model" in vm.status_text
-    assert rig.vault.get(vm.path, sid) == reference("appt-03")
+    assert "no speech model" in vm.status_text and "alphacephei" in vm.detail
+    assert rig.vault.get(vm.path, sid) == reference("es-appt-01")
     assert rig.twilio.deleted == [sid]
+
+
+def test_a_spanish_urgent_voicemail_goes_to_the_top_of_the_nurse_queue(rig):
+    earlier = rig.leave(reference("nurse-02"), caller="+13055550111")  # waiting first, not urgent
+    sid = rig.leave(reference("es-urgent-02"), lang="es", caller="+13055550122")
+    assert rig.run(earlier) == "transcribed" and rig.run(sid) == "transcribed"
+    vm = rig.store.get(sid)
+    assert vm.urgent and vm.engine == "whisper:base" and "respirar" in rig.transcript(sid)
+    waiting = rig.callbacks.waiting("nurse")
+    assert [cb.id for cb in waiting][:2] == [vm.callback_id, rig.store.get(earlier).callback_id]
+    why = rig.sealer.open_text(waiting[0].urgent_reason, f"callback-urgent:{vm.callback_id}")
+    assert "no puedo respirar" in why
+
+
+@pytest.mark.parametrize("name, lang", [("es-refill-01", "es"), ("refill-02", "en")])
+def test_a_message_in_an_unknown_language_is_heard_in_the_clinic_language_spoken(rig, name, lang):
+    sid = rig.leave(reference(name), lang="")  # e.g. left before the caller chose a language
+    assert rig.run(sid) == "transcribed"
+    vm = rig.store.get(sid)
+    assert vm.lang == lang
+    assert vm.engine == ("whisper:base" if lang == "es" else "whisper:tiny.en")
 
 
 def test_withheld_caller_id_still_makes_a_callback_request(rig):

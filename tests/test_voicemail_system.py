@@ -32,21 +32,20 @@ def twilio():
     fake.stop()
 
 
-def leave_voicemail(live_server, phone, transport_app, caller: str = CALLER) -> str:
+def leave_voicemail(live_server, phone, transport_app, caller: str = CALLER, language_key: str = "1") -> str:
     """Call the clinic, choose the nurse line, nobody answers, leave a message. Returns its RecordingSid."""
     call = phone(caller=caller)
     call.transport = transport_app
     call.start()
-    call.press("1")  # English
+    call.press(language_key)  # 1 English, 2 Spanish
     turn = call.press("3")  # nurse line
-    assert turn.dial_number
-    call.dial_result("no-answer")
+    if turn.dial_number:  # rung: nobody answers; with others already waiting, the wait is offered first
+        call.dial_result("no-answer")
     turn = call.press("3")  # leave a message
     assert turn.waiting == "record"
     turn = call.record(seconds=14)
     assert turn.waiting == "ended"
-    (vm,) = live_server.app.extensions["ivr"].voicemails.recent()
-    return vm.recording_sid
+    return live_server.app.extensions["ivr"].voicemails.recent()[0].recording_sid
 
 
 def test_message_is_transcribed_by_a_real_worker_and_a_nurse_reads_and_plays_it(
@@ -58,7 +57,7 @@ def test_message_is_transcribed_by_a_real_worker_and_a_nurse_reads_and_plays_it(
     data_dir = live_server.app.config["DATA_DIR"]
 
     result = run_ivr(
-        "worker", "--burst", "--no-scheduler",
+        "worker", "--burst", "--no-scheduler", "--speech",
         REDIS_URL=redis_server.url,
         IVR_DATA_DIR=data_dir,
         IVR_DATA_KEY=DATA_KEY,
@@ -116,6 +115,53 @@ def test_message_is_transcribed_by_a_real_worker_and_a_nurse_reads_and_plays_it(
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     assert page.request.get(live_server.url + src).status == 403
+
+
+def test_a_spanish_urgent_message_tops_the_nurse_queue_and_silence_gives_no_text(live_server, phone, redis_server, twilio):
+    """Real audio through a real speech worker: "no puedo respirar" in Spanish is urgent; a silent message is no speech."""
+    transport = flask_transport(live_server.app)
+    svc = live_server.app.extensions["ivr"]
+    first = leave_voicemail(live_server, phone, transport, caller="+13055550111")
+    twilio.recordings[first] = reference("nurse-02")
+    silent = leave_voicemail(live_server, phone, transport, caller="+13055550122")
+    twilio.recordings[silent] = _silence_wav()
+    spanish = leave_voicemail(live_server, phone, transport, caller="+13055550133", language_key="2")
+    twilio.recordings[spanish] = reference("es-urgent-02")
+    assert svc.voicemails.get(spanish).lang == "es"
+
+    result = run_ivr(
+        "worker", "--burst", "--no-scheduler", "--speech",
+        REDIS_URL=redis_server.url,
+        IVR_DATA_DIR=live_server.app.config["DATA_DIR"],
+        IVR_DATA_KEY=DATA_KEY,
+        TWILIO_ACCOUNT_SID=twilio.account_sid,
+        TWILIO_AUTH_TOKEN=twilio.auth_token,
+        TWILIO_API_BASE_URL=twilio.base_url,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "speech engines ready: en: whisper:tiny.en; es: whisper:base" in result.stderr
+    vm = svc.voicemails.get(spanish)
+    assert (vm.status.value, vm.urgent, vm.engine) == ("transcribed", True, "whisper:base"), vm.detail
+    assert svc.callbacks.waiting("nurse")[0].id == vm.callback_id  # above the English message left first
+    assert svc.voicemails.get(first).status.value == "transcribed" and not svc.voicemails.get(first).urgent
+    quiet = svc.voicemails.get(silent)
+    assert quiet.status.value == "no_speech" and quiet.status_text == "no speech detected"
+    assert svc.sealer.open_text(quiet.transcript, f"transcript:{silent}") == ""
+    assert "respirar" not in result.stderr and "3055550133" not in result.stderr
+
+
+def _silence_wav(seconds: float = 6.0) -> bytes:
+    import io
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\0\0" * int(8000 * seconds))
+    return buf.getvalue()
 
 
 def test_deleting_twilios_copy_matches_twilios_api_description(prism, twilio_spec):

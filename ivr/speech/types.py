@@ -31,10 +31,14 @@ class Transcript:
     language: str = ""  # the language heard, when the engine was told or detected it
 
     @classmethod
-    def from_words(cls, words: list[Word] | tuple[Word, ...], seconds: float, engine: str, language: str = "") -> Transcript:
+    def from_words(
+        cls, words: list[Word] | tuple[Word, ...], seconds: float, engine: str, language: str = "", text: str | None = None
+    ) -> Transcript:
+        """``text`` defaults to the words joined by spaces (an engine that writes "555-212-4489" gives its own)."""
         words = tuple(words)
         confidence = sum(w.confidence for w in words) / len(words) if words else 0.0
-        return cls(" ".join(w.text for w in words), words, round(confidence, 4), round(seconds, 3), engine, language)
+        text = " ".join(w.text for w in words) if text is None else text
+        return cls(text, words, round(confidence, 4), round(seconds, 3), engine, language)
 
     def as_dict(self) -> dict:
         return {

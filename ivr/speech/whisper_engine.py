@@ -68,7 +68,9 @@ class WhisperTranscriber:
             return "en", 1.0
         samples = _floats(audio)[: 30 * SAMPLE_RATE]
         with self._loaded.lock:
-            _, _, probs = self._loaded.model.detect_language(samples, vad_filter=True, vad_parameters=VAD)
+            from faster_whisper.vad import VadOptions
+
+            _, _, probs = self._loaded.model.detect_language(samples, vad_filter=True, vad_parameters=VadOptions(**VAD))
         by_lang = dict(probs)
         best = max(candidates, key=lambda lang: by_lang.get(lang, 0.0))
         return best, round(by_lang.get(best, 0.0), 3)
@@ -81,11 +83,15 @@ class WhisperTranscriber:
             return Transcript.from_words([], audio.seconds, self.name, self.language)
         bounds = pause_cuts(audio, PIECE_SECONDS)
         words: list[Word] = []
+        texts: list[str] = []
         for start, end in zip(bounds, bounds[1:]):
-            words += self._piece(cut(audio, start, end), start, audio.seconds)
-        return Transcript.from_words(words, audio.seconds, self.name, self.language)
+            piece_words, piece_text = self._piece(cut(audio, start, end), start, audio.seconds)
+            words += piece_words
+            texts += [piece_text] if piece_text else []
+        return Transcript.from_words(words, audio.seconds, self.name, self.language, text=" ".join(texts) if words else "")
 
-    def _piece(self, audio: Audio, offset: float, seconds: float) -> list[Word]:
+    def _piece(self, audio: Audio, offset: float, seconds: float) -> tuple[list[Word], str]:
+        """The words of one piece, timed from ``offset`` in a recording of ``seconds``, and its text."""
         samples = _floats(audio)
         with self._loaded.lock:
             segments, _ = self._loaded.model.transcribe(
@@ -99,13 +105,14 @@ class WhisperTranscriber:
             )
             kept = [s for s in segments if s.no_speech_prob < NO_SPEECH]  # decoding happens while iterating
         words = []
+        text = " ".join(s.text.strip() for s in kept if s.text.strip())
         for segment in kept:
             for w in segment.words or ():
-                text = w.word.strip()
-                if text:
+                if w.word.strip():
                     start = min(seconds, offset + w.start)
-                    words.append(Word(text, round(float(start), 2), round(float(min(seconds, max(start, offset + w.end))), 2), round(float(w.probability), 3)))
-        return words
+                    end = min(seconds, max(start, offset + w.end))
+                    words.append(Word(w.word.strip(), round(float(start), 2), round(float(end), 2), round(float(w.probability), 3)))
+        return words, text
 
 
 def _floats(audio: Audio) -> np.ndarray:

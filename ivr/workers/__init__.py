@@ -1,7 +1,8 @@
 """RQ jobs (plain importable functions) and the worker entry point.
 
-Heavy resources (speech models, later) are loaded here once per worker
-process, before the fork loop, never per job.
+Voicemail jobs have their own queue, ``speech``, worked by speech workers
+(``ivr worker --speech``): they load the speech models once and run jobs in
+their own process, because a model's threads do not survive RQ's fork per job.
 """
 
 from __future__ import annotations
@@ -10,3 +11,4 @@ HIGH_QUEUE = "high"
 DEFAULT_QUEUE = "default"
 LOW_QUEUE = "low"
 QUEUES = (HIGH_QUEUE, DEFAULT_QUEUE, LOW_QUEUE)
+SPEECH_QUEUE = "speech"  # voicemails: fetched, kept and transcribed by speech workers

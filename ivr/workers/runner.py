@@ -1,4 +1,10 @@
-"""Worker entry point: set up once per process, then RQ's fork-per-job loop."""
+"""Worker entry points: RQ's fork-per-job loop for most jobs; a speech worker for voicemails.
+
+A speech worker (``ivr worker --speech``) loads each clinic language's speech engine once and runs
+voicemail jobs in its own process, one at a time: CTranslate2's threads do not survive a fork (a
+job forked from a process that had loaded Whisper hung), and one process holding the models keeps
+memory bounded: each speech worker is one transcription at a time within the engine's budget.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,14 @@ import signal
 import threading
 
 import redis
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker, Worker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.scheduler import RQScheduler
 
 from ivr.redis_server import die_with_parent
 from ivr.store.callbacks import CallbackQueue
 from ivr.store.voicemails import VoicemailStore
-from ivr.workers import DEFAULT_QUEUE, QUEUES, context, presence
+from ivr.workers import DEFAULT_QUEUE, QUEUES, SPEECH_QUEUE, context, presence
 from ivr.workers import voicemail as voicemail_jobs
 
 log = logging.getLogger(__name__)
@@ -58,8 +64,8 @@ class WorkerScheduler(RQScheduler):
             self.request_stop()
 
 
-class ClinicWorker(Worker):
-    """RQ's worker with two fixes for how it ends (``ivr worker``).
+class _EndsWhenTold:
+    """Two fixes to how RQ's workers end, for both kinds of ``ivr worker``.
 
     - It quits when told to: RQ stops its command listener thread by sending
       UNSUBSCRIBE and then joining the thread, and redis-py 8 joins with no
@@ -132,15 +138,41 @@ def sweep_forever(conn: redis.Redis, interval: float, stop: threading.Event, voi
             log.warning("voicemail sweep: %d stalled voicemails queued again", requeued)
 
 
+class ClinicWorker(_EndsWhenTold, Worker):
+    """RQ's worker, a fork per job (``ivr worker``)."""
+
+
+class SpeechWorker(_EndsWhenTold, SimpleWorker):
+    """A worker that runs each job in its own process (no fork), where the speech models live
+    (``ivr worker --speech``). RQ's SimpleWorker sends no heartbeat while a job runs: here a thread
+    does, so /healthz still counts a worker busy with a long message."""
+
+    def execute_job(self, job, queue):
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(presence.HEARTBEAT_SECONDS):
+                try:
+                    self.heartbeat()
+                except redis.RedisError as exc:
+                    log.warning("heartbeat failed: %s", exc.__class__.__name__)
+
+        threading.Thread(target=beat, daemon=True, name="heartbeat").start()
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            stop.set()
+
+
 def preload_speech(ctx: context.JobContext) -> list[str]:
-    """Load each clinic language's speech engine now, once, so forked job processes share it."""
+    """Load each clinic language's speech engine now, once for this process."""
     from ivr import speech
 
     loaded = []
     for lang in ctx.clinic.languages:
         try:
-            engine = speech.transcriber_for(lang, voicemail_jobs.models_dir(ctx.data_dir))
-        except speech.TranscriberUnavailable as exc:
+            engine = speech.transcriber_for(lang, voicemail_jobs.models_dir(ctx.data_dir), ctx.clinic.voicemail.engines.get(lang, ""))
+        except (speech.TranscriberUnavailable, speech.ModelFileError) as exc:
             log.warning("no speech engine for %s: voicemails in it are kept untranscribed (%s)", lang, exc)
             continue
         loaded.append(f"{lang}: {engine.name}")
@@ -149,11 +181,13 @@ def preload_speech(ctx: context.JobContext) -> list[str]:
     return loaded
 
 
-def run(burst: bool = False, with_scheduler: bool = True, queues: tuple[str, ...] = QUEUES) -> bool:
-    """Work the clinic's queues (highest first). Returns whether any job ran."""
+def run(burst: bool = False, with_scheduler: bool = True, queues: tuple[str, ...] = QUEUES, speech: bool = False) -> bool:
+    """Work the clinic's queues (highest first), or with ``speech`` the voicemail queue. Returns whether any job ran."""
     ctx = context.get()  # Redis, clinic settings and the data key
-    preload_speech(ctx)  # before RQ forks a process per job: models load once per worker
-    worker = ClinicWorker(
+    if speech:
+        preload_speech(ctx)  # once per process: jobs run here, never in a fork
+        queues = (SPEECH_QUEUE,)
+    worker = (SpeechWorker if speech else ClinicWorker)(
         [Queue(name, connection=ctx.redis) for name in queues],
         connection=ctx.redis,
         log_job_description=False,  # job arguments may identify patients; RQ logs bypass our masking

@@ -9,7 +9,9 @@ enqueues ``process_recording``. The job:
    answer 404 for a few seconds after the callback: the job is retried with
    backoff), seals it into the vault and reads it back (ivr.vault);
 2. decodes it with pydub and transcribes it offline (ivr.speech), once per
-   recording, with the engine loaded once per worker process;
+   recording, with the engine loaded once per speech worker process, in the
+   caller's menu language, or when that is unknown the clinic language heard
+   (which is then kept on the voicemail);
 3. marks it urgent when an urgent phrase is heard (ivr.urgency): the callback
    moves to the top of its queue and staff see the phrase;
 4. deletes Twilio's copy, only once our copy is verified and readable.
@@ -38,9 +40,9 @@ from ivr.clinic import ClinicSettings, e164
 from ivr.sealing import Sealer
 from ivr.store.callbacks import CallbackQueue, UnknownCallback
 from ivr.store.voicemails import FINAL, Voicemail, VoicemailStatus, VoicemailStore
-from ivr.urgency import UrgentPhrases, reason, words_to_hear
+from ivr.urgency import UrgentPhrases, reason
 from ivr.vault import RecordingVault, VaultError
-from ivr.workers import context
+from ivr.workers import SPEECH_QUEUE, context
 
 if TYPE_CHECKING:
     from ivr import speech
@@ -105,8 +107,9 @@ def job_id(recording_sid: str) -> str:
 
 
 def enqueue(queue: Queue, recording_sid: str, attempts: int) -> Job:
-    """Queue ``process_recording`` for a recording (RQ retries it up to ``attempts`` runs in all)."""
-    return queue.enqueue_call(
+    """Queue ``process_recording`` for a recording on the speech queue of ``queue``'s Redis, whatever
+    queue is given (speech workers work it); RQ retries it up to ``attempts`` runs in all."""
+    return Queue(SPEECH_QUEUE, connection=queue.connection).enqueue_call(
         process_recording,
         args=(recording_sid,),
         job_id=job_id(recording_sid),
@@ -307,24 +310,19 @@ class Pipeline:
             vm.status = VoicemailStatus.STORED
             log.info("voicemail %s: stored, %d bytes", sid, stored.size)
 
-        lang = vm.lang if vm.lang in self.clinic.languages else next(iter(self.clinic.languages))
         try:
-            transcriber = speech.transcriber_for(lang, self.models)
-        except speech.TranscriberUnavailable as exc:
-            transcriber = None
-            unavailable = str(exc)
-        else:
-            self._teach(transcriber, lang)
-        try:
-            decoded = speech.decode_audio(
-                audio, transcriber.sample_rate if transcriber else 16000, max_seconds=MAX_SECONDS
-            )
+            decoded = speech.decode_audio(audio, 16_000, max_seconds=MAX_SECONDS)
         except speech.AudioUnreadable as exc:
             self._finish(vm, VoicemailStatus.UNREADABLE, detail=str(exc))
             return
-        if transcriber is None:
-            self._finish(vm, VoicemailStatus.NO_ENGINE, detail=unavailable, seconds=decoded.seconds)
+        lang = self._language(vm, decoded)
+        try:
+            transcriber = speech.transcriber_for(lang, self.models, self.clinic.voicemail.engines.get(lang, ""))
+        except (speech.TranscriberUnavailable, speech.ModelFileError) as exc:
+            self._finish(vm, VoicemailStatus.NO_ENGINE, detail=str(exc), seconds=decoded.seconds)
             return
+        if transcriber.sample_rate != decoded.sample_rate:
+            decoded = speech.decode_audio(audio, transcriber.sample_rate, max_seconds=MAX_SECONDS)
         try:
             transcript = transcriber.transcribe(decoded)
         except Exception as exc:  # noqa: BLE001 - an engine failure must not lose the message
@@ -334,14 +332,19 @@ class Pipeline:
             return
         self._transcribed(vm, transcript)
 
-    def _teach(self, transcriber: speech.Transcriber, lang: str) -> None:
-        """Let an engine that can learn words (pocketsphinx) hear the clinic's urgent words it lacks."""
-        add_words = getattr(transcriber, "add_words", None)
-        if add_words is None:
-            return
-        unknown = add_words(words_to_hear(self.clinic.voicemail.urgent_phrases.get(lang, [])))
-        if unknown:
-            log.warning("urgent words the %s engine has no pronunciation for, so cannot hear: %s", lang, ", ".join(unknown))
+    def _language(self, vm: Voicemail, audio: speech.Audio) -> str:
+        """The caller's menu language; when unknown, the clinic language heard (kept on the voicemail)."""
+        from ivr import speech
+
+        languages = list(self.clinic.languages)
+        if vm.lang in languages:
+            return vm.lang
+        heard = speech.detect_language(audio, languages, self.models, self.clinic.voicemail.engines) if len(languages) > 1 else None
+        lang = heard or languages[0]
+        self.store.update(vm.recording_sid, lang=lang)
+        vm.lang = lang
+        log.info("voicemail %s: language %s (%s)", vm.recording_sid, lang, "heard" if heard else "the clinic's first")
+        return lang
 
     def _finish(self, vm: Voicemail, status: VoicemailStatus, detail: str = "", seconds: float = 0.0) -> None:
         self.store.update(vm.recording_sid, status=status, detail=detail, seconds=seconds)
