@@ -24,6 +24,7 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from rq import Queue
 
 from ivr import services, twilio_rest
+from ivr.speech.numbers import readable
 from ivr.store import audit as actions
 from ivr.store.callbacks import Callback, LeaseExpired, NotClaimed, Outcome, RetryPolicy, Status
 from ivr.sealing import TEXT_PREFIX, SealError
@@ -111,7 +112,7 @@ def unseal(token: str, context: str) -> str:
 
 @bp.app_template_filter("transcript")
 def _transcript_filter(cb: Callback) -> str:
-    return unseal(cb.reason_transcript, f"callback-transcript:{cb.id}")
+    return readable(unseal(cb.reason_transcript, f"callback-transcript:{cb.id}"))
 
 
 @bp.app_template_filter("urgent_reason")
@@ -140,7 +141,7 @@ def _messages(cb: Callback) -> list[dict]:
             "vm": vm,
             "received": dt.datetime.fromtimestamp(vm.received_at, zone).strftime("%a %d %b, %H:%M"),
             "kind": "Reason for the callback" if vm.purpose == "callback_reason" else "Voicemail",
-            "transcript": unseal(vm.transcript, f"transcript:{vm.recording_sid}"),
+            "transcript": readable(unseal(vm.transcript, f"transcript:{vm.recording_sid}")),
             "urgent_reason": unseal(vm.urgent_reason, f"urgent:{vm.recording_sid}"),
         }
         for vm in found
