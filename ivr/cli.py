@@ -238,7 +238,7 @@ def voicemails_retry(recording_sid: str) -> None:
     from rq import Queue
 
     from ivr.store.voicemails import FINAL, VoicemailStatus, VoicemailStore
-    from ivr.workers import DEFAULT_QUEUE
+    from ivr.workers import SPEECH_QUEUE
     from ivr.workers import voicemail as voicemail_jobs
 
     conn = _redis()
@@ -262,7 +262,7 @@ def voicemails_retry(recording_sid: str) -> None:
         sys.exit(1)
     status = VoicemailStatus.STORED if vm.path else VoicemailStatus.RECEIVED
     store.update(recording_sid, status=status, attempts=0, detail="retried from the command line")
-    voicemail_jobs.enqueue(Queue(DEFAULT_QUEUE, connection=conn), recording_sid, attempts)
+    voicemail_jobs.enqueue(Queue(SPEECH_QUEUE, connection=conn), recording_sid, attempts)
     click.echo(f"queued {recording_sid} again")
 # ivr followups ---------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import redis
 from flask import Blueprint, jsonify
 
 from ivr import services
+from ivr.workers import SPEECH_QUEUE
 from ivr.workers.presence import live_workers
 
 bp = Blueprint("health", __name__)
@@ -28,6 +29,7 @@ def healthz():
         svc.redis.ping()
         report["redis"] = "ok"
         report["workers"] = live_workers(svc.redis, svc.now())
+        report["speech_workers"] = live_workers(svc.redis, svc.now(), SPEECH_QUEUE)  # none: voicemails wait untranscribed
         report["queued_jobs"] = svc.queue.count
     except redis.RedisError as exc:
         report["redis"] = f"down: {exc.__class__.__name__}"

@@ -22,7 +22,7 @@ from ivr.store.holds import HoldLine
 from ivr.store.users import UserStore
 from ivr.store.voicemails import VoicemailStore
 from ivr.vault import RecordingVault
-from ivr.workers import DEFAULT_QUEUE
+from ivr.workers import DEFAULT_QUEUE, SPEECH_QUEUE
 
 EXTENSION = "ivr"
 
@@ -37,6 +37,7 @@ class Services:
     stats: StatsStore
     voicemails: VoicemailStore
     queue: Queue
+    speech_queue: Queue  # voicemails, worked by speech workers
     users: UserStore
     audit: AuditLog
     callbacks: CallbackQueue
@@ -57,6 +58,7 @@ def init_app(app: Flask, runtime: Runtime, conn: redis.Redis) -> Services:
         stats=StatsStore(conn),
         voicemails=VoicemailStore(conn),
         queue=Queue(DEFAULT_QUEUE, connection=conn),
+        speech_queue=Queue(SPEECH_QUEUE, connection=conn),
         users=UserStore(conn),
         audit=AuditLog(conn),
         callbacks=CallbackQueue(conn, lease_seconds=lambda: runtime.clinic.callbacks.lease_minutes * 60),

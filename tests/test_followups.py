@@ -441,4 +441,4 @@ def test_a_message_option_an_admin_adds_to_the_follow_up_flow_reaches_the_nurse_
     [vm] = svc.voicemails.recent()
     cb = svc.callbacks.get(vm.callback_id)
     assert (cb.department, cb.phone, cb.source, cb.lang) == ("nurse", PATIENT, "voicemail", "es")
-    assert svc.queue.job_ids == [f"voicemail-{vm.recording_sid}"]
+    assert svc.speech_queue.job_ids == [f"voicemail-{vm.recording_sid}"]

@@ -211,6 +211,30 @@ def test_a_killed_worker_takes_its_scheduler_along_and_healthz_stops_counting_it
                 proc.wait(15)
 
 
+@pytest.mark.slow
+def test_healthz_counts_speech_workers_apart(redis_server, app, clock):
+    """Voicemails wait untranscribed without a speech worker: /healthz says how many there are."""
+    import datetime as dt
+
+    from .processes import IVR, env, wait_for
+
+    def health() -> dict:
+        clock.set(dt.datetime.now(dt.timezone.utc))
+        return app.test_client().get("/healthz").get_json()
+
+    assert health()["speech_workers"] == 0
+    general = _start_worker(redis_server)
+    speech = subprocess.Popen([*IVR, "worker", "--speech"], cwd=ROOT, env=env(REDIS_URL=redis_server.url),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: health()["workers"] == 2, timeout=60, what="both workers to start")
+        assert health()["speech_workers"] == 1
+    finally:
+        for proc in (general, speech):
+            proc.terminate()
+            proc.wait(15)
+
+
 # /healthz is current --------------------------------------------------------------------------
 
 
@@ -303,7 +327,7 @@ def test_voicemails_retry_runs_again_only_a_final_failure(redis_server, redis_co
 
     from .processes import run_ivr
 
-    queued = lambda: redis_conn.llen("rq:queue:default")  # noqa: E731
+    queued = lambda: redis_conn.llen("rq:queue:speech")  # noqa: E731
     in_progress = "RE" + "a" * 32
     store = _voicemail(redis_conn, in_progress, 1_790_000_000.0, status=VoicemailStatus.STORED, attempts=2,
                        path="x.sealed")

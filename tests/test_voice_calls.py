@@ -109,7 +109,7 @@ def test_spanish_caller_by_speech_reaches_nurse_voicemail_in_spanish(phone, app)
     cb = svc.callbacks.get(vm.callback_id)
     assert (cb.department, cb.phone, cb.lang, cb.source) == ("nurse", "+13055550147", "es", "voicemail")
     assert cb.reason_recording_sid == vm.recording_sid
-    assert svc.queue.job_ids == [f"voicemail-{vm.recording_sid}"]
+    assert svc.speech_queue.job_ids == [f"voicemail-{vm.recording_sid}"]
 
 
 def test_star_repeats_the_menu_without_using_up_retries(phone):

@@ -354,7 +354,7 @@ def test_recording_callback_is_kept_once(client, app):
         assert post(client, "/voice/recording?department=nurse&lang=en", params).status_code == 204
     svc = app.extensions["ivr"]
     assert [vm.recording_sid for vm in svc.voicemails.recent()] == ["RE" + "b" * 32]
-    assert len(svc.queue.job_ids) == 1
+    assert len(svc.speech_queue.job_ids) == 1
     assert svc.callbacks.waiting_count("nurse") == 1
 
 

@@ -138,3 +138,23 @@ def test_a_worker_quits_promptly_when_its_listener_read_the_unsubscribe_first(re
     worker.work(burst=True)
     assert time.monotonic() - started < 5
     assert not worker.pubsub_thread.is_alive()
+
+
+def test_a_speech_worker_runs_jobs_in_its_own_process_and_heartbeats_while_busy(redis_conn, monkeypatch):
+    """No fork per job (Whisper's threads do not survive one), and /healthz still hears it during a long message."""
+    import os
+
+    from rq import Queue
+
+    from ivr.workers import SPEECH_QUEUE, presence
+    from ivr.workers.runner import SpeechWorker
+
+    monkeypatch.setattr(presence, "HEARTBEAT_SECONDS", 0.2)
+    beats = []
+    monkeypatch.setattr(SpeechWorker, "heartbeat", lambda self, *a, **k: beats.append(1))
+    queue = Queue(SPEECH_QUEUE, connection=redis_conn)
+    long = queue.enqueue("time.sleep", 1.5)
+    pid = queue.enqueue("os.getpid")
+    SpeechWorker([queue], connection=redis_conn).work(burst=True, with_scheduler=False)
+    assert long.get_status(refresh=True) == "finished" and len(beats) >= 5
+    assert pid.return_value(refresh=True) == os.getpid()

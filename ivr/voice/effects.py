@@ -59,6 +59,6 @@ def _receive(sid: str, department: str, lang: str, purpose: str, duration: int, 
         state.caller,
         svc.voicemails,
         svc.callbacks,
-        svc.queue,
+        svc.speech_queue,
         svc.runtime.clinic,
     )

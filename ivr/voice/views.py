@@ -203,7 +203,7 @@ def recording():
         saved = svc.calls.state(call_sid) if call_sid.startswith("CA") else None
         caller = (saved or {}).get("caller") or form.get("From", "")
         vm, created = voicemail_jobs.receive(
-            form, request.args, caller, svc.voicemails, svc.callbacks, svc.queue, svc.runtime.clinic
+            form, request.args, caller, svc.voicemails, svc.callbacks, svc.speech_queue, svc.runtime.clinic
         )
     except Exception:  # noqa: BLE001 - not a caller's call: tell Twilio it failed (its debugger shows it)
         log.exception("recording %s for call %s could not be kept", sid, call_sid)

@@ -26,17 +26,19 @@ JOB_MONITORING_INTERVAL = HEARTBEAT_SECONDS
 LIVE_SECONDS = 4 * HEARTBEAT_SECONDS
 
 
-def live_workers(conn: redis.Redis, now: dt.datetime) -> int:
-    """How many registered workers have heartbeated within ``LIVE_SECONDS`` of ``now`` (aware)."""
+def live_workers(conn: redis.Redis, now: dt.datetime, queue: str | None = None) -> int:
+    """How many registered workers (of ``queue``, when given) have heartbeated within ``LIVE_SECONDS`` of ``now`` (aware)."""
     names = sorted(Worker.all_keys(connection=conn))
     if not names:
         return 0
     pipe = conn.pipeline(transaction=False)
     for key in names:
-        pipe.hmget(key, "last_heartbeat", "death")
+        pipe.hmget(key, "last_heartbeat", "death", "queues")
     live = 0
-    for heartbeat, death in pipe.execute():
+    for heartbeat, death, queues in pipe.execute():
         if heartbeat is None or death is not None:  # key expired, or a clean death not yet unlisted
+            continue
+        if queue is not None and queue not in as_text(queues or b"").split(","):
             continue
         try:
             age = (now - utcparse(as_text(heartbeat))).total_seconds()

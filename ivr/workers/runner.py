@@ -21,7 +21,7 @@ from rq.scheduler import RQScheduler
 from ivr.redis_server import die_with_parent
 from ivr.store.callbacks import CallbackQueue
 from ivr.store.voicemails import VoicemailStore
-from ivr.workers import DEFAULT_QUEUE, QUEUES, SPEECH_QUEUE, context, presence
+from ivr.workers import QUEUES, SPEECH_QUEUE, context, presence
 from ivr.workers import voicemail as voicemail_jobs
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def sweep_forever(conn: redis.Redis, interval: float, stop: threading.Event, voi
     """
     queue = CallbackQueue(conn)
     voicemails = VoicemailStore(conn)
-    jobs = Queue(DEFAULT_QUEUE, connection=conn)
+    jobs = Queue(SPEECH_QUEUE, connection=conn)
     while not stop.wait(interval):
         try:
             moved = queue.release_expired()

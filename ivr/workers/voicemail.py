@@ -42,7 +42,7 @@ from ivr.store.callbacks import CallbackQueue, UnknownCallback
 from ivr.store.voicemails import FINAL, Voicemail, VoicemailStatus, VoicemailStore
 from ivr.urgency import UrgentPhrases, reason
 from ivr.vault import RecordingVault, VaultError
-from ivr.workers import SPEECH_QUEUE, context
+from ivr.workers import context
 
 if TYPE_CHECKING:
     from ivr import speech
@@ -107,9 +107,9 @@ def job_id(recording_sid: str) -> str:
 
 
 def enqueue(queue: Queue, recording_sid: str, attempts: int) -> Job:
-    """Queue ``process_recording`` for a recording on the speech queue of ``queue``'s Redis, whatever
-    queue is given (speech workers work it); RQ retries it up to ``attempts`` runs in all."""
-    return Queue(SPEECH_QUEUE, connection=queue.connection).enqueue_call(
+    """Queue ``process_recording`` for a recording on ``queue`` (the speech queue, which speech workers
+    work); RQ retries it up to ``attempts`` runs in all."""
+    return queue.enqueue_call(
         process_recording,
         args=(recording_sid,),
         job_id=job_id(recording_sid),
