@@ -10,12 +10,7 @@ resampling to 8 kHz and mu-law coding (ffmpeg), as Twilio's recordings of a phon
 tests/data/voicemails/<id>.wav and truth.tsv (id, speed, level dBFS, SNR dB, text). Deterministic
 (seeded), so running it again gives the same files for the same hibari version.
 
-    .venv/bin/python -m benches.make_reference_set --dev DIR   # a development set, for tuning
-
-A development set (--dev) is spoken the same way from other hand-written voicemails
-(benches/dev_texts.py): decoder and front-end settings are chosen on it, never on the reference set.
-
-    .venv/bin/python -m benches.make_reference_set --blind DIR  # the blind set (benches/blind_texts.py)
+Engine settings are chosen on real human speech (benches/speech_sets.py), not on these files.
 
 Korean files for the Vosk engine are spoken by Debian's espeak-ng (ko-*.wav, same line conditions).
 
@@ -60,8 +55,7 @@ KOREAN: list[tuple[str, str]] = [
 ]
 
 
-# Voicemails with a word outside the clinic vocabulary (ivr/speech/data/clinic-en.dict) but in the
-# general English dictionary: a clinic adds it to its urgent phrases.
+# Voicemails with a word no clinic list has: a clinic adds it to its urgent phrases.
 ADDED_WORD_VOICEMAILS: list[tuple[str, str]] = [
     ("added-01", "hello this is laura bennett my son had anaphylaxis after eating peanuts last night "
                  "he is better now but i need to talk to a nurse today please call me back"),
@@ -106,23 +100,11 @@ def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dev", type=Path, help="write a development set of held-out corpus voicemails here instead")
-    parser.add_argument("--blind", type=Path, help="write the blind set (benches/blind_texts.py) here instead")
     parser.add_argument("--added-words", action="store_true", help=f"only write {ADDED_WORDS_OUT}")
     parser.add_argument("--spanish", action="store_true", help=f"only write the Spanish set (es-*.wav, truth-es.tsv) in {OUT}")
     args = parser.parse_args()
     if args.spanish:
         speak_spanish()
-        return
-    if args.dev:
-        from benches.dev_texts import DEV_VOICEMAILS
-
-        speak(DEV_VOICEMAILS, args.dev)
-        return
-    if args.blind:
-        from benches.blind_texts import BLIND_VOICEMAILS
-
-        speak(BLIND_VOICEMAILS, args.blind)
         return
     if not args.added_words:
         speak(VOICEMAILS, OUT)

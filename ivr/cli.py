@@ -728,6 +728,8 @@ def models(models_dir: Path | None) -> None:
     for info in engines(models_dir, languages, specs):
         check = f" [{info.verified}]" if info.verified else ""
         click.echo(f"{info.language}: {info.engine} ({info.where}){check}")
+        if info.sha256:
+            click.echo(f"    model.bin sha256 {info.sha256}")
         failed = failed or info.verified == "FAILED"
         for part in info.install.split("; "):
             if part != "installed":

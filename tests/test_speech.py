@@ -465,6 +465,7 @@ def test_cli_models_lists_engines_their_check_and_how_to_add_a_better_one(tmp_pa
     assert result.exit_code == 0, result.output
     assert "en: whisper:tiny.en (" in result.stdout and "[sha256 pinned]" in result.stdout
     assert f"es: whisper:base ({tmp_path}/whisper-base) [sha256 pinned]" in result.stdout
+    assert f"model.bin sha256 {whisper_models.PACKAGED['base'].joined_sha256}" in result.stdout
     assert "SHA256SUMS" in result.stdout and "alphacephei.com/vosk/models" in result.stdout
 
 

@@ -55,11 +55,12 @@ class EngineInfo:
     loaded: bool
     install: str
     verified: str = ""  # how the files were checked: "sha256 pinned", "SHA256SUMS", "unverified", ""
+    sha256: str = ""  # of the model's weights (model.bin), as read now
 
     def as_dict(self) -> dict:
         return {
             "language": self.language, "engine": self.engine, "where": self.where, "loaded": self.loaded,
-            "install": self.install, "verified": self.verified,
+            "install": self.install, "verified": self.verified, "sha256": self.sha256,
         }
 
 
@@ -218,7 +219,8 @@ def engines(models_dir: Path | None = None, languages: tuple[str, ...] = ("en", 
                 out.append(EngineInfo(lang, f"whisper:{arg or default_whisper_model(lang)}", "-", False, str(exc), "FAILED"))
                 continue
             check = "sha256 pinned" if files.name in whisper_models.PACKAGED else ("SHA256SUMS" if files.verified else "unverified: no SHA256SUMS")
-            out.append(EngineInfo(lang, f"whisper:{files.name}", str(files.folder), lang in loaded, f"installed; {better}; {vosk_hint}", check))
+            weights = files.hashes.get("model.bin") or whisper_models.sha256_of(files.folder / "model.bin")
+            out.append(EngineInfo(lang, f"whisper:{files.name}", str(files.folder), lang in loaded, f"installed; {better}; {vosk_hint}", check, weights))
         elif kind == "vosk":
             vosk = _vosk_model(lang, models_dir, arg)
             if vosk is None:
