@@ -38,6 +38,7 @@ def redis_conn(redis_server) -> redis.Redis:
     conn.flushall()
     yield conn
     conn.flushall()
+    conn.close()  # its sockets closed now, not whenever they are collected (a ResourceWarning at exit)
 
 
 class Clock:
@@ -72,6 +73,8 @@ def config_copy(tmp_path) -> tuple[Path, Path]:
 def make_app(redis_server, redis_conn, tmp_path, clock):
     """Build an app on the test Redis with extra settings."""
 
+    built = []
+
     def build(**settings):
         config = {
             "TESTING": True,
@@ -88,9 +91,12 @@ def make_app(redis_server, redis_conn, tmp_path, clock):
         config.update(settings)
         app = create_app(config)
         app.extensions["ivr"].now = clock
+        built.append(app)
         return app
 
-    return build
+    yield build
+    for app in built:
+        app.extensions["ivr"].redis.close()
 
 
 @pytest.fixture
