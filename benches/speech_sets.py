@@ -3,7 +3,8 @@
 - ``human(lang)``: REAL human speech: the telephony prompts Allison Smith recorded for Asterisk
   (Debian's asterisk-core-sounds-en-gsm / -es-gsm, CC-BY-SA-3.0, es-MX for Spanish), with the
   transcripts Debian ships beside them (asterisk-core-sounds-en / -es). Prompts of four words or
-  more, nothing in brackets (tones); shuffled with a fixed seed and split into a development part
+  more, nothing in brackets (tones), notes in parentheses left out ("(10 seconds of silence)",
+  "(simple tone sound plays)": not words anyone says); shuffled with a fixed seed and split into a development part
   (settings are chosen on it) and a held-out part (only measured). Put on a phone line as Twilio
   records it: the GSM-coded prompt decoded and coded again as 8 kHz mu-law WAV. None of these texts
   is used for anything but scoring.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import csv
 import gzip
 import random
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +65,7 @@ def _transcripts(lang: str) -> dict[str, str]:
     for line in gzip.open(doc, "rt", encoding="utf-8", errors="replace"):
         name, sep, text = line.partition(":")
         if sep and not line.startswith(";") and name.strip():
-            out[name.strip()] = " ".join(text.split())
+            out[name.strip()] = " ".join(re.sub(r"\([^)]*\)", " ", text).split())
     return out
 
 

@@ -19,12 +19,22 @@ from ivr.speech.types import Audio, Transcript, Word
 from ivr.speech.whisper_models import ModelFolder
 
 SAMPLE_RATE = 16_000
-PIECE_SECONDS = 300.0  # longer recordings are heard in pieces cut at pauses: memory stays bounded
+# Longer recordings are heard in pieces cut at pauses: faster-whisper takes the spectrogram of a whole
+# piece at once (300 s pieces: 211 MB; a 15-minute message peaked at 657 MB with tiny.en alone).
+PIECE_SECONDS = 60.0
 BEAM_SIZE = 5
-# Voice-activity detection (Silero, in faster-whisper). Its defaults dropped quiet callers' words;
-# these were chosen on the development sets (benches/transcribe_bench.py, benches/README.md).
+# Voice-activity detection (Silero, in faster-whisper), with more padding and a lower threshold than
+# its defaults, which the issue saw drop quiet callers' words. On the development sets (Debian's human
+# prompts, loudness-normalised first) these, the defaults and no VAD at all gave the same word errors;
+# on the no-speech recordings VAD alone, with the other two guards off, let no word through.
 VAD = {"threshold": 0.35, "min_silence_duration_ms": 1000, "speech_pad_ms": 600}
-NO_SPEECH = 0.6  # a segment the model gives at least this no-speech probability is dropped
+# A segment is dropped when the model both gives it a no-speech probability of NO_SPEECH or more and is
+# unsure of its words (mean log-probability under NO_SPEECH_LOGPROB). Measured with the other guards
+# off: invented text scored (0.94, -0.82) "You" on silence, (0.65, -0.80) over a ringback tone and
+# (0.83, -0.59) over hold music; real speech at most 0.44 on the development sets, and one held-out
+# Spanish window of real speech (0.66, -0.45), which the probability alone threw away.
+NO_SPEECH = 0.6
+NO_SPEECH_LOGPROB = -0.5
 
 
 @dataclass
@@ -103,7 +113,7 @@ class WhisperTranscriber:
                 word_timestamps=True,
                 condition_on_previous_text=False,
             )
-            kept = [s for s in segments if s.no_speech_prob < NO_SPEECH]  # decoding happens while iterating
+            kept = [s for s in segments if not _no_speech(s)]  # decoding happens while iterating
         words = []
         text = " ".join(s.text.strip() for s in kept if s.text.strip())
         for segment in kept:
@@ -113,6 +123,10 @@ class WhisperTranscriber:
                     end = min(seconds, max(start, offset + w.end))
                     words.append(Word(w.word.strip(), round(float(start), 2), round(float(end), 2), round(float(w.probability), 3)))
         return words, text
+
+
+def _no_speech(segment) -> bool:
+    return segment.no_speech_prob >= NO_SPEECH and segment.avg_logprob < NO_SPEECH_LOGPROB
 
 
 def _floats(audio: Audio) -> np.ndarray:
