@@ -48,25 +48,30 @@ def leave_voicemail(live_server, phone, transport_app, caller: str = CALLER, lan
     return live_server.app.extensions["ivr"].voicemails.recent()[0].recording_sid
 
 
+def run_speech_worker(live_server, redis_server, twilio):
+    """`ivr worker --speech --burst` in its own process, on the app's Redis, data and the fake Twilio."""
+    result = run_ivr(
+        "worker", "--burst", "--no-scheduler", "--speech",
+        REDIS_URL=redis_server.url,
+        IVR_DATA_DIR=live_server.app.config["DATA_DIR"],
+        IVR_DATA_KEY=DATA_KEY,
+        TWILIO_ACCOUNT_SID=twilio.account_sid,
+        TWILIO_AUTH_TOKEN=twilio.auth_token,
+        TWILIO_API_BASE_URL=twilio.base_url,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
 def test_message_is_transcribed_by_a_real_worker_and_a_nurse_reads_and_plays_it(
     live_server, phone, redis_server, twilio, page
 ):
     twilio.default_audio = reference("urgent-02")  # "my husband is having trouble breathing"
     sid = leave_voicemail(live_server, phone, flask_transport(live_server.app))
     svc = live_server.app.extensions["ivr"]
-    data_dir = live_server.app.config["DATA_DIR"]
 
-    result = run_ivr(
-        "worker", "--burst", "--no-scheduler", "--speech",
-        REDIS_URL=redis_server.url,
-        IVR_DATA_DIR=data_dir,
-        IVR_DATA_KEY=DATA_KEY,
-        TWILIO_ACCOUNT_SID=twilio.account_sid,
-        TWILIO_AUTH_TOKEN=twilio.auth_token,
-        TWILIO_API_BASE_URL=twilio.base_url,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_speech_worker(live_server, redis_server, twilio)
     vm = svc.voicemails.get(sid)
     assert vm.status.value == "transcribed", (vm.status, vm.detail)
     assert vm.urgent and twilio.deleted == [sid]
@@ -129,17 +134,7 @@ def test_a_spanish_urgent_message_tops_the_nurse_queue_and_silence_gives_no_text
     twilio.recordings[spanish] = reference("es-urgent-02")
     assert svc.voicemails.get(spanish).lang == "es"
 
-    result = run_ivr(
-        "worker", "--burst", "--no-scheduler", "--speech",
-        REDIS_URL=redis_server.url,
-        IVR_DATA_DIR=live_server.app.config["DATA_DIR"],
-        IVR_DATA_KEY=DATA_KEY,
-        TWILIO_ACCOUNT_SID=twilio.account_sid,
-        TWILIO_AUTH_TOKEN=twilio.auth_token,
-        TWILIO_API_BASE_URL=twilio.base_url,
-        timeout=240,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_speech_worker(live_server, redis_server, twilio)
     assert "speech engines ready: en: whisper:tiny.en; es: whisper:base" in result.stderr
     vm = svc.voicemails.get(spanish)
     assert (vm.status.value, vm.urgent, vm.engine) == ("transcribed", True, "whisper:base"), vm.detail
