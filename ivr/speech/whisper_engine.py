@@ -19,9 +19,11 @@ from ivr.speech.types import Audio, Transcript, Word
 from ivr.speech.whisper_models import ModelFolder
 
 SAMPLE_RATE = 16_000
-# Longer recordings are heard in pieces cut at pauses: faster-whisper takes the spectrogram of a whole
-# piece at once (300 s pieces: 211 MB; a 15-minute message peaked at 657 MB with tiny.en alone).
-PIECE_SECONDS = 60.0
+# Longer recordings are heard in pieces cut at pauses, each within one of Whisper's 30 s windows:
+# faster-whisper takes a whole piece's spectrogram at once, and memory grew with the piece (a worker
+# with English and Spanish loaded, after a 10- and a 15-minute message: peak 830 MB with 60 s pieces,
+# 676 MB with 30 s; 300 s pieces took 657 MB for tiny.en alone).
+PIECE_SECONDS = 30.0
 BEAM_SIZE = 5
 # Voice-activity detection (Silero, in faster-whisper), with more padding and a lower threshold than
 # its defaults, which the issue saw drop quiet callers' words. On the development sets (Debian's human
