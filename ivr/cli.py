@@ -421,7 +421,7 @@ def worker(burst: bool, scheduler: bool, speech: bool) -> None:
 @click.option("--threads", default=2, show_default=True, type=int, help="Threads per web server process.")
 @click.option("--workers", "rq_workers", default=1, show_default=True, type=int, help="RQ worker processes.")
 @click.option("--speech-workers", default=1, show_default=True, type=click.IntRange(1, 16),
-              help="Voicemail transcription processes (each holds the speech models: about 450 MB).")
+              help="Voicemail transcription processes (each holds the speech models: 465-680 MB).")
 def serve(host: str, port: int, web_workers: int, threads: int, rq_workers: int, speech_workers: int) -> None:
     """Run everything on this machine: Redis (embedded unless REDIS_URL is set), web, workers."""
     from ivr.clinic import ClinicConfigError
