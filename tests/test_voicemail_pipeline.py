@@ -264,6 +264,12 @@ def test_a_spanish_urgent_voicemail_goes_to_the_top_of_the_nurse_queue(rig):
     assert "no puedo respirar" in why
 
 
+def test_a_silent_message_in_an_unknown_language_is_no_speech_in_the_clinics_first_language(rig):
+    sid = rig.leave(silence_wav(5.0), lang="")
+    assert rig.run(sid) == "no_speech"
+    assert rig.store.get(sid).lang == "en"
+
+
 @pytest.mark.parametrize("name, lang", [("es-refill-01", "es"), ("refill-02", "en")])
 def test_a_message_in_an_unknown_language_is_heard_in_the_clinic_language_spoken(rig, name, lang):
     sid = rig.leave(reference(name), lang="")  # e.g. left before the caller chose a language

@@ -183,7 +183,11 @@ def _load(language: str, models_dir: Path | None, spec: str) -> Transcriber:
 
 def detect_language(audio: Audio, candidates: list[str], models_dir: Path | None = None, specs: dict[str, str] | None = None) -> str | None:
     """Which of ``candidates`` is spoken in ``audio`` (16 kHz), by the first multilingual Whisper
-    engine among theirs; None when none of them can tell."""
+    engine among theirs; None when none of them can tell, or nobody speaks."""
+    from ivr.speech.audio import has_speech
+
+    if not has_speech(audio):
+        return None
     specs = specs or {}
     for lang in candidates:
         try:

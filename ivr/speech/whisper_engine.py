@@ -76,8 +76,8 @@ class WhisperTranscriber:
 
     def detect_language(self, audio: Audio, candidates: list[str]) -> tuple[str, float]:
         """The most likely of ``candidates`` for the speech in ``audio``, and its probability."""
-        if not self._loaded.multilingual:
-            return "en", 1.0
+        if not self._loaded.multilingual or not has_speech(audio):  # nothing to tell a language by
+            return ("en" if "en" in candidates else candidates[0]), 0.0
         samples = _floats(audio)[: 30 * SAMPLE_RATE]
         with self._loaded.lock:
             from faster_whisper.vad import VadOptions
