@@ -1,7 +1,7 @@
 """The "Call patient" job, which has Twilio ring a staff member, then the patient; and its webhooks.
 
 The REST requests go to the Prism mock server serving Twilio's own OpenAPI
-description (../shared/twilio), which refuses (422) any request the
+description (tests/data/twilio), which refuses (422) any request the
 description does not allow: a "placed" result means Twilio's API contract
 accepted the request. Prism's log tells how many calls were created, per
 (fake, unique) account SID.

@@ -5,7 +5,6 @@ Decoding is pydub's, which runs ffmpeg (a Debian package that scripts/bootstrap 
 
 from __future__ import annotations
 
-import array
 import io
 import math
 import struct
@@ -71,18 +70,19 @@ def has_speech(audio: Audio) -> bool:
     noise, however loud after normalisation, stays within a dB or two of its floor, while speech
     has syllables and pauses. Measured on 20 ms frames; the floor is the 10th percentile.
     """
-    samples = array.array("h")
-    samples.frombytes(audio.pcm[: len(audio.pcm) // 2 * 2])
+    import numpy as np
+
+    samples = np.frombuffer(audio.pcm[: len(audio.pcm) // 2 * 2], dtype="<i2").astype(np.float64)
     n = max(1, audio.sample_rate // 50)
-    levels = []
-    for i in range(0, len(samples) - n + 1, n):
-        frame = samples[i : i + n]
-        rms = math.sqrt(sum(x * x for x in frame) / n)
-        levels.append(20 * math.log10(rms / 32768) if rms > 0 else -120.0)
-    if not levels:
+    frames = len(samples) // n
+    if not frames:
         return False
-    floor = sorted(levels)[len(levels) // 10]
-    loud = sum(1 for level in levels if level >= floor + SPEECH_ABOVE_FLOOR_DB and level > -60)
+    rms = np.sqrt((samples[: frames * n].reshape(frames, n) ** 2).mean(axis=1))
+    levels = np.full(frames, -120.0)
+    np.log10(rms / 32768, out=levels, where=rms > 0)
+    levels = np.where(rms > 0, 20 * levels, -120.0)
+    floor = np.sort(levels)[frames // 10]
+    loud = int(np.count_nonzero((levels >= floor + SPEECH_ABOVE_FLOOR_DB) & (levels > -60)))
     return loud * n / audio.sample_rate >= MIN_SPEECH_SECONDS
 
 
