@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ivr.hours import Span
 
@@ -35,6 +36,34 @@ class NoCallingTime(ValueError):
     """No allowed instant within SEARCH_DAYS (every day excluded)."""
 
 
+_FIXED = re.compile(r"UTC([+-])(\d\d):(\d\d)")
+
+
+def offset_name(offset: dt.timedelta) -> str:
+    """The name of a fixed-offset zone: ``UTC-08:00`` (read back by ``zone_named``)."""
+    minutes = round(offset.total_seconds() / 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def zone_named(name: str) -> dt.tzinfo:
+    """A time zone from its IANA name (``America/Chicago``) or a fixed offset (``UTC-08:00``).
+
+    ValueError for anything else.
+    """
+    fixed = _FIXED.fullmatch(name or "")
+    if fixed:
+        sign, hours, minutes = fixed.groups()
+        offset = dt.timedelta(hours=int(hours), minutes=int(minutes)) * (-1 if sign == "-" else 1)
+        if abs(offset) > dt.timedelta(hours=14):
+            raise ValueError(f"no place on Earth is {name}")
+        return dt.timezone(offset, name)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use a name like America/Chicago)") from None
+
+
 @dataclass(frozen=True)
 class CallingHours:
     """A daily calling window ``[window.start, window.end)`` in ``timezone``, except on ``holidays``.
@@ -42,7 +71,7 @@ class CallingHours:
     ``days`` limits the weekdays (0 = Monday); by default every day is a calling day.
     """
 
-    timezone: ZoneInfo
+    timezone: dt.tzinfo  # an IANA zone, or a fixed offset (``zone_named``)
     window: Span
     holidays: frozenset[dt.date] = frozenset()
     days: frozenset[int] = ALL_DAYS

@@ -287,50 +287,65 @@ def _clinic_or_exit():
 def followups_import(file: Path) -> None:
     """Import appointments from a CSV FILE (header row) and schedule their follow-up calls.
 
-    Columns: name, phone, appointment_time, provider, department, language; optional timezone, id.
-    Bad rows are reported with their line and reason; good rows are imported; importing the
-    same file again changes nothing. Exit status 1 if any row was bad.
+    Columns: name, phone, appointment_time, provider, department, language; optional timezone,
+    id and status (cancelled or no-show cancels the follow-up). Bad rows are reported with their
+    line and reason; good rows are imported; a known appointment with a new time or number is
+    moved; importing the same file again changes nothing. Exit status 1 if any row was refused.
     """
     import datetime as dt
 
     from rq import Queue
 
     from ivr.followups.appointments import RowError, Rules, read_csv
+    from ivr.store import audit
     from ivr.store.followups import FollowupStore
     from ivr.workers import DEFAULT_QUEUE
-    from ivr.workers.followups import schedule_new
+    from ivr.workers.followups import Changes, apply_changes
 
     clinic = _clinic_or_exit()
     conn = _redis()
     rules = Rules.for_clinic(clinic)
     store = FollowupStore(conn)
     queue = Queue(DEFAULT_QUEUE, connection=conn)
+    log_ = audit.AuditLog(conn)
     now = dt.datetime.now(dt.timezone.utc)
-    errors: list[RowError] = []
-    added = unchanged = 0
-    batch = []
+    errors: list[tuple[int, str]] = []
+    total = Changes()
+    batch: list = []
     try:
         text = file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         click.echo(f"cannot read {file}: {exc}", err=True)
         sys.exit(1)
+
+    def apply() -> None:
+        done = apply_changes(queue, store, batch, clinic, now, actor=_operator(), audit=log_)
+        total.imported += done.imported
+        total.updated += done.updated
+        total.cancelled += done.cancelled
+        total.unchanged += done.unchanged
+        errors.extend(done.refused)
+        batch.clear()
+
     lines = text.splitlines(keepends=True)
     with click.progressbar(read_csv(iter(lines), rules), length=max(len(lines) - 1, 1), label="Importing",
                            file=sys.stderr) as rows:
-        for _line, item in rows:
+        for line, item in rows:
             if isinstance(item, RowError):
-                errors.append(item)
+                errors.append((item.where, item.reason))
                 continue
-            batch.append(item)
+            batch.append((line, item))
             if len(batch) >= 500:
-                a, u = schedule_new(queue, store, batch, clinic, now)
-                added, unchanged, batch = added + a, unchanged + u, []
+                apply()
     if batch:
-        a, u = schedule_new(queue, store, batch, clinic, now)
-        added, unchanged = added + a, unchanged + u
-    for error in errors:
-        click.echo(f"{file}:{error.where}: {error.reason}", err=True)
-    click.echo(f"imported {added} new appointment(s), {unchanged} already known, {len(errors)} bad row(s)")
+        apply()
+    for where, reason in sorted(errors):
+        click.echo(f"{file}:{where}: {reason}", err=True)
+    summary = (f"{total.imported} new, {total.updated} moved, {total.cancelled} cancelled, "
+               f"{total.unchanged} unchanged, {len(errors)} refused")
+    log_.record(_operator(), audit.APPOINTMENTS_IMPORT, detail=f"{file.name}: {summary}")
+    click.echo(f"imported {total.imported} new appointment(s), {total.updated} moved, {total.cancelled} cancelled, "
+               f"{total.unchanged} already known, {len(errors)} bad row(s)")
     if errors:
         sys.exit(1)
 

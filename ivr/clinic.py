@@ -149,6 +149,21 @@ class FollowupSettings(_CallsPatients):
     calls_per_second: float = Field(default=1.0, gt=0, le=100)  # Twilio's limit, shared by all workers
     nurse_department: str = "nurse"  # where "press 1 to talk to a nurse" files the callback
     give_up_after_days: int = Field(default=7, ge=1, le=60)  # no call later than this after the appointment
+    # Zones patients live in besides the clinic's: a time sent with a UTC offset and no zone is
+    # placed in the first of these (then the phone number's own zones) that has that offset then.
+    timezones: list[str] = Field(default_factory=list)
+    # The scheduling system's department names -> desks (e.g. Cardiology: nurse); any case.
+    departments: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("timezones")
+    @classmethod
+    def _zones(cls, value: list[str]) -> list[str]:
+        for i, name in enumerate(value):
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise _At(f"unknown time zone {name!r} (use a name like America/Denver)", i) from None
+        return value
 
 
 class Voice(_Strict):
@@ -238,6 +253,9 @@ class ClinicSettings(_Strict):
                 f"{self.followups.nurse_department!r} is not one of the desks ({', '.join(self.desks)})",
                 "followups", "nurse_department",
             )
+        for name, desk in self.followups.departments.items():
+            if desk not in self.desks:
+                raise _At(f"{desk!r} is not one of the desks ({', '.join(self.desks)})", "followups", "departments", name)
         return self
 
     # Derived views -------------------------------------------------------

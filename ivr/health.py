@@ -31,10 +31,22 @@ def healthz():
         report["workers"] = live_workers(svc.redis, svc.now())
         report["speech_workers"] = live_workers(svc.redis, svc.now(), SPEECH_QUEUE)  # none: voicemails wait untranscribed
         report["queued_jobs"] = svc.queue.count
+        report["outbound_calls"] = _outbound(svc)
     except redis.RedisError as exc:
         report["redis"] = f"down: {exc.__class__.__name__}"
         report["status"] = "down"
         return jsonify(report), 503
-    healthy = bool(report["flows"]) and report["workers"] > 0
+    healthy = bool(report["flows"]) and report["workers"] > 0 and not report["outbound_calls"]["followups_blocked"]
     report["status"] = "ok" if healthy else "degraded"
     return jsonify(report), 200
+
+
+def _outbound(svc) -> dict:
+    """Whether calls can be placed with this process's settings, and follow-ups waiting for a fix."""
+    from flask import current_app
+
+    from ivr.followups import readiness
+    from ivr.store.followups import FollowupStore
+
+    problems = readiness.problems_of_app(current_app.config)
+    return {"ready": not problems, "problems": problems, "followups_blocked": FollowupStore(svc.redis).blocked_count()}

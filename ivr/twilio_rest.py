@@ -77,6 +77,38 @@ def public_url(settings: Mapping[str, Any]) -> str:
     return url
 
 
+def problems(settings: Mapping[str, Any]) -> list[str]:
+    """What stops calls from being placed with these settings, in words (empty: nothing)."""
+    found = []
+    for probe in (lambda: close(make_client(settings)), lambda: public_url(settings)):
+        try:
+            probe()
+        except TwilioNotConfigured as exc:
+            found.append(str(exc))
+    return found
+
+
+# Twilio error codes about one number, not the account: the follow-up for that number is over.
+PER_NUMBER_ERRORS = frozenset({
+    13223,  # the number's format is invalid
+    13224,  # Twilio does not call this number, or it is invalid
+    21211,  # invalid 'To' phone number
+    21214,  # 'To' phone number cannot be reached
+    21216,  # the number is blocked (Twilio's block list, premium rates)
+    21217,  # the number does not appear to be valid
+    21401,  # invalid phone number
+    21407,  # this phone number type does not support voice
+    21610,  # the number has unsubscribed
+})
+
+
+def account_wide(status: int, code: int | None) -> bool:
+    """Whether a refusal from Twilio's API (a 4xx other than 429) would refuse every call: bad
+    credentials, a suspended account, an unverified caller ID, a malformed request. Such a
+    refusal holds the follow-ups until fixed; a refusal about one number ends that one only."""
+    return 400 <= status < 500 and status != 429 and (code or 0) not in PER_NUMBER_ERRORS
+
+
 def check(settings: Mapping[str, Any]) -> None:
     """TwilioNotConfigured unless calls can be placed with these settings (credentials, public URL)."""
     close(make_client(settings))

@@ -407,9 +407,9 @@ def test_the_import_command_reports_bad_lines_and_a_second_run_changes_nothing(r
     first = run_ivr("followups", "import", str(path), REDIS_URL=redis_server.url)
     assert first.returncode == 1
     assert f"{path}:4: phone is not a valid number" in first.stderr
-    assert "imported 2 new appointment(s), 0 already known, 1 bad row(s)" in first.stdout
+    assert "imported 2 new appointment(s), 0 moved, 0 cancelled, 0 already known, 1 bad row(s)" in first.stdout
     again = run_ivr("followups", "import", str(path), REDIS_URL=redis_server.url)
-    assert "imported 0 new appointment(s), 2 already known" in again.stdout
+    assert "imported 0 new appointment(s), 0 moved, 0 cancelled, 2 already known" in again.stdout
     assert FollowupStore(redis_conn).count() == 2
     status = run_ivr("followups", "status", REDIS_URL=redis_server.url)
     assert "appointments: 2" in status.stdout and "scheduled    2" in status.stdout

@@ -34,6 +34,23 @@ def _emergency_banner() -> dict:
     return {"emergency_switch": switch}
 
 
+@bp.app_context_processor
+def _outbound_banner() -> dict:
+    """What outbound calls need and how many follow-ups wait for it, for the banner on admin pages."""
+    from flask import current_app, request
+
+    from ivr.followups import readiness
+    from ivr.store.followups import FollowupStore
+
+    if not request.path.startswith("/admin"):
+        return {}
+    try:
+        blocked = FollowupStore(services.get().redis).blocked_count()
+    except Exception:  # noqa: BLE001 - a banner must not break a page
+        blocked = 0
+    return {"outbound_problems": readiness.problems_of_app(current_app.config), "followups_blocked": blocked}
+
+
 def error_page(status: int, title: str, message: str) -> tuple[str, int]:
     return render_template("staff/error.html", title=title, message=message), status
 

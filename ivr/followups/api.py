@@ -1,27 +1,41 @@
-"""The scheduling system's endpoint: POST /api/appointments (JSON), authenticated by an API key.
+"""The scheduling system's endpoint for appointments, authenticated by an API key.
 
-    POST /api/appointments
+Described in ``ivr/followups/openapi.yaml`` (checked against this module by the tests):
+
     Authorization: Bearer <key from `ivr followups api-key NAME`>
-    {"appointments": [{"name": ..., "phone": ..., "appointment_time": ..., "provider": ...,
-                       "department": ..., "language": ..., "timezone": ..., "id": ...}, ...]}
+    POST   /api/appointments        {"appointments": [{...}, ...]} (or the bare list): import, move, cancel
+    PUT    /api/appointments/<id>   one appointment with the scheduling system's id: add or move it
+    DELETE /api/appointments/<id>   cancel its follow-up call
+    GET    /api/appointments/<id>   where its follow-up call stands (no patient details)
 
-Answers 200 ``{"imported": n, "unchanged": n, "errors": [{"index": i, "reason": "..."}]}``:
-good appointments are stored and scheduled even when others are bad; sending
-the same appointment again changes nothing. 400 for a body that is not JSON,
-401 without a valid key, 413 for too large a body, 429 over the rate limit
-(API_LIMIT, default 60 requests a minute per key). Keys are stored hashed;
-the endpoint has no cookies, so CSRF does not apply.
+An appointment object has the CSV columns (ivr.followups.appointments), every value a
+JSON string; ``"status": "cancelled"`` cancels. POST answers 200 with counts and the
+refused items (``{"index", "reason"}``): good items are applied even when others are bad,
+and sending the same again changes nothing. Every error is a JSON body
+``{"error": "..."}``: 400 (not JSON, not the expected shape), 401 (no valid key), 404,
+405, 409 (a call is under way or over), 413 (over MAX_BODY bytes, chunked bodies
+included, or MAX_ITEMS), 422 (an invalid appointment), 429 with Retry-After (over
+API_LIMIT requests a minute per key). Keys are stored hashed; the endpoint has no
+cookies, so CSRF does not apply. Imports, moves and cancellations are audited under
+``api:<key name>``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
+import time
+from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
+from flask_limiter import RateLimitExceeded
+from werkzeug.exceptions import HTTPException
 
 from ivr import services
-from ivr.followups.appointments import Rules, parse_json
+from ivr.followups.appointments import ID_PATTERN, AppointmentError, Cancellation, Rules, from_mapping, parse_json
 from ivr.staff.limits import limiter
+from ivr.store import audit as actions
 from ivr.store.followups import FollowupStore
 
 log = logging.getLogger(__name__)
@@ -48,16 +62,25 @@ def _limit() -> str:
     return str(current_app.config.get("API_LIMIT") or "60 per minute")
 
 
-def _error(status: int, message: str):
-    return jsonify({"error": message}), status
+def _error(status: int, message: str, **headers: str):
+    return jsonify({"error": message}), status, headers
 
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
 
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def _api_errors(exc: HTTPException):
+        """JSON for /api/ paths that match no route or method; other paths keep Flask's pages."""
+        if request.path.startswith(bp.url_prefix + "/"):
+            return _error(exc.code or 404, exc.description or exc.name)
+        return exc
+
 
 @bp.before_request
 def _authenticate():
+    request.max_content_length = MAX_BODY  # enforced while reading, chunked bodies too
     name = _key_name()
     if name is None:
         log.warning("API request to %s without a valid key", request.path)
@@ -66,26 +89,157 @@ def _authenticate():
     return None
 
 
+@bp.errorhandler(RateLimitExceeded)
+def _too_many(exc: RateLimitExceeded):
+    limit = limiter.current_limit
+    wait = math.ceil(limit.reset_at - time.time()) if limit is not None else 60
+    return _error(429, f"more than {exc.description} for this key; try again later", **{"Retry-After": str(max(1, wait))})
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    if exc.code == 413:
+        return _error(413, f"the body is larger than {MAX_BODY} bytes; send fewer appointments per request")
+    return _error(exc.code or 500, exc.description or exc.name)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception):
+    log.exception("API request to %s failed", request.path)
+    return _error(500, "the server could not handle this request; nothing was half-applied, send it again")
+
+
+def _json() -> Any:
+    data = request.get_json(silent=True)
+    if data is None:
+        raise _Refused(400, "the body must be JSON (Content-Type: application/json)")
+    return data
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@bp.errorhandler(_Refused)
+def _refused(exc: _Refused):
+    return _error(exc.status, str(exc))
+
+
+def _actor() -> str:
+    return f"api:{g.api_key_name}"[:64]
+
+
+def _apply(items):
+    from ivr.workers.followups import apply_changes
+
+    svc = services.get()
+    return apply_changes(svc.queue, FollowupStore(svc.redis), items, svc.runtime.clinic, svc.now(),
+                         actor=_actor(), audit=svc.audit)
+
+
 @bp.post("/appointments")
 @limiter.limit(_limit, key_func=_limit_key)
 def appointments():
-    if (request.content_length or 0) > MAX_BODY:
-        return _error(413, f"the body is larger than {MAX_BODY} bytes; send fewer appointments per request")
-    data = request.get_json(silent=True)
-    if data is None:
-        return _error(400, "the body must be JSON (Content-Type: application/json)")
-    items = data.get("appointments") if isinstance(data, dict) else data
-    if isinstance(items, list) and len(items) > MAX_ITEMS:
-        return _error(413, f"at most {MAX_ITEMS} appointments per request")
-    svc = services.get()
-    clinic = svc.runtime.clinic
+    data = _json()
+    if isinstance(data, dict):
+        extra = sorted(set(data) - {"appointments"})
+        if extra or not isinstance(data.get("appointments"), list):
+            raise _Refused(400, 'expected a list of appointments or {"appointments": [...]}'
+                           + (f" (unknown field {', '.join(map(repr, extra))})" if extra else ""))
+        data = data["appointments"]
+    if not isinstance(data, list):
+        raise _Refused(400, 'expected a list of appointments or {"appointments": [...]}')
+    if len(data) > MAX_ITEMS:
+        raise _Refused(413, f"at most {MAX_ITEMS} appointments per request")
+    clinic = services.get().runtime.clinic
     parsed = parse_json(data, Rules.for_clinic(clinic))
-    from ivr.workers.followups import schedule_new
-
-    added, unchanged = schedule_new(svc.queue, FollowupStore(svc.redis), [a for _, a in parsed.appointments], clinic, svc.now())
-    log.info("API key %s: %d appointment(s) imported, %d unchanged, %d refused", g.api_key_name, added, unchanged, len(parsed.errors))
+    changes = _apply(parsed.appointments)
+    errors = sorted([(e.where, e.reason) for e in parsed.errors] + changes.refused)
+    services.get().audit.record(
+        _actor(), actions.APPOINTMENTS_IMPORT,
+        detail=f"{changes.imported} new, {changes.updated} moved, {changes.cancelled} cancelled, "
+               f"{changes.unchanged} unchanged, {len(errors)} refused",
+    )
+    log.info("API key %s: %d imported, %d moved, %d cancelled, %d unchanged, %d refused", g.api_key_name,
+             changes.imported, changes.updated, changes.cancelled, changes.unchanged, len(errors))
     return jsonify({
-        "imported": added,
-        "unchanged": unchanged,
-        "errors": [{"index": e.where, "reason": e.reason} for e in parsed.errors],
+        "imported": changes.imported,
+        "updated": changes.updated,
+        "cancelled": changes.cancelled,
+        "unchanged": changes.unchanged,
+        "errors": [{"index": where, "reason": reason} for where, reason in errors],
     })
+
+
+def _internal_id(appointment_id: str) -> str:
+    """The stored id of the scheduling system's appointment ``appointment_id`` (404 if malformed)."""
+    if not ID_PATTERN.fullmatch(appointment_id):
+        raise _Refused(404, "no such appointment (ids use letters, digits, '.', '_' and '-')")
+    return f"s{appointment_id}"
+
+
+@bp.put("/appointments/<appointment_id>")
+@limiter.limit(_limit, key_func=_limit_key)
+def put_appointment(appointment_id: str):
+    internal = _internal_id(appointment_id)
+    data = _json()
+    if not isinstance(data, dict):
+        raise _Refused(400, "the body must be one appointment object")
+    if data.get("id") not in (None, appointment_id):
+        raise _Refused(422, f"the body's id {data.get('id')!r} is not the one in the path ({appointment_id!r})")
+    try:
+        item = from_mapping({**data, "id": appointment_id}, Rules.for_clinic(services.get().runtime.clinic))
+    except AppointmentError as exc:
+        raise _Refused(422, str(exc)) from None
+    assert item.id == internal
+    changes = _apply([(0, item)])
+    if changes.refused:
+        raise _Refused(409, changes.refused[0][1])
+    result = ("imported" if changes.imported else "updated" if changes.updated
+              else "cancelled" if changes.cancelled else "unchanged")
+    if changes.imported:
+        services.get().audit.record(_actor(), actions.APPOINTMENTS_IMPORT, target=internal, detail="1 new")
+    return jsonify({"id": appointment_id, "result": result, **_state(internal)})
+
+
+@bp.delete("/appointments/<appointment_id>")
+@limiter.limit(_limit, key_func=_limit_key)
+def delete_appointment(appointment_id: str):
+    internal = _internal_id(appointment_id)
+    changes = _apply([(0, Cancellation(internal))])
+    if changes.refused:
+        reason = changes.refused[0][1]
+        raise _Refused(404 if "no such" in reason else 409, reason)
+    return jsonify({"id": appointment_id, "result": "cancelled" if changes.cancelled else "unchanged", **_state(internal)})
+
+
+@bp.get("/appointments/<appointment_id>")
+@limiter.limit(_limit, key_func=_limit_key)
+def get_appointment(appointment_id: str):
+    internal = _internal_id(appointment_id)
+    if FollowupStore(services.get().redis).get(internal) is None:
+        raise _Refused(404, "no such appointment")
+    return jsonify({"id": appointment_id, **_state(internal)})
+
+
+def _state(internal: str) -> dict[str, Any]:
+    """Where the follow-up call stands, without patient details."""
+    rec = FollowupStore(services.get().redis).get(internal)
+    if rec is None:
+        return {}
+
+    def iso(epoch: float) -> str | None:
+        return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat() if epoch else None
+
+    return {
+        "appointment_time": rec.at.isoformat(),
+        "timezone": rec.timezone,
+        "status": rec.status,
+        "outcome": rec.outcome or None,
+        "attempts": rec.attempts,
+        "next_try_at": iso(rec.next_try_at) if rec.status in ("scheduled", "blocked") else None,
+        "blocked_reason": rec.blocked_reason or None,
+        "completed_at": iso(rec.completed_at),
+    }

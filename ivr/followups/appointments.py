@@ -6,13 +6,25 @@ skipped, so one typo never loses a whole file.
 
 Columns (header row required, names case-insensitive, spaces or dashes read as
 underscores): ``name``, ``phone``, ``appointment_time``, ``provider``,
-``department``, ``language``; optional ``timezone`` (the patient's IANA zone,
-else the time's own UTC offset, else the clinic's) and ``id`` (the scheduling
-system's own appointment id).
+``department``, ``language``; optional ``timezone``, ``id`` (the scheduling
+system's own appointment id) and ``status`` (``cancelled`` or ``no-show``
+cancels the visit's follow-up; empty, ``booked``, ``completed`` and the like
+keep it).
+
+The patient's time zone: ``timezone`` when given; else, for a time with a UTC
+offset, the first of the clinic's zones (``timezone`` and
+``followups.timezones`` in clinic.yaml) and the phone number's own zones whose
+offset at that instant is the one given; else the offset itself (a fixed zone
+such as ``UTC-08:00``, with no daylight-saving changes); a time without an
+offset is wall-clock time in the clinic's zone.
+
+``department`` is one of clinic.yaml's desks, or a name mapped to one in
+``followups.departments`` (the scheduling system's own names, any case).
 
 An appointment's id is the scheduling system's when given, else a hash of the
 phone number, the time (UTC), the provider and the department: importing the
-same row twice yields the same id, so it changes nothing.
+same row twice yields the same id, so it changes nothing. Importing it again
+with a new time or number moves its follow-up.
 """
 
 from __future__ import annotations
@@ -24,17 +36,22 @@ import io
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+from phonenumbers import timezone as number_zones
+
+from ivr.calling_hours import offset_name, zone_named
 
 REQUIRED = ("name", "phone", "appointment_time", "provider", "department", "language")
-OPTIONAL = ("timezone", "id")
+OPTIONAL = ("timezone", "id", "status")
+CANCELLED_WORDS = frozenset({"cancelled", "canceled", "cancel", "deleted", "no-show", "no_show", "noshow", "no show"})
+ACTIVE_WORDS = frozenset({"", "booked", "scheduled", "confirmed", "active", "arrived", "checked-in", "checked in",
+                          "checked-out", "checked out", "completed", "done", "seen", "rescheduled", "moved"})
 ALIASES = {
     "patient": "name", "patient_name": "name", "phone_number": "phone", "mobile": "phone",
     "time": "appointment_time", "appointment": "appointment_time", "start": "appointment_time",
     "appointment_at": "appointment_time", "lang": "language", "tz": "timezone", "time_zone": "timezone",
-    "appointment_id": "id",
+    "appointment_id": "id", "appointment_status": "status",
 }
 ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MAX_NAME = 100
@@ -53,12 +70,20 @@ class Appointment:
     at: dt.datetime  # aware, in the patient's zone
     timezone: str  # the patient's IANA zone
     provider: str
-    department: str
+    department: str  # the desk (a key of clinic.yaml's desks)
     language: str
+    department_name: str = ""  # as the scheduling system names it
 
     @property
     def first_name(self) -> str:
         return self.name.split()[0] if self.name.split() else self.name
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """The scheduling system cancelled this appointment (a ``status`` of cancelled or no-show)."""
+
+    id: str
 
 
 @dataclass(frozen=True)
@@ -72,22 +97,41 @@ class RowError:
 
 @dataclass
 class Parsed:
-    appointments: list[tuple[int, Appointment]] = field(default_factory=list)  # (line or index, appointment)
+    appointments: list[tuple[int, Appointment | Cancellation]] = field(default_factory=list)  # (line or index, item)
     errors: list[RowError] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Rules:
-    """What an appointment must agree with: the clinic's zone, country, departments and languages."""
+    """What an appointment must agree with: the clinic's zones, country, departments and languages."""
 
     timezone: str
     country: str
-    departments: frozenset[str]
+    departments: frozenset[str]  # desk keys
     languages: frozenset[str]
+    zones: tuple[str, ...] = ()  # more zones patients live in (besides ``timezone``)
+    department_names: Mapping[str, str] = field(default_factory=dict)  # lower-case name -> desk
 
     @classmethod
     def for_clinic(cls, clinic) -> "Rules":
-        return cls(clinic.timezone, clinic.country, frozenset(clinic.desks), frozenset(clinic.languages))
+        settings = clinic.followups
+        return cls(
+            clinic.timezone, clinic.country, frozenset(clinic.desks), frozenset(clinic.languages),
+            tuple(settings.timezones), {k.strip().lower(): v for k, v in settings.departments.items()},
+        )
+
+    def desk(self, department: str) -> str:
+        """The desk for a department as the scheduling system names it; AppointmentError if unknown."""
+        if department in self.departments:
+            return department
+        desk = self.department_names.get(department.lower())
+        if desk is None:
+            known = sorted(set(self.departments) | set(self.department_names))
+            raise AppointmentError(
+                f"unknown department {department!r} (known: {', '.join(known)}; "
+                "map the scheduling system's names to desks under followups.departments in clinic.yaml)"
+            )
+        return desk
 
 
 def _column(name: str) -> str:
@@ -108,20 +152,44 @@ def parse_phone(raw: str, country: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _zone(name: str) -> ZoneInfo:
+def _zone(name: str) -> dt.tzinfo:
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise AppointmentError(f"unknown time zone {name!r} (use a name like America/Chicago)") from None
+        return zone_named(name)
+    except ValueError as exc:
+        raise AppointmentError(str(exc)) from None
 
 
-def parse_time(raw: str, zone_name: str, default_zone: str) -> tuple[dt.datetime, str]:
+def zones_of_number(phone: str) -> tuple[str, ...]:
+    """The IANA zones a phone number's area may be in (libphonenumber's data), best first."""
+    try:
+        names = number_zones.time_zones_for_number(phonenumbers.parse(phone))
+    except phonenumbers.NumberParseException:
+        return ()
+    return tuple(n for n in names if "/" in n and not n.startswith("Etc/"))
+
+
+def zone_for_offset(when: dt.datetime, candidates: Iterable[str]) -> str:
+    """The first candidate zone whose UTC offset at ``when``'s instant is ``when``'s own; else the offset."""
+    offset = when.utcoffset()
+    for name in candidates:
+        try:
+            zone = zone_named(name)
+        except ValueError:
+            continue
+        if when.astimezone(zone).utcoffset() == offset:
+            return name
+    return offset_name(offset or dt.timedelta(0))
+
+
+def parse_time(raw: str, zone_name: str, default_zone: str, candidates: Iterable[str] = ()) -> tuple[dt.datetime, str]:
     """(aware time in the patient's zone, that zone's name).
 
-    A time with a UTC offset keeps its instant; without one it is wall-clock
-    time in ``zone_name`` (else the clinic's zone). A wall time that does not
-    exist (skipped by a spring-forward change) is refused; one that happens
-    twice (fall-back) is taken as the first.
+    A time with a UTC offset keeps its instant, in ``zone_name`` when given,
+    else in the first of ``candidates`` (the clinic's zones, the number's) that
+    has that offset at that instant, else in the fixed offset itself. Without
+    an offset it is wall-clock time in ``zone_name`` (else the clinic's zone).
+    A wall time that does not exist (skipped by a spring-forward change) is
+    refused; one that happens twice (fall-back) is taken as the first.
     """
     text = (raw or "").strip()
     if not text:
@@ -132,10 +200,12 @@ def parse_time(raw: str, zone_name: str, default_zone: str) -> tuple[dt.datetime
         raise AppointmentError(
             f"appointment_time {text!r} is not a date and time like 2026-11-24 10:30 or 2026-11-24T10:30-05:00"
         ) from None
-    name = (zone_name or "").strip() or default_zone
-    zone = _zone(name)
+    given = (zone_name or "").strip()
     if when.tzinfo is not None:
-        return when.astimezone(zone), name
+        name = given or zone_for_offset(when, (default_zone, *candidates))
+        return when.astimezone(_zone(name)), name
+    name = given or default_zone
+    zone = _zone(name)
     local = when.replace(tzinfo=zone)
     round_trip = local.astimezone(dt.timezone.utc).astimezone(zone).replace(tzinfo=None)
     if round_trip != when:
@@ -144,7 +214,9 @@ def parse_time(raw: str, zone_name: str, default_zone: str) -> tuple[dt.datetime
 
 
 def _text(value: Any, what: str, limit: int = MAX_TEXT) -> str:
-    text = "" if value is None else str(value).strip()
+    if value is not None and not isinstance(value, str):
+        raise AppointmentError(f"{what} must be text (in quotes), not {type(value).__name__}")
+    text = "" if value is None else value.strip()
     if not text:
         raise AppointmentError(f"{what} is empty")
     if len(text) > limit:
@@ -159,27 +231,57 @@ def stable_id(phone: str, at: dt.datetime, provider: str, department: str) -> st
     return "a" + hashlib.sha256(basis.encode()).hexdigest()[:20]
 
 
-def from_mapping(row: Mapping[str, Any], rules: Rules) -> Appointment:
-    """One appointment from a CSV row or JSON object (keys as the columns). AppointmentError if invalid."""
+def _status(value: Any) -> bool:
+    """Whether a ``status`` cell cancels the appointment."""
+    word = _text(value, "status").lower() if value not in (None, "") else ""
+    if word in CANCELLED_WORDS:
+        return True
+    if word in ACTIVE_WORDS:
+        return False
+    raise AppointmentError(f"status {word!r} is not known (cancelled or no-show cancel the follow-up; booked keeps it)")
+
+
+def _given_id(data: Mapping[str, Any]) -> str:
+    raw = data.get("id")
+    if raw in (None, ""):
+        return ""
+    given = _text(raw, "id")
+    if not ID_PATTERN.fullmatch(given):
+        raise AppointmentError("id may only use letters, digits, '.', '_' and '-' (at most 64)")
+    return f"s{given}"
+
+
+def from_mapping(row: Mapping[str, Any], rules: Rules) -> Appointment | Cancellation:
+    """One appointment (or its cancellation) from a CSV row or JSON object (keys as the columns).
+
+    AppointmentError if invalid. A cancellation with the scheduling system's
+    ``id`` needs nothing else; without one, the columns that make up the id.
+    """
     data = {_column(str(k)): v for k, v in row.items() if k is not None}
+    cancelled = _status(data.get("status"))
+    given = _given_id(data)
+    if cancelled and given:
+        return Cancellation(given)
     missing = [c for c in REQUIRED if data.get(c) in (None, "")]
     if missing:
         raise AppointmentError(f"missing {', '.join(missing)}")
     name = _text(data["name"], "name", MAX_NAME)
-    phone = parse_phone(str(data["phone"]), rules.country)
-    at, zone = parse_time(str(data["appointment_time"]), str(data.get("timezone") or ""), rules.timezone)
+    if not any(c.isalpha() for c in name):
+        raise AppointmentError("name has no letters: is a number in the name column?")
+    phone = parse_phone(_text(data["phone"], "phone"), rules.country)
+    zone_name = _text(data["timezone"], "timezone") if data.get("timezone") not in (None, "") else ""
+    candidates = (*rules.zones, *zones_of_number(phone))
+    at, zone = parse_time(_text(data["appointment_time"], "appointment_time"), zone_name, rules.timezone, candidates)
     provider = _text(data["provider"], "provider")
-    department = _text(data["department"], "department")
-    if department not in rules.departments:
-        raise AppointmentError(f"unknown department {department!r} (known: {', '.join(sorted(rules.departments))})")
+    department_name = _text(data["department"], "department")
+    department = rules.desk(department_name)
     language = _text(data["language"], "language").lower()
     if language not in rules.languages:
         raise AppointmentError(f"language {language!r} is not offered (offered: {', '.join(sorted(rules.languages))})")
-    given = str(data.get("id") or "").strip()
-    if given and not ID_PATTERN.fullmatch(given):
-        raise AppointmentError("id may only use letters, digits, '.', '_' and '-' (at most 64)")
-    appointment_id = f"s{given}" if given else stable_id(phone, at, provider, department)
-    return Appointment(appointment_id, name, phone, at, zone, provider, department, language)
+    appointment_id = given or stable_id(phone, at, provider, department_name)
+    if cancelled:
+        return Cancellation(appointment_id)
+    return Appointment(appointment_id, name, phone, at, zone, provider, department, language, department_name)
 
 
 def read_csv(lines: Iterable[str], rules: Rules) -> Iterator[tuple[int, Appointment | RowError]]:

@@ -63,6 +63,9 @@ EMERGENCY_OFF = "emergency_off"
 DO_NOT_CALL = "do_not_call"  # a number put on the follow-up do-not-call list
 API_KEY_ADD = "api_key_add"  # an API key for the scheduling system
 VIEW_FOLLOWUPS = "view_followups"  # follow-up results page or export
+APPOINTMENTS_IMPORT = "appointments_import"  # appointments sent by the scheduling system (API, CSV): counts
+APPOINTMENT_MOVE = "appointment_move"  # an appointment's time or number changed: its follow-up moved
+APPOINTMENT_CANCEL = "appointment_cancel"  # an appointment cancelled: its follow-up too
 
 _ACTION = re.compile(r"[a-z][a-z_]{0,31}")
 # A target that is (or holds) a phone number: +E.164 anywhere, or a whole US-style number.

@@ -7,10 +7,16 @@ SET NX **before** the REST request, in the same script that re-checks the
 do-not-call list and the patient's calls per day and week, so two workers can
 never both call. A guard is dropped only when no call was certainly placed.
 
-Statuses of an appointment: ``scheduled`` (a job will try), ``calling`` (a
-call is placed or being placed), ``done`` (finished: see ``outcome``),
-``stopped`` (not called: opted out, past the deadline). ``completed_at`` is
-written once (HSETNX): one completed follow-up per appointment.
+Statuses of an appointment: ``scheduled`` (a job will try at ``next_try_at``),
+``calling`` (a call is placed or being placed), ``blocked`` (no call can be
+placed until something outside the appointment is fixed: settings, the Twilio
+account; ``blocked_reason`` says what, and it resumes by itself), ``done``
+(finished: see ``outcome``), ``stopped`` (not called: opted out, past the
+deadline), ``cancelled`` (the scheduling system cancelled the visit).
+``completed_at`` is written once (HSETNX): one completed follow-up per appointment.
+
+``gen`` counts changes of time or number: a job carries the generation it was
+queued for, and a job for an older one (a moved visit's old time) does nothing.
 
 Patients are known by ``patient_key(phone)`` (sha256) in counters and the
 do-not-call list; the number itself is only in the appointment's hash.
@@ -35,7 +41,7 @@ from . import keys
 
 TTL = 400 * 86400  # attempts and guards: longer than any retry, kept for the results pages
 EVENTS_KEPT = 50
-DONE_STATUSES = ("done", "stopped")
+DONE_STATUSES = ("done", "stopped", "cancelled")
 UTC = dt.timezone.utc
 
 # Twilio's call statuses in order; final ones share the last rank.
@@ -54,6 +60,7 @@ class Outcome:
     EXPIRED = "expired"  # no allowed time left before the give-up deadline
     REJECTED = "rejected"  # Twilio refused the request
     IN_DOUBT = "in_doubt"  # a call may have been placed but nothing confirms it: not called again
+    CANCELLED = "cancelled"  # the scheduling system cancelled the visit before it was called about
 
 
 def patient_key(phone: str) -> str:
@@ -91,6 +98,10 @@ class Record:
     next_try_at: float = 0
     last_reason: str = ""
     completed_at: float = 0
+    blocked_reason: str = ""  # status "blocked": what must be fixed (settings, the Twilio account)
+    updated_at: float = 0
+    gen: int = 0  # changes of time or number so far (jobs for an older generation do nothing)
+    department_name: str = ""  # as the scheduling system names it (``department`` is the desk)
 
     @property
     def first_name(self) -> str:
@@ -109,12 +120,13 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return 1
 """
 
-# KEYS: dial, attempt, appointment, patient calls, dnc.
-# ARGV: ttl, now, n, attempt name, day_start, week_start, per_day, per_week, patient
+# KEYS: dial, attempt, appointment, patient calls, dnc, in flight.
+# ARGV: ttl, now, n, attempt name, day_start, week_start, per_day, per_week, patient, gen
 _CLAIM = """
 local status = redis.call('HGET', KEYS[3], 'status')
 if not status then return 'unknown' end
-if status == 'done' or status == 'stopped' then return 'finished' end
+if status == 'done' or status == 'stopped' or status == 'cancelled' then return 'finished' end
+if ARGV[10] ~= '' and (redis.call('HGET', KEYS[3], 'gen') or '0') ~= ARGV[10] then return 'moved' end
 if redis.call('HEXISTS', KEYS[5], ARGV[9]) == 1 then return 'opted_out' end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'guarded' end
 if redis.call('ZCOUNT', KEYS[4], ARGV[5], '+inf') >= tonumber(ARGV[7]) then return 'daily_limit' end
@@ -124,6 +136,7 @@ redis.call('HSET', KEYS[2], 'started_at', ARGV[2], 'result', 'dialing', 'updated
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[4])
 redis.call('EXPIRE', KEYS[4], ARGV[1])
+redis.call('ZADD', KEYS[6], ARGV[2], ARGV[4])
 redis.call('HSET', KEYS[3], 'status', 'calling', 'updated_at', ARGV[2])
 if tonumber(redis.call('HGET', KEYS[3], 'attempts') or '0') < tonumber(ARGV[3]) then
   redis.call('HSET', KEYS[3], 'attempts', ARGV[3])
@@ -145,22 +158,76 @@ end
 return 1
 """
 
-# KEYS: dial, attempt, patient calls, appointment.  ARGV: now, result, detail, attempt name, status
+# KEYS: dial, attempt, patient calls, appointment, in flight.  ARGV: now, result, detail, attempt name, status
 # The call certainly was not placed: drop the guard and the call from the patient's count.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) ~= 'pending' then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[3], ARGV[4])
+redis.call('ZREM', KEYS[5], ARGV[4])
 redis.call('HSET', KEYS[2], 'result', ARGV[2], 'detail', ARGV[3], 'updated_at', ARGV[1])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], 'status', ARGV[5]) end
 return 1
 """
 
-# KEYS: appointment.  ARGV: now, outcome, status
+# KEYS: appointment, blocked.  ARGV: now, outcome, status, id
 _COMPLETE = """
 if redis.call('HSETNX', KEYS[1], 'completed_at', ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'outcome', ARGV[2], 'status', ARGV[3], 'updated_at', ARGV[1], 'next_try_at', '0')
+redis.call('HSET', KEYS[1], 'outcome', ARGV[2], 'status', ARGV[3], 'updated_at', ARGV[1], 'next_try_at', '0',
+           'blocked_reason', '')
+redis.call('ZREM', KEYS[2], ARGV[4])
 return 1
+"""
+
+# KEYS: appointment, blocked.  ARGV: now, id, attempt, reason, kind, gen
+# Only a follow-up still to be called (scheduled or calling: the attempt's guard was released) is blocked.
+_BLOCK = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'scheduled' and status ~= 'calling' and status ~= 'blocked' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'blocked', 'blocked_reason', ARGV[4], 'blocked_kind', ARGV[5],
+           'blocked_attempt', ARGV[3], 'blocked_gen', ARGV[6], 'next_try_at', '0', 'updated_at', ARGV[1])
+if redis.call('ZSCORE', KEYS[2], ARGV[2]) == false then redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2]) end
+return 1
+"""
+
+# KEYS: appointment, blocked.  ARGV: now, id.  Returns {attempt, gen} of a blocked follow-up, now scheduled.
+_UNBLOCK = """
+redis.call('ZREM', KEYS[2], ARGV[2])
+if redis.call('HGET', KEYS[1], 'status') ~= 'blocked' then return false end
+local n = redis.call('HGET', KEYS[1], 'blocked_attempt') or '1'
+local gen = redis.call('HGET', KEYS[1], 'blocked_gen') or '0'
+redis.call('HSET', KEYS[1], 'status', 'scheduled', 'blocked_reason', '', 'updated_at', ARGV[1])
+return {n, gen}
+"""
+
+# KEYS: appointment, index, blocked.  ARGV: now, at, expected updated_at, id, fields... (pairs)
+# Moves a follow-up not yet finished or in a call: new fields, next generation, status scheduled.
+_MOVE = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'unknown' end
+if (redis.call('HGET', KEYS[1], 'updated_at') or '') ~= ARGV[3] then return 'changed' end
+if status == 'calling' then return 'calling' end
+if status == 'done' or status == 'stopped' then return 'finished' end
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('HDEL', KEYS[1], 'completed_at', 'outcome', 'blocked_reason')
+redis.call('HINCRBY', KEYS[1], 'gen', 1)
+redis.call('HSET', KEYS[1], 'status', 'scheduled', 'updated_at', ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+redis.call('ZREM', KEYS[3], ARGV[4])
+return 'moved'
+"""
+
+# KEYS: appointment, blocked.  ARGV: now, id
+_CANCEL = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'unknown' end
+if status == 'cancelled' then return 'unchanged' end
+if status == 'done' or status == 'stopped' then return 'finished' end
+redis.call('HSET', KEYS[1], 'status', 'cancelled', 'outcome', 'cancelled', 'completed_at', ARGV[1],
+           'next_try_at', '0', 'blocked_reason', '', 'updated_at', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'gen', 1)
+redis.call('ZREM', KEYS[2], ARGV[2])
+return status == 'calling' and 'cancelled_calling' or 'cancelled'
 """
 
 # KEYS: attempt.  ARGV: status, rank, now, answered_by
@@ -187,6 +254,10 @@ class FollowupStore:
         self._release = conn.register_script(_RELEASE)
         self._complete = conn.register_script(_COMPLETE)
         self._status = conn.register_script(_STATUS)
+        self._block = conn.register_script(_BLOCK)
+        self._unblock = conn.register_script(_UNBLOCK)
+        self._move = conn.register_script(_MOVE)
+        self._cancel = conn.register_script(_CANCEL)
 
     # Appointments -----------------------------------------------------------
 
@@ -195,6 +266,7 @@ class FollowupStore:
         pairs = {
             "id": a.id, "name": a.name, "phone": a.phone, "at": repr(a.at.timestamp()), "tz": a.timezone,
             "provider": a.provider, "department": a.department, "lang": a.language,
+            "department_name": a.department_name or a.department,
             "status": "scheduled", "attempts": "0", "created_at": repr(now), "updated_at": repr(now),
         }
         return [x for kv in pairs.items() for x in kv]
@@ -220,9 +292,9 @@ class FollowupStore:
 
     @staticmethod
     def _record_of(f: dict[str, str]) -> Record:
-        from zoneinfo import ZoneInfo
+        from ivr.calling_hours import zone_named
 
-        zone = ZoneInfo(f.get("tz") or "UTC")
+        zone = zone_named(f.get("tz") or "UTC")
         return Record(
             id=f["id"], name=f.get("name", ""), phone=f.get("phone", ""),
             at=dt.datetime.fromtimestamp(float(f.get("at") or 0), zone), timezone=f.get("tz", "UTC"),
@@ -230,7 +302,9 @@ class FollowupStore:
             status=f.get("status", ""), outcome=f.get("outcome", ""), attempts=int(f.get("attempts") or 0),
             answers={k[4:]: v for k, v in f.items() if k.startswith("ans:")},
             next_try_at=float(f.get("next_try_at") or 0), last_reason=f.get("last_reason", ""),
-            completed_at=float(f.get("completed_at") or 0),
+            completed_at=float(f.get("completed_at") or 0), blocked_reason=f.get("blocked_reason", ""),
+            updated_at=float(f.get("updated_at") or 0), gen=int(f.get("gen") or 0),
+            department_name=f.get("department_name") or f.get("department", ""),
         )
 
     def list(self, limit: int = 200, offset: int = 0, newest_first: bool = True) -> list[Record]:
@@ -281,8 +355,81 @@ class FollowupStore:
 
     def complete(self, appointment_id: str, outcome: str, status: str = "done") -> bool:
         """Finish the appointment's follow-up once (False if it was already finished)."""
-        return bool(self._complete(keys=[keys.FOLLOWUP_APPOINTMENT.format(appointment_id)],
-                                   args=[repr(self.clock()), outcome, status]))
+        return bool(self._complete(keys=[keys.FOLLOWUP_APPOINTMENT.format(appointment_id), keys.FOLLOWUP_BLOCKED],
+                                   args=[repr(self.clock()), outcome, status, appointment_id]))
+
+    # Changes from the scheduling system ---------------------------------------------
+
+    CHANGED_FIELDS = ("name", "phone", "at", "tz", "provider", "department", "department_name", "lang")
+
+    def differences(self, a: Appointment) -> list[str]:
+        """The stored fields ``a`` would change (empty: nothing new), for an appointment that exists."""
+        stored = _decode(self.conn.hgetall(keys.FOLLOWUP_APPOINTMENT.format(a.id)))
+        new = dict(zip(self._fields(a, 0)[::2], self._fields(a, 0)[1::2]))
+        if "department_name" not in stored:
+            stored["department_name"] = stored.get("department", "")
+        return [f for f in self.CHANGED_FIELDS if stored.get(f) != new[f]]
+
+    def move(self, a: Appointment) -> str:
+        """Store a changed appointment (a new time, number...): 'moved', or why not: 'calling' (a call
+        is under way), 'finished' (its follow-up is over), 'changed' (changed meanwhile), 'unknown'."""
+        key = keys.FOLLOWUP_APPOINTMENT.format(a.id)
+        expected = self.conn.hget(key, "updated_at")
+        fields = {k: v for k, v in zip(self._fields(a, 0)[::2], self._fields(a, 0)[1::2]) if k in self.CHANGED_FIELDS}
+        pairs = [x for kv in fields.items() for x in kv]
+        return _text(self._move(
+            keys=[key, keys.FOLLOWUP_APPOINTMENTS, keys.FOLLOWUP_BLOCKED],
+            args=[repr(self.clock()), repr(a.at.timestamp()), _text(expected) if expected is not None else "", a.id, *pairs],
+        ))
+
+    def cancel(self, appointment_id: str) -> str:
+        """Cancel the follow-up: 'cancelled', 'cancelled_calling' (a call was under way), or why
+        nothing changed: 'unchanged' (already cancelled), 'finished', 'unknown'."""
+        return _text(self._cancel(keys=[keys.FOLLOWUP_APPOINTMENT.format(appointment_id), keys.FOLLOWUP_BLOCKED],
+                                  args=[repr(self.clock()), appointment_id]))
+
+    # Blocked follow-ups ---------------------------------------------------------------
+
+    def block(self, appointment_id: str, n: int, reason: str, kind: str, gen: int) -> bool:
+        """Hold the follow-up until ``reason`` is fixed (kind 'settings' or 'account'); attempt ``n`` resumes then."""
+        return bool(self._block(keys=[keys.FOLLOWUP_APPOINTMENT.format(appointment_id), keys.FOLLOWUP_BLOCKED],
+                                args=[repr(self.clock()), appointment_id, int(n), reason[:300], kind, int(gen)]))
+
+    def blocked_ids(self, limit: int = 1000) -> list[str]:
+        """Blocked follow-ups, the longest waiting first."""
+        return [_text(i) for i in self.conn.zrange(keys.FOLLOWUP_BLOCKED, 0, limit - 1)]
+
+    def blocked_count(self) -> int:
+        return int(self.conn.zcard(keys.FOLLOWUP_BLOCKED))
+
+    def unblock(self, appointment_id: str) -> tuple[int, int] | None:
+        """Take a follow-up out of the blocked state: (attempt, gen) to try, or None if it was not blocked."""
+        got = self._unblock(keys=[keys.FOLLOWUP_APPOINTMENT.format(appointment_id), keys.FOLLOWUP_BLOCKED],
+                            args=[repr(self.clock()), appointment_id])
+        if not got:
+            return None
+        return int(_text(got[0])), int(_text(got[1]))
+
+    def take_probe(self, seconds: int) -> bool:
+        """True for one caller per ``seconds``: the turn to try a blocked follow-up again."""
+        return bool(self.conn.set(keys.FOLLOWUP_PROBE, repr(self.clock()), nx=True, ex=max(1, int(seconds))))
+
+    def end_probe(self) -> None:
+        self.conn.delete(keys.FOLLOWUP_PROBE)
+
+    # Calls in flight ------------------------------------------------------------------
+
+    def in_flight(self, older_than: float) -> list[tuple[str, int]]:
+        """Attempts dialled before ``older_than`` (epoch) and not yet settled: (appointment id, n)."""
+        out = []
+        for name in self.conn.zrangebyscore(keys.FOLLOWUP_INFLIGHT, "-inf", older_than):
+            appointment_id, _, n = _text(name).rpartition(":")
+            out.append((appointment_id, int(n)))
+        return out
+
+    def landed(self, appointment_id: str, n: int) -> None:
+        """The attempt is settled (or certainly never placed): no longer in flight."""
+        self.conn.zrem(keys.FOLLOWUP_INFLIGHT, attempt_name(appointment_id, n))
 
     def record_answer(self, appointment_id: str, name: str, value: str) -> None:
         self.conn.hset(keys.FOLLOWUP_APPOINTMENT.format(appointment_id), f"ans:{name}", value[:100])
@@ -307,18 +454,20 @@ class FollowupStore:
 
     # Attempts and their guard -------------------------------------------------
 
-    def claim_dial(self, appointment_id: str, n: int, phone: str, day_start: dt.datetime, per_day: int, per_week: int) -> str:
-        """Take attempt ``n``'s guard if every rule still allows it. 'ok', or why not:
-        'finished', 'opted_out', 'guarded' (an earlier run has it), 'daily_limit', 'weekly_limit', 'unknown'."""
+    def claim_dial(self, appointment_id: str, n: int, phone: str, day_start: dt.datetime, per_day: int, per_week: int,
+                   gen: int | None = None) -> str:
+        """Take attempt ``n``'s guard if every rule still allows it. 'ok', or why not: 'finished',
+        'moved' (not generation ``gen`` any more), 'opted_out', 'guarded' (an earlier run has it),
+        'daily_limit', 'weekly_limit', 'unknown'."""
         name = attempt_name(appointment_id, n)
         now = self.clock()
         patient = patient_key(phone)
         result = self._claim(
             keys=[keys.FOLLOWUP_DIAL.format(name), keys.FOLLOWUP_ATTEMPT.format(name),
                   keys.FOLLOWUP_APPOINTMENT.format(appointment_id), keys.FOLLOWUP_PATIENT_CALLS.format(patient),
-                  keys.FOLLOWUP_DO_NOT_CALL],
+                  keys.FOLLOWUP_DO_NOT_CALL, keys.FOLLOWUP_INFLIGHT],
             args=[self.ttl, repr(now), int(n), name, repr(day_start.timestamp()), repr(now - 7 * 86400),
-                  per_day, per_week, patient],
+                  per_day, per_week, patient, "" if gen is None else int(gen)],
         )
         return _text(result)
 
@@ -339,7 +488,8 @@ class FollowupStore:
         name = attempt_name(appointment_id, n)
         return bool(self._release(
             keys=[keys.FOLLOWUP_DIAL.format(name), keys.FOLLOWUP_ATTEMPT.format(name),
-                  keys.FOLLOWUP_PATIENT_CALLS.format(patient_key(phone)), keys.FOLLOWUP_APPOINTMENT.format(appointment_id)],
+                  keys.FOLLOWUP_PATIENT_CALLS.format(patient_key(phone)), keys.FOLLOWUP_APPOINTMENT.format(appointment_id),
+                  keys.FOLLOWUP_INFLIGHT],
             args=[repr(self.clock()), result, detail, name, status],
         ))
 
@@ -351,7 +501,9 @@ class FollowupStore:
     def settle_once(self, appointment_id: str, n: int) -> bool:
         """True the first time an attempt's final status is handled (status callbacks may repeat)."""
         key = keys.FOLLOWUP_ATTEMPT.format(attempt_name(appointment_id, n))
-        return bool(self.conn.hsetnx(key, "settled_at", repr(self.clock())))
+        first = bool(self.conn.hsetnx(key, "settled_at", repr(self.clock())))
+        self.landed(appointment_id, n)
+        return first
 
     def note_status(self, appointment_id: str, n: int, status: str, answered_by: str = "") -> bool:
         if status not in STATUS_RANK:

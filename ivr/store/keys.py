@@ -69,4 +69,7 @@ FOLLOWUP_PATIENT_CALLS = "ivr:fu:patient:{0}"  # zset per patient: attempts by t
 FOLLOWUP_DO_NOT_CALL = "ivr:fu:dnc"  # hash: patient -> JSON {at, source, last4}; never called again
 FOLLOWUP_EVENTS = "ivr:fu:events:{0}"  # list per appointment: JSON events (gate refusals, attempts), newest first, capped
 FOLLOWUP_API_KEYS = "ivr:fu:apikeys"  # hash: sha256(API key) -> key name (the key itself is never stored)
+FOLLOWUP_BLOCKED = "ivr:fu:blocked"  # zset: appointment ids waiting for a fix (settings, Twilio account), by when blocked
+FOLLOWUP_INFLIGHT = "ivr:fu:inflight"  # zset: attempts dialled and not yet settled, by when dialled (reconciliation)
+FOLLOWUP_PROBE = "ivr:fu:probe"  # string with a TTL: a blocked follow-up was just tried again (one probe at a time)
 FOLLOWUP_RATE = "ivr:fu:rate"  # string: the calls-per-second limiter's theoretical arrival time (microseconds)

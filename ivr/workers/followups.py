@@ -13,14 +13,30 @@ workers (ivr.store.call_rate), then the attempt's dial guard, taken in one
 script that re-checks opt-out and the limits (ivr.store.followups). Only then
 the REST request. A guard found already taken (a repeated job, a crash after
 the request) means: never call again for this attempt.
+
+Nothing is lost silently:
+
+* settings outbound calls need (credentials, the public URL) missing, or a
+  refusal from Twilio that would refuse every call (``twilio_rest.account_wide``),
+  put the follow-up in the ``blocked`` state with the reason; ``resume_blocked``
+  (every worker's sweep) releases them once the settings are there, trying one
+  first (a probe) after an account-wide refusal; a refusal about one number
+  stays final;
+* ``reconcile`` asks Twilio what became of calls whose final status never came
+  (looked up by CallSid, or for a call in doubt by number and time) and
+  settles them; a call whose fate stays unknown is never placed again;
+* ``apply_changes`` stores new, moved and cancelled appointments: a moved visit
+  moves its call (jobs carry the appointment's generation; an older one does
+  nothing), a cancelled one cancels it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+from dataclasses import dataclass, field
 from typing import Iterable
-from zoneinfo import ZoneInfo
 
 import requests
 from rq import Queue, Retry
@@ -29,13 +45,15 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from ivr import twilio_rest
-from ivr.calling_hours import CallingHours
+from ivr.calling_hours import CallingHours, zone_named
 from ivr.clinic import ClinicSettings, FollowupSettings
 from ivr.followups import rules
-from ivr.followups.appointments import Appointment
+from ivr.followups.appointments import Appointment, Cancellation
 from ivr.logging_setup import mask_numbers
 from ivr.store.call_rate import CallRateLimiter
-from ivr.store.followups import FollowupStore, Outcome, Record
+from ivr.store import audit as actions
+from ivr.store import keys
+from ivr.store.followups import DONE_STATUSES, FINAL, FollowupStore, Outcome, Record
 from ivr.workers import DEFAULT_QUEUE, context
 from ivr.workers.callbacks import _RQ_UNIQUE, DuplicateJobError, TransientDialError, _never_sent
 
@@ -50,6 +68,10 @@ RATE_WAIT_LIMIT = 60.0  # seconds a job waits for the limiter before it puts its
 RATE_DEFER = dt.timedelta(seconds=15)
 RESULT_TTL = 86400
 SCHEDULE_BATCH = 500
+PROBE_SECONDS = 300  # after an account-wide refusal, one blocked follow-up is tried again this often
+RECONCILE_SECONDS = 900  # a dialled call with no final status this long is looked up (Twilio ends ringing at 30 s)
+BLOCKED_SETTINGS = "settings"
+BLOCKED_ACCOUNT = "account"
 
 
 class Placed:
@@ -60,16 +82,18 @@ class Placed:
     STOPPED = "stopped"
     FINISHED = "finished"
     REJECTED = "rejected"
+    BLOCKED = "blocked"
+    MOVED = "moved"  # a job for the appointment's earlier time or number: nothing to do
 
 
-def job_id(appointment_id: str, n: int, defer: int = 0) -> str:
-    return f"followup-{appointment_id}-{n}" + (f"-d{defer}" if defer else "")
+def job_id(appointment_id: str, n: int, defer: int = 0, gen: int = 0) -> str:
+    return f"followup-{appointment_id}-{n}" + (f"-g{gen}" if gen else "") + (f"-d{defer}" if defer else "")
 
 
 def calling_hours(settings: FollowupSettings, clinic: ClinicSettings, timezone: str) -> CallingHours:
     """The patient's calling window in their own zone, minus the clinic's all-day holidays."""
     closed = frozenset(h.date for h in clinic.holidays if not h.hours)
-    return CallingHours(ZoneInfo(timezone), settings.calling_window, closed)
+    return CallingHours(zone_named(timezone), settings.calling_window, closed)
 
 
 def limits(settings: FollowupSettings) -> rules.Limits:
@@ -91,47 +115,128 @@ def first_call_time(at: dt.datetime, timezone: str, clinic: ClinicSettings, now:
     return decision.not_before or when  # past the deadline: the job finds that out and stops
 
 
+@dataclass
+class Changes:
+    """What an import or API request did: counts, and the appointments refused with why."""
+
+    imported: int = 0
+    updated: int = 0  # moved (a new time, number, ...)
+    unchanged: int = 0
+    cancelled: int = 0
+    refused: list[tuple[int, str]] = field(default_factory=list)  # (line or index, reason)
+
+
+MOVE_REFUSED = {
+    "calling": "a follow-up call is under way; send the change again in a few minutes",
+    "finished": "its follow-up call is already over; the change is not applied",
+    "changed": "it changed while this was applied; send it again",
+    "unknown": "it is not known",
+}
+CANCEL_REFUSED = {
+    "finished": "its follow-up call is already over",
+    "unknown": "no such appointment",
+}
+
+
 def schedule_new(
     queue: Queue, store: FollowupStore, appointments: Iterable[Appointment], clinic: ClinicSettings, now: dt.datetime
 ) -> tuple[int, int]:
-    """Store appointments; schedule the first call of each new one. (added, unchanged); re-adding changes nothing."""
-    added = unchanged = 0
-    batch: list[Appointment] = []
+    """Store appointments; schedule the first call of each new one, move changed ones. (added, unchanged)."""
+    changes = apply_changes(queue, store, enumerate(appointments), clinic, now)
+    return changes.imported, changes.unchanged + changes.updated
+
+
+def apply_changes(
+    queue: Queue, store: FollowupStore, items: Iterable[tuple[int, Appointment | Cancellation]],
+    clinic: ClinicSettings, now: dt.datetime, actor: str = "", audit=None,
+) -> Changes:
+    """Store what the scheduling system sent: new appointments get their first call scheduled,
+    changed ones (same id, new time or number...) are moved, cancellations cancel. Sending the
+    same thing again changes nothing. Moves and cancellations go to ``audit`` (an AuditLog)."""
+    changes = Changes()
+    batch: list[tuple[int, Appointment]] = []
 
     def flush() -> None:
-        nonlocal added, unchanged
-        created = store.add_many(batch)
+        created = store.add_many([a for _, a in batch])
         pipe = queue.connection.pipeline()
-        for a, new in zip(batch, created):
+        existing = []
+        for (where, a), new in zip(batch, created):
             if not new:
-                unchanged += 1
+                existing.append((where, a))
                 continue
-            added += 1
+            changes.imported += 1
             when = first_call_time(a.at, a.timezone, clinic, now)
             _enqueue(queue, when, a.id, 1, pipeline=pipe)
             store_pipe_schedule(pipe, a.id, when)
         pipe.execute()
+        for where, a in existing:
+            _change(queue, store, where, a, clinic, now, changes, actor, audit)
         batch.clear()
 
-    for a in appointments:
-        batch.append(a)
+    for where, item in items:
+        if isinstance(item, Cancellation):
+            if batch:
+                flush()
+            result = cancel(store, item.id, actor, audit)
+            if result in CANCEL_REFUSED:
+                changes.refused.append((where, CANCEL_REFUSED[result]))
+            elif result == "unchanged":
+                changes.unchanged += 1
+            else:
+                changes.cancelled += 1
+            continue
+        batch.append((where, item))
         if len(batch) >= SCHEDULE_BATCH:
             flush()
     if batch:
         flush()
-    return added, unchanged
+    return changes
+
+
+def _change(queue, store: FollowupStore, where: int, a: Appointment, clinic: ClinicSettings, now: dt.datetime,
+            changes: Changes, actor: str, audit) -> None:
+    """An appointment sent again: unchanged, reopened after a cancellation, or moved."""
+    different = store.differences(a)
+    rec = store.get(a.id)
+    if not different and (rec is None or rec.status != "cancelled"):
+        changes.unchanged += 1
+        return
+    result = store.move(a)
+    if result != "moved":
+        changes.refused.append((where, MOVE_REFUSED.get(result, result)))
+        return
+    rec = store.get(a.id)
+    assert rec is not None
+    when = first_call_time(a.at, a.timezone, clinic, now)
+    n = rec.attempts + 1
+    _enqueue(queue, when, a.id, n, gen=rec.gen)
+    store.schedule(a.id, when.timestamp(), "moved")
+    store.note(a.id, "moved", changed=", ".join(different) or "reopened", next_try=when.isoformat())
+    if audit is not None and actor:
+        audit.record(actor, actions.APPOINTMENT_MOVE, target=a.id, detail="changed: " + (", ".join(different) or "reopened"))
+    log.info("follow-up %s: appointment changed (%s); next try %s", a.id, ", ".join(different) or "reopened", when.isoformat())
+    changes.updated += 1
+
+
+def cancel(store: FollowupStore, appointment_id: str, actor: str = "", audit=None) -> str:
+    """Cancel an appointment's follow-up: 'cancelled', 'cancelled_calling', 'unchanged', 'finished', 'unknown'."""
+    result = store.cancel(appointment_id)
+    if result.startswith("cancelled"):
+        store.note(appointment_id, "cancelled", during_call=result == "cancelled_calling")
+        if audit is not None and actor:
+            audit.record(actor, actions.APPOINTMENT_CANCEL, target=appointment_id)
+        log.info("follow-up %s: cancelled by the scheduling system", appointment_id)
+    return result
 
 
 def store_pipe_schedule(pipe, appointment_id: str, when: dt.datetime) -> None:
-    from ivr.store import keys
-
     pipe.hset(keys.FOLLOWUP_APPOINTMENT.format(appointment_id), "next_try_at", repr(when.timestamp()))
 
 
-def _enqueue(queue: Queue, when: dt.datetime, appointment_id: str, n: int, defer: int = 0, pipeline=None):
+def _enqueue(queue: Queue, when: dt.datetime, appointment_id: str, n: int, defer: int = 0, pipeline=None, gen: int = 0):
     return queue.enqueue_at(
-        when.astimezone(UTC), place_followup, appointment_id, n,
-        job_id=job_id(appointment_id, n, defer), retry=RETRY, job_timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL,
+        when.astimezone(UTC), place_followup, appointment_id, n, gen,
+        job_id=job_id(appointment_id, n, defer, gen), retry=RETRY, job_timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL,
         failure_ttl=30 * 86400, description=f"follow-up call {appointment_id} attempt {n}", pipeline=pipeline,
     )
 
@@ -146,7 +251,7 @@ def _now() -> dt.datetime:
 
 def _defer(queue: Queue, store: FollowupStore, rec: Record, n: int, when: dt.datetime, reason: str) -> str:
     defer = store.bump_defers(rec.id)
-    _enqueue(queue, when, rec.id, n, defer)
+    _enqueue(queue, when, rec.id, n, defer, gen=rec.gen)
     store.schedule(rec.id, when.timestamp(), reason)
     store.set_status(rec.id, "scheduled")
     store.note(rec.id, "deferred", attempt=n, reason=reason, until=when.isoformat())
@@ -174,25 +279,35 @@ def _gate(store: FollowupStore, clinic: ClinicSettings, rec: Record, now: dt.dat
     )
 
 
-def place_followup(appointment_id: str, n: int) -> str:
-    """Place attempt ``n`` of the appointment's follow-up call, if the rules allow it now."""
+def place_followup(appointment_id: str, n: int, gen: int | None = None) -> str:
+    """Place attempt ``n`` of the appointment's follow-up call, if the rules allow it now.
+
+    ``gen``: the appointment's generation the job was queued for (None for jobs queued
+    before appointments could move: they count as generation 0).
+    """
     settings = twilio_rest.settings_from_env()
-    base = twilio_rest.public_url(settings)
+    problems = twilio_rest.problems(settings)
+    if problems:
+        return _place(None, "", appointment_id, int(n), gen=gen, blocked_by="; ".join(problems))
     client = twilio_rest.make_client(settings)
     try:
-        return _place(client, base, appointment_id, int(n))
+        return _place(client, twilio_rest.public_url(settings), appointment_id, int(n), gen=gen)
     finally:
         twilio_rest.close(client)
 
 
-def _place(client: Client, base: str, appointment_id: str, n: int, now: dt.datetime | None = None) -> str:
+def _place(client: Client | None, base: str, appointment_id: str, n: int, now: dt.datetime | None = None,
+           gen: int | None = None, blocked_by: str = "") -> str:
     ctx = context.get()
     clinic = ctx.clinic
     store = FollowupStore(ctx.redis, clock=lambda: _now().timestamp())
     queue = _queue(ctx)
     rec = store.get(appointment_id)
-    if rec is None or rec.status in ("done", "stopped"):
+    if rec is None or rec.status in DONE_STATUSES:
         return Placed.FINISHED
+    if int(gen or 0) != rec.gen:
+        log.info("follow-up %s attempt %s: the appointment moved since this job was queued; nothing to do", rec.id, n)
+        return Placed.MOVED
     state = store.dial_state(appointment_id, n)
     if state is not None:
         return _already(store, appointment_id, n, state)
@@ -204,20 +319,24 @@ def _place(client: Client, base: str, appointment_id: str, n: int, now: dt.datet
         if decision.not_before is None:
             return _stop(store, rec, decision.reason)
         return _defer(queue, store, rec, n, decision.not_before, decision.reason)
+    if blocked_by or client is None:
+        return _block(store, rec, n, blocked_by or "no Twilio client", BLOCKED_SETTINGS)
 
     limiter = CallRateLimiter(ctx.redis, clinic.followups.calls_per_second)
     if not limiter.wait(RATE_WAIT_LIMIT):
         return _defer(queue, store, rec, n, _now() + RATE_DEFER, "rate_limit")
 
     now = now or _now()
-    local = now.astimezone(ZoneInfo(rec.timezone))
+    local = now.astimezone(zone_named(rec.timezone))
     day_start = dt.datetime.combine(local.date(), dt.time(0), local.tzinfo)
     claim = store.claim_dial(appointment_id, n, rec.phone, day_start, clinic.followups.max_calls_per_day,
-                             clinic.followups.max_calls_per_week)
+                             clinic.followups.max_calls_per_week, gen=rec.gen)
     if claim == "guarded":
         return _already(store, appointment_id, n, store.dial_state(appointment_id, n) or "pending")
     if claim in ("finished", "unknown"):
         return Placed.FINISHED
+    if claim == "moved":
+        return Placed.MOVED
     if claim == "opted_out":
         return _stop(store, rec, rules.OPTED_OUT)
     if claim != "ok":  # another worker called this patient meanwhile: ask the gate again
@@ -225,6 +344,13 @@ def _place(client: Client, base: str, appointment_id: str, n: int, now: dt.datet
         if decision.not_before is None:
             return _stop(store, rec, decision.reason or claim)
         return _defer(queue, store, rec, n, decision.not_before, claim)
+    # The last word: the patient's own clock, now, inside the legal and the clinic's window.
+    if not calling_hours(clinic.followups, clinic, rec.timezone).allows(_now()):
+        store.release_dial(appointment_id, n, rec.phone, "retrying", "outside calling hours at dial time", status="scheduled")
+        decision = _gate(store, clinic, rec, _now())
+        if decision.not_before is None:
+            return _stop(store, rec, decision.reason)
+        return _defer(queue, store, rec, n, decision.not_before, decision.reason or rules.OUTSIDE_HOURS)
 
     query = f"ap={appointment_id}&n={n}"
     try:
@@ -244,11 +370,15 @@ def _place(client: Client, base: str, appointment_id: str, n: int, now: dt.datet
         if exc.status == 429:
             store.release_dial(appointment_id, n, rec.phone, "retrying", detail, status="scheduled")
             raise TransientDialError(detail) from None
+        if twilio_rest.account_wide(exc.status, exc.code):
+            store.release_dial(appointment_id, n, rec.phone, "blocked", detail, status="scheduled")
+            return _block(store, rec, n, f"Twilio refused the request for the whole account: {detail}", BLOCKED_ACCOUNT)
         if 400 <= exc.status < 500:
             store.release_dial(appointment_id, n, rec.phone, "rejected", detail)
             store.complete(appointment_id, Outcome.REJECTED)
             store.note(appointment_id, "rejected", attempt=n, detail=detail)
             log.error("follow-up %s attempt %s: Twilio refused the call: %s", appointment_id, n, detail)
+            _release_after_probe(store, queue)
             return Placed.REJECTED
         return _in_doubt(store, appointment_id, n, detail)
     except requests.RequestException as exc:
@@ -262,7 +392,66 @@ def _place(client: Client, base: str, appointment_id: str, n: int, now: dt.datet
     store.record_call(appointment_id, n, call.sid)
     store.note(appointment_id, "placed", attempt=n, call=call.sid)
     log.info("follow-up %s attempt %s: call %s placed", appointment_id, n, call.sid)
+    _release_after_probe(store, queue)
     return Placed.PLACED
+
+
+# Blocked follow-ups ------------------------------------------------------------------
+
+def _block(store: FollowupStore, rec: Record, n: int, reason: str, kind: str) -> str:
+    if store.block(rec.id, n, reason, kind, rec.gen):
+        store.note(rec.id, "blocked", attempt=n, reason=reason)
+        log.error("follow-up %s attempt %s: blocked until fixed: %s", rec.id, n, reason)
+    return Placed.BLOCKED
+
+
+def _release_after_probe(store: FollowupStore, queue: Queue) -> None:
+    """A call went through to Twilio: whatever blocked the others is fixed; they all go again."""
+    if store.blocked_count():
+        resumed = _resume(store, queue, store.blocked_ids())
+        log.warning("follow-ups: Twilio accepts calls again; %d blocked follow-up(s) resumed", resumed)
+
+
+def _resume(store: FollowupStore, queue: Queue, ids: Iterable[str]) -> int:
+    resumed = 0
+    for appointment_id in ids:
+        taken = store.unblock(appointment_id)
+        if taken is None:
+            continue
+        n, gen = taken
+        when = _now()
+        _enqueue(queue, when, appointment_id, n, store.bump_defers(appointment_id), gen=gen)
+        store.schedule(appointment_id, when.timestamp(), "resumed")
+        store.note(appointment_id, "resumed", attempt=n)
+        resumed += 1
+    return resumed
+
+
+def resume_blocked(conn, environ=None, probe_seconds: float | None = None) -> int:
+    """Release blocked follow-ups whose cause may be fixed (the sweep runs this). Returns how many.
+
+    Settings missing: nothing until this worker's settings are complete, then every one blocked
+    for them. Refused by Twilio for the account: one is tried again at most every
+    ``probe_seconds``; when its call goes through, the rest follow (``_release_after_probe``).
+    """
+    store = FollowupStore(conn, clock=lambda: _now().timestamp())
+    if not store.blocked_count():
+        return 0
+    if twilio_rest.problems(twilio_rest.settings_from_env(environ)):
+        return 0
+    queue = Queue(DEFAULT_QUEUE, connection=conn)
+    ids = store.blocked_ids()
+    kinds = {i: conn.hget(keys.FOLLOWUP_APPOINTMENT.format(i), "blocked_kind") for i in ids}
+    for_settings = [i for i in ids if (kinds[i] or b"").decode() != BLOCKED_ACCOUNT]
+    resumed = _resume(store, queue, for_settings)
+    for_account = [i for i in ids if i not in for_settings]
+    if for_account:
+        seconds = probe_seconds if probe_seconds is not None else float(os.environ.get("IVR_FOLLOWUP_PROBE_SECONDS") or PROBE_SECONDS)
+        if store.take_probe(int(seconds)):
+            resumed += _resume(store, queue, for_account[:1])
+    if resumed:
+        log.warning("follow-ups: %d blocked follow-up(s) tried again", resumed)
+    return resumed
 
 
 def _in_doubt(store: FollowupStore, appointment_id: str, n: int, detail: str) -> str:
@@ -311,8 +500,12 @@ def settle_attempt(appointment_id: str, n: int, call_status: str, answered_by: s
     if rec is None or not store.settle_once(appointment_id, n):
         return "ignored"
     store.mark_attempt(appointment_id, n, final_status=call_status, answered_by=answered_by)
-    if rec.status in ("done", "stopped"):
+    if rec.status in DONE_STATUSES:
         return rec.outcome or "finished"
+    if call_status == "canceled":  # someone cancelled the call itself (Twilio's console, the API): not retried
+        store.complete(appointment_id, Outcome.CANCELLED)
+        store.note(appointment_id, "finished", attempt=n, outcome=Outcome.CANCELLED, status=call_status)
+        return Outcome.CANCELLED
     if call_status == "completed":
         if answered_by.startswith("machine") or answered_by == "fax":
             outcome = Outcome.MESSAGE_LEFT
@@ -336,9 +529,96 @@ def settle_attempt(appointment_id: str, n: int, call_status: str, answered_by: s
         _stop(store, rec, decision.reason)
         return "stopped"
     when = earliest if decision.allowed else decision.not_before
-    _enqueue(_queue(ctx), when, appointment_id, n + 1)
+    _enqueue(_queue(ctx), when, appointment_id, n + 1, gen=rec.gen)
     store.schedule(appointment_id, when.timestamp(), call_status)
     store.set_status(appointment_id, "scheduled")
     store.note(appointment_id, "retry", attempt=n + 1, status=call_status, at=when.isoformat())
     log.info("follow-up %s attempt %s: %s; attempt %s at %s", appointment_id, n, call_status, n + 1, when.isoformat())
     return "retry"
+
+
+# Reconciliation with Twilio ---------------------------------------------------------
+
+def _turn(conn, name: str, seconds: float) -> bool:
+    """True for one process per ``seconds`` (every worker sweeps; one asks Twilio)."""
+    return bool(conn.set(f"ivr:fu:turn:{name}", "1", nx=True, ex=max(1, int(seconds))))
+
+
+def reconcile_calls(after_seconds: float | None = None, now: dt.datetime | None = None) -> dict[str, int]:
+    """Settle follow-up calls whose final status never arrived, by asking Twilio (REST).
+
+    A call with a CallSid is fetched: a final status settles the attempt as its status
+    callback would have. A call in doubt (the request may have reached Twilio, no CallSid
+    came back) is looked up among the calls to the patient's number since it was dialled:
+    found, it is recorded and settled; not there ``after_seconds`` later, it was never placed,
+    and the attempt is tried again. Until then nothing calls that patient again.
+    """
+    ctx = context.get()
+    settings = twilio_rest.settings_from_env()
+    if twilio_rest.problems(settings):
+        return {}
+    after = after_seconds if after_seconds is not None else float(os.environ.get("IVR_FOLLOWUP_RECONCILE_SECONDS") or RECONCILE_SECONDS)
+    now = now or _now()
+    store = FollowupStore(ctx.redis, clock=lambda: _now().timestamp())
+    counts = {"settled": 0, "found": 0, "not_placed": 0, "still_open": 0}
+    due = store.in_flight(now.timestamp() - after)
+    if not due:
+        return counts
+    client = twilio_rest.make_client(settings)
+    try:
+        for appointment_id, n in due:
+            try:
+                counts[_reconcile_one(client, store, ctx.clinic, appointment_id, n)] += 1
+            except TwilioRestException as exc:
+                log.warning("follow-up %s attempt %s: Twilio lookup refused (HTTP %s %s)", appointment_id, n, exc.status, exc.code or "")
+                if twilio_rest.account_wide(exc.status, exc.code) and exc.status != 404:
+                    break
+            except requests.RequestException as exc:
+                log.warning("follow-up reconciliation: %s talking to Twilio; next round", type(exc).__name__)
+                break
+    finally:
+        twilio_rest.close(client)
+    if any(counts.values()):
+        log.info("follow-up reconciliation: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return counts
+
+
+def _reconcile_one(client: Client, store: FollowupStore, clinic: ClinicSettings, appointment_id: str, n: int) -> str:
+    attempt = store.attempt(appointment_id, n)
+    rec = store.get(appointment_id)
+    if rec is None or attempt.get("settled_at"):
+        store.landed(appointment_id, n)
+        return "settled"
+    state = store.dial_state(appointment_id, n) or ""
+    sid = attempt.get("call_sid") or (state if state.startswith("CA") else "")
+    if not sid:
+        sid = _find_call(client, rec, clinic, float(attempt.get("started_at") or 0))
+        if sid is None:
+            store.release_dial(appointment_id, n, rec.phone, "not_placed",
+                               "Twilio has no record of this call: it was never placed", status="scheduled")
+            store.landed(appointment_id, n)
+            store.note(appointment_id, "reconciled", attempt=n, result="never placed; tried again")
+            if rec.status == "calling":
+                _enqueue(_queue(context.get()), _now(), appointment_id, n, store.bump_defers(appointment_id), gen=rec.gen)
+            return "not_placed"
+        store.record_call(appointment_id, n, sid)
+    call = client.calls(sid).fetch()
+    status = str(call.status or "")
+    if status not in FINAL:
+        return "still_open"
+    answered_by = str(call.answered_by or "")
+    store.note_status(appointment_id, n, status, answered_by)
+    outcome = settle_attempt(appointment_id, n, status, answered_by)
+    store.note(appointment_id, "reconciled", attempt=n, call=sid, status=status, result=outcome)
+    log.info("follow-up %s attempt %s: no status came; Twilio says %s (%s)", appointment_id, n, status, outcome)
+    return "settled" if outcome != "ignored" else "found"
+
+
+def _find_call(client: Client, rec: Record, clinic: ClinicSettings, started_at: float) -> str | None:
+    """The CallSid of the call to the patient placed from ``started_at`` on, if Twilio has one."""
+    since = dt.datetime.fromtimestamp(started_at - 120, UTC)
+    for call in client.calls.list(to=rec.phone, from_=clinic.main_number, start_time_after=since.date(), limit=50):
+        created = call.date_created
+        if call.to == rec.phone and (created is None or created >= since):
+            return call.sid
+    return None

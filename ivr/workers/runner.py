@@ -27,6 +27,7 @@ from ivr.workers import voicemail as voicemail_jobs
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 30.0  # how often lapsed claims and due retries go back in line (IVR_SWEEP_SECONDS)
+RECONCILE_TURN_SECONDS = 60.0  # one worker a minute asks Twilio about calls with no final status
 PUBSUB_POLL_SECONDS = 1.0  # longest wait for the command listener to stop when the worker quits
 
 
@@ -116,7 +117,9 @@ class _EndsWhenTold:
 
 def sweep_forever(conn: redis.Redis, interval: float, stop: threading.Event, voicemail_attempts: int = 5) -> None:
     """Every ``interval`` s: callbacks whose claim lapsed, and retries now due, go back in line;
-    voicemails whose job was lost (a worker killed mid-run) are queued again.
+    voicemails whose job was lost (a worker killed mid-run) are queued again; blocked follow-ups
+    go again once their cause is fixed; and (one worker a minute) follow-up calls with no final
+    status are looked up at Twilio.
 
     Claims and console views also do the first for their own queues; the sweep keeps
     positions and waits right for callers when nobody is looking. Every worker
@@ -132,10 +135,23 @@ def sweep_forever(conn: redis.Redis, interval: float, stop: threading.Event, voi
         except redis.RedisError as exc:
             log.warning("sweep failed: %s", exc.__class__.__name__)
             continue
+        _followups(conn)
         if moved:
             log.info("callback sweep: %d back in line", moved)
         if requeued:
             log.warning("voicemail sweep: %d stalled voicemails queued again", requeued)
+
+
+def _followups(conn: redis.Redis) -> None:
+    """The sweep's follow-up part; an error here is logged and never stops the sweep."""
+    from ivr.workers import followups
+
+    try:
+        followups.resume_blocked(conn)
+        if followups._turn(conn, "reconcile", RECONCILE_TURN_SECONDS):
+            followups.reconcile_calls()
+    except Exception:  # noqa: BLE001 - the sweep must go on; the next round tries again
+        log.exception("follow-up sweep failed")
 
 
 class ClinicWorker(_EndsWhenTold, Worker):
@@ -184,6 +200,10 @@ def preload_speech(ctx: context.JobContext) -> list[str]:
 def run(burst: bool = False, with_scheduler: bool = True, queues: tuple[str, ...] = QUEUES, speech: bool = False) -> bool:
     """Work the clinic's queues (highest first), or with ``speech`` the voicemail queue. Returns whether any job ran."""
     ctx = context.get()  # Redis, clinic settings and the data key
+    if not speech:
+        from ivr.followups import readiness
+
+        readiness.warn("worker", readiness.problems_of_worker(), ctx.clinic.followups.enabled)
     if speech:
         preload_speech(ctx)  # once per process: jobs run here, never in a fork
         queues = (SPEECH_QUEUE,)
