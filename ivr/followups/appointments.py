@@ -159,13 +159,17 @@ def _zone(name: str) -> dt.tzinfo:
         raise AppointmentError(str(exc)) from None
 
 
+MAX_NUMBER_ZONES = 3  # more: the number says little about where its owner is (toll-free, mobile-only ranges)
+
+
 def zones_of_number(phone: str) -> tuple[str, ...]:
-    """The IANA zones a phone number's area may be in (libphonenumber's data), best first."""
+    """The IANA zones a phone number's area is in (libphonenumber's data); () when it could be anywhere."""
     try:
         names = number_zones.time_zones_for_number(phonenumbers.parse(phone))
     except phonenumbers.NumberParseException:
         return ()
-    return tuple(n for n in names if "/" in n and not n.startswith("Etc/"))
+    zones = tuple(n for n in names if "/" in n and not n.startswith("Etc/"))
+    return zones if len(zones) <= MAX_NUMBER_ZONES else ()
 
 
 def zone_for_offset(when: dt.datetime, candidates: Iterable[str]) -> str:

@@ -41,7 +41,7 @@ from typing import Iterable
 import requests
 from rq import Queue, Retry
 from rq.job import Job
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
 from ivr import twilio_rest
@@ -532,7 +532,7 @@ def settle_attempt(appointment_id: str, n: int, call_status: str, answered_by: s
     _enqueue(_queue(ctx), when, appointment_id, n + 1, gen=rec.gen)
     store.schedule(appointment_id, when.timestamp(), call_status)
     store.set_status(appointment_id, "scheduled")
-    store.note(appointment_id, "retry", attempt=n + 1, status=call_status, at=when.isoformat())
+    store.note(appointment_id, "retry", attempt=n + 1, status=call_status, until=when.isoformat())
     log.info("follow-up %s attempt %s: %s; attempt %s at %s", appointment_id, n, call_status, n + 1, when.isoformat())
     return "retry"
 
@@ -542,6 +542,11 @@ def settle_attempt(appointment_id: str, n: int, call_status: str, answered_by: s
 def _turn(conn, name: str, seconds: float) -> bool:
     """True for one process per ``seconds`` (every worker sweeps; one asks Twilio)."""
     return bool(conn.set(f"ivr:fu:turn:{name}", "1", nx=True, ex=max(1, int(seconds))))
+
+
+def reconcile_seconds() -> float:
+    """How long a dialled call may go without a final status before Twilio is asked (IVR_FOLLOWUP_RECONCILE_SECONDS)."""
+    return float(os.environ.get("IVR_FOLLOWUP_RECONCILE_SECONDS") or RECONCILE_SECONDS)
 
 
 def reconcile_calls(after_seconds: float | None = None, now: dt.datetime | None = None) -> dict[str, int]:
@@ -557,7 +562,7 @@ def reconcile_calls(after_seconds: float | None = None, now: dt.datetime | None 
     settings = twilio_rest.settings_from_env()
     if twilio_rest.problems(settings):
         return {}
-    after = after_seconds if after_seconds is not None else float(os.environ.get("IVR_FOLLOWUP_RECONCILE_SECONDS") or RECONCILE_SECONDS)
+    after = after_seconds if after_seconds is not None else reconcile_seconds()
     now = now or _now()
     store = FollowupStore(ctx.redis, clock=lambda: _now().timestamp())
     counts = {"settled": 0, "found": 0, "not_placed": 0, "still_open": 0}
@@ -573,7 +578,7 @@ def reconcile_calls(after_seconds: float | None = None, now: dt.datetime | None 
                 log.warning("follow-up %s attempt %s: Twilio lookup refused (HTTP %s %s)", appointment_id, n, exc.status, exc.code or "")
                 if twilio_rest.account_wide(exc.status, exc.code) and exc.status != 404:
                     break
-            except requests.RequestException as exc:
+            except (requests.RequestException, TwilioException) as exc:
                 log.warning("follow-up reconciliation: %s talking to Twilio; next round", type(exc).__name__)
                 break
     finally:

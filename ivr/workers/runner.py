@@ -148,7 +148,7 @@ def _followups(conn: redis.Redis) -> None:
 
     try:
         followups.resume_blocked(conn)
-        if followups._turn(conn, "reconcile", RECONCILE_TURN_SECONDS):
+        if followups._turn(conn, "reconcile", min(RECONCILE_TURN_SECONDS, followups.reconcile_seconds())):
             followups.reconcile_calls()
     except Exception:  # noqa: BLE001 - the sweep must go on; the next round tries again
         log.exception("follow-up sweep failed")
