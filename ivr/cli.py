@@ -371,6 +371,11 @@ def followups_status() -> None:
         click.echo("outcomes:")
         for name, count in sorted(outcomes.items()):
             click.echo(f"  {name:<14} {count}")
+    reasons = Counter(rec.blocked_reason for rec in store.iter_all() if rec.status == "blocked")
+    if reasons:
+        click.echo("blocked until fixed (they resume by themselves):")
+        for reason, count in reasons.most_common():
+            click.echo(f"  {count} x {reason}")
     click.echo(f"do not call: {store.do_not_call_count()} number(s)")
 
 

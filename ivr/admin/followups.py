@@ -73,6 +73,8 @@ def classify(rec: Record) -> tuple[str, str]:
     """The one class an appointment counts under and its short label: the outcome once finished, else the status."""
     if rec.outcome or rec.status in DONE_STATUSES:
         key = rec.outcome or rec.status
+    elif rec.status == "calling" and rec.last_reason == Outcome.IN_DOUBT:
+        key = Outcome.IN_DOUBT  # until Twilio says what became of the call (reconciliation)
     else:
         key = rec.status or "unknown"
     return key, STATES.get(key, key)

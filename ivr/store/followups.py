@@ -347,6 +347,9 @@ class FollowupStore:
         self.conn.hset(keys.FOLLOWUP_APPOINTMENT.format(appointment_id),
                        mapping={"next_try_at": repr(when), "last_reason": reason, "updated_at": repr(self.clock())})
 
+    def set_reason(self, appointment_id: str, reason: str) -> None:
+        self.conn.hset(keys.FOLLOWUP_APPOINTMENT.format(appointment_id), "last_reason", reason)
+
     def set_status(self, appointment_id: str, status: str) -> None:
         self.conn.hset(keys.FOLLOWUP_APPOINTMENT.format(appointment_id), "status", status)
 

@@ -456,6 +456,7 @@ def resume_blocked(conn, environ=None, probe_seconds: float | None = None) -> in
 
 def _in_doubt(store: FollowupStore, appointment_id: str, n: int, detail: str) -> str:
     store.mark_attempt(appointment_id, n, result="in_doubt", detail=detail)
+    store.set_reason(appointment_id, Outcome.IN_DOUBT)  # shown as in doubt until reconciliation settles it
     store.note(appointment_id, "in_doubt", attempt=n, detail=detail)
     log.error("follow-up %s attempt %s: call in doubt, never placed again: %s", appointment_id, n, detail)
     return Placed.IN_DOUBT
