@@ -9,12 +9,11 @@ from playwright.sync_api import Page, expect
 from ivr.store import keys
 from ivr.store.followups import FollowupStore
 
-from .browser import browser, live_server, page, start_server  # noqa: F401
 from .test_admin_browser import admin, log_in  # noqa: F401
 from .test_followup_pages import GOOD
 
 
-def test_results_page_links_each_appointment_to_its_page(page: Page, live_server, admin, redis_conn):  # noqa: F811
+def test_results_page_links_each_appointment_to_its_page(page: Page, live_server, admin, redis_conn):
     store = FollowupStore(redis_conn)
     api_key = store.new_api_key("scheduler")
     client = live_server.app.test_client()

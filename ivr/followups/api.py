@@ -74,13 +74,16 @@ def init_app(app) -> None:
     def _api_errors(exc: HTTPException):
         """JSON for /api/ paths that match no route or method; other paths keep Flask's pages."""
         if request.path.startswith(bp.url_prefix + "/"):
-            return _error(exc.code or 404, exc.description or exc.name)
+            allow = {k: v for k, v in exc.get_headers() if k.lower() == "allow"}
+            return _error(exc.code or 404, exc.description or exc.name, **allow)
         return exc
 
 
 @bp.before_request
 def _authenticate():
-    request.max_content_length = MAX_BODY  # enforced while reading, chunked bodies too
+    # Enforced while reading: a Content-Length over it is refused before reading; a chunked body is
+    # read to one byte past it at most (Werkzeug stops there silently) and refused in _json.
+    request.max_content_length = MAX_BODY + 1
     name = _key_name()
     if name is None:
         log.warning("API request to %s without a valid key", request.path)
@@ -110,6 +113,8 @@ def _unexpected(exc: Exception):
 
 
 def _json() -> Any:
+    if len(request.get_data(cache=True)) > MAX_BODY:
+        raise _Refused(413, f"the body is larger than {MAX_BODY} bytes; send fewer appointments per request")
     data = request.get_json(silent=True)
     if data is None:
         raise _Refused(400, "the body must be JSON (Content-Type: application/json)")
@@ -196,7 +201,8 @@ def put_appointment(appointment_id: str):
     assert item.id == internal
     changes = _apply([(0, item)])
     if changes.refused:
-        raise _Refused(409, changes.refused[0][1])
+        reason = changes.refused[0][1]
+        raise _Refused(404 if "no such" in reason else 409, reason)
     result = ("imported" if changes.imported else "updated" if changes.updated
               else "cancelled" if changes.cancelled else "unchanged")
     if changes.imported:
