@@ -43,7 +43,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     init_signatures(app, config_module.auth_token(app.config))
 
-    _staff_sessions(app)
+    from ivr import request_limits
+    from ivr.staff import sessions
+
+    request_limits.init_app(app)  # before anything reads a body
+    sessions.init_app(app)
     from ivr import admin, health, staff, voice
     from ivr.staff import limits
 
@@ -71,12 +75,3 @@ def _followups(app: Flask, csrf: CSRFProtect) -> None:
     api.init_app(app)
     app.register_blueprint(followups_admin.bp)
     readiness.warn("web", readiness.problems_of_app(app.config), app.extensions["ivr"].runtime.clinic.followups.enabled)
-
-
-def _staff_sessions(app: Flask) -> None:
-    """Signed session cookies for the staff console: a per-install key unless IVR_SECRET_KEY is set."""
-    app.config["SECRET_KEY"] = config_module.secret_key(app.config)
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    if str(app.config["PUBLIC_URL"]).startswith("https://"):
-        app.config["SESSION_COOKIE_SECURE"] = True
