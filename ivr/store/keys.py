@@ -22,6 +22,11 @@ AUDIT = "ivr:audit"  # stream: every staff action (never trimmed by the app)
 AUDIT_BY_ACTOR = "ivr:audit:actor:{0}"  # stream: the same entries (same ids) per actor
 AUDIT_BY_TARGET = "ivr:audit:target:{0}"  # stream: the same entries (same ids) per target
 RATE_LIMITS = "ivr:limits"  # prefix of the login rate-limit counters (Flask-Limiter)
+# Staff sessions and failed logins (ivr.store.sessions)
+STAFF_SESSION = "ivr:staff:session:{0}"  # hash per session id: user, created, seen, key (password fingerprint); TTL past the idle time-out
+STAFF_SESSIONS_OF = "ivr:staff:sessions:{0}"  # set per username: their session ids (all ended at once on disable or new password)
+LOGIN_FAILED = "ivr:staff:failed:{0}"  # zset per username: failed logins from any address, by time (app clock)
+LOGIN_FAILED_FROM = "ivr:staff:failed:{0}:{1}"  # zset per username and client address: failed logins by time
 
 # Callers holding for a desk (ivr.store.holds)
 HOLD_LINE = "ivr:hold:{0}"  # sorted set per desk: CallSid by the time it started holding
@@ -69,6 +74,11 @@ FOLLOWUP_PATIENT_CALLS = "ivr:fu:patient:{0}"  # zset per patient: attempts by t
 FOLLOWUP_DO_NOT_CALL = "ivr:fu:dnc"  # hash: patient -> JSON {at, source, last4}; never called again
 FOLLOWUP_EVENTS = "ivr:fu:events:{0}"  # list per appointment: JSON events (gate refusals, attempts), newest first, capped
 FOLLOWUP_API_KEYS = "ivr:fu:apikeys"  # hash: sha256(API key) -> key name (the key itself is never stored)
+FOLLOWUP_API_KEY = "ivr:fu:apikey:{0}"  # hash per API key id: name, created_at/by, last_used_at, uses, revoked_at/by, replaced_by
+FOLLOWUP_API_KEY_IDS = "ivr:fu:apikeys:ids"  # hash: sha256(API key) -> key id (replaces FOLLOWUP_API_KEYS, the old format, read and moved lazily)
+FOLLOWUP_API_KEY_LIST = "ivr:fu:apikeys:list"  # zset: every key id (revoked ones too) by created_at
+FOLLOWUP_API_KEY_REFUSED = "ivr:fu:apikey:refused:{0}"  # string per key id, 60 s: a revoked key's use was just audited
+TURN = "ivr:turn:{0}"  # string with a TTL: one worker does this periodic work now (ivr.store.turns)
 FOLLOWUP_BLOCKED = "ivr:fu:blocked"  # zset: appointment ids waiting for a fix (settings, Twilio account), by when blocked
 FOLLOWUP_INFLIGHT = "ivr:fu:inflight"  # zset: attempts dialled and not yet settled, by when dialled (reconciliation)
 FOLLOWUP_PROBE = "ivr:fu:probe"  # string with a TTL: a blocked follow-up was just tried again (one probe at a time)

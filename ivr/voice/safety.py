@@ -1,7 +1,8 @@
 """TwiML that needs nothing but the clinic's fallback number: used when anything fails.
 
 The caller hears an apology and is connected to a person; if nobody answers,
-they can leave a voicemail. It never touches Redis, flows or prompt files.
+they can leave a voicemail. It never touches Redis, flows or prompt files (the
+view that ends the voicemail tries to keep it, and picks the words it may say).
 """
 
 from __future__ import annotations
@@ -19,6 +20,17 @@ LEAVE_MESSAGE = (
 THANKS = (
     "Thank you. We will call you back. Goodbye.",
     "Gracias. Le devolveremos la llamada. Adiós.",
+)
+NO_MESSAGE = (
+    "We did not get a message. If you need us, please call again. Goodbye.",
+    "No recibimos ningún mensaje. Si nos necesita, vuelva a llamar. Adiós.",
+)
+# When the message could not be confirmed as kept: no promise we cannot keep.
+THANKS_UNCONFIRMED = (
+    "Thank you, your message was recorded. Our system is having trouble, so if you need us today, "
+    "please call again later. Goodbye.",
+    "Gracias, su mensaje quedó grabado. Nuestro sistema tiene problemas; si nos necesita hoy, "
+    "vuelva a llamar más tarde. Adiós.",
 )
 EN, ES = ("Polly.Joanna", "en-US"), ("Polly.Lupe", "es-US")
 
@@ -57,14 +69,15 @@ def voicemail(dial_status: str) -> str:
         recording_status_callback_event="completed",
         recording_status_callback_method="POST",
     )
-    _say_both(response, THANKS)
+    _say_both(response, NO_MESSAGE)  # Twilio goes on here only when nothing was recorded
     response.hangup()
     return str(response)
 
 
-def done() -> str:
+def done(kept: bool = True) -> str:
+    """After the message: a call back is promised only when the voicemail was kept (``kept``)."""
     response = VoiceResponse()
-    _say_both(response, THANKS)
+    _say_both(response, THANKS if kept else THANKS_UNCONFIRMED)
     response.hangup()
     return str(response)
 

@@ -167,6 +167,22 @@ def fallback_voicemail():
 @bp.post("/fallback/done")
 @twilio_signed
 def fallback_done():
+    """After the fallback voicemail: keep it now, and promise a call back only if it was kept."""
+    form = request.form
+    sid = form.get("RecordingSid", "")
+    if not RECORDING_SID.fullmatch(sid):
+        return twiml(safety.done(kept=False))
+    try:
+        svc = services.get()
+        voicemail_jobs.receive(
+            {"RecordingSid": sid, "CallSid": form.get("CallSid", ""), "RecordingDuration": form.get("RecordingDuration", "0"),
+             "RecordingStatus": "completed"},
+            {"department": svc.runtime.clinic.fallback_desk, "lang": ""},
+            form.get("From", ""), svc.voicemails, svc.callbacks, svc.speech_queue, svc.runtime.clinic,
+        )
+    except Exception:  # noqa: BLE001 - Redis refusing writes, or anything else: say only what is true
+        log.exception("fallback voicemail %s could not be kept now; it will be recovered from Twilio", sid)
+        return twiml(safety.done(kept=False))
     return twiml(safety.done())
 
 
@@ -205,9 +221,10 @@ def recording():
         vm, created = voicemail_jobs.receive(
             form, request.args, caller, svc.voicemails, svc.callbacks, svc.speech_queue, svc.runtime.clinic
         )
-    except Exception:  # noqa: BLE001 - not a caller's call: tell Twilio it failed (its debugger shows it)
-        log.exception("recording %s for call %s could not be kept", sid, call_sid)
-        return Response("could not keep the recording\n", 500, mimetype="text/plain")
+    except Exception:  # noqa: BLE001 - not a caller's call: tell Twilio (its debugger shows it); recovered later
+        log.exception("recording %s for call %s could not be kept now; it will be recovered from Twilio", sid, call_sid)
+        return Response("could not keep the recording now; it will be recovered from the account's recordings\n",
+                        503, mimetype="text/plain")
     log.info(
         "%s %s %s for call %s (callback %s)",
         vm.purpose, sid, "received" if created else "reported again", call_sid, vm.callback_id or "none",

@@ -540,11 +540,6 @@ def settle_attempt(appointment_id: str, n: int, call_status: str, answered_by: s
 
 # Reconciliation with Twilio ---------------------------------------------------------
 
-def _turn(conn, name: str, seconds: float) -> bool:
-    """True for one process per ``seconds`` (every worker sweeps; one asks Twilio)."""
-    return bool(conn.set(f"ivr:fu:turn:{name}", "1", nx=True, ex=max(1, int(seconds))))
-
-
 def reconcile_seconds() -> float:
     """How long a dialled call may go without a final status before Twilio is asked (IVR_FOLLOWUP_RECONCILE_SECONDS)."""
     return float(os.environ.get("IVR_FOLLOWUP_RECONCILE_SECONDS") or RECONCILE_SECONDS)

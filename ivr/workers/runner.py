@@ -20,6 +20,7 @@ from rq.scheduler import RQScheduler
 
 from ivr.redis_server import die_with_parent
 from ivr.store.callbacks import CallbackQueue
+from ivr.store.turns import take_turn
 from ivr.store.voicemails import VoicemailStore
 from ivr.workers import QUEUES, SPEECH_QUEUE, context, presence
 from ivr.workers import voicemail as voicemail_jobs
@@ -117,7 +118,8 @@ class _EndsWhenTold:
 
 def sweep_forever(conn: redis.Redis, interval: float, stop: threading.Event, voicemail_attempts: int = 5) -> None:
     """Every ``interval`` s: callbacks whose claim lapsed, and retries now due, go back in line;
-    voicemails whose job was lost (a worker killed mid-run) are queued again; blocked follow-ups
+    voicemails whose job was lost (a worker killed mid-run) are queued again; recordings Twilio holds
+    that were never kept become voicemails (one worker every few minutes); blocked follow-ups
     go again once their cause is fixed; and (one worker a minute) follow-up calls with no final
     status are looked up at Twilio.
 
@@ -135,20 +137,25 @@ def sweep_forever(conn: redis.Redis, interval: float, stop: threading.Event, voi
         except redis.RedisError as exc:
             log.warning("sweep failed: %s", exc.__class__.__name__)
             continue
-        _followups(conn)
+        _twilio_rounds(conn)
         if moved:
             log.info("callback sweep: %d back in line", moved)
         if requeued:
             log.warning("voicemail sweep: %d stalled voicemails queued again", requeued)
 
 
-def _followups(conn: redis.Redis) -> None:
-    """The sweep's follow-up part; an error here is logged and never stops the sweep."""
-    from ivr.workers import followups
+def _twilio_rounds(conn: redis.Redis) -> None:
+    """The sweep's Twilio part: follow-ups and recordings; an error here is logged and never stops the sweep."""
+    from ivr.workers import followups, recordings
 
     try:
+        if take_turn(conn, "recordings-recover", recordings.recover_seconds()):
+            recordings.recover_recordings()
+    except Exception:  # noqa: BLE001 - the sweep must go on; the next round tries again
+        log.exception("recording recovery failed")
+    try:
         followups.resume_blocked(conn)
-        if followups._turn(conn, "reconcile", min(RECONCILE_TURN_SECONDS, followups.reconcile_seconds())):
+        if take_turn(conn, "followup-reconcile", min(RECONCILE_TURN_SECONDS, followups.reconcile_seconds())):
             followups.reconcile_calls()
     except Exception:  # noqa: BLE001 - the sweep must go on; the next round tries again
         log.exception("follow-up sweep failed")
