@@ -87,6 +87,17 @@ class CallbackSettings(_CallsPatients):
     target_minutes: int = Field(default=60, ge=1, le=10080)
     # Played to callers who keep holding (Twilio fetches it); "" for a pause instead.
     hold_music_url: str = "https://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3"
+    # Countries callbacks may go to (two-letter codes); empty: the clinic's own country only.
+    # Premium-rate, shared-cost and similar numbers are never called back, wherever they are.
+    call_back_countries: list[str] = Field(default_factory=list)
+
+    @field_validator("call_back_countries")
+    @classmethod
+    def _countries(cls, value: list[str]) -> list[str]:
+        for i, code in enumerate(value):
+            if code not in phonenumbers.SUPPORTED_REGIONS:
+                raise _At(f"{code!r} is not a two-letter country code such as US", i)
+        return value
 
 
 DEFAULT_URGENT_PHRASES = {

@@ -84,6 +84,7 @@ class Runtime:
             schedule=self._schedule,
             desks=self._desks,
             region=self.clinic.country,
+            callback_regions=frozenset(self.clinic.callbacks.call_back_countries or [self.clinic.country]),
             long_wait_seconds=self.clinic.callbacks.offer_when_wait_over_minutes * 60,
             **ports,
         )

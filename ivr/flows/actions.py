@@ -173,6 +173,7 @@ class Context:
     schedule: Schedule
     desks: Mapping[str, str]  # desk id -> E.164 number
     region: str = "US"  # for phone numbers keyed in without a country code
+    callback_regions: frozenset[str] = frozenset()  # countries callbacks may go to (empty: ``region`` only)
     long_wait_seconds: int = 300  # transfers with on_long_wait offer a callback above this
     wait_seconds: Callable[[str], int] = _no_wait  # department -> estimated wait
     # (department, call key) -> this call's place among callers holding for it

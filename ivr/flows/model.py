@@ -170,6 +170,7 @@ class CallbackNode(_Strict):
     enter_number_prompt: str = "callback_enter_number"
     readback_prompt: str = "callback_readback"  # {digits}
     bad_number_prompt: str = "callback_bad_number"
+    not_allowed_prompt: str = "callback_number_not_allowed"  # premium-rate, shared-cost, abroad...
     reason_prompt: str = "callback_reason"
     confirmed_prompt: str = "callback_confirmed"  # {position} {minutes} {last4}
     already_waiting_prompt: str = "callback_already_waiting"  # {position} {last4}

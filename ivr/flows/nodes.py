@@ -342,18 +342,36 @@ def _national_digits(number: str, region: str) -> str:
     return str(parsed.national_number)
 
 
-def valid_callback_number(raw: str, region: str) -> str | None:
-    """+E.164 if ``raw`` (caller ID or keyed digits) is a number we can call back, else None."""
+NOT_A_NUMBER = "not_a_number"
+NOT_ALLOWED = "not_allowed"
+# Number types a clinic never calls back: the call costs the clinic (premium rate, shared cost) or
+# reaches no patient (pager, voicemail access, unknown). Toll-free, fixed, mobile and VoIP are fine.
+REFUSED_TYPES = frozenset({
+    phonenumbers.PhoneNumberType.PREMIUM_RATE, phonenumbers.PhoneNumberType.SHARED_COST,
+    phonenumbers.PhoneNumberType.UAN, phonenumbers.PhoneNumberType.PAGER,
+    phonenumbers.PhoneNumberType.VOICEMAIL, phonenumbers.PhoneNumberType.UNKNOWN,
+})
+
+
+def callback_number(raw: str, region: str, regions: frozenset[str] = frozenset()) -> tuple[str | None, str]:
+    """(+E.164, "") if ``raw`` (caller ID or keyed digits) is a number the clinic may call back, else
+    (None, why): NOT_A_NUMBER, or NOT_ALLOWED for premium-rate, shared-cost and similar numbers and
+    for numbers outside ``regions`` (by default the clinic's own country, ``region``)."""
     raw = raw.strip()
     if not raw or not any(c.isdigit() for c in raw):
-        return None  # anonymous, restricted, unknown caller ID
+        return None, NOT_A_NUMBER  # anonymous, restricted, unknown caller ID
     try:
         parsed = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
-        return None
+        return None, NOT_A_NUMBER
     if not phonenumbers.is_valid_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return None, NOT_A_NUMBER
+    if phonenumbers.number_type(parsed) in REFUSED_TYPES:
+        return None, NOT_ALLOWED
+    if phonenumbers.region_code_for_number(parsed) not in (regions or {region}):
+        return None, NOT_ALLOWED
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), ""
+
 
 
 YES = {"en": ("yes", "yeah", "correct", "right"), "es": ("si", "correcto", "claro")}
@@ -380,7 +398,7 @@ class Callback:
     def prompts(self, node: CallbackNode, languages):
         ids = [
             node.prompt, node.no_input_prompt, node.invalid_prompt, node.confirm_number_prompt,
-            node.enter_number_prompt, node.readback_prompt, node.bad_number_prompt,
+            node.enter_number_prompt, node.readback_prompt, node.bad_number_prompt, node.not_allowed_prompt,
             node.confirmed_prompt, node.already_waiting_prompt,
         ]
         if node.ask_reason:
@@ -465,11 +483,12 @@ class Callback:
                 return self._retry(node, call, ctx, event)
             if not option.callback:
                 return Transition(goto=option.next)
-            caller = valid_callback_number(call.caller, ctx.region)
+            caller, why = callback_number(call.caller, ctx.region, ctx.callback_regions)
             if caller:
                 call.data["phone"] = caller
                 return self._ask(node, call, ctx, "confirm", [])
-            return self._ask(node, call, ctx, "enter", [])
+            before = [Prompt(node.not_allowed_prompt, call.lang)] if why == NOT_ALLOWED else []
+            return self._ask(node, call, ctx, "enter", before)
         if stage in ("confirm", "readback"):
             answer = self._yes_no(event, call.lang)
             if answer is None:
@@ -478,13 +497,14 @@ class Callback:
                 return self._after_number(node, call, ctx)
             return self._ask(node, call, ctx, "enter", [])
         if stage == "enter":
-            number = valid_callback_number(event.digits.rstrip("#*"), ctx.region) if event.digits else None
+            number, why = callback_number(event.digits.rstrip("#*"), ctx.region, ctx.callback_regions) if event.digits else (None, "")
             if number is None:
-                return self._retry(node, call, ctx, event, None if event.is_empty else node.bad_number_prompt)
+                sorry = node.not_allowed_prompt if why == NOT_ALLOWED else node.bad_number_prompt
+                return self._retry(node, call, ctx, event, None if event.is_empty else sorry)
             call.data["phone"] = number
             return self._ask(node, call, ctx, "readback", [])
         if stage == "reason":
-            if event.recording_url and not event.record_empty:
+            if event.recording_url and event.recording_sid and not event.record_empty:
                 call.data["reason_sid"] = event.recording_sid
                 call.data["reason_url"] = event.recording_url
             return self._ask(node, call, ctx, "placing", [])

@@ -66,6 +66,10 @@ def _event() -> Event:
         duration = int(form.get("RecordingDuration") or 0)
     except ValueError:
         duration = 0
+    sid = form.get("RecordingSid", "")
+    if sid and not RECORDING_SID.fullmatch(sid):
+        log.warning("Record action with a malformed RecordingSid on %s: treated as no recording", request.path)
+        sid = ""
     return Event(
         digits=form.get("Digits", "").strip(),
         speech=form.get("SpeechResult", ""),
@@ -73,7 +77,7 @@ def _event() -> Event:
         dial_status=form.get("DialCallStatus", ""),
         recording_url=form.get("RecordingUrl", ""),
         recording_duration=duration,
-        recording_sid=form.get("RecordingSid", ""),
+        recording_sid=sid,
         record_empty=request.args.get("e") == "empty",
     )
 

@@ -36,7 +36,7 @@ from rq import Queue, Retry
 from rq.job import Job
 
 from ivr import twilio_rest
-from ivr.clinic import ClinicSettings, e164
+from ivr.clinic import ClinicSettings
 from ivr.sealing import Sealer
 from ivr.store.callbacks import CallbackQueue, UnknownCallback
 from ivr.store.voicemails import FINAL, Voicemail, VoicemailStatus, VoicemailStore
@@ -64,11 +64,12 @@ class TransientError(RuntimeError):
 
 
 def callback_phone(caller: str, clinic: ClinicSettings) -> str:
-    """The number to call back: the caller ID in E.164, or "" when it is withheld or not a number."""
-    try:
-        return e164(caller) if caller else ""
-    except ValueError:
-        return ""
+    """The number to call back: the caller ID in E.164, or "" when it is withheld, not a number, or one
+    the clinic never calls back (premium rate, shared cost, another country: staff hear the message)."""
+    from ivr.flows.nodes import callback_number
+
+    regions = frozenset(clinic.callbacks.call_back_countries or [clinic.country])
+    return callback_number(caller or "", clinic.country, regions)[0] or ""
 
 
 def ensure_callback(vm: Voicemail, store: VoicemailStore, callbacks: CallbackQueue, clinic: ClinicSettings) -> str:
