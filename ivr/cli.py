@@ -382,18 +382,102 @@ def followups_status() -> None:
 @followups.command("api-key")
 @click.argument("name")
 def followups_api_key(name: str) -> None:
-    """Create an API key NAME for the scheduling system (POST /api/appointments); shown once."""
-    from ivr.store import audit
-    from ivr.store.followups import FollowupStore
+    """Create an API key NAME for the scheduling system (/api/appointments); shown once.
 
-    if not name or len(name) > 64:
-        click.echo("refused: a key name is 1-64 characters", err=True)
-        sys.exit(1)
+    Refused if NAME has an active key: `ivr followups rotate-key NAME` replaces it."""
+    from ivr.store import audit
+    from ivr.store.api_keys import ApiKeyError, ApiKeyExists, ApiKeyStore
+
     conn = _redis()
-    key = FollowupStore(conn).new_api_key(name)
-    audit.AuditLog(conn).record(_operator(), audit.API_KEY_ADD, target=f"apikey:{name}"[:128])
+    try:
+        record, key = ApiKeyStore(conn).create(name, _operator())
+    except ApiKeyExists as exc:
+        click.echo(f"refused: {exc} (ivr followups rotate-key {exc.name} / ivr followups revoke-key ID)", err=True)
+        sys.exit(1)
+    except ApiKeyError as exc:
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(1)
+    audit.AuditLog(conn).record(_operator(), audit.API_KEY_ADD, target=record.target, detail=f"name {record.name}")
     click.echo(key)
-    click.echo(f"API key {name!r} created; it is shown only now (only its hash is stored).", err=True)
+    click.echo(f"API key {record.name!r} (id {record.id}) created; it is shown only now (only its hash is stored).",
+               err=True)
+
+
+@followups.command("api-keys")
+def followups_api_keys() -> None:
+    """Every API key: id, name, status, created (by whom), last used, uses. Never the keys themselves."""
+    from ivr.store.api_keys import ApiKeyStore, when
+
+    rows = ApiKeyStore(_redis()).list()
+    if not rows:
+        click.echo("no API keys yet: make one with `ivr followups api-key NAME`")
+        return
+
+    def at(epoch: float | None) -> str:
+        moment = when(epoch)
+        return moment.strftime("%Y-%m-%d %H:%MZ") if moment else "-"
+
+    click.echo(f"{'ID':<16} {'NAME':<20} {'STATUS':<9} {'CREATED':<18} {'BY':<20} {'LAST USED':<18} {'USES':>6}  REVOKED")
+    for k in rows:
+        status = k.status()
+        revoked = f"{at(k.revoked_at)} by {k.revoked_by or '-'}" if k.revoked_at else ""
+        if k.replaced_by:
+            revoked += f" (replaced by {k.replaced_by})"
+        click.echo(f"{k.id:<16} {k.name:<20} {status:<9} {at(k.created_at):<18} {k.created_by or '-':<20} "
+                   f"{at(k.last_used_at):<18} {k.uses:>6}  {revoked}".rstrip())
+
+
+@followups.command("revoke-key")
+@click.argument("key")
+def followups_revoke_key(key: str) -> None:
+    """Stop the API key with id KEY (or every active key named KEY) working, at once."""
+    from ivr.store import audit
+    from ivr.store.api_keys import ApiKeyStore
+
+    conn = _redis()
+    store = ApiKeyStore(conn)
+    found = store.lookup(key)
+    if not found:
+        click.echo(f"no API key with id {key!r} and no active key named so (see `ivr followups api-keys`)", err=True)
+        sys.exit(1)
+    for k in found:
+        if not k.active():
+            click.echo(f"{k.id} ({k.name}) was already revoked")
+            continue
+        store.revoke(k.id, _operator())
+        audit.AuditLog(conn).record(_operator(), audit.API_KEY_REVOKE, target=k.target, detail=f"name {k.name}")
+        click.echo(f"revoked {k.id} ({k.name}): requests with it now get 401")
+
+
+@followups.command("rotate-key")
+@click.argument("name")
+@click.option("--grace", type=click.IntRange(0, 7 * 24 * 60), default=0, show_default=True,
+              help="Minutes the old key keeps working (0: it stops at once).")
+def followups_rotate_key(name: str, grace: int) -> None:
+    """A new API key for NAME (a name or a key id), shown once; the old key is revoked."""
+    from ivr.store import audit
+    from ivr.store.api_keys import ApiKeyError, ApiKeyStore
+
+    conn = _redis()
+    store = ApiKeyStore(conn)
+    found = store.lookup(name)
+    if not found or not found[0].active():
+        click.echo(f"refused: no active API key {name!r} to rotate (see `ivr followups api-keys`)", err=True)
+        sys.exit(1)
+    try:
+        record, key, old = store.rotate(found[0].name, _operator(), grace=grace * 60)
+    except ApiKeyError as exc:
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(1)
+    log = audit.AuditLog(conn)
+    log.record(_operator(), audit.API_KEY_ADD, target=record.target, detail=f"name {record.name}, by rotation")
+    for k in old:
+        log.record(_operator(), audit.API_KEY_ROTATE, target=k.target,
+                   detail=f"name {k.name}, replaced by {record.id}, works {grace} more minute(s)")
+    click.echo(key)
+    ended = "stop working now" if not grace else f"keep working for {grace} minute(s)"
+    click.echo(f"API key {record.name!r} rotated: new id {record.id} shown only now; "
+               f"old {', '.join(k.id for k in old)} {ended}.", err=True)
 
 
 @followups.command("do-not-call")

@@ -16,6 +16,9 @@
     GET/POST  /admin/hours                         weekly hours and holidays
     POST      /admin/hours/import                  .ics upload -> preview; confirm adds
     GET/POST  /admin/emergency                     the "clinic closed" switch
+    GET/POST  /admin/api-keys                      the scheduling system's API keys; POST makes one (shown once)
+    GET/POST  /admin/api-keys/<id>/rotate          confirm, then a new key under its name (old revoked)
+    GET/POST  /admin/api-keys/<id>/revoke          confirm, then the key stops working
 
 Every view needs the admin role (others get 403, visitors go to the login
 page), every POST carries a CSRF token (JSON requests in the X-CSRFToken
@@ -28,6 +31,6 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from . import emergency_pages, flow_pages, hours_pages, pages, prompt_pages  # noqa: E402,F401
+from . import api_key_pages, emergency_pages, flow_pages, hours_pages, pages, prompt_pages  # noqa: E402,F401
 
 __all__ = ["bp"]

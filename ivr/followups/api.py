@@ -47,11 +47,23 @@ MAX_ITEMS = 10_000
 
 
 def _key_name() -> str | None:
+    """The name of the valid key in ``Authorization: Bearer <key>`` (its record in g.api_key), else None.
+
+    A revoked key is None too (its record in g.api_key_revoked)."""
+    from ivr.store.api_keys import ApiKeyStore
+
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer":
         return None
-    return FollowupStore(services.get().redis).api_key_name(key.strip())
+    found = ApiKeyStore(services.get().redis).find(key.strip())
+    if found is None:
+        return None
+    if not found.active():
+        g.api_key_revoked = found
+        return None
+    g.api_key = found
+    return found.name
 
 
 def _limit_key() -> str:
@@ -81,14 +93,44 @@ def init_app(app) -> None:
 
 @bp.before_request
 def _authenticate():
+    """Refuse requests without a valid key (401); count each use of a key and audit each request.
+
+    Every request made with a key is one ``api_request`` entry (actor api:<name>#<id>, target
+    apikey:<id>, detail method, path and status), written once the answer is known; a revoked
+    key presented is one ``api_key_refused`` entry a minute at most. The key is never written."""
+    from flask import after_this_request
+
+    from ivr.store.api_keys import ApiKeyStore
+
     # Enforced while reading: a Content-Length over it is refused before reading; a chunked body is
     # read to one byte past it at most (Werkzeug stops there silently) and refused in _json.
     request.max_content_length = MAX_BODY + 1
+    svc = services.get()
     name = _key_name()
     if name is None:
-        log.warning("API request to %s without a valid key", request.path)
+        revoked = g.get("api_key_revoked")
+        if revoked is not None:
+            log.warning("API request to %s with revoked key %s (%s)", request.path, revoked.id, revoked.name)
+            if ApiKeyStore(svc.redis).refusal_worth_auditing(revoked.id):
+                svc.audit.record(revoked.actor, actions.API_KEY_REFUSED, target=revoked.target,
+                                 detail=f"{request.method} {request.path[:200]}: the key is revoked")
+        else:
+            log.warning("API request to %s without a valid key", request.path)
         return _error(401, "a valid API key is required: Authorization: Bearer <key>")
     g.api_key_name = name
+    key = g.api_key
+    ApiKeyStore(svc.redis).record_use(key.id)
+    method, path = request.method, request.path[:200]
+
+    @after_this_request
+    def _audit_request(response):
+        try:
+            svc.audit.record(key.actor, actions.API_REQUEST, target=key.target,
+                             detail=f"{method} {path} -> {response.status_code}")
+        except Exception:  # noqa: BLE001 - the change is made; a lost audit line must not turn it into an error
+            log.exception("could not audit an API request with key %s", key.id)
+        return response
+
     return None
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -528,15 +527,18 @@ class FollowupStore:
         return appointment_id, int(n)
 
     # API keys -------------------------------------------------------------------
+    # Kept for callers of this store; the keys live in ivr.store.api_keys (records, rotation, revocation).
 
-    def new_api_key(self, name: str) -> str:
-        """A new key for the scheduling system; only its hash is stored. Returns the key (shown once)."""
-        key = "fuk_" + secrets.token_urlsafe(32)
-        self.conn.hset(keys.FOLLOWUP_API_KEYS, hashlib.sha256(key.encode()).hexdigest(), name)
-        return key
+    def new_api_key(self, name: str, created_by: str = "") -> str:
+        """A new key for the scheduling system; only its hash is stored. Returns the key (shown once).
+
+        Refused (ivr.store.api_keys.ApiKeyExists) if NAME has an active key: rotate or revoke it."""
+        from .api_keys import ApiKeyStore
+
+        return ApiKeyStore(self.conn).create(name, created_by)[1]
 
     def api_key_name(self, key: str) -> str | None:
-        if not key or len(key) > 200:
-            return None
-        name = self.conn.hget(keys.FOLLOWUP_API_KEYS, hashlib.sha256(key.encode()).hexdigest())
-        return _text(name) if name is not None else None
+        """The name of ``key`` if it is valid now (not revoked), else None."""
+        from .api_keys import ApiKeyStore
+
+        return ApiKeyStore(self.conn).name_of(key)
