@@ -18,6 +18,8 @@ from pathlib import Path
 
 import redis
 
+from ivr.private_files import make_private, private_folder, restrict_umask
+
 
 class RedisStartError(RuntimeError):
     pass
@@ -36,6 +38,12 @@ def die_with_parent(sig: int = signal.SIGTERM) -> None:
         libc.prctl(1, sig)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+def _private_child() -> None:
+    """Before exec: files the server makes (append-only file, snapshots, log) are 0600, dirs 0700."""
+    restrict_umask()
+    die_with_parent()
 
 
 def server_binary() -> str:
@@ -86,11 +94,13 @@ class EmbeddedRedis:
         return "\n".join(line for line in lines if line) + "\n"
 
     def start(self, timeout: float = 10.0) -> "EmbeddedRedis":
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)  # the append-only file holds names, numbers and appointments
+        make_private(self.folder)
         if self._answers():
             raise RedisStartError(f"a Redis server already answers on {self.socket}; is `ivr serve` already running?")
         self.socket.unlink(missing_ok=True)
         conf = self.folder / "redis.conf"
+        conf.touch(mode=0o600)
         conf.write_text(self._config())
         self.process = subprocess.Popen(
             [server_binary(), str(conf)],
@@ -98,7 +108,7 @@ class EmbeddedRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=die_with_parent,
+            preexec_fn=_private_child,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
