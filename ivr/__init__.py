@@ -17,6 +17,9 @@ from ivr.store import connect
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the web app: defaults, then environment (TWILIO_*, REDIS_URL, IVR_*), then ``test_config``."""
+    from ivr.private_files import restrict_umask
+
+    restrict_umask()  # run by gunicorn directly too: anything this process writes is private
     app = Flask(__name__)
     app.config.from_object(config_module.Defaults)
     config_module.load_environment(app.config)

@@ -18,6 +18,7 @@ from . import bp
 ADMIN_ACTIONS = {
     actions.FLOW_PUBLISH, actions.FLOW_PUBLISH_REFUSED, actions.FLOW_ROLLBACK, actions.PROMPT_EDIT,
     actions.PROMPT_AUDIO, actions.HOURS_EDIT, actions.HOLIDAYS_IMPORT, actions.EMERGENCY_ON, actions.EMERGENCY_OFF,
+    actions.API_KEY_ADD, actions.API_KEY_ROTATE, actions.API_KEY_REVOKE,
 }
 
 
