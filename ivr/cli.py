@@ -177,21 +177,49 @@ def users_list() -> None:
         click.echo(f"{u.name:<20} {u.role:<11} {status:<9} {phone:<14} {created:<11} {u.display_name}".rstrip())
 
 
+def _sessions_ended(count: int) -> str:
+    return f"{count} open session{'s' * (count != 1)} ended"
+
+
 @users.command("disable")
 @click.argument("name")
 def users_disable(name: str) -> None:
-    """Stop NAME from logging in; an open session ends at its next request."""
+    """Stop NAME from logging in; their open sessions end at once."""
     from ivr.store import audit
     from ivr.store.users import UnknownUser, UserStore
 
     conn = _redis()
     try:
-        UserStore(conn).disable(name)
+        ended = UserStore(conn).disable(name)
     except UnknownUser:
         click.echo(f"no user named {name!r}", err=True)
         sys.exit(1)
-    audit.AuditLog(conn).record(_operator(), audit.USER_DISABLE, target=name)
-    click.echo(f"disabled {name}")
+    audit.AuditLog(conn).record(_operator(), audit.USER_DISABLE, target=name, detail=_sessions_ended(ended))
+    click.echo(f"disabled {name} ({_sessions_ended(ended)})")
+
+
+@users.command("password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin instead of prompting.")
+def users_password(name: str, password_stdin: bool) -> None:
+    """Set a new password for NAME (asks twice); their open sessions end at once."""
+    from ivr.staff.passwords import hash_password
+    from ivr.store import audit
+    from ivr.store.users import AUDIT_PASSWORD, UnknownUser, UserStore
+
+    conn = _redis()
+    store = UserStore(conn)
+    if store.get(name) is None:
+        click.echo(f"no user named {name!r}", err=True)
+        sys.exit(1)
+    password = _new_password(password_stdin)
+    try:
+        ended = store.set_password(name, hash_password(password))
+    except UnknownUser:
+        click.echo(f"no user named {name!r}", err=True)
+        sys.exit(1)
+    audit.AuditLog(conn).record(_operator(), AUDIT_PASSWORD, target=name, detail=_sessions_ended(ended))
+    click.echo(f"new password for {name} ({_sessions_ended(ended)})")
 
 
 # ivr data-key, ivr voicemails ---------------------------------------------

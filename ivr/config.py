@@ -41,8 +41,10 @@ class Defaults:
     DATA_KEY = ""  # IVR_DATA_KEY: encrypts recordings and transcripts at rest; empty: a per-install key file
     SECRET_KEY = ""  # signs staff sessions; empty: a per-install key under DATA_DIR
     STAFF_IDLE_MINUTES = 15.0  # staff are logged off after this long without a request
-    LOGIN_LIMIT_PER_USER = "5 per minute"  # login attempts for one username
-    LOGIN_LIMIT_PER_ADDRESS = "20 per minute"  # login attempts from one IP address
+    STAFF_SESSION_HOURS = 12.0  # a session ends this long after login, however active
+    LOGIN_LIMIT_PER_USER = "5 per minute"  # failed logins for one username from one address (ivr.staff.limits)
+    LOGIN_LIMIT_PER_USER_TOTAL = "30 per hour"  # failed logins for one username from all addresses; beyond: one guess per address per LOGIN_LIMIT_PER_USER window
+    LOGIN_LIMIT_PER_ADDRESS = "20 per minute"  # login attempts from one IP address, right or wrong
     API_LIMIT = "60 per minute"  # requests to the scheduling API (POST /api/appointments) per key
 
 

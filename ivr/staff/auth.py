@@ -1,10 +1,12 @@
-"""Who is logged in: the session, the idle time-out, ``login_required`` and ``role_required``.
+"""Who is logged in: the session, the time-outs, ``login_required`` and ``role_required``.
 
-The session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure behind
-https). It holds the username, the time of the last request and a fingerprint
-of the password hash, and nothing about patients. Each request to a staff page
-checks it: more than STAFF_IDLE_MINUTES since the last request, a disabled
-user or a changed password ends the session.
+The session cookie holds a random session id and nothing about the user; the
+record it names is in Redis (``ivr.store.sessions``: user, created, last seen,
+a fingerprint of the password hash). Every request to a staff page checks and
+renews it in one step, on the server: more than STAFF_IDLE_MINUTES since the
+last request, more than STAFF_SESSION_HOURS since login, a disabled user or a
+changed password ends it (the record is deleted), and so does logout. A copy of
+the cookie is worth nothing once the session has ended.
 """
 
 from __future__ import annotations
@@ -19,13 +21,11 @@ from ivr import services
 from ivr.store import audit as actions
 from ivr.store.users import User
 
-from . import passwords
+from . import passwords, sessions
 
 F = TypeVar("F", bound=Callable)
 
-SESSION_USER = "staff_user"
-SESSION_SEEN = "staff_seen"  # seconds since the epoch of the last request
-SESSION_KEY = "staff_key"  # fingerprint of the password hash: a new password ends old sessions
+SESSION_ID = "staff_sid"  # the only thing about the login kept in the cookie
 _UNSET = object()
 
 
@@ -34,8 +34,19 @@ def idle_message() -> str:
     return f"You were logged off after {minutes:g} minutes without activity. Please log in again."
 
 
+def lifetime_message() -> str:
+    hours = float(current_app.config["STAFF_SESSION_HOURS"])
+    return f"Your session ended {hours:g} hours after you logged in. Please log in again."
+
+
 def _now() -> float:
     return services.get().now().timestamp()
+
+
+def _limits() -> tuple[float, float]:
+    """(idle time-out, lifetime) in seconds."""
+    cfg = current_app.config
+    return float(cfg["STAFF_IDLE_MINUTES"]) * 60, float(cfg["STAFF_SESSION_HOURS"]) * 3600
 
 
 def _fingerprint(user: User) -> str:
@@ -57,23 +68,32 @@ def authenticate(name: str, password: str) -> tuple[User | None, str]:
     if user.disabled:
         return None, "account disabled"
     if passwords.needs_rehash(user.password_hash):
+        # A new hash of the same password: like any new password it ends the user's other sessions.
         users.set_password(user.name, passwords.hash_password(password))
         user = users.get(user.name) or user
     return user, ""
 
 
 def login_user(user: User) -> None:
-    """Start a fresh session for ``user`` (nothing from before login survives)."""
+    """Start a fresh session for ``user``: a new id, nothing from before login survives."""
+    _end_this_session()
     session.clear()
-    session[SESSION_USER] = user.name
-    session[SESSION_SEEN] = _now()
-    session[SESSION_KEY] = _fingerprint(user)
+    idle, lifetime = _limits()
+    session[SESSION_ID] = sessions.store().create(user.name, _fingerprint(user), _now(), idle, lifetime)
     g.staff_user = user
 
 
 def logout_user() -> None:
+    """End the session on the server now (a copy of the cookie opens nothing) and forget it here."""
+    _end_this_session()
     session.clear()
     g.staff_user = None
+
+
+def _end_this_session() -> None:
+    sid = session.get(SESSION_ID)
+    if sid:
+        sessions.store().delete(sid)
 
 
 def current_user() -> User | None:
@@ -85,22 +105,28 @@ def current_user() -> User | None:
 
 
 def _check_session() -> User | None:
-    name = session.get(SESSION_USER)
-    if not name:
+    sid = session.get(SESSION_ID)
+    if not sid:
         return None
-    now = _now()
-    idle = now - float(session.get(SESSION_SEEN) or 0)
-    if idle > float(current_app.config["STAFF_IDLE_MINUTES"]) * 60:
+    idle, lifetime = _limits()
+    found = sessions.store().touch(sid, _now(), idle, lifetime)
+    if found.state != "ok":
         session.clear()
-        services.get().audit.record(name, actions.LOGOUT, detail="idle time-out")
-        flash(idle_message(), "info")
+        if found.state == "idle":
+            services.get().audit.record(found.user, actions.LOGOUT, detail="idle time-out")
+            flash(idle_message(), "info")
+        elif found.state == "lifetime":
+            services.get().audit.record(found.user, actions.LOGOUT, detail="session lifetime")
+            flash(lifetime_message(), "info")
+        else:  # logged out, ended by disable or a new password, or expired in Redis
+            flash("Your session has ended. Please log in again.", "info")
         return None
-    user = services.get().users.get(name)
-    if user is None or user.disabled or session.get(SESSION_KEY) != _fingerprint(user):
+    user = services.get().users.get(found.user)
+    if user is None or user.disabled or found.key != _fingerprint(user):
+        sessions.store().delete(sid)
         session.clear()
         flash("Your session has ended. Please log in again.", "info")
         return None
-    session[SESSION_SEEN] = now
     return user
 
 

@@ -1,8 +1,9 @@
-"""Login and logout views."""
+"""Login and logout views (throttling rules: ``ivr.staff.limits``)."""
 
 from __future__ import annotations
 
 import logging
+import math
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
@@ -12,7 +13,9 @@ from ivr.store import audit as actions
 from . import bp
 from .audit import record
 from .auth import authenticate, current_user, login_user, logout_user
-from .limits import limiter, per_address, per_user, username_key
+from . import limits
+from .limits import limiter, per_address
+from .pages import error_page
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,6 @@ def index():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(per_address, methods=["POST"])
-@limiter.limit(per_user, key_func=username_key, methods=["POST"])
 def login():
     next_url = request.values.get("next", "")
     if request.method == "GET":
@@ -44,6 +46,10 @@ def login():
         return render_template("staff/login.html", next=next_url, username="", error=None)
 
     name = request.form.get("username", "").strip().lower()
+    wait, attempt = limits.begin_attempt(name)
+    if wait:
+        log.warning("login attempts for one name from one address over the limit (retry in %ss)", wait)
+        return too_many(wait)
     user, why = authenticate(name, request.form.get("password", ""))
     if user is None:
         # Same answer whether the name exists or not; the audit log keeps the reason,
@@ -52,10 +58,19 @@ def login():
         record(actions.LOGIN_FAILED, detail=f"{why} from {request.remote_addr}", actor=name if known else "-")
         log.info("staff login failed (%s)", why)
         return render_template("staff/login.html", next=next_url, username=name, error=LOGIN_FAILED)
+    limits.succeeded(name, attempt)
     login_user(user)
     record(actions.LOGIN, detail=f"from {request.remote_addr}")
     log.info("staff login: %s (%s)", user.name, user.role)
     return redirect(_safe_next(next_url))
+
+
+def too_many(wait: int):
+    """The same 429 page as the per-address limit, with how long to wait."""
+    amount, unit = (wait, "second") if wait < 60 else (math.ceil(wait / 60), "minute")
+    when = f"{amount} {unit}{'s' * (amount != 1)}"
+    body, status = error_page(429, "Too many login attempts", f"Too many login attempts. Please wait {when}, then try again.")
+    return body, status, {"Retry-After": str(wait)}
 
 
 @bp.post("/logout")

@@ -8,7 +8,9 @@ One hash per user, ``ivr:staff:user:{name}``:
     disabled       "1" once disabled
     created_at     ISO 8601, UTC
 and the set ``ivr:staff:users`` of every username. Users are disabled, never
-deleted, so the audit log always names someone who existed.
+deleted, so the audit log always names someone who existed. Disabling a user
+or setting a new password ends all their sessions (``ivr.store.sessions``) in
+the same transaction.
 """
 
 from __future__ import annotations
@@ -23,9 +25,14 @@ import redis
 from ivr.clinic import ROLES, e164
 
 from . import keys
+from .sessions import SessionStore
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
 DISPLAY_NAME_MAX = 80
+
+
+# Audit action for a password set from the command line (``ivr users password``).
+AUDIT_PASSWORD = "user_password"
 
 
 class UserError(ValueError):
@@ -114,6 +121,7 @@ class UserStore:
         self.clock = clock
         self._add = conn.register_script(_ADD)
         self._update = conn.register_script(_UPDATE)
+        self._sessions = SessionStore(conn)
 
     def add(self, name: str, role: str, password_hash: str, phone: str = "", display_name: str = "") -> User:
         """Create a user; UserExists if the name is taken (checked atomically)."""
@@ -154,22 +162,32 @@ class UserStore:
         users = (_user(name, raw) for name, raw in zip(names, pipe.execute()))
         return [u for u in users if u is not None]
 
-    def set_password(self, name: str, password_hash: str) -> None:
+    def set_password(self, name: str, password_hash: str) -> int:
+        """A new password hash; every open session of the user ends with it. Returns how many ended."""
         if not password_hash:
             raise UserError("a user needs a password hash")
-        self._set(name, password_hash=password_hash)
+        return self._set(name, end_sessions=True, password_hash=password_hash)
 
     def set_phone(self, name: str, phone: str) -> None:
         self._set(name, phone=check_phone(phone))
 
-    def disable(self, name: str) -> None:
-        """The user can no longer log in; an open session ends at its next request."""
-        self._set(name, disabled="1")
+    def disable(self, name: str) -> int:
+        """The user can no longer log in, and every open session ends now. Returns how many ended."""
+        return self._set(name, end_sessions=True, disabled="1")
 
-    def _set(self, name: str, **fields: str) -> None:
+    def _set(self, name: str, end_sessions: bool = False, **fields: str) -> int:
+        """Change fields of an existing user (and end their sessions in the same transaction)."""
         args = [item for pair in fields.items() for item in pair]
-        if not USERNAME.fullmatch(name) or not self._update(keys=[keys.STAFF_USER.format(name)], args=args):
+        if not USERNAME.fullmatch(name):
             raise UnknownUser(f"no user named {name!r}")
+        pipe = self.conn.pipeline(transaction=True)
+        self._update(keys=[keys.STAFF_USER.format(name)], args=args, client=pipe)
+        if end_sessions:
+            self._sessions.end_all(name, pipeline=pipe)
+        updated, *ended = pipe.execute()
+        if not updated:
+            raise UnknownUser(f"no user named {name!r}")
+        return int(ended[0]) if ended else 0
 
 
 def _user(name: str, raw: dict[bytes, bytes]) -> User | None:
