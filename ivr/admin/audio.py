@@ -4,17 +4,28 @@ Output: mono, 8 kHz, 16-bit PCM WAV (telephone quality; Twilio <Play>s WAV
 and the phone network carries 8 kHz anyway), loudness normalised to an
 average of -20 dBFS with the peaks kept under -1 dBFS.
 Refused with a reason: not audio, empty, silent, longer than two minutes.
+
+The length is bounded before anything is decoded: ffprobe reads the file's
+duration (from its headers, or its size and bitrate) and a file longer than
+MAX_SECONDS is refused as it is; the decoder is then told to stop one second
+past MAX_SECONDS whatever the headers said (a three-hour MP3 decoded whole was
+600 MB of memory).
 """
 
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+import tempfile
 import warnings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # pydub imports audioop (deprecated in 3.11+)
     from pydub import AudioSegment
     from pydub.exceptions import CouldntDecodeError
+    from pydub.utils import get_prober_name
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 MAX_SECONDS = 120
@@ -23,6 +34,7 @@ SILENT_BELOW_DBFS = -55.0  # peak quieter than this: nothing anyone would hear o
 TARGET_DBFS = -20.0
 PEAK_CEILING_DBFS = -1.0
 FRAME_RATE = 8000
+PROBE_TIMEOUT = 15.0  # seconds for ffprobe to read a file's duration
 
 
 class AudioRejected(ValueError):
@@ -43,15 +55,24 @@ def convert(data: bytes, filename: str = "") -> tuple[bytes, float]:
         fmt = "wav"
     else:
         raise AudioRejected("only WAV and MP3 files can be uploaded")
-    try:
-        sound = AudioSegment.from_file(io.BytesIO(data), format=fmt)
-    except (CouldntDecodeError, IndexError, ValueError, OSError, EOFError) as exc:
-        raise AudioRejected(f"this is not a {fmt.upper()} recording that can be read ({type(exc).__name__})") from None
+    with tempfile.TemporaryDirectory(prefix="ivr-upload-") as folder:
+        path = os.path.join(folder, f"upload.{fmt}")
+        with open(path, "wb") as fh:
+            fh.write(data)
+        probed = probe_seconds(path)
+        if probed is not None and probed > MAX_SECONDS:
+            raise AudioRejected(_too_long(probed))
+        try:
+            # Never more than MAX_SECONDS + 1 decoded, whatever the file's headers claim.
+            with open(path, "rb") as fh:
+                sound = AudioSegment.from_file(fh, format=fmt, duration=MAX_SECONDS + 1)
+        except (CouldntDecodeError, IndexError, ValueError, OSError, EOFError) as exc:
+            raise AudioRejected(f"this is not a {fmt.upper()} recording that can be read ({type(exc).__name__})") from None
     seconds = len(sound) / 1000
     if seconds < MIN_SECONDS:
         raise AudioRejected("the recording is empty (shorter than a third of a second)")
     if seconds > MAX_SECONDS:
-        raise AudioRejected(f"the recording is {seconds:.0f} seconds long; prompts may be {MAX_SECONDS} seconds at most")
+        raise AudioRejected(_too_long(probed if probed and probed > seconds else seconds, more=probed is None or probed <= seconds))
     if sound.max_dBFS == float("-inf") or sound.max_dBFS < SILENT_BELOW_DBFS:
         raise AudioRejected("the recording is silent")
     sound = sound.set_channels(1).set_frame_rate(FRAME_RATE).set_sample_width(2)
@@ -61,3 +82,21 @@ def convert(data: bytes, filename: str = "") -> tuple[bytes, float]:
     out = io.BytesIO()
     sound.export(out, format="wav")
     return out.getvalue(), seconds
+
+
+def _too_long(seconds: float, more: bool = False) -> str:
+    length = f"longer than {MAX_SECONDS} seconds" if more else f"{seconds:.0f} seconds long"
+    return f"the recording is {length}; prompts may be {MAX_SECONDS} seconds at most"
+
+
+def probe_seconds(path: str) -> float | None:
+    """The file's duration as ffprobe reads it without decoding; None if it cannot tell."""
+    try:
+        done = subprocess.run(
+            [get_prober_name(), "-v", "error", "-show_entries", "format=duration", "-of", "json", path],
+            capture_output=True, timeout=PROBE_TIMEOUT, check=False,
+        )
+        value = json.loads(done.stdout.decode("utf-8", "replace") or "{}").get("format", {}).get("duration")
+        return float(value) if value not in (None, "N/A") else None
+    except (OSError, subprocess.SubprocessError, ValueError, TypeError, AttributeError):
+        return None

@@ -1,6 +1,7 @@
 """Holidays from an iCalendar (.ics) file: each VEVENT's all-day DTSTART and SUMMARY.
 
-Events that are not all-day dates, or have no summary, are reported, not
+Events that are not all-day dates, have no summary, or whose date cannot be
+read (an impossible date such as 20261345 or February 30) are reported, not
 imported; dates already in the clinic's holidays are skipped.
 """
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 import icalendar
 
 MAX_BYTES = 1024 * 1024
+MAX_PROBLEMS = 50  # listed on the page; the rest are counted
 
 
 @dataclass
@@ -32,15 +34,25 @@ def read(data: bytes, existing: set[dt.date]) -> Preview:
         raise CalendarError("the file is larger than 1 MB")
     try:
         cal = icalendar.Calendar.from_ical(data)
-    except (ValueError, IndexError, KeyError) as exc:
-        raise CalendarError(f"not an iCalendar (.ics) file: {exc}") from None
+        events = cal.walk("VEVENT")
+    except (ValueError, IndexError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise CalendarError(f"not an iCalendar (.ics) file: {_short(exc)}") from None
     preview = Preview()
     seen: set[dt.date] = set()
-    for event in cal.walk("VEVENT"):
-        summary = str(event.get("SUMMARY") or "").strip()
-        start = event.get("DTSTART")
-        value = getattr(start, "dt", None)
+    for event in events:
+        try:
+            summary = str(event.get("SUMMARY") or "").strip()
+        except (ValueError, TypeError, AttributeError):
+            summary = ""
         label = summary or "(no summary)"
+        start = event.get("DTSTART")
+        try:
+            value = getattr(start, "dt", None)
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+            # icalendar parses properties lazily: an impossible date (20261345, Feb 30) raises here.
+            raw = _raw_start(event)
+            preview.problems.append(f"{label}: the start date {raw} is not a real date ({_short(exc)})")
+            continue
         if value is None:
             preview.problems.append(f"{label}: no start date")
             continue
@@ -58,5 +70,24 @@ def read(data: bytes, existing: set[dt.date]) -> Preview:
         preview.new.append((value, name))
     if not preview.new and not preview.duplicates and not preview.problems:
         raise CalendarError("the calendar has no events")
+    if len(preview.problems) > MAX_PROBLEMS:
+        more = len(preview.problems) - MAX_PROBLEMS
+        preview.problems = preview.problems[:MAX_PROBLEMS] + [f"... and {more} more events that cannot be imported"]
     preview.new.sort()
     return preview
+
+
+def _raw_start(event) -> str:
+    """DTSTART as written in the file, for a message (shortened)."""
+    try:
+        raw = event.get("DTSTART")
+        text = getattr(raw, "to_ical", lambda: str(raw))()
+        text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    except Exception:  # noqa: BLE001 - only for the message
+        text = "?"
+    return _short(text, 40)
+
+
+def _short(value, limit: int = 160) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -15,7 +15,7 @@ from ivr.store import audit as actions
 from . import bp, tryit
 from .picture import flow_svg
 
-MAX_TEXT = 200_000
+MAX_TEXT = 200_000  # characters, about 30 times the largest shipped flow; checked before anything parses the text
 
 
 def _known(name: str) -> None:
@@ -39,7 +39,7 @@ def _live_text(name: str) -> str:
 def check(name: str, text: str) -> tuple[Flow | None, list[dict]]:
     """Validate draft text with the runtime's validator and the current settings and prompts."""
     if len(text) > MAX_TEXT:
-        return None, [{"line": None, "node": None, "message": "the flow is too long"}]
+        return None, [{"line": None, "node": None, "message": _too_long(text)}]
     try:
         flow = load_flow(text, name, services.get().runtime.environment())
     except FlowInvalid as exc:
@@ -47,6 +47,22 @@ def check(name: str, text: str) -> tuple[Flow | None, list[dict]]:
     if flow.name != name:
         return None, [{"line": 1, "node": None, "message": f"name must stay {name!r} (this page edits that flow)"}]
     return flow, []
+
+
+def _too_long(text: str) -> str:
+    return f"the flow is too long: {len(text):,} characters, at most {MAX_TEXT:,}"
+
+
+def _json_body() -> dict:
+    """The JSON object the editor sent; 400 for anything else (not JSON, not an object, nested too deeply)."""
+    body = request.get_json(silent=True)
+    if body is None:
+        if request.get_data(cache=True).strip():
+            abort(400, description="the body must be JSON (not nested more than 64 levels)")
+        body = {}
+    if not isinstance(body, dict):
+        abort(400, description="the body must be a JSON object")
+    return body
 
 
 def _text_field() -> str:
@@ -99,29 +115,41 @@ def flow(name: str):
 @role_required("admin")
 def check_view(name: str):
     _known(name)
-    body = request.get_json(silent=True) or {}
-    text = str(body.get("text") or "")
-    flow, issues = check(name, text)
-    return jsonify({"ok": flow is not None, "issues": issues, "svg": flow_svg(text), "version": flow.version if flow else None})
+    text = _json_text(_json_body())
+    flow, issues = check(name, text)  # the length first: a too-long text is neither parsed nor drawn
+    svg = flow_svg(text)
+    return jsonify({"ok": flow is not None, "issues": issues, "svg": svg, "version": flow.version if flow else None})
+
+
+def _json_text(body: dict) -> str:
+    text = body.get("text")
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        abort(400, description="text must be a string")
+    return text
 
 
 @bp.post("/flows/<name>/try")
 @role_required("admin")
 def try_view(name: str):
     _known(name)
-    body = request.get_json(silent=True) or {}
-    flow, issues = check(name, str(body.get("text") or ""))
+    body = _json_body()
+    flow, issues = check(name, _json_text(body))
     if flow is None:
         return jsonify({"error": "The draft has errors; fix them to try it.", "issues": issues}), 422
     state = body.get("state")
     if state is not None and not isinstance(state, dict):
         abort(400)
+    action = body.get("action") or {}
+    if not isinstance(action, dict):
+        abort(400)
     svc = services.get()
     try:
         if state is not None and state.get("version") != flow.version:
             return jsonify({"error": "The draft changed during the call: start a new call."}), 409
-        turn = tryit.run(svc.runtime, flow, svc.now(), state, body.get("action") or {}, str(body.get("hours") or ""))
-    except (FlowRuntimeError, KeyError, TypeError, ValueError) as exc:
+        turn = tryit.run(svc.runtime, flow, svc.now(), state, action, str(body.get("hours") or ""))
+    except (FlowRuntimeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         return jsonify({"error": f"The call cannot go on: {exc}"}), 422
     return jsonify(turn)
 
@@ -133,6 +161,9 @@ def save(name: str):
     svc = services.get()
     user = current_user()
     text = _text_field()
+    if len(text) > MAX_TEXT:  # not kept, not even as a draft: every later view would carry it
+        flash(f"Not saved: {_too_long(text)}.", "error")
+        return redirect(url_for("admin.flow", name=name))
     flow, issues = check(name, text)
     svc.flow_versions.save_draft(name, text, user.name, issues)
     if request.form.get("action") != "publish":

@@ -22,6 +22,8 @@ from ivr.store import audit as actions
 
 from . import bp, calendar_import, clinic_file
 
+MAX_HOLIDAYS = 1000  # rows of the holidays form read (the form itself is limited to 1000 fields)
+
 
 def _path() -> Path:
     return services.get().runtime.config_dir / "clinic.yaml"
@@ -68,7 +70,11 @@ def save_hours():
     form = request.form
     hours = {day: _spans(form.get(f"hours_{day}", "")) for day in WEEKDAYS}
     holidays = []
-    for i in range(int(form.get("holiday_count", "0") or 0) + 1):
+    try:
+        count = int(form.get("holiday_count", "0") or 0)
+    except ValueError:
+        count = 0
+    for i in range(min(max(count, 0), MAX_HOLIDAYS) + 1):
         date = (form.get(f"holiday_date_{i}") or "").strip()
         name = " ".join((form.get(f"holiday_name_{i}") or "").split())
         if form.get(f"holiday_remove_{i}") or (not date and not name):
@@ -103,7 +109,7 @@ def import_holidays():
         try:
             chosen = json.loads(request.form.get("dates") or "[]")
             new = [{"date": dt.date.fromisoformat(d), "name": str(n)[:80], "hours": []} for d, n in chosen]
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             flash("The import could not be read; upload the calendar again.", "error")
             return redirect(url_for("admin.hours"))
         new = [h for h in new if h["date"] not in existing]
@@ -121,7 +127,9 @@ def import_holidays():
         preview = calendar_import.read(data, existing)
     except calendar_import.CalendarError as exc:
         flash(f"Calendar not read: {exc}.", "error")
-        return redirect(url_for("admin.hours"))
+        return _render(status=422)
     record(actions.VIEW_ADMIN, target="clinic:holidays", detail=f"calendar preview: {len(preview.new)} new")
     payload = json.dumps([[d.isoformat(), n] for d, n in preview.new])
-    return _render(preview={"preview": preview, "payload": payload})
+    # Nothing importable, only events that cannot be read (impossible dates...): the preview says why, as a 422.
+    status = 422 if not preview.new and not preview.duplicates else 200
+    return _render(preview={"preview": preview, "payload": payload}, status=status)

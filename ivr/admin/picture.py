@@ -8,6 +8,7 @@ nodes that do not exist end at a dashed "missing" box.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -84,8 +85,13 @@ def _edges(name: str, raw: dict) -> list[Arrow]:
     return arrows
 
 
+MAX_TEXT = 200_000  # characters; longer drafts are refused before anything parses them (flow_pages.MAX_TEXT)
+
+
 def flow_svg(text: str) -> str:
-    """SVG markup for a flow text; a short explanation in SVG if it does not parse at all."""
+    """SVG markup for a flow text; a short explanation in SVG if it does not parse at all or is too long."""
+    if len(text) > MAX_TEXT:
+        return _message(f"No picture: the flow is longer than {MAX_TEXT:,} characters.")
     try:
         data = yaml_lines.load(text)
     except yaml_lines.YamlSyntaxError as exc:
@@ -100,21 +106,28 @@ def flow_svg(text: str) -> str:
     start = data.get("start") if isinstance(data.get("start"), str) else None
 
     # Layers: breadth-first from start; nodes not reached go in a last layer.
+    out_of: dict[str, list[str]] = {}
+    for a in arrows:
+        out_of.setdefault(a.source, []).append(a.target)
     layer: dict[str, int] = {}
     if start in nodes:
         layer[start] = 0
-        todo = [start]
+        todo = deque([start])
         while todo:
-            current = todo.pop(0)
-            for a in arrows:
-                if a.source == current and a.target in nodes and a.target not in layer:
-                    layer[a.target] = layer[current] + 1
-                    todo.append(a.target)
+            current = todo.popleft()
+            for target in out_of.get(current, ()):
+                if target in nodes and target not in layer:
+                    layer[target] = layer[current] + 1
+                    todo.append(target)
     last = max(layer.values(), default=-1) + 1
     for name in nodes:
         layer.setdefault(name, last)
+    below: dict[str, int] = {}
+    for a in arrows:
+        if a.target not in nodes:
+            below[a.target] = max(below.get(a.target, 0), layer[a.source] + 1)
     for name in missing:
-        layer[name] = max(layer[a.source] for a in arrows if a.target == name) + 1
+        layer[name] = below[name]
     rows: dict[int, list[str]] = {}
     for name in list(nodes) + missing:
         rows.setdefault(layer[name], []).append(name)

@@ -22,8 +22,41 @@ class LineList(list):
     lines: dict[int, int]
 
 
+MAX_DEPTH = 40  # nesting of mappings and sequences; a flow needs under 10
+MAX_ALIASES = 100  # *alias references: a few are fine, thousands are a "billion laughs"
+
+
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader whose mappings and sequences carry their source lines."""
+    """SafeLoader whose mappings and sequences carry their source lines.
+
+    Deep nesting is refused when the composer reaches MAX_DEPTH, long before
+    PyYAML's recursive composer and constructor could exhaust Python's stack
+    (5,000 levels of ``[`` raised RecursionError); many aliases are refused too,
+    since each one multiplies what later code walks.
+    """
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent, index):  # noqa: D401 - PyYAML's hook
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(None, None, f"more than {MAX_ALIASES} aliases (*name)", mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {MAX_DEPTH} levels deep (depth limit)", mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
@@ -72,6 +105,8 @@ def load(text: str) -> Any:
         raise YamlSyntaxError(f"not valid YAML: {problem}", line) from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"not valid YAML: {exc}", None) from None
+    except RecursionError:  # a safety net: MAX_DEPTH stops nesting long before this
+        raise YamlSyntaxError(f"not valid YAML: nested more than {MAX_DEPTH} levels deep (depth limit)", None) from None
 
 
 def line_of(data: Any, path: tuple[Any, ...]) -> int | None:
