@@ -29,6 +29,9 @@ def _settings() -> dict:
 @click.group()
 def main() -> None:
     """Clinic phone system."""
+    from ivr.private_files import restrict_umask
+
+    restrict_umask()  # recordings, keys, Redis files: this user's only, whatever the shell's umask
 
 
 # ivr flows ---------------------------------------------------------------
@@ -574,8 +577,11 @@ def serve(host: str, port: int, web_workers: int, threads: int, rq_workers: int,
         click.echo("cannot start: no valid flow", err=True)
         sys.exit(1)
 
-    data_dir = Path(settings["DATA_DIR"]).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    from ivr.private_files import make_private, private_folder
+
+    data_dir = private_folder(Path(settings["DATA_DIR"]).resolve())
+    if make_private(data_dir):
+        click.echo(f"made {data_dir} readable by this user only (folders 0700, files 0600)", err=True)
     env = dict(os.environ, IVR_DATA_DIR=str(data_dir))
     embedded = None
     if not settings.get("REDIS_URL"):
