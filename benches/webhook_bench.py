@@ -1134,6 +1134,11 @@ def run(settings: Settings) -> tuple[dict[str, Any], int, list[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--ratio" in args:  # the first webhook's cost against a do-nothing signed TwiML answer (wrk)
+        from benches import webhook_cost
+
+        return webhook_cost.main([a for a in args if a != "--ratio"])
     settings = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -40,9 +40,16 @@ class CallStore:
 
     def load(self, call_sid: str, request_seq: int) -> tuple[int | None, dict | None, str | None]:
         """(current seq, state, reply already sent for ``request_seq``) for a call."""
-        seq, state, reply = self.conn.hmget(
-            keys.CALL.format(call_sid), "seq", "state", f"r:{request_seq}"
-        )
+        return self.parse_load(self.conn.hmget(keys.CALL.format(call_sid), "seq", "state", f"r:{request_seq}"))
+
+    @staticmethod
+    def load_into(pipe: redis.client.Pipeline, call_sid: str, request_seq: int) -> None:
+        """Queue ``load``'s read on ``pipe`` (one round trip with other reads); ``parse_load`` its answer."""
+        pipe.hmget(keys.CALL.format(call_sid), "seq", "state", f"r:{request_seq}")
+
+    @staticmethod
+    def parse_load(raw: list) -> tuple[int | None, dict | None, str | None]:
+        seq, state, reply = raw
         return (
             int(seq) if seq is not None else None,
             json.loads(state) if state is not None else None,

@@ -41,7 +41,15 @@ class EmergencySwitch:
 
     def get(self) -> Emergency:
         """The switch as stored (raises on Redis errors; see :meth:`current`)."""
-        raw = self.conn.hgetall(keys.EMERGENCY)
+        return self.parse(self.conn.hgetall(keys.EMERGENCY))
+
+    @staticmethod
+    def read_into(pipe: redis.client.Pipeline) -> None:
+        """Queue the switch's read on ``pipe`` (one round trip with other reads); ``parse`` its answer."""
+        pipe.hgetall(keys.EMERGENCY)
+
+    @staticmethod
+    def parse(raw: dict) -> Emergency:
         if not raw:
             return OFF
         f = {k.decode(): v.decode() for k, v in raw.items()}

@@ -82,7 +82,7 @@ def _event() -> Event:
     )
 
 
-def _answer(request_seq: int) -> Response:
+def _answer(request_seq: int, loaded: tuple | None = None) -> Response:
     call_sid = request.form.get("CallSid", "")
     if not call_sid.startswith("CA"):
         log.warning("webhook without a CallSid on %s; sending the caller to a person", request.path)
@@ -90,7 +90,7 @@ def _answer(request_seq: int) -> Response:
     svc = services.get()
     runtime = svc.runtime
     runtime.refresh()
-    seq, saved, sent = svc.calls.load(call_sid, request_seq)
+    seq, saved, sent = loaded if loaded is not None else svc.calls.load(call_sid, request_seq)
     if sent is not None:  # a replay: same answer, no change
         return twiml(sent)
 
@@ -137,13 +137,32 @@ def _audio_base() -> str:
 @twilio_signed
 def incoming():
     svc = services.get()
-    switch = svc.emergency.current()  # Redis down reads as off: the flow and its fallback answer
+    switch, loaded = _switch_and_call(svc, request.form.get("CallSid", ""))
     if switch.on:
         from ivr.voice.closed import closed_twiml
 
         log.info("emergency closed switch is on: call sent to %s", switch.desk or "the fallback desk")
         return twiml(closed_twiml(svc.runtime.clinic, switch))
-    return _answer(0)
+    return _answer(0, loaded)
+
+
+def _switch_and_call(svc, call_sid: str):
+    """The emergency switch and the call's stored state, read in one round trip.
+
+    Redis unreadable: the switch reads as off and the call is loaded again by ``_answer``
+    (whose failure sends the caller to a person), as when they were read apart.
+    """
+    from ivr.store.emergency import OFF, EmergencySwitch
+
+    pipe = svc.redis.pipeline(transaction=False)
+    EmergencySwitch.read_into(pipe)
+    svc.calls.load_into(pipe, call_sid, 0)
+    try:
+        raw_switch, raw_call = pipe.execute()
+        return EmergencySwitch.parse(raw_switch), svc.calls.parse_load(raw_call)
+    except Exception:  # noqa: BLE001 - as EmergencySwitch.current: never fail a call on the switch
+        log.warning("emergency switch and call state unreadable; switch treated as off")
+        return OFF, None
 
 
 @bp.post("/step")
