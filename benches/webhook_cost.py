@@ -9,8 +9,11 @@ signs them:
 
 * ``incoming``: POST /voice/incoming, each with a new CallSid (a new call: the
   emergency switch read, the flow started, the call state written);
-* ``baseline``: POST /voice/fallback, the same signature check and a static TwiML
-  answer, nothing else (no Redis, no flow): what any signed TwiML app must do.
+* ``baseline``: POST /voice/incoming to a do-nothing signed TwiML app
+  (benches/minimal_twiml_app.py: Flask, Twilio's signature check, a static answer)
+  under the same gunicorn settings: what any signed TwiML endpoint must cost;
+* ``fallback``: POST /voice/fallback of our app (signature check and static TwiML
+  through our app's request handling), for reference.
 
 It prints requests/s for each and the ratio incoming / baseline (the issue's target: at
 least 0.5), and the Redis round trips one incoming call makes (counted with MONITOR).
@@ -19,13 +22,13 @@ least 0.5), and the Redis round trips one incoming call makes (counted with MONI
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Sequence
@@ -33,7 +36,7 @@ from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
-from benches.webhook_bench import Settings, running_server
+from benches.webhook_bench import PROJECT_ROOT, Settings, free_port, running_server, stop_process_group
 
 LUA = r"""
 local lines = {}
@@ -79,43 +82,78 @@ def run_wrk(url: str, requests_file: Path, script: Path, seconds: int, connectio
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
-def round_trips(server, url: str, token: str) -> int:
-    """Redis commands one new call's incoming webhook sends (a Lua script is one; its inner commands are not)."""
+def round_trips(redis_url: str) -> int:
+    """Round trips to Redis one new call's incoming webhook makes (an app in this process, same Redis):
+    each request or pipeline sent counts once, whatever it holds."""
+    import redis.connection
+
+    from ivr import create_app
+
+    token = "round-trips"
+    app = create_app({"REDIS_URL": redis_url, "TWILIO_AUTH_TOKEN": token, "LOG_LEVEL": "WARNING"})
+    client = app.test_client()
+    url = "http://localhost/voice/incoming"
+    validator = RequestValidator(token)
+
+    def post(call_sid: str) -> None:
+        params = {"AccountSid": "AC" + "1" * 32, "CallSid": call_sid, "CallStatus": "ringing",
+                  "From": "+12025550123", "To": "+12025550199"}
+        headers = {"X-Twilio-Signature": validator.compute_signature(url, params)}
+        assert client.post("/voice/incoming", data=params, headers=headers).status_code == 200
+
+    post("CA" + "e" * 32)  # warm: scripts loaded, flows read
+    sent = 0
+    real = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        nonlocal sent
+        sent += 1
+        return real(self, command, check_health)
+
+    redis.connection.AbstractConnection.send_packed_command = counting
+    try:
+        post("CA" + "f" * 32)
+    finally:
+        redis.connection.AbstractConnection.send_packed_command = real
+    return sent
+
+
+@contextlib.contextmanager
+def minimal_server(settings: Settings, token: str, folder: Path):
+    """The do-nothing signed TwiML app under gunicorn with the same workers and threads."""
+    import os
+
     import requests
 
-    seen: list[dict] = []
-    conn = server.redis.client(socket_timeout=5)
-    ready, done = threading.Event(), threading.Event()
-
-    def watch() -> None:
-        with conn.monitor() as m:
-            ready.set()
-            while not done.is_set():
-                try:
-                    seen.append(m.next_command())
-                except Exception:  # noqa: BLE001 - the server stopping ends the watch
-                    return
-
-    threading.Thread(target=watch, daemon=True).start()
-    ready.wait(5)
-    time.sleep(0.2)
-    params = {"AccountSid": "AC" + "1" * 32, "CallSid": "CA" + "f" * 32, "CallStatus": "ringing",
-              "From": "+12025550123", "To": "+12025550199"}
-    signature = RequestValidator(token).compute_signature(url, params)
-    requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=5)
-    time.sleep(0.5)
-    done.set()
-    mine = [e for e in seen if e.get("client_type") != "lua"]
-    if os.environ.get("BENCH_SHOW_COMMANDS"):
-        print("\n".join(e["command"][:100] for e in mine), file=sys.stderr)
-    return len(mine)
+    port = free_port()
+    log = open(folder / "minimal.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(settings.web_workers),
+         "--worker-class", "gthread", "--threads", str(settings.threads), "benches.minimal_twiml_app:app"],
+        env={**os.environ, "TWILIO_AUTH_TOKEN": token}, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.post(base + "/voice/incoming", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.2)
+        yield base
+    finally:
+        stop_process_group(proc)
+        log.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benches.webhook_bench --ratio", description=__doc__.split("\n")[0])
-    p.add_argument("--seconds", type=int, default=10, help="each measurement (default %(default)s)")
+    p.add_argument("--seconds", type=int, default=6, help="each measurement (default %(default)s)")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds, medians reported (default %(default)s)")
     p.add_argument("--connections", type=int, default=10, help="wrk connections (default %(default)s)")
-    p.add_argument("--web-workers", type=int, default=2, help="gunicorn workers (default: one per core here)")
+    p.add_argument("--web-workers", type=int, default=4, help="gunicorn workers (default %(default)s, as ivr serve)")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
     if not shutil.which("wrk"):
@@ -127,21 +165,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = Path(tmp)
         script = folder / "signed.lua"
         script.write_text(LUA)
-        with running_server(settings, folder) as server:
-            results = {}
-            for name, path, new_calls in (("baseline", "/voice/fallback", False), ("incoming", "/voice/incoming", True)):
-                url = server.base_url + path
-                lines = folder / f"{name}.txt"
-                lines.write_text("\n".join(signed_requests(url, server.token, 60_000, new_calls)) + "\n")
-                run_wrk(url, lines, script, 2, a.connections)  # warm-up (new CallSids are not reused after it
-                lines.write_text("\n".join(signed_requests(url, server.token, 200_000, new_calls)[60_000:]) + "\n")
-                results[name] = run_wrk(url, lines, script, a.seconds, a.connections)
-            trips = round_trips(server, server.base_url + "/voice/incoming", server.token)
+        with running_server(settings, folder) as server, minimal_server(settings, server.token, folder) as minimal:
+            targets = {"baseline": (minimal, "/voice/incoming", True),
+                       "fallback": (server.base_url, "/voice/fallback", False),
+                       "incoming": (server.base_url, "/voice/incoming", True)}
+            files = {}
+            for name, (base, path, new_calls) in targets.items():
+                url = base + path
+                lines = signed_requests(url, server.token, 60_000 * (a.rounds + 1), new_calls)
+                files[name] = []
+                for r in range(a.rounds + 1):  # a fresh set of new calls per run (the first one warms up)
+                    f = folder / f"{name}-{r}.txt"
+                    f.write_text("\n".join(lines[r * 60_000:(r + 1) * 60_000]) + "\n")
+                    files[name].append(f)
+            for name, (base, path, _) in targets.items():
+                run_wrk(base + path, files[name][0], script, 2, a.connections)
+            # Alternating rounds, medians: the machine's other load hits every kind alike.
+            runs: dict[str, list[float]] = {name: [] for name in targets}
+            for r in range(1, a.rounds + 1):
+                for name, (base, path, _) in targets.items():
+                    runs[name].append(run_wrk(base + path, files[name][r], script, a.seconds, a.connections))
+            results = {name: statistics.median(values) for name, values in runs.items()}
+            ratios = [i / b for i, b in zip(runs["incoming"], runs["baseline"])]
+            trips = round_trips(server.redis.url)
     ratio = results["incoming"] / results["baseline"]
-    print(f"baseline  POST /voice/fallback (signed, static TwiML): {results['baseline']:8.0f} requests/s")
-    print(f"incoming  POST /voice/incoming (a new call each):      {results['incoming']:8.0f} requests/s")
-    print(f"ratio     incoming / baseline: {ratio:.2f}  (target >= 0.50: {'PASS' if ratio >= 0.5 else 'MISS'})")
+    print(f"baseline  do-nothing signed TwiML app:                 {results['baseline']:8.0f} requests/s")
+    print(f"fallback  our POST /voice/fallback (signed, static):   {results['fallback']:8.0f} requests/s")
+    print(f"incoming  our POST /voice/incoming (a new call each):  {results['incoming']:8.0f} requests/s")
+    print(f"ratio     incoming / baseline: {ratio:.2f}  (target >= 0.50: {'PASS' if ratio >= 0.5 else 'MISS'}); "
+          f"per round: {', '.join(f'{r:.2f}' for r in ratios)}")
     print(f"redis     round trips per new call: {trips}")
     print(f"setup     {a.connections} connections, {a.web_workers} gunicorn workers x {a.threads} threads, "
-          f"{a.seconds} s each, wrk and server on the same machine")
+          f"{a.rounds} alternating rounds of {a.seconds} s (medians), wrk and servers on the same machine")
     return 0

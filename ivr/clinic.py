@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,8 +32,10 @@ class _At(ValueError):
         self.path = path
 
 
+@functools.lru_cache(maxsize=4096)
 def e164(value: str) -> str:
-    """Normalise a phone number to +E.164; ValueError if it is not a valid number."""
+    """Normalise a phone number to +E.164; ValueError if it is not a valid number (answers are cached:
+    the clinic's own numbers come with every webhook)."""
     try:
         parsed = phonenumbers.parse(str(value), None)
     except phonenumbers.NumberParseException as exc:
@@ -294,6 +297,8 @@ class ClinicSettings(_Strict):
         return self.desks[self.fallback_desk].number
 
     def flow_for(self, called: str) -> str:
+        if not self.flows_by_number:
+            return self.default_flow
         try:
             return self.flows_by_number.get(e164(called), self.default_flow)
         except ValueError:

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+RENDERED = 512  # TwiML answers kept per settings version (ivr.runtime.Runtime.render)
+
 
 def environment(clinic: ClinicSettings, prompts: PromptCatalog) -> Environment:
     """What flows may refer to: prompts, desks, departments and voices."""
@@ -74,8 +76,27 @@ class Runtime:
     def _apply(self, clinic: ClinicSettings, prompts: PromptCatalog) -> None:
         self.clinic: ClinicSettings = clinic
         self.prompts: PromptCatalog = prompts
+        self._rendered: dict = {}  # TwiML by (reply, seq, audio base) for these settings and prompts
         self._schedule = clinic.schedule()
         self._desks = clinic.desk_numbers()
+
+    def render(self, reply, seq: int, audio_base: str) -> str:
+        """The TwiML of an engine reply. Replies repeat (every new call hears the same greeting), so
+        the last RENDERED of them are kept, until settings or prompts change."""
+        from ivr.voice.twiml import Renderer
+
+        key = (reply, seq, audio_base)
+        try:
+            return self._rendered[key]
+        except KeyError:
+            pass
+        except TypeError:  # a reply carrying something unhashable: render it every time
+            return Renderer(self.clinic, self.prompts, audio_base).render(reply, seq)
+        body = Renderer(self.clinic, self.prompts, audio_base).render(reply, seq)
+        if len(self._rendered) >= RENDERED:
+            self._rendered.clear()
+        self._rendered[key] = body
+        return body
 
     def context(self, now: dt.datetime, **ports) -> Context:
         """The engine's view of the world at ``now``; ``ports`` answer queue questions."""

@@ -836,3 +836,14 @@ def test_main_flow_never_strands_a_caller(script, now):
     assert reply.ends_call, f"still waiting at {state.node} after {SILENT_BOUND} silent turns"
     _check_end(reply, state)
     assert ended_before_silence or reached_someone, state.path
+
+
+def test_call_state_keeps_every_field_through_redis():
+    """CallState.to_dict is written by hand (for speed): a new field must not be dropped between webhooks."""
+    import dataclasses
+
+    from ivr.flows.actions import CallState
+
+    state = CallState("main", "v1", "menu", "es", seq=3, tries=1, path=["a", "b"], outcome="x", caller="+1", data={"k": "v"})
+    assert state.to_dict() == dataclasses.asdict(state)
+    assert CallState.from_dict(state.to_dict()) == state

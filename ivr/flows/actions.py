@@ -8,7 +8,7 @@ phone and the admin "try it" phone show them as text.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from ivr.hours import Schedule
@@ -197,7 +197,12 @@ class CallState:
     data: dict[str, str] = field(default_factory=dict)  # the current node's own memory
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """A plain copy (for JSON); by hand: ``dataclasses.asdict`` took a tenth of a millisecond per webhook."""
+        return {
+            "flow": self.flow, "version": self.version, "node": self.node, "lang": self.lang, "seq": self.seq,
+            "tries": self.tries, "path": list(self.path), "outcome": self.outcome, "caller": self.caller,
+            "data": dict(self.data),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "CallState":

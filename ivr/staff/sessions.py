@@ -28,6 +28,13 @@ EXTENSION = "ivr.staff.sessions"
 class StaffSessionInterface(SecureCookieSessionInterface):
     """Flask's signed cookie, Secure per response whenever the request itself was https."""
 
+    def open_session(self, app: Flask, request):
+        """Twilio's webhooks carry no staff cookie: no session work for them (the URL is not matched
+        yet when Flask opens the session, so this goes by the path)."""
+        if request.path.startswith("/voice/") or request.path == "/healthz":
+            return self.null_session_class()
+        return super().open_session(app, request)
+
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
 

@@ -24,7 +24,6 @@ from ivr import services
 from ivr.flows import CallState, Event, start, step
 from ivr.voice import effects, safety
 from ivr.voice.security import twilio_signed
-from ivr.voice.twiml import Renderer
 from ivr.workers import voicemail as voicemail_jobs
 
 log = logging.getLogger(__name__)
@@ -121,8 +120,7 @@ def _answer(request_seq: int, loaded: tuple | None = None) -> Response:
         svc.holds.leave(held, call_sid)  # answered, moved on, or ending: no longer holding
 
     state.seq = request_seq + 1
-    renderer = Renderer(runtime.clinic, runtime.prompts, _audio_base())
-    body = renderer.render(reply, state.seq)
+    body = runtime.render(reply, state.seq, _audio_base())
     if not svc.calls.advance(call_sid, seq, state.to_dict(), request_seq, body):
         # The same webhook is being answered concurrently: send what was stored.
         return twiml(svc.calls.reply(call_sid, request_seq) or body)
