@@ -51,7 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     request_limits.init_app(app)  # before anything reads a body
     sessions.init_app(app)
-    from ivr import admin, health, staff, voice
+    from ivr import admin, health, metrics, staff, voice
     from ivr.staff import limits
 
     csrf = CSRFProtect(app)
@@ -61,6 +61,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     limits.limiter.exempt(health.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(health.bp)
+    metrics.init_app(app)
     app.register_blueprint(staff.bp)
     app.register_blueprint(admin.bp)
     _followups(app, csrf)
