@@ -73,9 +73,9 @@ def _followups(app: Flask, csrf: CSRFProtect) -> None:
     from ivr.admin import followups as followups_admin
     from ivr.followups import api
 
-    from ivr.followups import readiness
-
     csrf.exempt(api.bp)  # no cookies: an API key authenticates each request
     api.init_app(app)
     app.register_blueprint(followups_admin.bp)
-    readiness.warn("web", readiness.problems_of_app(app.config), app.extensions["ivr"].runtime.clinic.followups.enabled)
+    from ivr import readiness as install
+
+    install.warn_at_start(app.config, app.extensions["ivr"].runtime.clinic)

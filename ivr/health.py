@@ -32,6 +32,7 @@ def healthz():
         report["speech_workers"] = live_workers(svc.redis, svc.now(), SPEECH_QUEUE)  # none: voicemails wait untranscribed
         report["queued_jobs"] = svc.queue.count
         report["outbound_calls"] = _outbound(svc)
+        report["not_ready"] = _not_ready(svc)
     except redis.RedisError as exc:
         report["redis"] = f"down: {exc.__class__.__name__}"
         report["status"] = "down"
@@ -50,3 +51,12 @@ def _outbound(svc) -> dict:
 
     problems = readiness.problems_of_app(current_app.config)
     return {"ready": not problems, "problems": problems, "followups_blocked": FollowupStore(svc.redis).blocked_count()}
+
+
+def _not_ready(svc) -> list[str]:
+    """Every setting a feature still lacks (ivr.readiness), read now."""
+    from flask import current_app
+
+    from ivr import readiness
+
+    return readiness.problems(current_app.config, svc.runtime.clinic)

@@ -40,7 +40,7 @@ def _outbound_banner() -> dict:
     """What outbound calls need and how many follow-ups wait for it, for the banner on admin pages."""
     from flask import current_app, request
 
-    from ivr.followups import readiness
+    from ivr import readiness
     from ivr.store.followups import FollowupStore
 
     if not request.path.startswith("/admin"):
@@ -49,7 +49,8 @@ def _outbound_banner() -> dict:
         blocked = FollowupStore(services.get().redis).blocked_count()
     except Exception:  # noqa: BLE001 - a banner must not break a page
         blocked = 0
-    return {"outbound_problems": readiness.problems_of_app(current_app.config), "followups_blocked": blocked}
+    return {"outbound_problems": readiness.problems(current_app.config, services.get().runtime.clinic),
+            "followups_blocked": blocked}
 
 
 def error_page(status: int, title: str, message: str) -> tuple[str, int]:
