@@ -63,6 +63,14 @@ def statuses(store: FollowupStore, items) -> list[str]:
     return [store.get(a.id).status for a in items]
 
 
+def each_placed_once(prism, account_sid: str, store: FollowupStore, items) -> None:
+    """Every follow-up's call reaches Twilio, and a few sweeps later still once each."""
+    wait_for(lambda: prism.calls_created(account_sid) == COUNT and statuses(store, items) == ["calling"] * COUNT,
+             timeout=60, what="every follow-up placed")
+    time.sleep(3)
+    assert prism.calls_created(account_sid) == COUNT
+
+
 def placed_inside_window(store: FollowupStore, items) -> None:
     window = CLINIC.followups.calling_window
     for a in items:
@@ -93,10 +101,7 @@ def test_follow_ups_due_while_the_public_url_is_missing_are_placed_once_after_it
 
     worker = start_worker(**settings)  # the setting fixed, the worker restarted: they go by themselves
     try:
-        wait_for(lambda: prism.calls_created(account_sid) == COUNT and statuses(store, items) == ["calling"] * COUNT,
-                 timeout=60, what="every follow-up placed")
-        time.sleep(3)
-        assert prism.calls_created(account_sid) == COUNT  # exactly once each
+        each_placed_once(prism, account_sid, store, items)
     finally:
         stop(worker)
     assert store.blocked_count() == 0
@@ -165,10 +170,7 @@ def test_while_twilio_refuses_the_account_follow_ups_wait_then_each_is_placed_on
         assert store.blocked_count() >= COUNT - 1
 
         proxy.refuse = False  # the account is fixed
-        wait_for(lambda: prism.calls_created(account_sid) == COUNT and statuses(store, items) == ["calling"] * COUNT,
-                 timeout=60, what="every follow-up placed")
-        time.sleep(3)
-        assert prism.calls_created(account_sid) == COUNT  # exactly once each
+        each_placed_once(prism, account_sid, store, items)
     finally:
         stop(worker)
         proxy.close()

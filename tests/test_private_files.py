@@ -49,7 +49,8 @@ def test_the_embedded_redis_files_are_private_even_with_a_permissive_umask(tmp_p
 def test_an_older_install_is_made_private_and_new_secrets_are_private(tmp_path):
     data = tmp_path / "var"
     (data / "recordings").mkdir(parents=True)
-    os.chmod(data, 0o755)
+    os.chmod(data, 0o755)  # as a shell's umask would have made them (this process's umask may be 077 now)
+    os.chmod(data / "recordings", 0o755)
     (data / "recordings" / "RE1.sealed").write_bytes(b"x")
     os.chmod(data / "recordings" / "RE1.sealed", 0o644)
     assert make_private(data) == 3
