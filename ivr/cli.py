@@ -876,5 +876,98 @@ def models(models_dir: Path | None) -> None:
         sys.exit(1)
 
 
+
+# ivr backup / ivr restore ----------------------------------------------------
+
+
+def _backup_paths() -> tuple[dict, Path, Path, Path]:
+    settings = _settings()
+    return settings, Path(settings["DATA_DIR"]).resolve(), Path(settings["CONFIG_DIR"]), Path(settings["PROMPTS_DIR"])
+
+
+@main.command()
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--include-key", is_flag=True,
+              help="Also write the data key into the backup (not advised: keep it in a secret store instead).")
+def backup(dest: Path, include_key: bool) -> None:
+    """Back up Redis (every ivr:* and rq:* key), the sealed recordings, config/ and prompts/ into a new folder DEST.
+
+    The data key (IVR_DATA_KEY, or DATA_DIR/data-key) is left out unless --include-key: the
+    recordings in a backup open only with it, so keep it in a secret store, apart from backups.
+    """
+    from ivr import backup as backups
+    from ivr.store import audit
+
+    settings, data_dir, config_dir, prompts_dir = _backup_paths()
+    conn = _redis()
+    # Written first, so the backup holds the record of its own making (and a restore keeps it).
+    audit.AuditLog(conn).record(_operator(), "backup", detail=f"to {dest.resolve()}"[:300])
+    try:
+        done = backups.backup(conn, dest, redis_url=config_module.redis_url(settings), data_dir=data_dir,
+                              config_dir=config_dir, prompts_dir=prompts_dir,
+                              data_key=str(settings.get("DATA_KEY") or ""), include_key=include_key)
+    except (backups.BackupError, OSError) as exc:
+        click.echo(f"backup failed: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"backed up {done.keys} Redis keys ({done.redis_bytes} bytes) and {done.recordings} recordings "
+               f"({done.recording_bytes} bytes) to {dest}")
+    for note in done.notes:
+        click.echo(f"note: {note}", err=True)
+    if not include_key:
+        click.echo("the data key is not in the backup: the recordings open only with IVR_DATA_KEY from your secret store",
+                   err=True)
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the current data.")
+@click.option("--config", "with_config", is_flag=True, help="Also copy config/ and prompts/ back.")
+@click.option("--force", is_flag=True, help="Restore even if this install's data key cannot open the backup's recordings.")
+def restore(src: Path, yes: bool, with_config: bool, force: bool) -> None:
+    """Replace this install's Redis data (ivr:* and rq:* keys) and recordings with the backup in SRC.
+
+    Stop the web processes and workers first. The files are checked against the manifest before
+    anything changes.
+    """
+    from ivr import backup as backups
+    from ivr.store import audit
+
+    settings, data_dir, config_dir, prompts_dir = _backup_paths()
+    data_key = str(settings.get("DATA_KEY") or "")
+    conn = _redis()
+    try:
+        plan = backups.plan_restore(conn, src, data_key, data_dir)
+    except (backups.BackupError, OSError) as exc:
+        click.echo(f"not restored: {exc}", err=True)
+        sys.exit(1)
+    m = plan.manifest
+    if plan.missing_key_ids and not force:
+        click.echo(
+            f"not restored: the backup's recordings were sealed with data key id(s) {', '.join(plan.missing_key_ids)}, "
+            "which this install does not have: set IVR_DATA_KEY to include that key (new,old), or --force",
+            err=True,
+        )
+        sys.exit(1)
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"backup of {m['created_at']}: {plan.records} keys, {m['recordings']['count']} recordings "
+               f"(Redis {m['redis'].get('version')})")
+    if not yes:
+        click.confirm(f"Delete the {plan.current_keys} ivr:*/rq:* keys in this Redis and restore the backup's?", abort=True)
+    try:
+        done = backups.restore(conn, plan, data_dir=data_dir, config_dir=config_dir, prompts_dir=prompts_dir,
+                               with_config=with_config, data_key=data_key,
+                               progress=lambda msg: click.echo(msg, err=True))
+    except (backups.BackupError, OSError) as exc:
+        click.echo(f"restore failed: {exc}", err=True)
+        sys.exit(1)
+    audit.AuditLog(conn).record(_operator(), "restore", detail=f"backup of {m['created_at']}: {done.keys} keys")
+    click.echo(f"restored {done.keys} keys and {done.recordings} recordings "
+               f"(replaced {done.deleted} keys; {done.skipped_expired} expired keys skipped"
+               + (f"; {done.paths_rewritten} recording paths moved to {data_dir}" if done.paths_rewritten else "") + ")")
+    for note in done.notes:
+        click.echo(f"note: {note}", err=True)
+
+
 if __name__ == "__main__":
     main()

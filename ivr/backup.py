@@ -1,0 +1,503 @@
+"""``ivr backup DEST`` and ``ivr restore SRC``: the clinic's data in one folder, and back.
+
+What a backup holds (folder DEST, 0700; every file 0600)
+    manifest.json   when, from which Redis (version; the URL without password),
+                    how many keys, sha256 of every file, the data key's id(s)
+    redis.dump      every ``ivr:*`` and ``rq:*`` key (callbacks, voicemail
+                    records, users, sessions, audit log, follow-ups, flow
+                    versions, RQ jobs and schedules), each as Redis's own
+                    DUMP payload with its absolute expiry. RQ's worker and
+                    scheduler registrations are left out (they describe
+                    processes, not data). DUMP/RESTORE work with any Redis
+                    (managed ones too, where BGSAVE, CONFIG and the RDB file are
+                    out of reach); RESTORE needs a Redis at least as new as the
+                    one dumped (the manifest names it).
+    recordings/     the sealed voicemail audio from DATA_DIR/recordings, as is
+                    (still encrypted: a copy of it opens nothing without the key)
+    config/, prompts/  the clinic's settings, flows and prompt texts/recordings
+    data-key or data-key.env  only with ``--include-key``
+
+    Consistency: the keys are listed with SCAN, then read with DUMP and PTTL
+    inside MULTI/EXEC, ``SNAPSHOT_BATCH`` keys per transaction: a clinic's data
+    up to that many keys is one instant (a callback's hash and its place in the
+    queue agree); a key made after the listing began is not included. The
+    recordings are copied after Redis, so every recording Redis points to is
+    there (a file is written before its voicemail record points to it).
+    The backup is written to a hidden folder beside DEST and renamed at the
+    end: a DEST that exists is complete.
+
+The data key is not in a backup unless ``--include-key``
+    Recordings and transcripts are sealed with IVR_DATA_KEY so that a copy of
+    the data, a backup above all, opens nothing by itself. A backup that holds
+    its key is as open as the plain data: keep the key in a secret store
+    (a password manager, the cloud's secret manager) and back that up there.
+    The manifest records the key's id (4 bytes of its SHA-256), so a restore
+    can tell before it starts whether this install's key opens the recordings.
+
+Restore
+    Checks the files against the manifest and the recordings' key ids against
+    this install's keys (refuses when they do not open, unless ``--force``),
+    asks (unless ``--yes``), deletes every ``ivr:*`` and ``rq:*`` key (not
+    worker registrations), RESTOREs the backup's keys (a key whose expiry has
+    passed is skipped), copies the recordings back (0600/0700), rewrites the
+    voicemail records' paths if DATA_DIR moved, and with ``--config`` copies
+    config/ and prompts/ back. Stop web processes and workers first.
+    Nothing about a patient is printed: counts only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import struct
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+DUMP = "redis.dump"
+RECORDINGS = "recordings"
+KEY_FILE = "data-key"
+KEY_ENV_FILE = "data-key.env"
+MAGIC = b"IVR-BACKUP-1\n"
+PATTERNS = ("ivr:*", "rq:*")
+# Processes, not data: RQ's registrations of running workers and schedulers, and their locks.
+SKIP_PREFIXES = ("rq:worker:", "rq:workers", "rq:scheduler", "rq:clean_registries:")
+SNAPSHOT_BATCH = 20_000
+RESTORE_BATCH = 500
+_RECORD = struct.Struct(">IqI")  # name length, absolute expiry in ms (0: none), value length
+
+
+class BackupError(RuntimeError):
+    """A backup or restore that cannot go on; the message says why (never patient data)."""
+
+
+@dataclass
+class Summary:
+    keys: int = 0
+    redis_bytes: int = 0
+    recordings: int = 0
+    recording_bytes: int = 0
+    skipped_expired: int = 0
+    deleted: int = 0
+    paths_rewritten: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+# Helpers ---------------------------------------------------------------------------------
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path
+
+
+def _open_private(path: Path):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "wb")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _copy_private(src: Path, dst: Path) -> str:
+    """Copy a file with mode 0600 (folders 0700), through a temporary name; returns its sha256."""
+    _private_dir(dst.parent)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    h = hashlib.sha256()
+    with open(src, "rb") as fin, _open_private(tmp) as fout:
+        for chunk in iter(lambda: fin.read(1 << 20), b""):
+            h.update(chunk)
+            fout.write(chunk)
+        fout.flush()
+        os.fsync(fout.fileno())
+    os.replace(tmp, dst)
+    return h.hexdigest()
+
+
+def _files(root: Path) -> Iterator[Path]:
+    """Regular files under ``root``, sorted, skipping temporary ones (".name")."""
+    if not root.is_dir():
+        return
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            path = Path(folder) / name
+            if not name.startswith(".") and path.is_file() and not path.is_symlink():
+                yield path
+
+
+def redacted_url(url: str) -> str:
+    """REDIS_URL without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def key_ids(data_key: str, data_dir: Path) -> list[str]:
+    """Ids (first 4 bytes of SHA-256, hex) of this install's data keys, without making a key file."""
+    from ivr.sealing import _decode_key
+
+    if data_key.strip():
+        raw = [_decode_key(part) for part in data_key.split(",") if part.strip()]
+    else:
+        path = data_dir / "data-key"
+        raw = [bytes.fromhex(path.read_text().strip())] if path.exists() else []
+    return [hashlib.sha256(k).digest()[:4].hex() for k in raw]
+
+
+def _sealed_key_id(path: Path) -> str | None:
+    from ivr.sealing import MAGIC as SEALED
+
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    return head[4:8].hex() if head.startswith(SEALED) and len(head) == 8 else None
+
+
+def _wanted(name: bytes) -> bool:
+    text = name.decode(errors="replace")
+    return not text.startswith(SKIP_PREFIXES)
+
+
+def _scan(conn: redis.Redis) -> list[bytes]:
+    names: set[bytes] = set()
+    for pattern in PATTERNS:
+        names.update(n for n in conn.scan_iter(match=pattern, count=1000) if _wanted(n))
+    return sorted(names)
+
+
+# Backup ------------------------------------------------------------------------------------
+
+
+def backup(
+    conn: redis.Redis,
+    dest: Path,
+    *,
+    redis_url: str,
+    data_dir: Path,
+    config_dir: Path | None,
+    prompts_dir: Path | None,
+    data_key: str,
+    include_key: bool = False,
+    batch: int = SNAPSHOT_BATCH,
+) -> Summary:
+    """Write a backup folder ``dest`` (must not exist). Raises BackupError."""
+    dest = Path(dest)
+    if dest.exists():
+        raise BackupError(f"{dest} exists: give a new folder name (backups are never written over)")
+    if not dest.parent.is_dir():
+        raise BackupError(f"{dest.parent} is not a folder")
+    work = dest.parent / f".{dest.name}.partial-{os.getpid()}"
+    if work.exists():
+        shutil.rmtree(work)
+    _private_dir(work)
+    summary = Summary()
+    try:
+        manifest = _write_backup(conn, work, summary, redis_url, Path(data_dir), config_dir, prompts_dir,
+                                 data_key, include_key, batch)
+        with _open_private(work / MANIFEST) as fh:
+            fh.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
+        os.rename(work, dest)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return summary
+
+
+def _write_backup(conn, work: Path, summary: Summary, redis_url: str, data_dir: Path, config_dir, prompts_dir,
+                  data_key: str, include_key: bool, batch: int) -> dict:
+    started = time.time()
+    info = conn.info("server")
+    names = _scan(conn)
+    h = hashlib.sha256()
+    prefixes: dict[str, int] = {}
+    with _open_private(work / DUMP) as out:
+        out.write(MAGIC)
+        h.update(MAGIC)
+        for start in range(0, len(names), batch):
+            chunk = names[start:start + batch]
+            pipe = conn.pipeline(transaction=True)  # MULTI/EXEC: these keys as of one instant
+            pipe.time()
+            for name in chunk:
+                pipe.dump(name)
+                pipe.pttl(name)
+            replies = pipe.execute()
+            secs, micros = replies[0]
+            now_ms = int(secs) * 1000 + int(micros) // 1000
+            for i, name in enumerate(chunk):
+                value, pttl = replies[1 + 2 * i], replies[2 + 2 * i]
+                if value is None:  # gone since the listing (expired, deleted)
+                    continue
+                expire_at = now_ms + int(pttl) if pttl is not None and int(pttl) > 0 else 0
+                record = _RECORD.pack(len(name), expire_at, len(value)) + name + value
+                out.write(record)
+                h.update(record)
+                summary.keys += 1
+                summary.redis_bytes += len(value)
+                prefix = ":".join(name.decode(errors="replace").split(":")[:2])
+                prefixes[prefix] = prefixes.get(prefix, 0) + 1
+        out.flush()
+        os.fsync(out.fileno())
+
+    recordings_root = (data_dir / RECORDINGS).resolve()
+    files: dict[str, str] = {}
+    sealed_ids: set[str] = set()
+    for path in _files(recordings_root):
+        rel = path.relative_to(recordings_root).as_posix()
+        files[f"{RECORDINGS}/{rel}"] = _copy_private(path, work / RECORDINGS / rel)
+        kid = _sealed_key_id(path)
+        if kid:
+            sealed_ids.add(kid)
+        summary.recordings += 1
+        summary.recording_bytes += path.stat().st_size
+    _private_dir(work / RECORDINGS)
+    for label, folder in (("config", config_dir), ("prompts", prompts_dir)):
+        if folder and Path(folder).is_dir():
+            for path in _files(Path(folder)):
+                rel = path.relative_to(folder).as_posix()
+                files[f"{label}/{rel}"] = _copy_private(path, work / label / rel)
+
+    current_ids = key_ids(data_key, data_dir)
+    key_info = {"source": "IVR_DATA_KEY" if data_key.strip() else ("file" if current_ids else "none"),
+                "key_ids": current_ids, "recordings_sealed_with": sorted(sealed_ids), "included": False}
+    if include_key:
+        if data_key.strip():
+            with _open_private(work / KEY_ENV_FILE) as fh:
+                fh.write(f"IVR_DATA_KEY={data_key.strip()}\n".encode())
+            files[KEY_ENV_FILE] = _sha256(work / KEY_ENV_FILE)
+        elif (data_dir / "data-key").exists():
+            files[KEY_FILE] = _copy_private(data_dir / "data-key", work / KEY_FILE)
+        else:
+            raise BackupError("--include-key: this install has no data key (IVR_DATA_KEY unset, no DATA_DIR/data-key)")
+        key_info["included"] = True
+        summary.notes.append("the data key is IN this backup: whoever has the backup can open the recordings")
+    return {
+        "format": FORMAT,
+        "created_at": dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(time.time() - started, 3),
+        "redis": {"url": redacted_url(redis_url), "version": info.get("redis_version", "?"),
+                  "keys": summary.keys, "bytes": summary.redis_bytes, "by_prefix": prefixes,
+                  "patterns": list(PATTERNS), "skipped_prefixes": list(SKIP_PREFIXES)},
+        "dump": {"file": DUMP, "sha256": h.hexdigest()},
+        "recordings": {"root": str(recordings_root), "count": summary.recordings, "bytes": summary.recording_bytes},
+        "files": files,
+        "data_key": key_info,
+    }
+
+
+# Restore -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """What a restore would do, checked before anything changes."""
+
+    src: Path
+    manifest: dict
+    records: int
+    current_keys: int
+    missing_key_ids: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_manifest(src: Path) -> dict:
+    try:
+        manifest = json.loads((Path(src) / MANIFEST).read_text())
+    except FileNotFoundError:
+        raise BackupError(f"{src} has no {MANIFEST}: not a backup, or an unfinished one") from None
+    except (OSError, ValueError) as exc:
+        raise BackupError(f"{src}/{MANIFEST} is unreadable: {exc}") from None
+    if manifest.get("format") != FORMAT:
+        raise BackupError(f"{src}: backup format {manifest.get('format')!r}; this version reads {FORMAT}")
+    return manifest
+
+
+def _records(path: Path) -> Iterator[tuple[bytes, int, bytes]]:
+    with open(path, "rb") as fh:
+        if fh.read(len(MAGIC)) != MAGIC:
+            raise BackupError(f"{path} is not a backup dump")
+        while True:
+            head = fh.read(_RECORD.size)
+            if not head:
+                return
+            if len(head) != _RECORD.size:
+                raise BackupError(f"{path} is truncated")
+            nlen, expire_at, vlen = _RECORD.unpack(head)
+            name, value = fh.read(nlen), fh.read(vlen)
+            if len(name) != nlen or len(value) != vlen:
+                raise BackupError(f"{path} is truncated")
+            yield name, expire_at, value
+
+
+def plan_restore(conn: redis.Redis, src: Path, data_key: str, data_dir: Path) -> Plan:
+    """Check the backup (every file's sha256, the dump, the recordings' keys) before anything changes."""
+    src = Path(src)
+    manifest = read_manifest(src)
+    if _sha256(src / DUMP) != manifest["dump"]["sha256"]:
+        raise BackupError(f"{src}/{DUMP} does not match its manifest (damaged or changed)")
+    records = sum(1 for _ in _records(src / DUMP))
+    for rel, digest in manifest["files"].items():
+        path = src / rel
+        if not path.is_file():
+            raise BackupError(f"{src}: {rel} is missing")
+        if _sha256(path) != digest:
+            raise BackupError(f"{src}: {rel} does not match its manifest (damaged or changed)")
+    current = set(key_ids(data_key, data_dir))
+    backup_key = _backup_key(src, manifest)
+    usable = current or ({hashlib.sha256(backup_key).digest()[:4].hex()} if backup_key else set())
+    missing = sorted(set(manifest["data_key"].get("recordings_sealed_with", [])) - usable)
+    plan = Plan(src, manifest, records, len(_scan(conn)), missing)
+    theirs = manifest["redis"].get("version", "?")
+    ours = conn.info("server").get("redis_version", "?")
+    if _version(theirs) > _version(ours):
+        plan.warnings.append(f"the backup is from Redis {theirs}, this one is {ours}: RESTORE may refuse its data")
+    from ivr.workers.presence import live_workers
+
+    live = live_workers(conn, dt.datetime.now(dt.timezone.utc))
+    if live:
+        plan.warnings.append(f"{live} worker(s) are running: stop them (and the web processes) before restoring")
+    return plan
+
+
+def _version(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in text.split("."))
+    except ValueError:
+        return (0,)
+
+
+def _backup_key(src: Path, manifest: dict) -> bytes | None:
+    """The data key a backup holds (``--include-key``), as raw bytes (the first key of a list)."""
+    from ivr.sealing import _decode_key
+
+    if (src / KEY_FILE).exists():
+        return bytes.fromhex((src / KEY_FILE).read_text().strip())
+    if (src / KEY_ENV_FILE).exists():
+        value = (src / KEY_ENV_FILE).read_text().strip().partition("=")[2]
+        try:
+            return _decode_key(value.split(",")[0])
+        except ValueError:
+            return None
+    return None
+
+
+def restore(
+    conn: redis.Redis,
+    plan: Plan,
+    *,
+    data_dir: Path,
+    config_dir: Path | None = None,
+    prompts_dir: Path | None = None,
+    with_config: bool = False,
+    data_key: str = "",
+    progress: Callable[[str], None] = lambda _m: None,
+) -> Summary:
+    """Replace this install's Redis data and recordings with the backup's (after ``plan_restore``)."""
+    src, manifest = plan.src, plan.manifest
+    summary = Summary()
+    progress("deleting the current ivr:* and rq:* keys")
+    names = _scan(conn)
+    for start in range(0, len(names), 1000):
+        summary.deleted += int(conn.unlink(*names[start:start + 1000]))
+
+    progress(f"restoring {plan.records} keys")
+    now_ms = int(time.time() * 1000)
+    pipe = conn.pipeline(transaction=False)
+    queued = 0
+    try:
+        for name, expire_at, value in _records(src / DUMP):
+            if expire_at and expire_at <= now_ms:
+                summary.skipped_expired += 1
+                continue
+            pipe.restore(name, expire_at, value, replace=True, absttl=True)
+            queued += 1
+            summary.keys += 1
+            summary.redis_bytes += len(value)
+            if queued >= RESTORE_BATCH:
+                pipe.execute()
+                queued = 0
+        if queued:
+            pipe.execute()
+    except redis.ResponseError as exc:
+        raise BackupError(f"Redis refused the backup's data ({exc}); is this Redis older than the backup's "
+                          f"{manifest['redis'].get('version')}? The keys restored so far are in place: restore again "
+                          "into a newer Redis") from None
+
+    root = (Path(data_dir) / RECORDINGS).resolve()
+    _private_dir(root)
+    progress(f"copying {manifest['recordings']['count']} recordings back")
+    for rel in manifest["files"]:
+        if rel.startswith(f"{RECORDINGS}/"):
+            _copy_private(src / rel, root / rel[len(RECORDINGS) + 1:])
+            summary.recordings += 1
+            summary.recording_bytes += (src / rel).stat().st_size
+    old_root = manifest["recordings"]["root"]
+    if old_root != str(root):
+        summary.paths_rewritten = _move_paths(conn, old_root, str(root))
+
+    if with_config:
+        for label, folder in (("config", config_dir), ("prompts", prompts_dir)):
+            if folder is None:
+                continue
+            for rel in manifest["files"]:
+                if rel.startswith(f"{label}/"):
+                    _copy_private(src / rel, Path(folder) / rel[len(label) + 1:])
+        summary.notes.append("config/ and prompts/ copied back (files not in the backup were left as they are)")
+    _restore_key(src, Path(data_dir), data_key, summary)
+    return summary
+
+
+def _move_paths(conn: redis.Redis, old_root: str, new_root: str) -> int:
+    """Voicemail records point at their sealed file: point them at the new DATA_DIR."""
+    from ivr.store import keys
+
+    moved = 0
+    sids = conn.zrange(keys.VOICEMAILS, 0, -1)
+    for start in range(0, len(sids), 1000):
+        chunk = [s.decode() for s in sids[start:start + 1000]]
+        pipe = conn.pipeline(transaction=False)
+        for sid in chunk:
+            pipe.hget(keys.VOICEMAIL.format(sid), "path")
+        paths = pipe.execute()
+        pipe = conn.pipeline(transaction=False)
+        for sid, path in zip(chunk, paths):
+            text = path.decode() if path else ""
+            if text.startswith(old_root.rstrip("/") + "/"):
+                pipe.hset(keys.VOICEMAIL.format(sid), "path", new_root + text[len(old_root.rstrip("/")):])
+                moved += 1
+        pipe.execute()
+    return moved
+
+
+def _restore_key(src: Path, data_dir: Path, data_key: str, summary: Summary) -> None:
+    if (src / KEY_FILE).exists():
+        target = data_dir / "data-key"
+        if data_key.strip():
+            summary.notes.append("the backup holds a data key file; IVR_DATA_KEY is set here, so it was not installed")
+        elif not target.exists():
+            _copy_private(src / KEY_FILE, target)
+            summary.notes.append(f"data key installed in {target} (move it to a secret store: IVR_DATA_KEY)")
+        elif target.read_bytes().strip() != (src / KEY_FILE).read_bytes().strip():
+            summary.notes.append(f"{target} differs from the backup's key and was left alone")
+    elif (src / KEY_ENV_FILE).exists():
+        summary.notes.append(f"the backup holds IVR_DATA_KEY in {src / KEY_ENV_FILE}: set it in the secret store "
+                             "the services read")
+
