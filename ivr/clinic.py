@@ -85,6 +85,8 @@ class CallbackSettings(_CallsPatients):
 
     offer_when_wait_over_minutes: int = Field(default=5, ge=0, le=240)
     lease_minutes: int = Field(default=10, ge=1, le=240)
+    # Callbacks one person may hold at once ("Take next" says which one she holds beyond this).
+    max_claims_per_user: int = Field(default=1, ge=1, le=20)
     retry_attempts: int = Field(default=3, ge=1, le=10)
     retry_spacing_minutes: int = Field(default=30, ge=1, le=1440)
     target_minutes: int = Field(default=60, ge=1, le=10080)

@@ -7,6 +7,10 @@ renews it in one step, on the server: more than STAFF_IDLE_MINUTES since the
 last request, more than STAFF_SESSION_HOURS since login, a disabled user or a
 changed password ends it (the record is deleted), and so does logout. A copy of
 the cookie is worth nothing once the session has ended.
+
+Requests to ``PEEK_ENDPOINTS`` (the pages asking how long is left before the
+idle time-out) read the session without renewing it: only a person's action, or
+a call in progress, keeps a session alive.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from __future__ import annotations
 import hashlib
 from functools import wraps
 from typing import Callable, TypeVar
+from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, session, url_for
 
 from ivr import services
 from ivr.store import audit as actions
@@ -104,12 +109,45 @@ def current_user() -> User | None:
     return user  # type: ignore[return-value]
 
 
+# Endpoints that only look at the session: asking "how long until I am logged out?" is not activity.
+PEEK_ENDPOINTS = frozenset({"staff.session_left"})
+
+
+def seconds_left() -> float:
+    """Seconds until this request's session is refused (idle time-out or lifetime), as of this request."""
+    left = g.get("staff_session_left")
+    if left is None:
+        idle, _ = _limits()
+        return idle
+    return left
+
+
+def _peek(sid: str) -> User | None:
+    """The session's user without counting this request as activity (None once it is over)."""
+    idle, lifetime = _limits()
+    record = sessions.store().get(sid)
+    if not record:
+        return None
+    now = _now()
+    left = min(idle - (now - float(record.get("seen") or 0)), lifetime - (now - float(record.get("created") or 0)))
+    g.staff_session_left = max(0.0, left)
+    if left <= 0:
+        return None  # the next real request ends it and says why
+    user = services.get().users.get(record.get("user", ""))
+    if user is None or user.disabled or record.get("key") != _fingerprint(user):
+        return None
+    return user
+
+
 def _check_session() -> User | None:
     sid = session.get(SESSION_ID)
     if not sid:
         return None
+    if request.endpoint in PEEK_ENDPOINTS:
+        return _peek(sid)
     idle, lifetime = _limits()
-    found = sessions.store().touch(sid, _now(), idle, lifetime)
+    now = _now()
+    found = sessions.store().touch(sid, now, idle, lifetime)
     if found.state != "ok":
         session.clear()
         if found.state == "idle":
@@ -127,13 +165,18 @@ def _check_session() -> User | None:
         session.clear()
         flash("Your session has ended. Please log in again.", "info")
         return None
+    g.staff_session_left = min(idle, lifetime - (now - found.created))
     return user
 
 
 def _here() -> str | None:
-    """Where to come back to after logging in (GET pages only)."""
+    """Where to come back to after logging in: this page, or for a form sent after the session ended,
+    the page it was sent from (same site only)."""
     if request.method != "GET":
-        return None
+        referrer = urlsplit(request.referrer or "")
+        if referrer.netloc != request.host or not referrer.path.startswith("/"):
+            return None
+        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
     return request.full_path if request.query_string else request.path
 
 
@@ -144,6 +187,18 @@ def login_required(view: F) -> F:
     def wrapped(*args, **kwargs):
         if current_user() is None:
             return redirect(url_for("staff.login", next=_here()))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def api_login_required(view: F) -> F:
+    """For the pages' small JSON requests: 401 with where to log in, instead of a redirect to the form."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_user() is None:
+            return jsonify(logged_in=False, login=url_for("staff.login", next=_here())), 401
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]

@@ -9,6 +9,16 @@
     POST /console/callbacks/<id>/call     Twilio rings the user's phone, then the patient
     POST /console/callbacks/<id>/release  give it back to its place in line
     POST /console/callbacks/<id>/do-not-call  no more follow-up calls to this number
+    GET  /console/callbacks/<id>/call-status?a=KEY  where the (latest) "Call patient" attempt stands, in
+                                          words (JSON; the page asks every 2 s while a call is under way)
+    POST /console/callbacks/<id>/draft    keep the outcome and note being typed (JSON, CSRF header)
+    POST /console/keep-alive              "Stay logged in" (JSON)
+    GET  /console/session                 seconds left before the idle logout, without renewing (JSON)
+    GET  /console/supervisor              admins: who holds what, queues, done today (ivr.staff.supervisor)
+
+A user holds at most ``callbacks.max_claims_per_user`` callbacks at once. A
+callback in one of her queues can be opened for reading before it is taken;
+the number stays masked until she holds the claim.
 
 Numbers are masked until the user holds the claim. Every page of patient data
 and every claim, call and outcome goes to the audit log.
@@ -20,23 +30,27 @@ import datetime as dt
 import logging
 import time
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from markupsafe import Markup
 from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 
 from ivr import services, twilio_rest
 from ivr.speech.numbers import readable
 from ivr.store import audit as actions
 from ivr.store.callbacks import Callback, LeaseExpired, NotClaimed, Outcome, RetryPolicy, Status
+from ivr.store.drafts import DraftStore
 from ivr.sealing import TEXT_PREFIX, SealError
 from ivr.store.outbound import OutboundCalls
 from ivr.store.voicemails import Voicemail
 from ivr.vault import VaultError
 from ivr.workers import HIGH_QUEUE
-from ivr.workers.callbacks import enqueue_call_patient, new_attempt_key
+from ivr.workers.callbacks import enqueue_call_patient, job_id, new_attempt_key
 
-from . import bp
+from . import bp, callstatus
 from .audit import record
-from .auth import current_user, login_required
+from .auth import api_login_required, current_user, login_required, seconds_left
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +157,7 @@ def _messages(cb: Callback) -> list[dict]:
             "kind": "Reason for the callback" if vm.purpose == "callback_reason" else "Voicemail",
             "transcript": readable(unseal(vm.transcript, f"transcript:{vm.recording_sid}")),
             "urgent_reason": unseal(vm.urgent_reason, f"urgent:{vm.recording_sid}"),
+            "words": MESSAGE_WORDS.get(str(vm.status), vm.status_text.capitalize()),
         }
         for vm in found
     ]
@@ -211,12 +226,41 @@ def take_next():
         if wanted not in departments:
             abort(403)
         departments = [wanted]
+    limit = svc.runtime.clinic.callbacks.max_claims_per_user
+    held = svc.callbacks.claimed_by(user.name)
+    if len(held) >= limit:
+        return _holding(held, limit)
     callback = svc.callbacks.claim_next(departments, user.name)
     if callback is None:
         flash("Nobody is waiting for a callback in your queues.")
         return redirect(url_for("staff.console"))
+    held = svc.callbacks.claimed_by(user.name)
+    if len(held) > limit:  # two "Take next" at the same moment: the later claim goes straight back
+        svc.callbacks.release(callback.id, user.name)
+        return _holding([cb for cb in held if cb.id != callback.id], limit)
     record(actions.CLAIM, target=callback.id, detail=callback.department)
     return redirect(url_for("staff.callback", callback_id=callback.id))
+
+
+def _holding(held: list[Callback], limit: int):
+    """Refuse another claim, naming (with links) the callbacks she already holds."""
+    desks = services.get().runtime.clinic.desks
+    links = Markup(", ").join(
+        Markup('<a href="{}">the callback for {} (number ending {}, waiting {})</a>').format(
+            url_for("staff.callback", callback_id=cb.id),
+            desks[cb.department].name if cb.department in desks else cb.department,
+            cb.masked_phone()[-4:],
+            waited(time.time() - cb.requested_at),
+        )
+        for cb in held
+    )
+    most = "one callback" if limit == 1 else f"{limit} callbacks"
+    flash(
+        Markup("You can hold {} at a time and already hold {}. Save its outcome or give it back to the queue "
+               "before taking another.").format(most, links),
+        "error",
+    )
+    return redirect(url_for("staff.console"))
 
 
 def _visible(callback_id: str) -> Callback:
@@ -236,9 +280,13 @@ def callback(callback_id: str):
     svc = services.get()
     user = current_user()
     cb = _visible(callback_id)
-    mine = cb.status is Status.CLAIMED and cb.claimed_by == user.name and cb.lease_until > time.time()
-    history = history_lines(svc.callbacks.history(cb.phone, limit=20), svc.runtime.clinic.zone) if mine else []
-    record(actions.VIEW_CALLBACK, target=cb.id, detail="number shown" if mine else "number masked")
+    mine = _mine(cb)
+    zone = svc.runtime.clinic.zone
+    history = history_lines(svc.callbacks.history(cb.phone, limit=20), zone) if mine else []
+    record(actions.VIEW_CALLBACK, target=cb.id, detail="number shown" if mine else "number masked, read only")
+    attempt_key = request.args.get("call", "")
+    status = _call_status(cb.id, attempt_key) if mine or attempt_key else None
+    draft = _drafts().get(user.name, cb.id)
     return render_template(
         "staff/callback.html",
         cb=cb,
@@ -246,16 +294,120 @@ def callback(callback_id: str):
         phone=(cb.phone if mine else cb.masked_phone()) if cb.phone.startswith("+") else "no caller ID (listen to the message for a number)",
         history=history,
         outcomes=OUTCOME_LABELS,
-        attempt=OutboundCalls(svc.redis).latest(cb.id),
+        call_status=status,
+        status_url=url_for("staff.call_status", callback_id=cb.id, a=_attempt_shown(cb.id, attempt_key)),
         attempt_key=new_attempt_key(),  # made with the page: a double click is one call
         lease_left=waited(cb.lease_until - time.time()) if mine else "",
         department=svc.runtime.clinic.desks[cb.department].name,
-        requested=dt.datetime.fromtimestamp(cb.requested_at, svc.runtime.clinic.zone),
+        requested=dt.datetime.fromtimestamp(cb.requested_at, zone),
         user_phone=bool(user.phone),
         messages=_messages(cb),
         can_call=cb.phone.startswith("+"),
         do_not_call=_on_do_not_call(cb.phone) if mine else False,
+        draft=draft,
+        draft_saved=dt.datetime.fromtimestamp(draft.at, zone).strftime("%a %d %b %H:%M") if draft else "",
+        source=SOURCE_WORDS.get(cb.source, cb.source),
+        state=_state_words(cb, mine, zone),
+        followup=_followup_context(cb),
     )
+
+
+SOURCE_WORDS = {
+    "call": "A call: the caller asked for a callback",
+    "voicemail": "A voicemail",
+    "followup": "A follow-up call after a visit",
+}
+
+
+def _mine(cb: Callback) -> bool:
+    user = current_user()
+    return bool(user) and cb.status is Status.CLAIMED and cb.claimed_by == user.name and cb.lease_until > time.time()
+
+
+def _state_words(cb: Callback, mine: bool, zone) -> str:
+    """Where the callback stands, in words."""
+    if cb.status is Status.CLAIMED:
+        if mine:
+            return f"Taken by you: {waited(cb.lease_until - time.time())} left before it goes back to the queue"
+        return f"Taken by {cb.claimed_by}"
+    if cb.status is Status.WAITING:
+        return "Waiting in the queue (read only: take it from the queue to see the number and call)"
+    if cb.status is Status.SCHEDULED:
+        when = dt.datetime.fromtimestamp(cb.not_before, zone).strftime("%a %d %b %H:%M")
+        return f"Another try is scheduled for {when}"
+    if cb.status is Status.DONE:
+        return "Done: " + OUTCOME_LABELS.get(cb.outcome, cb.outcome).lower()
+    return "Closed" + (f": {cb.note}" if cb.note else "")
+
+
+def _followup_context(cb: Callback) -> dict | None:
+    """The visit behind a follow-up callback: patient, provider, visit time (patient's zone), answers in words.
+
+    The callback keeps the CallSid of the follow-up call that asked for it, and the follow-up
+    store maps that call to its appointment (one lookup, no scan).
+    """
+    if cb.source != "followup":
+        return None
+    from ivr.admin.followups import OUTCOME_TEXT, answer_texts, state_text
+    from ivr.store.followups import FollowupStore
+
+    store = FollowupStore(services.get().redis)
+    found = store.attempt_for_call(cb.call_sid) if cb.call_sid else None
+    rec = store.get(found[0]) if found else None
+    if rec is None:
+        return {"found": False}
+    answers = answer_texts({k: v for k, v in rec.answers.items() if k != "callback_id"})
+    return {
+        "found": True,
+        "name": rec.name,
+        "provider": rec.provider,
+        "department": rec.department_name,
+        "visit": rec.at.strftime("%a %d %b %Y, %H:%M") + f" ({rec.at.tzname() or rec.timezone}, the patient's time)",
+        "answers": answers,
+        "outcome": OUTCOME_TEXT.get(rec.outcome, rec.outcome) if rec.outcome else state_text(rec),
+    }
+
+
+def _drafts() -> DraftStore:
+    svc = services.get()
+    return DraftStore(svc.redis, svc.sealer)
+
+
+def _attempt_shown(callback_id: str, attempt_key: str) -> str:
+    """The attempt the page follows: the one just started (``?call=``), else the latest."""
+    if attempt_key:
+        return attempt_key
+    latest = OutboundCalls(services.get().redis).latest(callback_id)
+    return latest.attempt_key if latest else ""
+
+
+def _call_status(callback_id: str, attempt_key: str = "") -> callstatus.CallStatus | None:
+    """Where the attempt (default: the latest) stands, from its record and its job."""
+    svc = services.get()
+    outbound = OutboundCalls(svc.redis)
+    attempt_key = _attempt_shown(callback_id, attempt_key)
+    if not attempt_key:
+        return None
+    try:
+        attempt = outbound.attempt(callback_id, attempt_key)
+    except ValueError:
+        return None
+    job_state, job_error, job_age = "", "", 0.0
+    try:
+        job = Job.fetch(job_id(callback_id, attempt_key), connection=svc.redis)
+        job_state = str(job.get_status(refresh=False) or "")
+        job_state = job_state.split(".")[-1].lower()
+        if job_state == "failed":
+            result = job.latest_result()
+            job_error = (getattr(result, "exc_string", "") or "") if result else ""
+        if job.enqueued_at:
+            enqueued = job.enqueued_at if job.enqueued_at.tzinfo else job.enqueued_at.replace(tzinfo=dt.timezone.utc)
+            job_age = (dt.datetime.now(dt.timezone.utc) - enqueued).total_seconds()
+    except NoSuchJobError:
+        pass
+    except Exception:  # noqa: BLE001 - a job that cannot be read: the attempt record still tells
+        log.exception("call-patient job for callback %s cannot be read", callback_id)
+    return callstatus.describe(attempt, job_state, job_error, job_age, now=time.time())
 
 
 @bp.get("/console/callbacks/<callback_id>/recordings/<recording_sid>.wav")
@@ -293,21 +445,26 @@ def outcome(callback_id: str):
     svc = services.get()
     user = current_user()
     cb = _visible(callback_id)
+    note = request.form.get("note", "").strip()[:500]
     try:
         result = Outcome(request.form.get("outcome", ""))
     except ValueError:
-        flash("Choose an outcome.")
+        _drafts().save(user.name, cb.id, "", note, _now())
+        flash("Choose an outcome.", "error")
         return redirect(url_for("staff.callback", callback_id=cb.id))
-    note = request.form.get("note", "").strip()[:500]
     try:
         done = svc.callbacks.finish(cb.id, user.name, result, note, retry=RetryPolicy.for_clinic(svc.runtime.clinic))
     except LeaseExpired:
-        flash("Your claim on this callback expired, so it went back to its place in line. Take it again.")
+        _drafts().save(user.name, cb.id, result.value, note, _now())
+        flash("Your claim on this callback expired, so it went back to its place in line. Your outcome and note "
+              "are kept: take it again to save them.", "error")
         return redirect(url_for("staff.console"))
     except NotClaimed:
-        flash("This callback is not yours to finish.")
+        _drafts().save(user.name, cb.id, result.value, note, _now())
+        flash("This callback is not yours to finish (your outcome and note are kept on its page).", "error")
         return redirect(url_for("staff.console"))
     record(actions.OUTCOME, target=cb.id, detail=f"{result.value} -> {done.status.value}")
+    _drafts().delete(user.name, cb.id)
     if done.status is Status.SCHEDULED:
         when = dt.datetime.fromtimestamp(done.not_before, svc.runtime.clinic.zone)
         flash(f"No answer: another try is scheduled for {when:%a %d %b %H:%M}.")
@@ -323,15 +480,15 @@ def call(callback_id: str):
     user = current_user()
     cb = _visible(callback_id)
     if not (cb.status is Status.CLAIMED and cb.claimed_by == user.name):
-        flash("Take this callback before calling the patient.")
+        flash("Take this callback before calling the patient.", "error")
         return redirect(url_for("staff.console"))
     if not user.phone:
-        flash("Your account has no phone number to ring: ask an administrator to add one.")
+        flash("No call was placed: your account has no phone number to ring. Ask an administrator to add one.", "error")
         return redirect(url_for("staff.callback", callback_id=cb.id))
     try:
         twilio_rest.check(twilio_rest.settings_from_config(current_app.config))
     except twilio_rest.TwilioNotConfigured as exc:
-        flash(str(exc))
+        flash(f"No call was placed: calls are not set up. {exc}. Ask an administrator to set it.", "error")
         return redirect(url_for("staff.callback", callback_id=cb.id))
     attempt_key = request.form.get("attempt", "")
     try:
@@ -340,8 +497,8 @@ def call(callback_id: str):
         abort(400)
     svc.callbacks.renew(cb.id, user.name)
     record(actions.CALL_PATIENT, target=cb.id)
-    flash("Your phone will ring now. Press 1 when you answer to be connected to the patient.")
-    return redirect(url_for("staff.callback", callback_id=cb.id))
+    # No "your phone will ring" here: the page shows where the call stands, as it changes.
+    return redirect(url_for("staff.callback", callback_id=cb.id, call=attempt_key, _anchor="call-title"))
 
 
 @bp.post("/console/callbacks/<callback_id>/release")
@@ -351,6 +508,7 @@ def release(callback_id: str):
     cb = _visible(callback_id)
     if svc.callbacks.release(cb.id, current_user().name):
         record(actions.RELEASE, target=cb.id)
+        _drafts().delete(current_user().name, cb.id)
         flash("The callback went back to its place in line.")
     return redirect(url_for("staff.console"))
 
@@ -371,3 +529,95 @@ def do_not_call(callback_id: str):
     record(actions.DO_NOT_CALL, target=cb.id, detail="follow-up calls")
     flash("This number will get no more follow-up calls.")
     return redirect(url_for("staff.callback", callback_id=cb.id))
+
+
+def _now() -> float:
+    return services.get().now().timestamp()
+
+
+# The pages' small JSON requests ---------------------------------------------------------
+
+
+@bp.get("/console/callbacks/<callback_id>/call-status")
+@api_login_required
+def call_status(callback_id: str):
+    """Where the call stands, in words. While it is under way and the user holds the claim, asking
+    keeps her claim (and, as any request, her session) alive: a long call is activity."""
+    svc = services.get()
+    cb = _visible(callback_id)
+    status = _call_status(cb.id, request.args.get("a", ""))
+    if status is not None and status.active and _mine(cb):
+        svc.callbacks.renew(cb.id, current_user().name)
+    return jsonify(status=status.as_dict() if status else None, seconds_left=seconds_left())
+
+
+@bp.post("/console/callbacks/<callback_id>/draft")
+@api_login_required
+def save_draft(callback_id: str):
+    """Keep the outcome and note being typed (sent a moment after each change; CSRF in X-CSRFToken)."""
+    svc = services.get()
+    user = current_user()
+    cb = _visible(callback_id)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(saved=False, error="expected a JSON object"), 400
+    outcome, note = body.get("outcome") or "", body.get("note") or ""
+    if not isinstance(outcome, str) or not isinstance(note, str) or (outcome and outcome not in set(Outcome)):
+        return jsonify(saved=False, error="outcome must be one of the outcomes, note a text"), 400
+    now = _now()
+    _drafts().save(user.name, cb.id, outcome, note.strip()[:500], now)
+    if _mine(cb):
+        svc.callbacks.renew(cb.id, user.name)  # working on it: the claim stays hers
+    saved = dt.datetime.fromtimestamp(now, svc.runtime.clinic.zone).strftime("%H:%M")
+    return jsonify(saved=True, at=saved, seconds_left=seconds_left())
+
+
+@bp.post("/console/keep-alive")
+@api_login_required
+def keep_alive():
+    """"Stay logged in": this request is the activity."""
+    return jsonify(seconds_left=seconds_left())
+
+
+@bp.get("/console/session")
+@api_login_required
+def session_left():
+    """Seconds until the idle logout, without renewing the session (another tab may have kept it alive)."""
+    return jsonify(seconds_left=seconds_left())
+
+
+# Words for the queue page (ivr/templates/staff/console.html) ---------------------------------
+
+
+@bp.app_template_filter("retries_scheduled")
+def _retries_filter(n: int) -> str:
+    """'no retries scheduled', '1 retry scheduled', '3 retries scheduled'."""
+    n = int(n or 0)
+    if n == 0:
+        return "no retries scheduled"
+    return f"{n} {'retry' if n == 1 else 'retries'} scheduled"
+
+
+MESSAGE_WORDS = {
+    "received": "Message left; not yet transcribed",
+    "stored": "Message left; being transcribed",
+    "transcribed": "Message left",
+    "no_speech": "No message: the caller said nothing",
+    "unreadable": "Message left, but its audio cannot be read",
+    "failed": "Message left, not transcribed: listen to it",
+    "fetch_failed": "Message left, still at Twilio: could not be fetched",
+    "no_engine": "Message left in a language without a transcriber: listen to it",
+    "no_audio": "No message: Twilio reported no audio",
+}
+
+
+@bp.app_template_filter("message_words")
+def _message_words_filter(cb: Callback) -> str:
+    """The caller's message for a row with no transcript, as a sentence ("No message: the caller said nothing")."""
+    vm = services.get().voicemails.get(cb.reason_recording_sid)
+    if vm is None:
+        return "Message not found"
+    return MESSAGE_WORDS.get(str(vm.status.value if hasattr(vm.status, "value") else vm.status), vm.status_text.capitalize())
+
+
+from . import supervisor  # noqa: E402,F401  (registers /console/supervisor on bp)

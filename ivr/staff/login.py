@@ -23,12 +23,26 @@ LOGIN_FAILED = "Unknown username or wrong password."
 
 
 def _safe_next(target: str | None) -> str:
-    """A path on this site to go to after login; anything else (other hosts, //evil) -> the console."""
-    if target:
+    """A path on this site to go back to after login; anything else (other hosts, //evil, /\\evil,
+    javascript:, control characters, the login page itself) -> the console."""
+    if target and len(target) <= 2000 and target.isprintable() and " " not in target:
         parts = urlsplit(target)
-        if target.startswith("/") and not target.startswith("//") and not parts.scheme and not parts.netloc and "\\" not in target:
+        if (
+            target.startswith("/")
+            and not target.startswith("//")
+            and not parts.scheme
+            and not parts.netloc
+            and "\\" not in target
+            and parts.path not in (url_for("staff.login"), url_for("staff.logout"))
+        ):
             return target
     return url_for("staff.console")
+
+
+def _next_field(target: str) -> str:
+    """The form's hidden ``next``: only a safe one is carried along (else none: the console)."""
+    safe = _safe_next(target)
+    return safe if target and safe == target else ""
 
 
 @bp.get("/")
@@ -43,7 +57,7 @@ def login():
     if request.method == "GET":
         if current_user() is not None:
             return redirect(_safe_next(next_url))
-        return render_template("staff/login.html", next=next_url, username="", error=None)
+        return render_template("staff/login.html", next=_next_field(next_url), username="", error=None)
 
     name = request.form.get("username", "").strip().lower()
     wait, attempt = limits.begin_attempt(name)
@@ -57,7 +71,7 @@ def login():
         known = why != "unknown username"
         record(actions.LOGIN_FAILED, detail=f"{why} from {request.remote_addr}", actor=name if known else "-")
         log.info("staff login failed (%s)", why)
-        return render_template("staff/login.html", next=next_url, username=name, error=LOGIN_FAILED)
+        return render_template("staff/login.html", next=_next_field(next_url), username=name, error=LOGIN_FAILED)
     limits.succeeded(name, attempt)
     login_user(user)
     record(actions.LOGIN, detail=f"from {request.remote_addr}")

@@ -27,6 +27,7 @@ STAFF_SESSION = "ivr:staff:session:{0}"  # hash per session id: user, created, s
 STAFF_SESSIONS_OF = "ivr:staff:sessions:{0}"  # set per username: their session ids (all ended at once on disable or new password)
 LOGIN_FAILED = "ivr:staff:failed:{0}"  # zset per username: failed logins from any address, by time (app clock)
 LOGIN_FAILED_FROM = "ivr:staff:failed:{0}:{1}"  # zset per username and client address: failed logins by time
+STAFF_DRAFT = "ivr:staff:draft:{0}:{1}"  # hash per username and callback id: an unsaved outcome and note (note sealed), with a TTL (ivr.store.drafts)
 
 # Callers holding for a desk (ivr.store.holds)
 HOLD_LINE = "ivr:hold:{0}"  # sorted set per desk: CallSid by the time it started holding
@@ -83,3 +84,7 @@ FOLLOWUP_BLOCKED = "ivr:fu:blocked"  # zset: appointment ids waiting for a fix (
 FOLLOWUP_INFLIGHT = "ivr:fu:inflight"  # zset: attempts dialled and not yet settled, by when dialled (reconciliation)
 FOLLOWUP_PROBE = "ivr:fu:probe"  # string with a TTL: a blocked follow-up was just tried again (one probe at a time)
 FOLLOWUP_RATE = "ivr:fu:rate"  # string: the calls-per-second limiter's theoretical arrival time (microseconds)
+# Live console (ivr.store.events): every callback change is published for the open consoles.
+CALLBACK_LIVE = "ivr:callbacks:live"  # pub/sub channel: JSON {v, department, kind, id} after each change (no patient data)
+CALLBACK_LIVE_VERSION = "ivr:callbacks:live:version"  # counter: +1 per published change (the events' ids)
+CALLBACK_LIVE_RECENT = "ivr:callbacks:live:recent"  # list: the last published events, newest first (replayed on reconnect)
