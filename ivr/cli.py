@@ -539,7 +539,7 @@ def followups_do_not_call(phone: str) -> None:
 @click.option("--scheduler/--no-scheduler", default=True, help="Also run RQ's scheduler (jobs enqueued for later).")
 @click.option("--speech", is_flag=True, help="Work the voicemail queue: load the speech models once, transcribe one message at a time.")
 def worker(burst: bool, scheduler: bool, speech: bool) -> None:
-    """Run an RQ worker on the clinic's queues (REDIS_URL, or the embedded server)."""
+    """Run an RQ worker on the clinic's queues (IVR_REDIS_SENTINELS, REDIS_URL, or the embedded server)."""
     from ivr.workers.runner import run
 
     logging_setup.configure(_settings()["LOG_LEVEL"])
@@ -558,7 +558,7 @@ def worker(burst: bool, scheduler: bool, speech: bool) -> None:
 @click.option("--speech-workers", default=1, show_default=True, type=click.IntRange(1, 16),
               help="Voicemail transcription processes (each holds the speech models: 465-680 MB).")
 def serve(host: str, port: int, web_workers: int, threads: int, rq_workers: int, speech_workers: int) -> None:
-    """Run everything on this machine: Redis (embedded unless REDIS_URL is set), web, workers."""
+    """Run everything on this machine: Redis (embedded unless REDIS_URL or IVR_REDIS_SENTINELS is set), web, workers."""
     from ivr.clinic import ClinicConfigError
     from ivr.prompts import PromptError
     from ivr.redis_server import EmbeddedRedis, RedisStartError
@@ -584,7 +584,12 @@ def serve(host: str, port: int, web_workers: int, threads: int, rq_workers: int,
         click.echo(f"made {data_dir} readable by this user only (folders 0700, files 0600)", err=True)
     env = dict(os.environ, IVR_DATA_DIR=str(data_dir))
     embedded = None
-    if not settings.get("REDIS_URL"):
+    try:
+        sentinels = config_module.redis_sentinels(settings)
+    except ValueError as exc:
+        click.echo(f"cannot start: {exc}", err=True)
+        sys.exit(1)
+    if not settings.get("REDIS_URL") and not sentinels:
         try:
             embedded = EmbeddedRedis(data_dir / "redis").start()
         except RedisStartError as exc:
@@ -614,7 +619,8 @@ def serve(host: str, port: int, web_workers: int, threads: int, rq_workers: int,
         f"Clinic phone system running. Voice webhook: {url}/voice/incoming  Health: {url}/healthz\n"
         f"Staff console: {url}/console (add staff with `ivr users add NAME --role ROLE`)\n"
         f"Try a call from another terminal: .venv/bin/ivr call --url {url}\n"
-        f"Redis: {'embedded, data in ' + str(data_dir / 'redis') if embedded else 'REDIS_URL'}. Ctrl-C stops everything."
+        f"Redis: {'embedded, data in ' + str(data_dir / 'redis') if embedded else 'Sentinels (IVR_REDIS_SENTINELS)' if sentinels else 'REDIS_URL'}. "
+        "Ctrl-C stops everything."
     )
     try:
         supervisor.run()
@@ -874,7 +880,6 @@ def models(models_dir: Path | None) -> None:
                 click.echo(f"    {part}")
     if failed:
         sys.exit(1)
-
 
 
 # ivr backup / ivr restore ----------------------------------------------------

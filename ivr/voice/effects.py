@@ -3,7 +3,10 @@
 The engine is pure: a callback request (RequestCallback) or a recorded
 voicemail (SaveVoicemail) comes back from it as an effect. ``perform_effects``
 stores it (a durable write) and steps the engine again with the result, so the
-confirmation the caller hears is only ever rendered after it is safely stored.
+confirmation the caller hears is only ever rendered after it is safely stored:
+with replication configured, on the replicas too (``ivr.store.durable``: the
+callback queue's ``request`` waits; a voicemail waits here). A write that does
+not reach them raises, and the caller gets the fallback (a person, then voicemail).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from ivr import services
 from ivr.flows import CallState, Context, Event, Flow, Reply, step
 from ivr.flows.actions import EFFECTS, RequestCallback, SaveVoicemail
+from ivr.store import durable
 from ivr.workers import voicemail as voicemail_jobs
 
 MAX_EFFECTS = 4  # per webhook; a flow cannot ask for more than this
@@ -34,6 +38,7 @@ def _perform(effect: RequestCallback | SaveVoicemail, state: CallState, call_sid
     svc = services.get()
     if isinstance(effect, SaveVoicemail):
         _receive(effect.recording_sid, effect.department, effect.lang, "voicemail", effect.duration, state, call_sid)
+        durable(svc.redis)  # the voicemail (and its callback) on the replicas before "message saved"
         return Event(voicemail_saved=True)
     placed = svc.callbacks.request(
         effect.department,

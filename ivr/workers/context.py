@@ -5,7 +5,6 @@ A worker process sets these up once (``ivr worker``); jobs call ``get``.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -13,9 +12,9 @@ from pathlib import Path
 import redis
 
 from ivr.clinic import ClinicSettings, load_clinic
-from ivr.config import Defaults, redis_url
+from ivr.config import environment_settings
 from ivr.sealing import Sealer
-from ivr.store import connect
+from ivr.store import connect_from_config
 
 
 @dataclass(frozen=True)
@@ -28,14 +27,10 @@ class JobContext:
 
 @lru_cache(maxsize=1)
 def get() -> JobContext:
-    config_dir = Path(os.environ.get("IVR_CONFIG_DIR") or Defaults.CONFIG_DIR)
-    settings = {
-        "REDIS_URL": os.environ.get("REDIS_URL", ""),
-        "DATA_DIR": os.environ.get("IVR_DATA_DIR") or Defaults.DATA_DIR,
-    }
+    settings = environment_settings()  # REDIS_URL or IVR_REDIS_SENTINELS (ivr.store.connect), IVR_DATA_DIR, ...
     return JobContext(
-        redis=connect(redis_url(settings), timeout=5),
-        clinic=load_clinic(config_dir / "clinic.yaml"),
+        redis=connect_from_config(settings, timeout=5),
+        clinic=load_clinic(Path(settings["CONFIG_DIR"]) / "clinic.yaml"),
         data_dir=settings["DATA_DIR"],
-        sealer=Sealer.from_settings(os.environ.get("IVR_DATA_KEY", ""), settings["DATA_DIR"]),
+        sealer=Sealer.from_settings(str(settings.get("DATA_KEY") or ""), settings["DATA_DIR"]),
     )
