@@ -28,7 +28,8 @@ Layout (names in ``keys``):
 * ``CALLBACK_HANDLING:{dept}`` last ``HANDLING_KEEP`` claim->finish durations;
   ``CALLBACK_FINISHERS:{dept}`` staff -> their last finish (who is working the queue).
 
-Every change of state is one Lua script, so it is atomic. Scripts that act on
+Every change of state is one Lua script, so it is atomic; after it, a small event
+(department, kind, id: no patient data) goes to the open consoles (``ivr.store.events``). Scripts that act on
 callbacks found while running build key names from the ``keys`` templates
 (the part before ``{0}``): fine on a single Redis, not on Redis Cluster.
 Phone numbers are patient data: nothing here logs them, and key names carry
@@ -59,6 +60,7 @@ import redis
 from ivr.calling_hours import CallingHours
 
 from . import durable, keys, records
+from .events import LiveEvents
 
 if TYPE_CHECKING:  # pragma: no cover
     from ivr.clinic import ClinicSettings
@@ -485,6 +487,7 @@ class CallbackQueue:
         self._sweep_all = conn.register_script(_SWEEP_ALL)
         self._transcript = conn.register_script(_TRANSCRIPT)
         self._position = conn.register_script(_POSITION)
+        self.live = LiveEvents(conn)  # tells open consoles about each change (ivr.store.events)
 
     # Callers ------------------------------------------------------------
 
@@ -553,6 +556,7 @@ class CallbackQueue:
         created, position = bool(reply[1]), int(reply[2])
         placed = Placed(cb if created else Callback.from_fields(_pairs(reply[3])), created, position)
         durable(self.conn)  # on the replicas too before anyone is told (raises NotReplicated)
+        self.live.publish("urgent" if urgent else "request", placed.callback.id, department)
         return placed
 
     def set_transcript(
@@ -570,11 +574,14 @@ class CallbackQueue:
         queued there (and an unknown id is not reported).
         """
         args = [callback_id, transcript, "1" if urgent else "0", urgent_reason, repr(self.clock())]
+        kind = "urgent" if urgent else "transcript"
         if pipeline is not None:
             self._transcript(args=args, client=pipeline)
+            self.live.publish(kind, callback_id, pipeline=pipeline)
             return
         if not self._transcript(args=args):
             raise UnknownCallback(f"no callback {callback_id}")
+        self.live.publish(kind, callback_id)
 
     # Reading ------------------------------------------------------------
 
@@ -640,7 +647,11 @@ class CallbackQueue:
             return None
         now = self.clock()
         raw = self._claim(args=[repr(now), repr(now + self.lease_seconds), staff, *departments])
-        return Callback.from_fields(_pairs(raw)) if raw else None
+        if not raw:
+            return None
+        claimed = Callback.from_fields(_pairs(raw))
+        self.live.publish("claim", claimed.id, claimed.department)
+        return claimed
 
     def renew(self, callback_id: str, staff: str) -> bool:
         """Extend ``staff``'s unexpired claim by a full lease. False if they do not hold it."""
@@ -649,7 +660,10 @@ class CallbackQueue:
 
     def release(self, callback_id: str, staff: str) -> bool:
         """Give the callback back: it returns to its own place in line now."""
-        return bool(self._release(args=[callback_id, staff, repr(self.clock())]))
+        released = bool(self._release(args=[callback_id, staff, repr(self.clock())]))
+        if released:
+            self.live.publish("release", callback_id)
+        return released
 
     def finish(
         self,
@@ -687,11 +701,16 @@ class CallbackQueue:
             raise LeaseExpired(f"callback {callback_id}: the claim by {staff} has expired")
         if verdict == "not_claimed":
             raise NotClaimed(f"callback {callback_id} is {_text(reply[1])}, not claimed by {staff}")
-        return Callback.from_fields(_pairs(reply[1]))
+        done = Callback.from_fields(_pairs(reply[1]))
+        self.live.publish("outcome", done.id, done.department)
+        return done
 
     def release_expired(self) -> int:
         """Put expired claims and due retries of every department back in line; how many moved."""
-        return int(self._sweep_all(args=[repr(self.clock())]))
+        moved = int(self._sweep_all(args=[repr(self.clock())]))
+        if moved:
+            self.live.publish("requeue", "", "*")  # which departments is not known here: every console looks
+        return moved
 
     # Figures ------------------------------------------------------------
 

@@ -1,0 +1,239 @@
+"""Live console benchmark: 50 open consoles while calls go on.
+
+What runs
+    benches.webhook_bench's server (embedded Redis with the append-only file,
+    gunicorn gthread workers serving ``ivr:create_app()``, signatures checked)
+    and its simulated callers (each call: incoming, language, menu, dial
+    result, callback offer, a recorded message, status callbacks; think time
+    between webhooks). The web processes get ``--threads`` (default 20) each:
+    every open console holds one thread for its stream, and a process serves at
+    most threads - 1 streams (one is kept for webhooks; see ivr/staff/live.py).
+
+Phases (the same callers and duration each)
+    1. no console open: webhook p50/p99;
+    2. ``--consoles`` (default 50) open consoles: each is a thread holding a
+       GET /console/live stream (one staff login, its cookie shared) that, like
+       live.js, fetches /console/live/queues after "changed" events (one
+       fetch at a time, at most one a second, changes in between fetched together). Meanwhile a creator
+       thread puts ``--rate`` callbacks a second in the nurse queue through
+       ivr.store.callbacks.CallbackQueue on the same Redis (as a webhook would),
+       alternately urgent: webhook p50/p99 again, and the push latency, from a
+       callback's creation (its ``requested_at``, this machine's clock) to the
+       "changed" event naming it arriving at each console, p50/p99 over
+       every (console, callback) pair; also the fragment fetches' latency.
+
+    Webhook figures count only the callers' webhook requests (not the fallback
+    / healthz baselines) that started inside the measured window.
+
+Run from the project root:
+    .venv/bin/python -m benches.console_bench [--consoles 50] [--calls 30] [--duration 20] [--rate 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import requests
+
+from benches import webhook_bench as wb
+from ivr.staff.passwords import hash_password
+from ivr.store.callbacks import CallbackQueue
+from ivr.store.users import UserStore
+
+PASSWORD = "bench password for the live console"
+BASELINE_KINDS = {wb.BASE_FALLBACK, wb.BASE_HEALTHZ}
+
+
+class Console(threading.Thread):
+    """One open console: the stream, and a fragment fetch after each change."""
+
+    def __init__(self, base: str, cookies, fetch: bool, stop: threading.Event) -> None:
+        super().__init__(daemon=True)
+        self.base, self.fetch, self.stop = base, fetch, stop
+        self.session = requests.Session()
+        self.session.cookies.update(cookies)
+        self.arrivals: dict[str, float] = {}  # callback id -> time.time() its first event arrived
+        self.fetch_ms: list[float] = []
+        self.opened = threading.Event()
+        self.refused = 0
+        self.errors: list[str] = []
+        self._dirty = threading.Event()
+        self._last = 0.0
+
+    def run(self) -> None:
+        if self.fetch:
+            threading.Thread(target=self._fetcher, daemon=True).start()
+        last = ""
+        while not self.stop.is_set():
+            try:
+                headers = {"Last-Event-ID": last} if last else {}
+                with self.session.get(self.base + "/console/live", stream=True, timeout=(5, 30), headers=headers) as resp:
+                    if resp.status_code != 200:
+                        self.refused += 1
+                        self.stop.wait(2)
+                        continue
+                    event = ""
+                    for line in resp.iter_lines(decode_unicode=True):
+                        if self.stop.is_set():
+                            return
+                        if line.startswith("event: "):
+                            event = line[7:]
+                            if event == "hello":
+                                self.opened.set()
+                        elif line.startswith("id: "):
+                            last = line[4:]
+                        elif line.startswith("data: ") and event == "changed":
+                            now = time.time()
+                            data = json.loads(line[6:])
+                            self.arrivals.setdefault(data.get("id", ""), now)
+                            self._dirty.set()
+            except requests.RequestException as exc:
+                if not self.stop.is_set():
+                    self.errors.append(f"stream: {exc}")
+                    self.stop.wait(1)
+
+    def _fetcher(self) -> None:
+        while not self.stop.is_set():
+            if not self._dirty.wait(0.5):
+                continue
+            self.stop.wait(max(0.0, self._last + 1.0 - time.monotonic()))  # live.js: at most one fetch a second
+            self._dirty.clear()
+            self._last = time.monotonic()
+            started = time.perf_counter()
+            try:
+                resp = self.session.get(self.base + "/console/live/queues", timeout=10)
+                if resp.status_code == 200:
+                    self.fetch_ms.append((time.perf_counter() - started) * 1000)
+                else:
+                    self.errors.append(f"fragment: HTTP {resp.status_code}")
+            except requests.RequestException as exc:
+                self.errors.append(f"fragment: {exc}")
+
+
+def log_in(base: str, redis_client) -> requests.cookies.RequestsCookieJar:
+    UserStore(redis_client).add("bench-nurse", "nurse", hash_password(PASSWORD), display_name="Bench Nurse")
+    s = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', s.get(base + "/login", timeout=10).text).group(1)
+    resp = s.post(base + "/login", data={"csrf_token": token, "username": "bench-nurse", "password": PASSWORD},
+                  timeout=10, allow_redirects=False)
+    if resp.status_code != 302:
+        raise SystemExit(f"cannot log in to the console: HTTP {resp.status_code}")
+    return s.cookies
+
+
+def create_callbacks(redis_client, rate: float, stop: threading.Event, made: list[tuple[str, float]]) -> None:
+    queue = CallbackQueue(redis_client)
+    rng = random.Random(7)
+    n = 0
+    while not stop.is_set():
+        phone = f"+1202{rng.randrange(10**6, 10**7)}"
+        placed = queue.request("nurse", phone, "en", source="voicemail", urgent=n % 2 == 0, urgent_reason="")
+        if placed.created:
+            made.append((placed.callback.id, placed.callback.requested_at))
+        n += 1
+        stop.wait(1.0 / rate)
+
+
+def webhook_figures(phase: wb.Phase) -> dict[str, Any]:
+    start, end = phase.window
+    ms = [s.ms for rec in phase.recorders() for s in rec.samples if start <= s.start < end and s.kind not in BASELINE_KINDS]
+    errors = sum(len(rec.errors) for rec in phase.recorders())
+    return {**wb.ms_stats(ms), "errors": errors}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    settings = wb.Settings(
+        calls=args.calls, duration=args.duration, think_min=0.2, think_max=1.0, web_workers=args.web_workers,
+        threads=args.threads, warmup_calls=10, timeout=10.0, seed=1, json=False,
+    )
+    rng = random.Random(1)
+    result: dict[str, Any] = {"consoles": args.consoles, "calls": args.calls, "web_workers": args.web_workers,
+                              "threads": args.threads, "duration_s": args.duration, "rate_per_s": args.rate}
+    with tempfile.TemporaryDirectory(prefix="console-bench-") as tmp, wb.running_server(settings, Path(tmp)) as server:
+        redis_client = server.redis.client()
+        wb.warm_up(server, settings, rng)
+        print(f"phase 1: {args.calls} calls, no console, {args.duration:g} s", file=sys.stderr, flush=True)
+        result["webhooks_without_consoles"] = webhook_figures(wb.measure(server, settings, rng))
+
+        cookies = log_in(server.base_url, redis_client)
+        stop = threading.Event()
+        consoles = [Console(server.base_url, cookies, not args.no_fetch, stop) for _ in range(args.consoles)]
+        for console in consoles:
+            console.start()
+        deadline = time.monotonic() + 30
+        for console in consoles:
+            console.opened.wait(max(0.0, deadline - time.monotonic()))
+        result["streams_open"] = sum(c.opened.is_set() for c in consoles)
+        made: list[tuple[str, float]] = []
+        creator = threading.Thread(target=create_callbacks, args=(redis_client, args.rate, stop, made), daemon=True)
+        print(f"phase 2: {result['streams_open']}/{args.consoles} consoles open, {args.calls} calls, "
+              f"{args.rate:g} callbacks/s, {args.duration:g} s", file=sys.stderr, flush=True)
+        creator.start()
+        phase = wb.measure(server, settings, rng)
+        time.sleep(2)  # the last callbacks' events on their way
+        stop.set()
+        creator.join(5)
+        result["webhooks_with_consoles"] = webhook_figures(phase)
+        push, missing = [], 0
+        for cid, created in made:
+            for console in consoles:
+                arrived = console.arrivals.get(cid)
+                if arrived is None:
+                    missing += 1
+                else:
+                    push.append((arrived - created) * 1000)
+        result["push"] = {**wb.ms_stats(push), "callbacks": len(made), "missing": missing}
+        result["fragment_fetch"] = wb.ms_stats([ms for c in consoles for ms in c.fetch_ms])
+        result["streams_refused"] = sum(c.refused for c in consoles)
+        errors = [e for c in consoles for e in c.errors]
+        result["console_errors"] = len(errors)
+        result["console_error_sample"] = errors[:3]
+    return result
+
+
+def report(res: dict[str, Any]) -> str:
+    def line(name: str, st: dict[str, Any], extra: str = "") -> str:
+        return f"{name:<32} n={st['count']:<6} p50 {st['p50_ms']} ms  p99 {st['p99_ms']} ms  max {st['max_ms']} ms{extra}"
+
+    return "\n".join([
+        f"{res['web_workers']} web processes x {res['threads']} threads; {res['calls']} concurrent calls; "
+        f"{res['duration_s']:g} s per phase",
+        line("webhooks, no console", res["webhooks_without_consoles"], f"  errors {res['webhooks_without_consoles']['errors']}"),
+        line(f"webhooks, {res['streams_open']} consoles open", res["webhooks_with_consoles"],
+             f"  errors {res['webhooks_with_consoles']['errors']}"),
+        line("push: created -> at console", res["push"],
+             f"  ({res['push']['callbacks']} callbacks x consoles, {res['push']['missing']} missing)"),
+        line("fragment fetch after a change", res["fragment_fetch"]),
+        f"streams refused (503): {res['streams_refused']}; console errors: {res['console_errors']} {res['console_error_sample']}",
+    ])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benches.console_bench", description=__doc__.split("\n")[0])
+    p.add_argument("--consoles", type=int, default=50)
+    p.add_argument("--calls", type=int, default=30, help="concurrent simulated calls (default %(default)s)")
+    p.add_argument("--duration", type=float, default=20.0, help="seconds measured per phase (default %(default)s)")
+    p.add_argument("--rate", type=float, default=2.0, help="callbacks created per second in phase 2 (default %(default)s)")
+    p.add_argument("--web-workers", type=int, default=4)
+    p.add_argument("--threads", type=int, default=20, help="threads per web process (default %(default)s)")
+    p.add_argument("--no-fetch", action="store_true", help="consoles only hold streams, no fragment fetches")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    res = run(args)
+    print(json.dumps(res, indent=2) if args.json else report(res))
+    bad = res["webhooks_with_consoles"]["errors"] or res["webhooks_without_consoles"]["errors"] or res["push"]["missing"]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""The live console: queue changes pushed to open consoles (server-sent events), the queue as a fragment.
+
+    GET  /console/live          text/event-stream: "changed" events for the user's departments
+    GET  /console/live/queues   the console's queues, claims and statistics as an HTML fragment
+
+How it works. Every change to a callback (request, urgent flag, transcript,
+claim, release, outcome, requeue) is published through Redis pub/sub
+(``ivr.store.events``); each web process holds one subscription and hands the
+events to its open streams, so a change made by any process, on any machine,
+reaches every console. A stream sends ``{"v", "department", "kind", "id"}``
+only for the user's departments (the departments of their role, as the
+console shows them) and no patient data: on each event the page fetches
+``/console/live/queues``, rendered on the server from the same template as
+the console, with the same masking. The events' numbers are SSE ids, so a
+browser that reconnects (Last-Event-ID) gets what it missed, or one
+"changed" telling it to fetch everything. The page also passes the number
+read before its own data (``?since=``), so nothing between rendering the page
+and opening the stream is missed.
+
+Threads. A stream holds a web server thread for its life: it ends after
+``LIVE_STREAM_SECONDS`` (300; the browser reconnects within seconds), sends a
+comment every ``LIVE_HEARTBEAT_SECONDS`` (15; proxies keep the connection, a
+browser that left is noticed) and checks the session then. So a process never
+runs out of threads for Twilio's webhooks, it serves at most
+``LIVE_MAX_STREAMS`` streams (IVR_LIVE_MAX_STREAMS; by default, under
+gunicorn, its ``--threads`` minus one; no limit under other servers); a
+console refused (503) fetches the queue every 10 s and tries the stream again
+a minute later.
+
+Sessions. Live requests check the session without renewing it: a console left
+open on an unattended desk still logs out after IVR_STAFF_IDLE_MINUTES (the
+stream says "ended", the page reloads to the login page with the reason).
+Staying logged in is the staff pages' idle warning's job ("Stay logged in").
+
+Opening the console is audited (``view_queue``, by the console page); the
+fragment fetched after each change is not, or 50 consoles would write 50
+entries per change.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import Iterator
+
+from flask import Blueprint, Response, current_app, g, render_template, request, session
+
+from ivr import services
+from ivr.store.events import RESYNC, Hub, LiveEvents
+from ivr.store.users import User
+
+from . import bp
+from .auth import SESSION_ID, _fingerprint, _limits
+from .console import ROWS_PER_QUEUE, _chart
+from .pages import _headers
+from .sessions import store as session_store
+
+# Not under the staff blueprint: its before_request renews the session, and live requests must not.
+live_bp = Blueprint("staff_live", __name__)
+live_bp.after_request(_headers)
+bp.record_once(lambda state: state.app.register_blueprint(live_bp))
+
+EXTENSION = "ivr.staff.live"
+STREAM_SECONDS = 300.0
+HEARTBEAT_SECONDS = 15.0
+RETRY_MS = 3000  # the browser reconnects this long after a stream ends
+REFUSED_RETRY_SECONDS = 60
+
+
+class _State:
+    """Per app (and process): the Redis subscription hub and the count of open streams."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.lock = threading.Lock()
+        self.streams = 0
+
+
+def _state() -> _State:
+    app = current_app._get_current_object()
+    found = app.extensions.get(EXTENSION)
+    if found is None:
+        with _CREATE_LOCK:
+            found = app.extensions.get(EXTENSION)
+            if found is None:
+                found = app.extensions[EXTENSION] = _State(Hub(services.get().redis))
+    return found
+
+
+_CREATE_LOCK = threading.Lock()
+
+
+def _events() -> LiveEvents:
+    return services.get().callbacks.live
+
+
+def _setting(name: str, default: float) -> float:
+    value = current_app.config.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+def gunicorn_threads(argv: list[str] | None = None) -> int | None:
+    """The ``--threads`` gunicorn was started with (1 when not given), or None when not under gunicorn."""
+    if "gunicorn" not in sys.modules:
+        return None
+    argv = sys.argv if argv is None else argv
+    for i, arg in enumerate(argv):
+        if arg == "--threads" and i + 1 < len(argv):
+            return int(argv[i + 1])
+        if arg.startswith("--threads="):
+            return int(arg.split("=", 1)[1])
+    return 1
+
+
+def max_streams() -> int | None:
+    """How many streams this process serves at once (None: no limit)."""
+    value = current_app.config.get("LIVE_MAX_STREAMS")
+    if value not in (None, ""):
+        return int(value)
+    threads = gunicorn_threads()
+    return None if threads is None else max(threads - 1, 0)
+
+
+def session_user(sid: str | None = None) -> User | None:
+    """The logged-in user (of this request, or of session ``sid``), checked like every staff page
+    (idle, lifetime, disabled, new password) without counting it as activity. Never flashes or
+    deletes: the next page does that, and says why."""
+    sid = session.get(SESSION_ID) if sid is None else sid
+    record = session_store().get(sid) if sid else None
+    if not record:
+        return None
+    idle, lifetime = _limits()
+    now = services.get().now().timestamp()
+    try:
+        if now - float(record.get("seen", 0)) > idle or now - float(record.get("created", 0)) > lifetime:
+            return None
+    except ValueError:
+        return None
+    user = services.get().users.get(record.get("user", ""))
+    if user is None or user.disabled or record.get("key", "") != _fingerprint(user):
+        return None
+    return user
+
+
+def _departments(user: User) -> list[str]:
+    return services.get().runtime.clinic.departments_for(user.role)
+
+
+def _refused(status: int, text: str, retry_after: int | None = None) -> Response:
+    resp = Response(text + "\n", status, mimetype="text/plain")
+    if retry_after:
+        resp.headers["Retry-After"] = str(retry_after)
+    return resp
+
+
+def _message(event: str, data: dict, event_id: int | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _last_seen() -> int | None:
+    raw = request.headers.get("Last-Event-ID") or request.args.get("since") or ""
+    return int(raw) if raw.isdigit() else None
+
+
+@live_bp.get("/console/live")
+def stream():
+    user = session_user()
+    if user is None:
+        return _refused(401, "Log in first.")
+    state = _state()
+    limit = max_streams()
+    with state.lock:
+        if limit is not None and state.streams >= limit:
+            return _refused(503, "Too many live consoles on this server process: fetch the queue instead.", REFUSED_RETRY_SECONDS)
+        state.streams += 1
+    try:
+        departments = set(_departments(user))
+        life = _setting("LIVE_STREAM_SECONDS", STREAM_SECONDS)
+        beat = _setting("LIVE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS)
+        listener = state.hub.listen()  # subscribed before the version is read: nothing falls in between
+        last = _last_seen()
+        events = _events()
+        current, missed = events.since(last) if last is not None else (events.version(), [])
+    except BaseException:
+        with state.lock:
+            state.streams -= 1
+        raise
+
+    app = current_app._get_current_object()
+    sid = session.get(SESSION_ID, "")
+
+    def still_in() -> bool:
+        with app.app_context():
+            return session_user(sid) is not None
+
+    def generate() -> Iterator[str]:  # runs after the view has returned: no request context
+        seen = current
+        try:
+            yield f"retry: {RETRY_MS}\n" + _message("hello", {"v": current}, current)
+            if missed is None:
+                yield _message("changed", {"v": current, "kind": RESYNC, "department": "*", "id": ""}, current)
+            else:
+                for event in missed:
+                    if event["department"] in departments or event["department"] == "*":
+                        yield _message("changed", event, event["v"])
+            start = time.monotonic()
+            deadline, next_beat = start + life, start + beat
+            while True:
+                now = time.monotonic()
+                if now >= deadline:
+                    return  # the browser reconnects with Last-Event-ID
+                event = listener.get(min(deadline, next_beat) - now)
+                if event is None:
+                    if time.monotonic() >= next_beat:
+                        if not still_in():
+                            yield _message("ended", {"reason": "session"})
+                            return
+                        yield f": keep-alive\nid: {seen}\n\n"  # an id with no data moves Last-Event-ID on
+                        next_beat = time.monotonic() + beat
+                    continue
+                if event.get("kind") == RESYNC:
+                    yield _message("changed", {"v": seen, "kind": RESYNC, "department": "*", "id": ""}, seen)
+                    continue
+                number = int(event.get("v", 0))
+                if number <= seen:
+                    continue  # already sent from the replay
+                seen = number
+                if event.get("department") in departments or event.get("department") == "*":
+                    yield _message("changed", event, number)
+        finally:
+            listener.close()
+            with state.lock:
+                state.streams -= 1
+
+    resp = Response(generate(), mimetype="text/event-stream")
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return resp
+
+
+@live_bp.get("/console/live/queues")
+def queues():
+    """The live part of the console (claims, Take next, queues, statistics), as on the console page."""
+    user = session_user()
+    if user is None:
+        return _refused(401, "Log in first.")
+    svc = services.get()
+    version = _events().version()  # read before the data: a change after this is a newer version
+    clinic = svc.runtime.clinic
+    svc.callbacks.release_expired()
+    target = clinic.callbacks.target_minutes * 60
+    found = []
+    for key in _departments(user):
+        found.append(
+            {
+                "key": key,
+                "name": clinic.desks[key].name,
+                "waiting": svc.callbacks.waiting(key, limit=ROWS_PER_QUEUE),
+                "stats": svc.callbacks.stats(key, target_seconds=target),
+                "wait_estimate": svc.callbacks.estimated_wait_seconds(key),
+            }
+        )
+    html = render_template(
+        "staff/_console_live.html",
+        queues=found,
+        mine=svc.callbacks.claimed_by(user.name),
+        chart=_chart(found, target),
+        target_minutes=clinic.callbacks.target_minutes,
+    )
+    resp = Response(html, mimetype="text/html")
+    resp.headers["X-Live-Version"] = str(version)
+    return resp
+
+
+@bp.before_request
+def _version_before_console() -> None:
+    """The console page passes the live version read before its data to the stream (``?since=``)."""
+    if request.endpoint == "staff.console":
+        try:
+            g.live_version = _events().version()
+        except Exception:  # noqa: BLE001  (the console works without it: the stream sends everything)
+            g.live_version = None
