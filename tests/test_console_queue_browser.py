@@ -62,7 +62,7 @@ def test_take_next_shows_the_number_and_no_answer_schedules_a_retry(page, live_s
     expect(page).to_have_url(live_server.url + "/console")
     expect(page.get_by_role("status")).to_contain_text("another try is scheduled")
     expect(rows).to_have_count(1)
-    expect(page.locator("section.queue[data-department=nurse] .figures")).to_contain_text("1 retries scheduled")
+    expect(page.locator("section.queue[data-department=nurse] .figures")).to_contain_text("1 retry scheduled")
 
     after = queue.get(urgent.id)
     assert after.status is Status.SCHEDULED and after.attempts == 1
@@ -131,7 +131,9 @@ def test_call_patient_without_twilio_credentials_says_what_is_missing(page, live
     log_in(page, live_server.url, "nina")
     page.get_by_role("button", name="Take next").click()
     page.get_by_role("button", name="Call patient").click()
-    expect(page.get_by_role("status")).to_contain_text(re.compile("Twilio credentials are not configured|IVR_PUBLIC_URL"))
+    # A call that cannot be placed is an error, not a notice: the error box says which setting is missing.
+    expect(page.get_by_role("alert").filter(has_text=re.compile("Twilio|IVR_PUBLIC_URL"))).to_contain_text(
+        re.compile("Twilio credentials are not configured|IVR_PUBLIC_URL|TWILIO_ACCOUNT_SID"))
 
 
 def test_a_message_with_no_transcript_says_why_in_the_queue(page, live_server, staff, queue, redis_conn):
@@ -149,6 +151,19 @@ def test_a_message_with_no_transcript_says_why_in_the_queue(page, live_server, s
 
     rows = page.locator("section.queue[data-department=nurse] tbody tr")
     expect(rows).to_have_count(3)
-    expect(rows.nth(0)).to_contain_text("message: not transcribed: no speech model for this language")
-    expect(rows.nth(1)).to_contain_text("message: waiting to be fetched and transcribed")
-    expect(rows.nth(2)).to_contain_text("message: no speech detected")
+    expect(rows.nth(0)).to_contain_text("Message left in a language without a transcriber: listen to it")
+    expect(rows.nth(1)).to_contain_text("Message left; not yet transcribed")
+    expect(rows.nth(2)).to_contain_text("No message: the caller said nothing")
+    # A row opens the callback for reading, the number still hidden.
+    rows.nth(2).get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert "2025550199" not in page.content()
+
+
+def test_the_queue_page_fits_a_phone(page, live_server, staff, queue):
+    """No sideways scrolling at 390 px: the chart scales down with the screen."""
+    queue.request("nurse", "+13055550147", "en")
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, live_server.url, "nina")
+    expect(page.locator("section.queue[data-department=nurse] tbody tr")).to_have_count(1)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
