@@ -167,3 +167,7 @@ def test_the_queue_page_fits_a_phone(page, live_server, staff, queue):
     log_in(page, live_server.url, "nina")
     expect(page.locator("section.queue[data-department=nurse] tbody tr")).to_have_count(1)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
