@@ -122,20 +122,30 @@ def seconds_left() -> float:
     return left
 
 
-def _peek(sid: str) -> User | None:
-    """The session's user without counting this request as activity (None once it is over)."""
+def peek(sid: str) -> tuple[User | None, float]:
+    """(the session's user, seconds left) without counting this as activity: checked like every
+    staff page (idle, lifetime, disabled, new password); (None, 0) once it is over. Never ends or
+    flashes anything: the next real request does that, and says why."""
     idle, lifetime = _limits()
-    record = sessions.store().get(sid)
+    record = sessions.store().get(sid) if sid else None
     if not record:
-        return None
+        return None, 0.0
     now = _now()
-    left = min(idle - (now - float(record.get("seen") or 0)), lifetime - (now - float(record.get("created") or 0)))
-    g.staff_session_left = max(0.0, left)
+    try:
+        left = min(idle - (now - float(record.get("seen") or 0)), lifetime - (now - float(record.get("created") or 0)))
+    except ValueError:
+        return None, 0.0
     if left <= 0:
-        return None  # the next real request ends it and says why
+        return None, 0.0
     user = services.get().users.get(record.get("user", ""))
     if user is None or user.disabled or record.get("key") != _fingerprint(user):
-        return None
+        return None, 0.0
+    return user, left
+
+
+def _peek(sid: str) -> User | None:
+    user, left = peek(sid)
+    g.staff_session_left = left
     return user
 
 

@@ -52,10 +52,9 @@ from ivr.store.events import RESYNC, Hub, LiveEvents
 from ivr.store.users import User
 
 from . import bp
-from .auth import SESSION_ID, _fingerprint, _limits
+from .auth import SESSION_ID, peek
 from .console import ROWS_PER_QUEUE, _chart
 from .pages import _headers
-from .sessions import store as session_store
 
 # Not under the staff blueprint: its before_request renews the session, and live requests must not.
 live_bp = Blueprint("staff_live", __name__)
@@ -125,23 +124,9 @@ def max_streams() -> int | None:
 
 def session_user(sid: str | None = None) -> User | None:
     """The logged-in user (of this request, or of session ``sid``), checked like every staff page
-    (idle, lifetime, disabled, new password) without counting it as activity. Never flashes or
-    deletes: the next page does that, and says why."""
+    without counting it as activity (``auth.peek``)."""
     sid = session.get(SESSION_ID) if sid is None else sid
-    record = session_store().get(sid) if sid else None
-    if not record:
-        return None
-    idle, lifetime = _limits()
-    now = services.get().now().timestamp()
-    try:
-        if now - float(record.get("seen", 0)) > idle or now - float(record.get("created", 0)) > lifetime:
-            return None
-    except ValueError:
-        return None
-    user = services.get().users.get(record.get("user", ""))
-    if user is None or user.disabled or record.get("key", "") != _fingerprint(user):
-        return None
-    return user
+    return peek(sid)[0] if sid else None
 
 
 def _departments(user: User) -> list[str]:
