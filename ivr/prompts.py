@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,9 +14,33 @@ from ivr.flows import yaml_lines
 
 AUDIO_TYPES = (".mp3", ".wav")
 
+# What a prompt may say in braces, and what fills it in: anything else would be read out as typed.
+PLACEHOLDERS = {
+    "clinic_name": "the clinic's name (any prompt)",
+    "minutes": "the estimated wait (callback offers)",
+    "position": "the caller's place in line (callback confirmations, holding)",
+    "last4": "the last four digits of the callback number (callback prompts)",
+    "digits": "the number the caller keyed in (callback read-back)",
+    "first_name": "the patient's first name (follow-up calls)",
+    "clinic_number": "the clinic's number, read out (follow-up calls)",
+}
+
 
 class PromptError(ValueError):
     """A prompts file is unreadable or malformed."""
+
+
+def placeholder_problem(text: str) -> str:
+    """Why ``text`` would not be spoken as meant ("" if fine): an unknown {name} or unbalanced braces."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError:
+        return "its braces do not pair up: write {name} for a value, and no other braces"
+    unknown = sorted({n for n in names if n not in PLACEHOLDERS})
+    if unknown:
+        known = ", ".join("{" + k + "}" for k in PLACEHOLDERS)
+        return f"{', '.join('{' + n + '}' for n in unknown)} is not a value a call can fill in (known: {known})"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -69,9 +94,12 @@ def load_prompts(folder: Path) -> PromptCatalog:
             if not isinstance(data, dict):
                 raise PromptError(f"{text_file}: must map prompt ids to texts")
             for key, value in data.items():
+                line = data.lines.get(key)
                 if not isinstance(value, str) or not value.strip():
-                    line = data.lines.get(key)
                     raise PromptError(f"{text_file}:{line}: prompt {key!r} must be non-empty text")
+                problem = placeholder_problem(value)
+                if problem:
+                    raise PromptError(f"{text_file}:{line}: prompt {key!r}: {problem}")
             texts[lang] = {str(k): v.strip() for k, v in data.items()}
         audio_dir = lang_dir / "audio"
         if audio_dir.is_dir():

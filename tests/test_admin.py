@@ -234,6 +234,34 @@ def test_prompt_text_edit_rewrites_only_that_prompt_and_audits_the_old_text(make
     assert entry.action == "prompt_edit" and entry.detail == "was: Thank you for calling {clinic_name}."
 
 
+def test_a_misspelled_placeholder_is_refused_with_the_ones_a_call_can_fill(make_app, config_copy, users, phone):
+    """Callers would hear "{clinc_name}" read out: the prompt is not saved, and the page says what is valid."""
+    config, prompts = config_copy
+    app = make_app(CONFIG_DIR=str(config), PROMPTS_DIR=str(prompts), RELOAD_INTERVAL=0)
+    admin = logged_in(app)
+    before = (prompts / "en" / "prompts.yaml").read_text()
+    for text in ("Welcome to {clinc_name}.", "Welcome to {clinic_name."):
+        resp = admin.post("/admin/prompts/welcome", data={"csrf_token": csrf(admin, "/admin/prompts/welcome"),
+                                                         "text_en": text, "text_es": ""}, follow_redirects=True)
+        page = resp.get_data(as_text=True)
+        assert "not saved" in page
+        assert (prompts / "en" / "prompts.yaml").read_text() == before
+    assert "{clinc_name} is not a value a call can fill in" in admin.post(
+        "/admin/prompts/welcome", data={"csrf_token": csrf(admin, "/admin/prompts/welcome"), "text_en": "Hi {clinc_name}"},
+        follow_redirects=True).get_data(as_text=True)
+    assert _phone(app).start().said[0] == "Thank you for calling Riverside Family Clinic."
+
+
+def test_a_prompts_file_edited_by_hand_with_an_unknown_placeholder_names_its_line(config_copy):
+    from ivr.prompts import PromptError, load_prompts
+
+    _config, prompts = config_copy
+    path = prompts / "en" / "prompts.yaml"
+    path.write_text(path.read_text() + "\nflu_shots: Flu shots at {clinic_nmae} this week.\n")
+    with pytest.raises(PromptError, match=r"prompts.yaml:\d+: prompt 'flu_shots': \{clinic_nmae\} is not a value"):
+        load_prompts(prompts)
+
+
 def test_missing_translations_are_listed(make_app, config_copy, users):
     config, prompts = config_copy
     (prompts / "en" / "prompts.yaml").write_text((prompts / "en" / "prompts.yaml").read_text() + "\nflu_shots: Flu shots are here.\n")

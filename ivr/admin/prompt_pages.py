@@ -17,7 +17,7 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 
 from ivr import services
 from ivr.flows import yaml_lines
-from ivr.prompts import AUDIO_TYPES, PromptCatalog, PromptError, load_prompts
+from ivr.prompts import AUDIO_TYPES, PromptCatalog, PromptError, load_prompts, placeholder_problem
 from ivr.staff.audit import record
 from ivr.store import audit as actions
 
@@ -105,6 +105,10 @@ def save_prompt(prompt_id: str):
             return redirect(url_for("admin.prompt", prompt_id=prompt_id))
         if _catalog().texts.get(lang, {}).get(prompt_id) == text:
             continue
+        problem = placeholder_problem(text)
+        if problem:
+            flash(f"{lang}: not saved: {problem}.", "error")
+            return redirect(url_for("admin.prompt", prompt_id=prompt_id))
         try:
             previous = write_prompt(_folder(), lang, prompt_id, text)
         except PromptError as exc:
