@@ -353,3 +353,24 @@ def test_holiday_calendar_import_previews_skips_duplicates_and_reports_bad_event
     text = (config / "clinic.yaml").read_text()
     assert '- {date: 2027-11-25, name: "Thanksgiving Day"}' in text
     assert text.count("2026-12-25") == 1
+
+
+def test_a_multi_day_closure_imports_every_day_and_the_preview_says_so():
+    import datetime as dt
+
+    from ivr.admin.calendar_import import read
+
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+        "BEGIN:VEVENT\r\nUID:1\r\nDTSTART;VALUE=DATE:20271224\r\nDTEND;VALUE=DATE:20271227\r\nSUMMARY:Winter closure\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:2\r\nDTSTART;VALUE=DATE:20280101\r\nDURATION:P2D\r\nSUMMARY:New Year\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:3\r\nDTSTART;VALUE=DATE:20280601\r\nDTEND;VALUE=DATE:20280901\r\nSUMMARY:Summer\r\nEND:VEVENT\r\n"
+        "END:VCALENDAR\r\n"
+    ).encode()
+    preview = read(ics, existing={dt.date(2027, 12, 25)})
+    assert preview.new == [
+        (dt.date(2027, 12, 24), "Winter closure (day 1 of 3)"), (dt.date(2027, 12, 26), "Winter closure (day 3 of 3)"),
+        (dt.date(2028, 1, 1), "New Year (day 1 of 2)"), (dt.date(2028, 1, 2), "New Year (day 2 of 2)"),
+    ]
+    assert preview.duplicates == [(dt.date(2027, 12, 25), "Winter closure (day 2 of 3)")]
+    assert preview.problems == ["Summer: lasts 92 days (more than 31): add it by hand if the clinic is really closed that long"]
