@@ -374,3 +374,21 @@ def test_a_multi_day_closure_imports_every_day_and_the_preview_says_so():
     ]
     assert preview.duplicates == [(dt.date(2027, 12, 25), "Winter closure (day 2 of 3)")]
     assert preview.problems == ["Summer: lasts 92 days (more than 31): add it by hand if the clinic is really closed that long"]
+
+
+def test_try_it_speaks_a_prompt_saved_a_moment_ago(make_app, config_copy, users):
+    """Try-it plays what a real call would play now, even in a process no call has reached since."""
+    config, prompts = config_copy
+    app = make_app(CONFIG_DIR=str(config), PROMPTS_DIR=str(prompts), RELOAD_INTERVAL=3600)
+    admin = logged_in(app)
+    token = csrf(admin, "/admin/prompts/welcome")
+    text = (config / "flows" / "main.yaml").read_text()
+
+    def first_words() -> str:
+        resp = admin.post("/admin/flows/main/try", json={"text": text, "action": {}}, headers={"X-CSRFToken": token})
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        return " ".join(h.get("text", "") for h in resp.get_json()["heard"])
+
+    assert "Thank you for calling Riverside Family Clinic." in first_words()
+    admin.post("/admin/prompts/welcome", data={"csrf_token": token, "text_en": "Welcome to {clinic_name}.", "text_es": ""})
+    assert "Welcome to Riverside Family Clinic." in first_words()

@@ -145,6 +145,7 @@ def try_view(name: str):
     if not isinstance(action, dict):
         abort(400)
     svc = services.get()
+    svc.runtime.refresh(force=True)  # the prompts and hours a real call would use now, not the last call's
     try:
         if state is not None and state.get("version") != flow.version:
             return jsonify({"error": "The draft changed during the call: start a new call."}), 409
