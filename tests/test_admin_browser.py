@@ -186,3 +186,25 @@ def test_emergency_switch_sends_calls_to_on_call_and_non_admins_are_refused(page
     resp = page.goto(url + "/admin/flows/main")
     assert resp.status == 403
     expect(page.get_by_role("heading", level=1)).to_have_text("Not allowed")
+
+
+def test_the_flow_editor_never_traps_the_keyboard_and_an_issue_goes_to_its_line(page, live_server, admin):
+    log_in(page, live_server.url, "/admin/flows/main")
+    editor = page.locator("#flow-text")
+    editor.fill(BROKEN)
+    issue = page.locator(f'#issues li[data-line="{BROKEN_LINE}"]')
+    expect(issue).to_be_visible()
+    # The issue's "Line N" is a button: keyboard or click, it selects that line in the text box.
+    issue.get_by_role("button", name=f"Line {BROKEN_LINE}").click()
+    selected = page.evaluate("(() => { const t = document.getElementById('flow-text');"
+                             " return t.value.slice(t.selectionStart, t.selectionEnd); })()")
+    assert selected == "      - {digit: 4, next: to_nowhere}"
+    assert page.evaluate("document.activeElement.id") == "flow-text"
+    # Tab indents; Esc then Tab leaves the box (WCAG 2.1.2).
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "flow-text"
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") != "flow-text"
+    # The picture can be reached and scrolled from the keyboard.
+    assert page.locator("#picture").get_attribute("tabindex") == "0"

@@ -48,8 +48,15 @@
     issues.forEach(function (i) {
       var li = document.createElement("li");
       li.dataset.line = i.line || "";
-      li.textContent = (i.line ? "Line " + i.line + ": " : "") + (i.node ? "node '" + i.node + "': " : "") + i.message;
-      li.addEventListener("click", function () { if (i.line) goToLine(i.line); });
+      if (i.line) {
+        var go = document.createElement("button");
+        go.type = "button";
+        go.className = "go-line";
+        go.textContent = "Line " + i.line;
+        li.appendChild(go);
+        li.appendChild(document.createTextNode(": "));
+      }
+      li.appendChild(document.createTextNode((i.node ? "node '" + i.node + "': " : "") + i.message));
       issuesList.appendChild(li);
       if (i.line) errorLines[i.line] = (errorLines[i.line] ? errorLines[i.line] + "; " : "") + i.message;
     });
@@ -96,8 +103,20 @@
     timer = setTimeout(check, 400);
   });
   text.addEventListener("scroll", function () { gutter.scrollTop = text.scrollTop; });
+  // An issue's "Line N" button (also those drawn by the server) puts the cursor on that line.
+  issuesList.addEventListener("click", function (e) {
+    var go = e.target.closest ? e.target.closest("button.go-line") : null;
+    var li = go && go.closest("li[data-line]");
+    if (li && li.dataset.line) goToLine(parseInt(li.dataset.line, 10));
+  });
+  // Tab indents (two spaces, as YAML wants), except right after Esc: then Tab leaves the editor,
+  // so the keyboard is never trapped in it (WCAG 2.1.2). The hint under the box says so.
+  var released = false;
   text.addEventListener("keydown", function (e) {
-    if (e.key === "Tab") { // two spaces, as YAML wants
+    if (e.key === "Escape") { released = true; return; }
+    if (e.key === "Tab" && released) { released = false; return; }
+    released = false;
+    if (e.key === "Tab" && !e.shiftKey) {
       e.preventDefault();
       var s = text.selectionStart;
       text.setRangeText("  ", s, text.selectionEnd, "end");
