@@ -46,10 +46,10 @@ def _outbound(svc) -> dict:
     """Whether calls can be placed with this process's settings, and follow-ups waiting for a fix."""
     from flask import current_app
 
-    from ivr.followups import readiness
+    from ivr import readiness
     from ivr.store.followups import FollowupStore
 
-    problems = readiness.problems_of_app(current_app.config)
+    problems = readiness.outbound_problems(current_app.config)
     return {"ready": not problems, "problems": problems, "followups_blocked": FollowupStore(svc.redis).blocked_count()}
 
 

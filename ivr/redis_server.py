@@ -59,6 +59,18 @@ def _spawn(args: list[str]) -> subprocess.Popen:
     )
 
 
+def _stop(proc: subprocess.Popen | None, timeout: float) -> None:
+    """SIGTERM (a clean shutdown), then SIGKILL if it has not gone within ``timeout``."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _wait_until(process: subprocess.Popen, answers, log_path: Path, what: str, timeout: float) -> bool:
     """True once ``answers()``; False after ``timeout``; RedisStartError (with its log) if it exits."""
     deadline = time.monotonic() + timeout
@@ -160,14 +172,7 @@ class EmbeddedRedis:
     def stop(self, timeout: float = 10.0) -> None:
         """Shut down cleanly (saves data); kill if it does not go."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc, timeout)
 
     def kill(self) -> None:
         """Kill -9, as a crash would (for fault tests)."""
@@ -249,14 +254,7 @@ class EmbeddedSentinel:
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc, timeout)
 
     def __enter__(self) -> "EmbeddedSentinel":
         return self.start()

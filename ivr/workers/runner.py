@@ -208,9 +208,9 @@ def run(burst: bool = False, with_scheduler: bool = True, queues: tuple[str, ...
     """Work the clinic's queues (highest first), or with ``speech`` the voicemail queue. Returns whether any job ran."""
     ctx = context.get()  # Redis, clinic settings and the data key
     if not speech:
-        from ivr.followups import readiness
+        from ivr import readiness
 
-        readiness.warn("worker", readiness.problems_of_worker(), ctx.clinic.followups.enabled)
+        readiness.warn_worker(ctx.clinic.followups.enabled)
     if speech:
         preload_speech(ctx)  # once per process: jobs run here, never in a fork
         queues = (SPEECH_QUEUE,)
