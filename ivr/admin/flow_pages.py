@@ -1,4 +1,7 @@
-"""Flow pages: list, edit (YAML with errors at their lines), picture, try it, publish, history, diff, rollback."""
+"""Flow pages: list, the YAML view (errors at their lines), check, try it, publish, history, diff, rollback.
+
+The visual editor (the default view of a flow) is in ``flow_visual``; both edit the same draft.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +16,37 @@ from ivr.staff.auth import current_user, role_required
 from ivr.store import audit as actions
 
 from . import bp, tryit
-from .picture import flow_svg
+from .picture import flow_svg, node_link
 
 MAX_TEXT = 200_000  # characters, about 30 times the largest shipped flow; checked before anything parses the text
 
 
 def _known(name: str) -> None:
+    """404 unless the flow is live, has a file, or is a new flow with only a draft."""
     svc = services.get()
-    if name not in svc.flow_versions.live() and name not in svc.runtime.flows.names:
+    if name not in svc.flow_versions.live() and name not in svc.runtime.flows.names and svc.flow_versions.draft(name) is None:
         abort(404)
+
+
+def draft_text(name: str) -> str:
+    """What the editors show and change: the draft if there is one, else the live text."""
+    draft = services.get().flow_versions.draft(name)
+    return draft.text if draft else _live_text(name)
+
+
+def problems_by_node(issues: list[dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for issue in issues:
+        if issue.get("node"):
+            counts[issue["node"]] = counts.get(issue["node"], 0) + 1
+    return counts
+
+
+def said(prompt_id: str) -> str:
+    """A prompt's text in the clinic's first language, for pictures and lists ("" if it has none)."""
+    runtime = services.get().runtime
+    lang = next(iter(runtime.clinic.languages))
+    return runtime.prompts.texts.get(lang, {}).get(prompt_id, "")
 
 
 def _live_text(name: str) -> str:
@@ -74,7 +99,7 @@ def _text_field() -> str:
 def flows():
     svc = services.get()
     rows = []
-    names = sorted(set(svc.flow_versions.names()) | set(svc.runtime.flows.names))
+    names = sorted(set(svc.flow_versions.names()) | set(svc.runtime.flows.names) | set(svc.flow_versions.draft_names()))
     for name in names:
         history = svc.flow_versions.history(name)
         live = svc.flow_versions.live_version(name)
@@ -84,9 +109,10 @@ def flows():
     return render_template("admin/flows.html", rows=rows, zone=svc.runtime.clinic.zone)
 
 
-@bp.get("/flows/<name>")
+@bp.get("/flows/<name>/yaml")
 @role_required("admin")
-def flow(name: str):
+def flow_yaml(name: str):
+    """The advanced view: the draft as YAML text."""
     _known(name)
     svc = services.get()
     draft = svc.flow_versions.draft(name)
@@ -95,14 +121,14 @@ def flow(name: str):
     issues = draft.issues if draft else []
     history = svc.flow_versions.history(name)
     live = svc.flow_versions.live_version(name)
-    record(actions.VIEW_FLOW, target=f"flow:{name}", detail=f"{len(history)} versions listed")
+    record(actions.VIEW_FLOW, target=f"flow:{name}", detail=f"YAML view, {len(history)} versions listed")
     return render_template(
-        "admin/flow.html",
+        "admin/flow_yaml.html",
         name=name,
         text=text,
         draft=draft,
         issues=issues,
-        svg=flow_svg(text),
+        svg=flow_svg(text, problems_by_node(issues), node_link(url_for("admin.flow", name=name)), said),
         history=history,
         live=live,
         languages=list(svc.runtime.clinic.languages),
@@ -117,7 +143,7 @@ def check_view(name: str):
     _known(name)
     text = _json_text(_json_body())
     flow, issues = check(name, text)  # the length first: a too-long text is neither parsed nor drawn
-    svg = flow_svg(text)
+    svg = flow_svg(text, problems_by_node(issues), node_link(url_for("admin.flow", name=name)), said)
     return jsonify({"ok": flow is not None, "issues": issues, "svg": svg, "version": flow.version if flow else None})
 
 
@@ -155,6 +181,12 @@ def try_view(name: str):
     return jsonify(turn)
 
 
+def _back(name: str):
+    """Back to the view the form was sent from (the YAML view or the visual editor)."""
+    view = "admin.flow_yaml" if request.form.get("view") == "yaml" else "admin.flow"
+    return redirect(url_for(view, name=name))
+
+
 @bp.post("/flows/<name>/save")
 @role_required("admin")
 def save(name: str):
@@ -164,38 +196,42 @@ def save(name: str):
     text = _text_field()
     if len(text) > MAX_TEXT:  # not kept, not even as a draft: every later view would carry it
         flash(f"Not saved: {_too_long(text)}.", "error")
-        return redirect(url_for("admin.flow", name=name))
+        return _back(name)
     flow, issues = check(name, text)
     svc.flow_versions.save_draft(name, text, user.name, issues)
     if request.form.get("action") != "publish":
         record(actions.FLOW_DRAFT, target=f"flow:{name}", detail=f"{len(issues)} problems")
         flash("Draft saved." + (f" It has {len(issues)} problems to fix before it can be published." if issues else ""), "info")
-        return redirect(url_for("admin.flow", name=name))
+        return _back(name)
     if flow is None:
         record(actions.FLOW_PUBLISH_REFUSED, target=f"flow:{name}", detail="; ".join(f"line {i['line']}: {i['message']}" for i in issues))
         flash(f"Not published: the draft has {len(issues)} problem{'s' if len(issues) != 1 else ''}. It is kept as a draft.", "error")
-        return redirect(url_for("admin.flow", name=name))
+        return _back(name)
     if flow.version == svc.flow_versions.live_version(name):
         svc.flow_versions.discard_draft(name)
         flash("Nothing to publish: the draft is the same as the live version.", "info")
-        return redirect(url_for("admin.flow", name=name))
+        return _back(name)
     note = (request.form.get("note") or "").strip()[:200]
     version = svc.flow_versions.publish(name, text, user.name, note=note)
     svc.flow_versions.discard_draft(name)
     svc.runtime.sync_flows()
     record(actions.FLOW_PUBLISH, target=f"flow:{name}", detail=f"version {version.n} ({version.version}) {note}".strip())
     flash(f"Version {version.n} is live. Calls already in progress finish on the version they started with.", "info")
-    return redirect(url_for("admin.flow", name=name))
+    return _back(name)
 
 
 @bp.post("/flows/<name>/discard")
 @role_required("admin")
 def discard(name: str):
     _known(name)
-    services.get().flow_versions.discard_draft(name)
+    svc = services.get()
+    svc.flow_versions.discard_draft(name)
     record(actions.FLOW_DRAFT, target=f"flow:{name}", detail="draft discarded")
+    if name not in svc.flow_versions.live() and name not in svc.runtime.flows.names:
+        flash(f"Draft discarded: the new flow {name} was never published, so it is gone.", "info")
+        return redirect(url_for("admin.flows"))
     flash("Draft discarded: the editor shows the live version.", "info")
-    return redirect(url_for("admin.flow", name=name))
+    return _back(name)
 
 
 def _entry(name: str, n: int):

@@ -1,17 +1,27 @@
-"""A picture of a flow: nodes as boxes by kind, arrows labelled by key, keyword or outcome, as SVG.
+"""A picture of a flow, laid out by Graphviz (``dot``): steps as boxes, arrows labelled by key, word or outcome.
 
 Works on drafts that do not validate, as far as they parse: a node that its
 kind's schema accepts is drawn with that kind's edges (``ivr.flows.nodes``);
 one that does not is drawn from whatever target fields it has. Arrows to
-nodes that do not exist end at a dashed "missing" box.
+steps that do not exist end at a dashed "missing" box, and steps with
+problems are outlined in red with their count. Each box is a link to the
+step's form (``link``), so the picture is also a way into the editor.
+
+Graphviz places the edge labels as part of the layout, so they never
+overlap boxes or each other; the SVG it writes is given back with ids and
+``data-node``/``data-from``/``data-to`` attributes for the page and tests.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import functools
+import logging
+import re
+import subprocess
 from dataclasses import dataclass
 from html import escape
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import quote
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -19,7 +29,8 @@ from ivr.flows import yaml_lines
 from ivr.flows.model import Node
 from ivr.flows.nodes import KINDS
 
-BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 170, 46, 26, 70, 20
+log = logging.getLogger(__name__)
+
 _NODE = TypeAdapter(Node)
 _TARGET_FIELDS = ("next", "open", "closed", "holiday", "on_failure", "on_no_answer", "on_busy", "on_long_wait", "on_timeout")
 _LABELS = {
@@ -33,6 +44,13 @@ _LABELS = {
     "on_long_wait": "long wait",
     "on_timeout": "still waiting",
 }
+_FILL = {
+    "menu": "#ddf4ff", "language": "#ddf4ff", "transfer": "#dafbe1", "hold": "#dafbe1",
+    "voicemail": "#fff8c5", "callback": "#fff8c5", "hangup": "#ffebe9", "hours": "#fbefff",
+    "missing": "#ffffff", "unknown": "#ffffff",
+}
+MAX_TEXT = 200_000  # characters; longer drafts are refused before anything parses them (flow_pages.MAX_TEXT)
+DOT_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -56,7 +74,7 @@ def _option_label(option: Any) -> str:
     return ""
 
 
-def _edges(name: str, raw: dict) -> list[Arrow]:
+def edges(name: str, raw: dict) -> list[Arrow]:
     """Arrows out of one node: its kind's edges if the node is well-formed, else its target fields."""
     arrows: list[Arrow] = []
     options = raw.get("options") if isinstance(raw.get("options"), list) else []
@@ -85,11 +103,18 @@ def _edges(name: str, raw: dict) -> list[Arrow]:
     return arrows
 
 
-MAX_TEXT = 200_000  # characters; longer drafts are refused before anything parses them (flow_pages.MAX_TEXT)
+def flow_svg(
+    text: str,
+    problems: dict[str, int] | None = None,
+    link: Callable[[str], str] | None = None,
+    said: Callable[[str], str] | None = None,
+    selected: str | None = None,
+) -> str:
+    """SVG markup for a flow text; a short explanation in SVG if it does not parse, is too long or cannot be drawn.
 
-
-def flow_svg(text: str) -> str:
-    """SVG markup for a flow text; a short explanation in SVG if it does not parse at all or is too long."""
+    ``problems`` counts the validator's problems per node; ``link`` gives a
+    node's form address; ``said`` a short text of what a prompt id says.
+    """
     if len(text) > MAX_TEXT:
         return _message(f"No picture: the flow is longer than {MAX_TEXT:,} characters.")
     try:
@@ -97,103 +122,112 @@ def flow_svg(text: str) -> str:
     except yaml_lines.YamlSyntaxError as exc:
         return _message(f"No picture: the YAML does not parse (line {exc.line}).")
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict) or not data["nodes"]:
-        return _message("No picture: the flow has no nodes yet.")
-    nodes: dict[str, dict] = {}
-    for name, raw in data["nodes"].items():
-        nodes[str(name)] = raw if isinstance(raw, dict) else {}
-    arrows = [a for name, raw in nodes.items() for a in _edges(name, raw)]
-    missing = sorted({a.target for a in arrows if a.target not in nodes})
+        return _message("No picture: the flow has no steps yet.")
+    nodes = {str(name): (raw if isinstance(raw, dict) else {}) for name, raw in data["nodes"].items()}
     start = data.get("start") if isinstance(data.get("start"), str) else None
+    dot, ids = _dot(nodes, start, problems or {}, link, said, selected)
+    svg = _render(dot)
+    if svg is None:
+        return _message("No picture: Graphviz (the dot program) is not installed or failed; see the server log.")
+    return _annotate(svg, ids)
 
-    # Layers: breadth-first from start; nodes not reached go in a last layer.
-    out_of: dict[str, list[str]] = {}
-    for a in arrows:
-        out_of.setdefault(a.source, []).append(a.target)
-    layer: dict[str, int] = {}
-    if start in nodes:
-        layer[start] = 0
-        todo = deque([start])
-        while todo:
-            current = todo.popleft()
-            for target in out_of.get(current, ()):
-                if target in nodes and target not in layer:
-                    layer[target] = layer[current] + 1
-                    todo.append(target)
-    last = max(layer.values(), default=-1) + 1
-    for name in nodes:
-        layer.setdefault(name, last)
-    below: dict[str, int] = {}
-    for a in arrows:
-        if a.target not in nodes:
-            below[a.target] = max(below.get(a.target, 0), layer[a.source] + 1)
-    for name in missing:
-        layer[name] = below[name]
-    rows: dict[int, list[str]] = {}
-    for name in list(nodes) + missing:
-        rows.setdefault(layer[name], []).append(name)
-    pos: dict[str, tuple[int, int]] = {}
-    for depth, names in sorted(rows.items()):
-        for i, name in enumerate(names):
-            pos[name] = (MARGIN + i * (BOX_W + GAP_X), MARGIN + depth * (BOX_H + GAP_Y))
-    width = max(x for x, _ in pos.values()) + BOX_W + MARGIN
-    height = max(y for _, y in pos.values()) + BOX_H + MARGIN
 
+def _dot(nodes, start, problems, link, said, selected) -> tuple[str, dict[str, tuple[str, ...]]]:
+    arrows = [a for name, raw in nodes.items() for a in edges(name, raw)]
+    missing = sorted({a.target for a in arrows if a.target not in nodes})
+    number = {name: f"n{i}" for i, name in enumerate(list(nodes) + missing)}
+    ids: dict[str, tuple[str, ...]] = {}
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="flow-picture" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-label="Picture of the flow">',
-        '<defs><marker id="arrowhead" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-        'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#57606a"/></marker></defs>',
+        "digraph flow {",
+        'graph [rankdir=TB, nodesep=0.25, ranksep=0.45, fontname="DejaVu Sans", bgcolor="transparent", pad=0.1];',
+        'node [shape=box, style="rounded,filled", fontname="DejaVu Sans", fontsize=10, color="#57606a", margin="0.12,0.06"];',
+        'edge [fontname="DejaVu Sans", fontsize=9, color="#57606a", fontcolor="#0b4f8a"];',
     ]
-    for a in arrows:
-        out.append(_arrow(a, pos))
-    for name in nodes:
-        kind = nodes[name].get("type")
-        kind = kind if isinstance(kind, str) and kind in KINDS else "unknown"
-        out.append(_box(name, kind, pos[name], name == start))
+    if start in nodes:
+        out.append('call [shape=oval, label="call comes in", style=filled, fillcolor="#24292f", fontcolor="white", id="call"];')
+        out.append(f"call -> {number[start]};")
+    for name, raw in nodes.items():
+        kind = raw.get("type") if isinstance(raw.get("type"), str) and raw.get("type") in KINDS else "unknown"
+        out.append(_node_line(number[name], name, kind, raw, problems.get(name, 0), link, said, name == selected))
+        ids[number[name]] = ("node", name, kind)
     for name in missing:
-        out.append(_box(name, "missing", pos[name], False))
-    out.append("</svg>")
-    return "\n".join(out)
+        label = f"<<b>{escape(_short(name))}</b><br/>missing step>"
+        out.append(f'{number[name]} [label={label}, style="rounded,dashed", color="#a40e26", fillcolor="white", id="{number[name]}"];')
+        ids[number[name]] = ("node", name, "missing")
+    for i, a in enumerate(arrows):
+        edge_id = f"e{i}"
+        label = f", label={_quote(' ' + a.label + ' ')}" if a.label else ""
+        out.append(f'{number[a.source]} -> {number[a.target]} [id="{edge_id}"{label}];')
+        ids[edge_id] = ("edge", a.source, a.target)
+    out.append("}")
+    return "\n".join(out), ids
 
 
-def _box(name: str, kind: str, at: tuple[int, int], is_start: bool) -> str:
-    x, y = at
-    classes = f"node kind-{kind}" + (" start" if is_start else "")
-    title = "missing node" if kind == "missing" else kind
-    return (
-        f'<g class="{classes}" data-node="{escape(name)}"><title>{escape(name)} ({title})</title>'
-        f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="6"/>'
-        f'<text x="{x + BOX_W / 2}" y="{y + 19}" text-anchor="middle" class="node-name">{escape(_short(name))}</text>'
-        f'<text x="{x + BOX_W / 2}" y="{y + 36}" text-anchor="middle" class="node-kind">{escape(title)}</text></g>'
-    )
+def _node_line(nid, name, kind, raw, problems, link, said, selected) -> str:
+    lines = [f"<b>{escape(_short(name))}</b>", escape(kind)]
+    prompt = raw.get("prompt")
+    if not isinstance(prompt, str):
+        listed = raw.get("prompts")
+        prompt = listed[0] if isinstance(listed, list) and listed else None
+    if isinstance(prompt, str) and said:
+        words = said(prompt)
+        if words:
+            lines.append(f"<i>“{escape(_short(words, 34))}”</i>")
+    if problems:
+        lines.append(f'<font color="#a40e26">⚠ {problems} problem{"s" if problems != 1 else ""}</font>')
+    attrs = [
+        f"label=<{'<br/>'.join(lines)}>",
+        f'id="{nid}"',
+        f'fillcolor="{_FILL.get(kind, "#f6f8fa")}"',
+        f"tooltip={_quote(f'{name} ({kind})')}",
+    ]
+    if problems:
+        attrs += ['color="#a40e26"', "penwidth=2.5"]
+    if selected:
+        attrs += ["penwidth=3", 'color="#0b57d0"']
+    if link:
+        attrs.append(f"URL={_quote(link(name))}")
+    return f"{nid} [{', '.join(attrs)}];"
 
 
-def _arrow(a: Arrow, pos: dict[str, tuple[int, int]]) -> str:
-    sx, sy = pos[a.source]
-    tx, ty = pos[a.target]
-    x1, y1 = sx + BOX_W / 2, sy + BOX_H
-    x2, y2 = tx + BOX_W / 2, ty
-    if ty > sy:
-        path = f"M{x1},{y1} L{x2},{y2}"
-        lx, ly = (x1 + x2) / 2, (y1 + y2) / 2
-    else:  # back or sideways: curve out to the right
-        x1, y1 = sx + BOX_W, sy + BOX_H / 2
-        x2, y2 = tx + BOX_W, ty + BOX_H / 2
-        bend = max(x1, x2) + 40 + abs(sy - ty) / 6
-        path = f"M{x1},{y1} C{bend},{y1} {bend},{y2} {x2},{y2}"
-        lx, ly = bend - 10, (y1 + y2) / 2
-    label = (
-        f'<text x="{lx:.0f}" y="{ly:.0f}" text-anchor="middle" class="edge-label">{escape(a.label)}</text>'
-        if a.label
-        else ""
-    )
-    return (
-        f'<g class="edge" data-from="{escape(a.source)}" data-to="{escape(a.target)}">'
-        f'<path d="{path}" fill="none" stroke="#57606a" marker-end="url(#arrowhead)"/>{label}</g>'
-    )
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
-def _short(name: str, limit: int = 22) -> str:
+@functools.lru_cache(maxsize=64)
+def _render(dot: str) -> str | None:
+    try:
+        done = subprocess.run(["dot", "-Tsvg"], input=dot.encode(), capture_output=True, timeout=DOT_SECONDS)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.error("flow picture: cannot run Graphviz's dot: %s", exc)
+        return None
+    if done.returncode != 0:
+        log.error("flow picture: dot failed: %s", done.stderr.decode(errors="replace")[:500])
+        return None
+    return done.stdout.decode()
+
+
+_G = re.compile(r'<g id="((?:n|e)\d+)" class="(node|edge)">')
+
+
+def _annotate(svg: str, ids: dict[str, tuple[str, ...]]) -> str:
+    """Graphviz's SVG without its prologue and comments, with our classes and data attributes."""
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<!--.*?-->\n?", "", svg, flags=re.S)
+    svg = svg.replace("<svg ", '<svg class="flow-picture" role="group" aria-label="Picture of the flow" ', 1)
+
+    def tag(m: re.Match) -> str:
+        what = ids.get(m.group(1))
+        if what is None:
+            return m.group(0)
+        if what[0] == "edge":
+            return f'<g id="{m.group(1)}" class="edge" data-from="{escape(what[1])}" data-to="{escape(what[2])}">'
+        return f'<g id="{m.group(1)}" class="node kind-{what[2]}" data-node="{escape(what[1])}">'
+
+    return _G.sub(tag, svg)
+
+
+def _short(name: str, limit: int = 24) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
@@ -202,3 +236,8 @@ def _message(text: str) -> str:
         '<svg xmlns="http://www.w3.org/2000/svg" class="flow-picture" viewBox="0 0 420 40" width="420" height="40" '
         f'role="img" aria-label="{escape(text)}"><text x="10" y="25">{escape(text)}</text></svg>'
     )
+
+
+def node_link(base: str) -> Callable[[str], str]:
+    """Links to a step's form on the visual editor at ``base``."""
+    return lambda name: f"{base}?node={quote(name)}#step"

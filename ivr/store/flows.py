@@ -155,6 +155,11 @@ class FlowStore:
         f = {k.decode(): v.decode() for k, v in raw.items()}
         return Draft(name, f.get("text", ""), f.get("who", ""), float(f.get("at") or 0), json.loads(f.get("issues") or "[]"))
 
+    def draft_names(self) -> list[str]:
+        """Flows with a draft (a new flow made in the browser has nothing else until it is published)."""
+        prefix = keys.FLOW_DRAFT.format("")
+        return sorted(k.decode()[len(prefix):] for k in self.conn.scan_iter(match=keys.FLOW_DRAFT.format("*"), count=500))
+
     def discard_draft(self, name: str) -> None:
         self.conn.delete(keys.FLOW_DRAFT.format(name))
 

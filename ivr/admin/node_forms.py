@@ -1,0 +1,259 @@
+"""The settings form of one flow step, derived from its kind's schema (``ivr.flows.model``).
+
+``fields(kind)`` says which inputs a step of that kind has (a step to go to,
+a prompt, a desk, a number, a yes/no, the options); ``parse`` turns a
+submitted form back into the values ``FlowEdit.set_fields`` writes. A new
+node kind or field in the model gets a form without changes here.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from ivr.flows.editing import EditError
+from ivr.flows.model import (
+    CallbackNode,
+    GotoNode,
+    HangupNode,
+    HoldNode,
+    HoursNode,
+    LanguageNode,
+    MenuNode,
+    SayNode,
+    TransferNode,
+    VoicemailNode,
+)
+
+MODELS: dict[str, type[BaseModel]] = {
+    "say": SayNode,
+    "menu": MenuNode,
+    "language": LanguageNode,
+    "hours": HoursNode,
+    "transfer": TransferNode,
+    "callback": CallbackNode,
+    "hold": HoldNode,
+    "voicemail": VoicemailNode,
+    "hangup": HangupNode,
+    "goto": GotoNode,
+}
+
+# What each kind is for, in the words the editor uses.
+KIND_WORDS = {
+    "say": "Say something, then go on",
+    "menu": "Ask the caller to choose (keys or words)",
+    "language": "Offer languages",
+    "hours": "Open, closed or holiday?",
+    "transfer": "Ring a desk",
+    "callback": "Offer a call back",
+    "hold": "Keep holding for a desk",
+    "voicemail": "Take a message",
+    "hangup": "Say goodbye and hang up",
+    "goto": "Go to another step",
+}
+
+LABELS = {
+    "next": "Then go to",
+    "open": "When open, go to",
+    "closed": "When closed, go to",
+    "holiday": "On a holiday, go to",
+    "on_failure": "If the caller does not choose, go to",
+    "on_no_answer": "If nobody answers, go to",
+    "on_busy": "If the line is busy, go to",
+    "on_long_wait": "If the wait is long, go to",
+    "on_timeout": "After the last round, go to",
+    "prompt": "What the caller hears",
+    "prompts": "What the caller hears, in order",
+    "desk": "Desk",
+    "department": "Department (queue)",
+    "number": "Phone number (instead of a desk)",
+    "timeout": "Seconds to wait",
+    "retries": "Tries before giving up",
+    "repeat_digit": "Key that repeats the menu",
+    "options": "Choices",
+    "digit": "Key",
+    "keywords": "Spoken words",
+    "language": "Language",
+    "answer": "Recorded answer",
+    "opt_out": "Stop calling this number",
+    "callback": "Call back",
+}
+
+TARGETS = frozenset(("next", "open", "closed", "holiday", "on_failure", "on_no_answer", "on_busy", "on_long_wait", "on_timeout"))
+KEYS = list("1234567890*#")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input of a step's form."""
+
+    name: str
+    widget: str  # target, prompt, prompts, desk, key, language, keywords, int, bool, text, options
+    label: str
+    required: bool = False
+    default: Any = None
+    low: int | None = None
+    high: int | None = None
+    columns: tuple["Field", ...] = field(default_factory=tuple)  # for options: the fields of one choice
+
+    @property
+    def default_text(self) -> str:
+        return "" if self.default is None or self.default is PydanticUndefined else str(self.default)
+
+
+def _bounds(info) -> tuple[int | None, int | None]:
+    low = high = None
+    for item in info.metadata:
+        low = getattr(item, "ge", low)
+        high = getattr(item, "le", high)
+    return low, high
+
+
+def _base(annotation) -> Any:
+    """``int`` for ``int | None`` and the like."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+def _widget(name: str, annotation) -> str:
+    base = _base(annotation)
+    if name in TARGETS:
+        return "target"
+    if name == "options":
+        return "options"
+    if name == "digit" or name == "repeat_digit":
+        return "key"
+    if name == "keywords":
+        return "keywords"
+    if name == "language":
+        return "language"
+    if typing.get_origin(base) is list and (name == "prompts" or name.endswith("_prompts") or name == "intro"):
+        return "prompts"
+    if name == "prompt" or name.endswith("_prompt"):
+        return "prompt"
+    if name in ("desk", "department") or (name == "callback" and base is str):
+        return "desk"
+    if base is bool:
+        return "bool"
+    if base is int:
+        return "int"
+    return "text"
+
+
+def _fields(model: type[BaseModel]) -> tuple[Field, ...]:
+    out = []
+    for name, info in model.model_fields.items():
+        if name == "type":
+            continue
+        widget = _widget(name, info.annotation)
+        low, high = _bounds(info)
+        columns: tuple[Field, ...] = ()
+        if widget == "options":
+            option_model = typing.get_args(_base(info.annotation))[0]
+            columns = _fields(option_model)
+        default = None if info.default is PydanticUndefined else info.default
+        if info.default_factory is not None:
+            default = None
+        out.append(Field(name, widget, LABELS.get(name, name.replace("_", " ").capitalize()),
+                         info.is_required(), default, low, high, columns))
+    return tuple(out)
+
+
+def fields(kind: str) -> tuple[Field, ...]:
+    model = MODELS.get(kind)
+    if model is None:
+        raise EditError(f"{kind!r} is not a kind of step ({', '.join(MODELS)})")
+    return _fields(model)
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip() for w in text.replace("\n", ",").split(",") if w.strip()]
+
+
+def _scalar(f: Field, raw: str, where: str) -> Any:
+    raw = raw.strip()
+    if f.widget == "int":
+        try:
+            value = int(raw)
+        except ValueError:
+            raise EditError(f"{where}: {raw!r} is not a whole number") from None
+        if (f.low is not None and value < f.low) or (f.high is not None and value > f.high):
+            raise EditError(f"{where}: {value} is outside {f.low}–{f.high}")
+        return value
+    if f.widget == "key":
+        if raw not in KEYS:
+            raise EditError(f"{where}: {raw!r} is not a phone key")
+        return int(raw) if raw.isdigit() else raw
+    return raw
+
+
+def parse(kind: str, form, languages: list[str], old: dict) -> tuple[dict[str, Any], list[str]]:
+    """(values to write, fields to remove) from a submitted step form (a werkzeug MultiDict)."""
+    values: dict[str, Any] = {}
+    clear: list[str] = []
+    for f in fields(kind):
+        where = f.label
+        if f.widget == "options":
+            values["options"] = _parse_options(f, form, languages, old)
+            continue
+        if f.widget == "bool":
+            value: Any = form.get(f"f.{f.name}") == "on"
+        elif f.widget == "prompts":
+            value = [p for p in form.getlist(f"f.{f.name}") if p.strip()]
+            if not value:
+                clear.append(f.name)
+                continue
+        else:
+            raw = form.get(f"f.{f.name}", "")
+            if not raw.strip():
+                clear.append(f.name)
+                continue
+            value = _scalar(f, raw, where)
+        if f.name not in old and value == f.default:
+            continue  # a default nobody wrote stays unwritten
+        values[f.name] = value
+    return values, clear
+
+
+def _parse_options(f: Field, form, languages: list[str], old: dict) -> list[dict[str, Any]]:
+    try:
+        count = int(form.get("o.count", "0"))
+    except ValueError:
+        raise EditError("the form is damaged (o.count); reload the page") from None
+    old_rows = old.get("options") if isinstance(old.get("options"), list) else []
+    rows = []
+    for i in range(min(count, 50)):
+        if form.get(f"o.{i}.remove") == "on":
+            continue
+        before = old_rows[i] if i < len(old_rows) and isinstance(old_rows[i], dict) else {}
+        row: dict[str, Any] = {}
+        for column in f.columns:
+            where = f"choice {len(rows) + 1}, {column.label.lower()}"
+            name = f"o.{i}.{column.name}"
+            if column.widget == "keywords":
+                shared = form.get(f"{name}.all")
+                if shared is not None:
+                    words: Any = _words(shared)
+                else:
+                    words = {lang: _words(form.get(f"{name}.{lang}", "")) for lang in languages}
+                    words = {lang: w for lang, w in words.items() if w}
+                if words:
+                    row["keywords"] = words
+                continue
+            if column.widget == "bool":
+                value: Any = form.get(name) == "on"
+                if value or column.name in before:
+                    row[column.name] = value
+                continue
+            raw = form.get(name, "")
+            if raw.strip():
+                row[column.name] = _scalar(column, raw, where)
+        rows.append(row)
+    return rows
