@@ -6,6 +6,8 @@
     POST      /admin/flows/<name>/steps            add a step (optionally after an existing one)
     POST      /admin/flows/<name>/steps/<node>     change, rename, make first, or remove a step
     GET       /admin/flows/<name>/yaml             the same draft as YAML text (advanced)
+    GET/POST  /admin/new-flow                      a new flow (a draft) from a template or a copy
+    GET/POST  /admin/numbers                       which flow answers which of the clinic's numbers
     POST      /admin/flows/<name>/check            JSON: validate draft text -> issues + SVG picture
     POST      /admin/flows/<name>/try              JSON: one turn of the "try it" phone on the draft
     POST      /admin/flows/<name>/save             save the draft, or publish it if it validates
@@ -34,6 +36,6 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from . import api_key_pages, emergency_pages, flow_pages, flow_visual, hours_pages, pages, prompt_pages  # noqa: E402,F401
+from . import api_key_pages, emergency_pages, flow_new, flow_pages, flow_visual, hours_pages, pages, prompt_pages  # noqa: E402,F401
 
 __all__ = ["bp"]

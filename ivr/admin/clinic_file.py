@@ -108,6 +108,18 @@ def write(path: Path, hours: dict[str, list[str]] | None = None, holidays: list[
     return old, new
 
 
+def write_numbers(path: Path, default_flow: str, by_number: dict[str, str]) -> tuple[str, str]:
+    """Replace ``default_flow`` and ``flows_by_number`` in clinic.yaml if the result validates. (old, new)."""
+    old = path.read_text(encoding="utf-8")
+    mapping = ["flows_by_number: {}"] if not by_number else ["flows_by_number:"] + [
+        f"  {_quote(number)}: {flow}" for number, flow in sorted(by_number.items())
+    ]
+    new = replace_blocks(old, {"default_flow": [f"default_flow: {default_flow}"], "flows_by_number": mapping})
+    check_text(path, new)
+    atomic_write(path, new)
+    return old, new
+
+
 def atomic_write(path: Path, text: str | bytes) -> None:
     """Write a file so readers see the old or the new content, never a part."""
     data = text.encode("utf-8") if isinstance(text, str) else text
@@ -130,4 +142,4 @@ def parse_date(value: str) -> dt.date:
     return dt.date.fromisoformat(value.strip())
 
 
-__all__ = ["ClinicConfigError", "atomic_write", "check_text", "holiday_dicts", "replace_blocks", "write"]
+__all__ = ["ClinicConfigError", "atomic_write", "check_text", "holiday_dicts", "replace_blocks", "write", "write_numbers"]

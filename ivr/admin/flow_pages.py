@@ -106,7 +106,8 @@ def flows():
         current = next((v for v in history if v.version == live), None)
         rows.append({"name": name, "live": current, "versions": len(history), "draft": svc.flow_versions.draft(name)})
     record(actions.VIEW_FLOW, target="flows")
-    return render_template("admin/flows.html", rows=rows, zone=svc.runtime.clinic.zone)
+    live_names = set(svc.flow_versions.live()) | set(svc.runtime.flows.names)
+    return render_template("admin/flows.html", rows=rows, zone=svc.runtime.clinic.zone, live_names=live_names)
 
 
 @bp.get("/flows/<name>/yaml")
