@@ -1,7 +1,11 @@
 """Prompt texts and recordings, per language.
 
-    prompts/<lang>/prompts.yaml     id: text   ("{clinic_name}" is filled in)
+    prompts/<lang>/prompts.yaml     id: text   ("{clinic_name}", "{hours_today}" ... are filled in)
     prompts/<lang>/audio/<id>.mp3   optional recording, played instead of text-to-speech
+
+A placeholder is valid in a prompt only where every use of the prompt fills it in
+(``prompt_uses``): ``{minutes}`` in a callback offer, ``{first_name}`` in the
+follow-up flow, ``{hours_today}`` anywhere.
 """
 
 from __future__ import annotations
@@ -11,12 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ivr.flows import yaml_lines
+from ivr.flows.validate import PromptUse, flow_prompt_uses
+from ivr.spoken_hours import NAMES as TIMED
 
 AUDIO_TYPES = (".mp3", ".wav")
 
 # What a prompt may say in braces, and what fills it in: anything else would be read out as typed.
 PLACEHOLDERS = {
     "clinic_name": "the clinic's name (any prompt)",
+    "hours_today": "today's opening hours, or that the clinic is closed today (any prompt)",
+    "next_open": "when the clinic opens next, or until when it is open now (any prompt)",
+    "hours_week": "the usual weekly opening hours (any prompt)",
     "minutes": "the estimated wait (callback offers)",
     "position": "the caller's place in line (callback confirmations, holding)",
     "last4": "the last four digits of the callback number (callback prompts)",
@@ -26,8 +35,38 @@ PLACEHOLDERS = {
 }
 
 
+# What the follow-up flow (clinic.yaml followups.flow) fills in besides EVERY_CALL (ivr.voice.followup).
+FOLLOWUP_VALUES = frozenset({"first_name", "clinic_number"})
+# Prompts the code plays outside any flow node, and what it fills in.
+CODE_USES: dict[str, PromptUse] = {
+    "followup_machine": PromptUse("the follow-up call's answering-machine message",
+                                  frozenset({"clinic_name", "clinic_number"})),
+}
+
+
 class PromptError(ValueError):
     """A prompts file is unreadable or malformed."""
+
+
+def placeholder_names(text: str) -> frozenset[str]:
+    """The {names} a text says ("" if its braces do not pair up)."""
+    try:
+        return frozenset(name for _, name, _, _ in string.Formatter().parse(text) if name is not None)
+    except ValueError:
+        return frozenset()
+
+
+def says_the_time(text: str) -> bool:
+    """Whether the text's words depend on the time of the call ({hours_today}, {next_open}, ...)."""
+    return bool(placeholder_names(text) & set(TIMED))
+
+
+def prompt_uses(prompt_id: str, flows, flow_values) -> list[PromptUse]:
+    """Every place ``prompt_id`` is played: nodes of ``flows`` (Flow objects), and the code's own uses."""
+    uses = list(flow_prompt_uses(flows, flow_values).get(prompt_id, []))
+    if prompt_id in CODE_USES:
+        uses.append(CODE_USES[prompt_id])
+    return uses
 
 
 def placeholder_problem(text: str) -> str:
@@ -65,6 +104,10 @@ class PromptCatalog:
             return raw.format_map(variables or {})
         except (KeyError, ValueError, IndexError):
             return raw
+
+    def placeholders(self) -> dict[str, dict[str, frozenset[str]]]:
+        """Language -> prompt id -> the {names} its text says (flow validation checks them per node)."""
+        return {lang: {pid: placeholder_names(text) for pid, text in texts.items()} for lang, texts in self.texts.items()}
 
     def audio_file(self, lang: str, prompt_id: str) -> str | None:
         return self.audio.get(lang, {}).get(prompt_id)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ivr.clinic import ClinicConfigError, ClinicSettings, load_clinic
+from ivr.hours import Schedule
 from ivr.flows import CheckReport, Context, Environment, Flow, FlowInvalid, FlowRegistry, check_folder, load_flow
-from ivr.prompts import PromptCatalog, PromptError, load_prompts
+from ivr.prompts import FOLLOWUP_VALUES, PromptCatalog, PromptError, load_prompts
 
 if TYPE_CHECKING:
     from ivr.store.flows import FlowStore
@@ -29,12 +30,14 @@ RENDERED = 512  # TwiML answers kept per settings version (ivr.runtime.Runtime.r
 
 
 def environment(clinic: ClinicSettings, prompts: PromptCatalog) -> Environment:
-    """What flows may refer to: prompts, desks, departments and voices."""
+    """What flows may refer to: prompts (and the placeholders they say), desks, departments and voices."""
     return Environment(
         prompts=prompts.ids(),
         desks=clinic.desk_numbers(),
         departments=frozenset(clinic.desks),
         languages=frozenset(clinic.languages),
+        placeholders=prompts.placeholders(),
+        flow_values={clinic.followups.flow: FOLLOWUP_VALUES},
     )
 
 
@@ -80,23 +83,32 @@ class Runtime:
         self._schedule = clinic.schedule()
         self._desks = clinic.desk_numbers()
 
-    def render(self, reply, seq: int, audio_base: str) -> str:
-        """The TwiML of an engine reply. Replies repeat (every new call hears the same greeting), so
-        the last RENDERED of them are kept, until settings or prompts change."""
+    def render(self, reply, seq: int, audio_base: str, now: dt.datetime | None = None) -> str:
+        """The TwiML of an engine reply in a call at ``now``. Replies repeat (every new call hears the
+        same greeting), so the last RENDERED of them are kept, until settings or prompts change;
+        except those that say the hours ({hours_today}, {next_open}): their words change with the time."""
         from ivr.voice.twiml import Renderer
 
         key = (reply, seq, audio_base)
         try:
             return self._rendered[key]
         except KeyError:
-            pass
+            cacheable = True
         except TypeError:  # a reply carrying something unhashable: render it every time
-            return Renderer(self.clinic, self.prompts, audio_base).render(reply, seq)
-        body = Renderer(self.clinic, self.prompts, audio_base).render(reply, seq)
+            cacheable = False
+        renderer = Renderer(self.clinic, self.prompts, audio_base, now=now, schedule=self._schedule)
+        body = renderer.render(reply, seq)
+        if not cacheable or renderer.timed:  # timed: says the hours, which change with the time of the call
+            return body
         if len(self._rendered) >= RENDERED:
             self._rendered.clear()
         self._rendered[key] = body
         return body
+
+    @property
+    def schedule(self) -> Schedule:
+        """The clinic's hours and holidays, as the live settings say."""
+        return self._schedule
 
     def context(self, now: dt.datetime, **ports) -> Context:
         """The engine's view of the world at ``now``; ``ports`` answer queue questions."""

@@ -17,7 +17,9 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 
 from ivr import services
 from ivr.flows import yaml_lines
-from ivr.prompts import AUDIO_TYPES, PromptCatalog, PromptError, load_prompts, placeholder_problem
+from ivr.flows.validate import PromptUse, braces, unfillable
+from ivr.prompts import (AUDIO_TYPES, FOLLOWUP_VALUES, PLACEHOLDERS, PromptCatalog, PromptError, load_prompts,
+                         placeholder_names, placeholder_problem, prompt_uses)
 from ivr.staff.audit import record
 from ivr.store import audit as actions
 
@@ -60,7 +62,35 @@ def prompts():
     ids = sorted(set().union(*[set(catalog.texts.get(lang, {})) | set(catalog.audio.get(lang, {})) for lang in languages]))
     missing = {lang: [i for i in ids if i not in catalog.texts.get(lang, {}) and i not in catalog.audio.get(lang, {})] for lang in languages}
     record(actions.VIEW_ADMIN, target="prompts")
-    return render_template("admin/prompts.html", ids=ids, languages=languages, catalog=catalog, missing=missing)
+    return render_template("admin/prompts.html", ids=ids, languages=languages, catalog=catalog, missing=missing,
+                           placeholders=PLACEHOLDERS)
+
+
+def _uses(prompt_id: str) -> list[PromptUse]:
+    """Where calls play the prompt now: nodes of the live flows, and the code's own uses."""
+    runtime = services.get().runtime
+    flows = []
+    for name in runtime.flows.names:
+        try:
+            flows.append(runtime.flows.live(name))
+        except KeyError:
+            continue
+    return prompt_uses(prompt_id, flows, {runtime.clinic.followups.flow: FOLLOWUP_VALUES})
+
+
+def usable(uses: list[PromptUse]) -> list[str]:
+    """The placeholders a prompt with these uses can say (every known one if it is not used yet)."""
+    names = frozenset(PLACEHOLDERS).intersection(*(u.fills for u in uses))
+    return [n for n in PLACEHOLDERS if n in names]
+
+
+def text_problem(text: str, uses: list[PromptUse]) -> str:
+    """Why callers would not hear ``text`` as meant where the prompt is played ("" if they would)."""
+    names = placeholder_names(text)
+    unknown = names - set(PLACEHOLDERS)
+    if unknown:
+        return f"{braces(unknown)} is not a value a call can fill in (this prompt can use {braces(usable(uses))})"
+    return placeholder_problem(text) or unfillable(names, uses)
 
 
 @bp.get("/prompts/<prompt_id>")
@@ -68,8 +98,10 @@ def prompts():
 def prompt(prompt_id: str):
     _check_id(prompt_id)
     catalog = _catalog()
+    uses = _uses(prompt_id)
     return render_template("admin/prompt.html", prompt_id=prompt_id, languages=_languages(), catalog=catalog,
-                           clinic=services.get().runtime.clinic)
+                           clinic=services.get().runtime.clinic, uses=uses, usable=usable(uses),
+                           placeholders=PLACEHOLDERS)
 
 
 def write_prompt(folder: Path, lang: str, prompt_id: str, text: str) -> str | None:
@@ -95,20 +127,22 @@ def write_prompt(folder: Path, lang: str, prompt_id: str, text: str) -> str | No
 @role_required("admin")
 def save_prompt(prompt_id: str):
     _check_id(prompt_id)
-    changed = []
-    for lang in _languages():
+    catalog, uses = _catalog(), _uses(prompt_id)
+    texts: dict[str, str] = {}
+    for lang in _languages():  # every language is checked before any is written
         text = " ".join((request.form.get(f"text_{lang}") or "").split())
-        if not text:
+        if not text or catalog.texts.get(lang, {}).get(prompt_id) == text:
             continue  # an empty box leaves the prompt as it is (or missing)
         if len(text) > MAX_TEXT:
             flash(f"{lang}: the text is longer than {MAX_TEXT} characters.", "error")
             return redirect(url_for("admin.prompt", prompt_id=prompt_id))
-        if _catalog().texts.get(lang, {}).get(prompt_id) == text:
-            continue
-        problem = placeholder_problem(text)
+        problem = text_problem(text, uses)
         if problem:
             flash(f"{lang}: not saved: {problem}.", "error")
             return redirect(url_for("admin.prompt", prompt_id=prompt_id))
+        texts[lang] = text
+    changed = []
+    for lang, text in texts.items():
         try:
             previous = write_prompt(_folder(), lang, prompt_id, text)
         except PromptError as exc:

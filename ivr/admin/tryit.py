@@ -16,6 +16,7 @@ from ivr.flows import CallState, Dial, Event, Flow, Gather, Hangup, Prompt, Reco
 from ivr.flows.actions import Music, RequestCallback, SaveVoicemail
 from ivr.hours import OpenStatus
 from ivr.runtime import Runtime
+from ivr.voice.twiml import Renderer
 
 CALLER = "+12025550123"  # the pretend caller's number (fictional, 555-01xx)
 MAX_EFFECTS = 4
@@ -63,7 +64,7 @@ def run(runtime: Runtime, flow: Flow, now: dt.datetime, state: dict | None, acti
         if not actions or not isinstance(actions[-1], (RequestCallback, SaveVoicemail)):
             break
         effect = actions.pop()
-        heard.extend(_describe(runtime, actions))
+        heard.extend(_describe(runtime, actions, now))
         actions = []
         if isinstance(effect, SaveVoicemail):
             text = f"Would keep the message and add a callback request to the {effect.department} queue (not stored in try-it)."
@@ -74,21 +75,22 @@ def run(runtime: Runtime, flow: Flow, now: dt.datetime, state: dict | None, acti
         heard.append({"kind": "effect", "text": text})
         more, call = step(flow, call, result, ctx)
         actions = list(more.actions)
-    heard.extend(_describe(runtime, actions))
+    heard.extend(_describe(runtime, actions, now))
     last = actions[-1] if actions else Hangup()
     waiting = {Gather: "gather", Dial: "dial", Record: "record"}.get(type(last), "ended")
     return {"heard": heard, "waiting": waiting, "state": None if waiting == "ended" else call.to_dict(),
             "node": call.node, "lang": call.lang, "outcome": call.outcome}
 
 
-def _describe(runtime: Runtime, actions: list) -> list[dict]:
-    clinic, prompts = runtime.clinic, runtime.prompts
+def _describe(runtime: Runtime, actions: list, now: dt.datetime) -> list[dict]:
+    clinic = runtime.clinic
+    # The words a real call hears at ``now`` (the real hours, even when the page pretends "closed").
+    renderer = Renderer(clinic, runtime.prompts, "", now=now, schedule=runtime.schedule)
     out: list[dict] = []
 
     def say(p: Prompt) -> None:
-        values = {"clinic_name": clinic.name, **dict(p.values)}
-        text = prompts.text(p.lang, p.id, values)
-        recorded = bool(prompts.audio_file(p.lang, p.id)) and not p.values
+        text, audio = renderer.words(p)
+        recorded = audio is not None
         out.append({"kind": "say", "lang": p.lang, "prompt": p.id, "recorded": recorded,
                     "text": text if text is not None else f"(prompt {p.id} is missing in {p.lang})"})
 

@@ -6,14 +6,16 @@ Rules beyond the schema:
 - every prompt exists in every language the node speaks;
 - no loop can go round without the caller pressing or saying something;
 - no path ends in silence: every way out a node needs is there, so each path
-  ends at a person (transfer), a voicemail or an explicit goodbye.
+  ends at a person (transfer), a voicemail or an explicit goodbye;
+- every {name} a prompt's text says can be filled in where the node plays it
+  (``{minutes}`` only in a callback offer, ``{first_name}`` only in the follow-up flow).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
 
 import phonenumbers
 from pydantic import ValidationError
@@ -62,6 +64,98 @@ class Environment:
     desks: Mapping[str, str]  # desk id -> E.164 number
     departments: frozenset[str]
     languages: frozenset[str]  # languages the clinic has voices for
+    # language -> prompt id -> the {names} its text says (empty: placeholders are not checked)
+    placeholders: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
+    # flow name -> what every prompt of that flow can say besides EVERY_CALL (the follow-up flow's patient)
+    flow_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+# Placeholders any prompt of a call can say: the renderer and Try-it fill them in
+# (ivr.spoken_hours.prompt_values), whatever node plays the prompt.
+EVERY_CALL = frozenset({"clinic_name", "hours_today", "next_open", "hours_week"})
+# What a node kind fills in for the prompt named by one of its fields (ivr.flows.nodes: Prompt.with_values).
+KIND_VALUES: Mapping[tuple[str, str], frozenset[str]] = {
+    ("callback", "prompt"): frozenset({"minutes"}),
+    ("callback", "confirm_number_prompt"): frozenset({"last4"}),
+    ("callback", "readback_prompt"): frozenset({"digits"}),
+    ("callback", "confirmed_prompt"): frozenset({"position", "minutes", "last4"}),
+    ("callback", "already_waiting_prompt"): frozenset({"position", "last4"}),
+    ("hold", "prompt"): frozenset({"position"}),
+}
+KIND_NAMES = {
+    "say": "a message", "menu": "a menu", "language": "the language choice", "transfer": "a transfer",
+    "voicemail": "a voicemail", "hangup": "a goodbye", "callback": "a callback offer", "hold": "hold",
+}
+
+
+@dataclass(frozen=True)
+class PromptUse:
+    """One place a prompt is played, and the placeholders that place fills in."""
+
+    where: str  # "node 'main_menu' (a menu) in flow 'main'"
+    fills: frozenset[str]
+    languages: tuple[str, ...] = ()
+    field: str = ""  # the node's field naming the prompt
+
+    def __str__(self) -> str:
+        return self.where
+
+
+def braces(names: Iterable[str]) -> str:
+    return ", ".join("{" + n + "}" for n in sorted(names))
+
+
+def _prompt_fields(node: Any) -> dict[str, list[str]]:
+    """Prompt id -> the node's fields that name it ("prompt", "confirmed_prompt", "prompts", ...)."""
+    out: dict[str, list[str]] = {}
+    for name in type(node).model_fields:
+        value = getattr(node, name, None)
+        if name.endswith("prompt") and isinstance(value, str):
+            out.setdefault(value, []).append(name)
+        elif name == "prompts" and isinstance(value, (list, tuple)):
+            for item in value:
+                out.setdefault(str(item), []).append(name)
+    return out
+
+
+def node_prompt_uses(flow: str, name: str, node: Any, languages: tuple[str, ...],
+                     extra: frozenset[str] = frozenset()) -> dict[str, PromptUse]:
+    """The prompts a node plays, each with what it can say in braces there."""
+    fields = _prompt_fields(node)
+    uses: dict[str, PromptUse] = {}
+    for prompt_id, langs in KINDS[node.type].prompts(node, languages):
+        named = fields.get(prompt_id) or [""]
+        given = frozenset.intersection(*(KIND_VALUES.get((node.type, f), frozenset()) for f in named))
+        where = f"node '{name}' ({KIND_NAMES.get(node.type, node.type)}) in flow '{flow}'"
+        uses[prompt_id] = PromptUse(where, EVERY_CALL | extra | given, tuple(langs), named[0])
+    return uses
+
+
+def flow_prompt_uses(flows: Iterable[Any], flow_values: Mapping[str, frozenset[str]]) -> dict[str, list[PromptUse]]:
+    """Prompt id -> every place the given flows (Flow objects) play it."""
+    out: dict[str, list[PromptUse]] = {}
+    for flow in flows:
+        extra = flow_values.get(flow.name, frozenset())
+        for name, node in flow.nodes.items():
+            for prompt_id, use in node_prompt_uses(flow.name, name, node, tuple(flow.languages), extra).items():
+                out.setdefault(prompt_id, []).append(use)
+    return out
+
+
+def unfillable(names: Iterable[str], uses: Sequence[PromptUse]) -> str:
+    """Why a prompt saying ``names`` would be read out with its braces somewhere it is played ("" if never).
+
+    E.g. "{minutes} cannot be filled in here: this prompt is played by node 'main_menu' (a menu)
+    in flow 'main'; it can use {clinic_name}, {hours_today}, {hours_week}, {next_open}".
+    """
+    names = set(names)
+    failing = [u for u in uses if names - u.fills]
+    if not failing:
+        return ""
+    missing = set().union(*(names - u.fills for u in failing))
+    usable = frozenset.intersection(*(u.fills for u in uses))
+    where = str(failing[0]) + (f" (and {len(failing) - 1} more place{'s' if len(failing) > 2 else ''})" if len(failing) > 1 else "")
+    return f"{braces(missing)} cannot be filled in here: this prompt is played by {where}; it can use {braces(usable)}"
 
 
 def load_flow(text: str, source: str, env: Environment) -> Flow:
@@ -192,6 +286,18 @@ def _check(doc: FlowDocument, data: Any, source: str, env: Environment) -> list[
             missing = [lang for lang in langs if lang in env.prompts and prompt_id not in env.prompts[lang]]
             if missing:
                 add(name, f"prompt {prompt_id!r} is missing in {', '.join(missing)}")
+
+        # Placeholders: each {name} the node's prompts say must be one this node fills in.
+        if env.placeholders:
+            extra = env.flow_values.get(doc.name, frozenset())
+            for prompt_id, use in node_prompt_uses(doc.name, name, node, languages, extra).items():
+                for lang in use.languages:
+                    said = env.placeholders.get(lang, {}).get(prompt_id, frozenset())
+                    if said - use.fills:
+                        add(name, f"prompt {prompt_id!r} ({lang}) says {braces(said - use.fills)}, which this node "
+                                  f"cannot fill in: callers would hear the braces; here it can use {braces(use.fills)}",
+                            *((use.field,) if use.field else ()))
+                        break
 
     if doc.start in doc.nodes:
         reachable = _reachable(graph, doc.start)

@@ -7,6 +7,7 @@ webhooks are recognised.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from urllib.parse import quote
 
@@ -16,7 +17,9 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr.clinic import ClinicSettings
 from ivr.flows import Dial, Gather, Hangup, Prompt, Record, Reply
 from ivr.flows.actions import NOTES, Music
-from ivr.prompts import PromptCatalog
+from ivr.hours import Schedule
+from ivr.prompts import PromptCatalog, says_the_time
+from ivr.spoken_hours import prompt_values
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,12 @@ def step_url(seq: int, path: str = STEP_URL, **extra: str) -> str:
 
 
 class Renderer:
-    """Turns replies into TwiML for one clinic's voices and prompts."""
+    """Turns replies into TwiML for one clinic's voices and prompts, as heard at ``now``.
+
+    Prompts are filled with ``variables`` (the clinic's name, ...), the prompt's own values and the
+    spoken hours ({hours_today}, {next_open}: ivr.spoken_hours) at ``now`` (default: this instant).
+    ``timed`` tells whether a prompt said the hours: then the TwiML holds only for this moment.
+    """
 
     def __init__(
         self,
@@ -38,12 +46,17 @@ class Renderer:
         audio_base: str,
         step_path: str = STEP_URL,
         variables: dict[str, str] | None = None,
+        now: dt.datetime | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         self.clinic = clinic
         self.prompts = prompts
         self.audio_base = audio_base.rstrip("/")
         self.step_path = step_path  # follow-up calls answer at their own URL
         self.variables = {"clinic_name": clinic.name, **(variables or {})}
+        self.now = now
+        self._schedule = schedule
+        self.timed = False
 
     def _voice(self, lang: str):
         voice = self.clinic.languages.get(lang)
@@ -55,22 +68,38 @@ class Renderer:
         audio = self.prompts.audio_file(lang, prompt_id)
         return f"{self.audio_base}/voice/audio/{lang}/{quote(audio)}" if audio else None
 
-    def speak(self, parent, prompt: Prompt) -> None:
-        """Add a prompt to a response or Gather: its recording if any, else its text.
+    @property
+    def schedule(self) -> Schedule:
+        if self._schedule is None:
+            self._schedule = self.clinic.schedule()
+        return self._schedule
 
-        Prompts with values ("about {minutes} minutes") are always spoken, since
-        a recording cannot say the number.
+    def words(self, prompt: Prompt, lang: str | None = None) -> tuple[str | None, str | None]:
+        """(text, recording URL) of a prompt in ``lang`` as a call hears it now: the text with its values
+        filled in (None if the language lacks it), and the recording that is played instead, if any.
+
+        Prompts with values ("about {minutes} minutes") or that say the hours are always
+        spoken, since a recording cannot say the number or know today's hours.
+        Real calls and Try-it (ivr.admin.tryit) both use this.
         """
-        audio = None if prompt.values else self._audio_url(prompt.lang, prompt.id)
+        lang = lang or prompt.lang
+        raw = self.prompts.texts.get(lang, {}).get(prompt.id)
+        values = prompt_values(self.schedule, self.now, lang, {**self.variables, **dict(prompt.values)})
+        text = self.prompts.text(lang, prompt.id, values)
+        self.timed = self.timed or values.timed
+        live = bool(prompt.values) or (raw is not None and says_the_time(raw))
+        return text, None if live else self._audio_url(lang, prompt.id)
+
+    def speak(self, parent, prompt: Prompt) -> None:
+        """Add a prompt to a response or Gather: its recording if any, else its text."""
+        lang = prompt.lang
+        text, audio = self.words(prompt)
         if audio:
             parent.play(audio)
             return
-        lang = prompt.lang
-        values = {**self.variables, **dict(prompt.values)}
-        text = self.prompts.text(lang, prompt.id, values)
         if text is None:  # only if prompts changed under a live flow
             lang = next(iter(self.clinic.languages))
-            text = self.prompts.text(lang, prompt.id, values)
+            text, _ = self.words(prompt, lang)
             log.error("prompt %s missing in %s", prompt.id, prompt.lang)
         if text is None:
             return

@@ -120,7 +120,7 @@ def _answer(request_seq: int, loaded: tuple | None = None) -> Response:
         svc.holds.leave(held, call_sid)  # answered, moved on, or ending: no longer holding
 
     state.seq = request_seq + 1
-    body = runtime.render(reply, state.seq, _audio_base())
+    body = runtime.render(reply, state.seq, _audio_base(), ctx.now)
     if not svc.calls.advance(call_sid, seq, state.to_dict(), request_seq, body):
         # The same webhook is being answered concurrently: send what was stored.
         return twiml(svc.calls.reply(call_sid, request_seq) or body)
@@ -140,7 +140,7 @@ def incoming():
         from ivr.voice.closed import closed_twiml
 
         log.info("emergency closed switch is on: call sent to %s", switch.desk or "the fallback desk")
-        return twiml(closed_twiml(svc.runtime.clinic, switch))
+        return twiml(closed_twiml(svc.runtime.clinic, switch, svc.now()))
     return _answer(0, loaded)
 
 
