@@ -183,7 +183,8 @@ def test_holiday_announced_then_after_hours_menu(phone, clock):
     call = phone()
     call.start()
     turn = call.press("2")
-    assert turn.said[0] == "Hoy nuestra oficina está cerrada por el día festivo."
+    assert turn.said[0] == "Hoy es día festivo, Christmas Day, y estamos cerrados."
+    assert "Volvemos a abrir mañana, sábado, a las 9 de la mañana." in turn.text  # from clinic.yaml's hours
     assert "enfermera de guardia" in turn.text
 
 
@@ -194,7 +195,7 @@ def test_reduced_hours_on_christmas_eve(phone, clock, hour, open_):
     call.start()
     turn = call.press("1")
     assert ("To make, change or cancel an appointment" in turn.text) is open_
-    assert ("closed today for the holiday" in turn.text) is not open_
+    assert ("Today, Christmas Eve, we were open from 8 AM to noon." in turn.text) is not open_
 
 
 @pytest.mark.parametrize(
