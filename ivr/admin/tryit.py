@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 from ivr.flows import CallState, Dial, Event, Flow, Gather, Hangup, Prompt, Record, start, step
 from ivr.flows.actions import Music, RequestCallback, SaveVoicemail
-from ivr.hours import OpenStatus
+from ivr.hours import OpenStatus, Schedule
 from ivr.runtime import Runtime
+from ivr.spoken_hours import spans_on
 from ivr.voice.twiml import Renderer
 
 CALLER = "+12025550123"  # the pretend caller's number (fictional, 555-01xx)
 MAX_EFFECTS = 4
+SEARCH_DAYS = 400  # how far "pretend the clinic is closed/open/on holiday" looks for such a time
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,25 @@ class FixedHours:
 
     def status(self, now: dt.datetime) -> OpenStatus:
         return self.value
+
+
+def pretend_instant(schedule: Schedule, now: dt.datetime, status: OpenStatus) -> dt.datetime:
+    """The first instant from ``now`` when the clinic really is ``status`` (``now`` if none within a year).
+
+    "Pretend the clinic is closed" at 10 AM then says the hours a caller hears at 5 PM, not "open until 5".
+    """
+    if schedule.status(now) is status:
+        return now
+    local = schedule.local(now)
+    for ahead in range(SEARCH_DAYS):
+        day = local.date() + dt.timedelta(days=ahead)
+        midnight = dt.datetime.combine(day, dt.time(), tzinfo=schedule.timezone)
+        marks = {0} | {m for s in spans_on(schedule, day) for m in (s.start, s.end)}
+        for minute in sorted(marks):  # the status only changes at these minutes
+            when = (midnight + dt.timedelta(minutes=minute)).astimezone(dt.timezone.utc)
+            if when >= now and minute < 24 * 60 and schedule.status(when) is status:
+                return when
+    return now
 
 
 def event_from(data: dict) -> Event:
@@ -52,19 +73,26 @@ def run(runtime: Runtime, flow: Flow, now: dt.datetime, state: dict | None, acti
     """One turn: start the call (no state) or answer the node it waits at. Returns what the page shows."""
     ports = {"call_key": "try-it", "wait_seconds": lambda department: 0, "hold_position": lambda desk, key: 1}
     ctx = runtime.context(now, **ports)
+    heard: list[dict] = []
+    spoken_at = now  # the instant whose hours the prompts say ({hours_today}, {next_open})
     if hours in ("open", "closed", "holiday"):
         ctx = dataclasses.replace(ctx, schedule=FixedHours(OpenStatus(hours)))
+        spoken_at = pretend_instant(runtime.schedule, now, OpenStatus(hours))
+        if state is None and spoken_at != now:
+            heard.append({"kind": "note", "text": f"The hours are said as a caller hears them on "
+                          f"{runtime.schedule.local(spoken_at).strftime('%A %B %-d at %-I:%M %p')}, the next time the clinic is {hours}."})
+        elif state is None and runtime.schedule.status(now) is not OpenStatus(hours):
+            heard.append({"kind": "note", "text": f"The clinic is never {hours} in the coming year: the hours are said as now."})
     if state is None:
         reply, call = start(flow, ctx, caller=CALLER)
     else:
         reply, call = step(flow, CallState.from_dict(state), event_from(action), ctx)
     actions = list(reply.actions)
-    heard: list[dict] = []
     for _ in range(MAX_EFFECTS):  # callback requests and voicemails: pretend they were stored, first in line
         if not actions or not isinstance(actions[-1], (RequestCallback, SaveVoicemail)):
             break
         effect = actions.pop()
-        heard.extend(_describe(runtime, actions, now))
+        heard.extend(_describe(runtime, actions, spoken_at))
         actions = []
         if isinstance(effect, SaveVoicemail):
             text = f"Would keep the message and add a callback request to the {effect.department} queue (not stored in try-it)."
@@ -75,7 +103,7 @@ def run(runtime: Runtime, flow: Flow, now: dt.datetime, state: dict | None, acti
         heard.append({"kind": "effect", "text": text})
         more, call = step(flow, call, result, ctx)
         actions = list(more.actions)
-    heard.extend(_describe(runtime, actions, now))
+    heard.extend(_describe(runtime, actions, spoken_at))
     last = actions[-1] if actions else Hangup()
     waiting = {Gather: "gather", Dial: "dial", Record: "record"}.get(type(last), "ended")
     return {"heard": heard, "waiting": waiting, "state": None if waiting == "ended" else call.to_dict(),
