@@ -57,7 +57,6 @@ def press_4(phone) -> str:
     """A new call to the main menu (open hours), English, key 4: the number dialled, or "" if none."""
     call = phone()
     call.start()
-    call.press("1")
     turn = call.press("4")
     return turn.dial_number if turn.waiting == "dial" else ""
 
@@ -123,8 +122,7 @@ def test_a_call_in_progress_finishes_on_its_version_even_in_a_process_that_never
     store.publish("main", FOUR_TO_BILLING, "ada")
     first.extensions["ivr"].runtime.sync_flows()
     call = _phone(first)
-    call.start()
-    call.press("1")  # at the main menu of the version where 4 is billing
+    call.start()  # at the main menu of the version where 4 is billing
 
     store.publish("main", FOUR_TO_NURSE, "ada")
     later = make_app()  # started after: loads only the new live version
@@ -161,7 +159,7 @@ def test_emergency_switch_on_sends_every_call_to_the_message_and_on_call(make_ap
 
 # Access ------------------------------------------------------------------------
 
-ADMIN_PAGES = ["/admin", "/admin/flows", "/admin/flows/main", "/admin/prompts", "/admin/hours", "/admin/emergency",
+ADMIN_PAGES = ["/admin", "/admin/flows", "/admin/flows/main", "/admin/flows/main/yaml", "/admin/new-flow", "/admin/numbers", "/admin/prompts", "/admin/hours", "/admin/emergency",
                "/admin/prompts/welcome"]
 
 
@@ -202,10 +200,10 @@ def test_publish_refuses_an_invalid_draft_keeps_it_and_audits_views(app, users, 
     assert store.live_version("main") == version_of(MAIN)
     line = broken.splitlines().index("      - {digit: 4, next: to_nowhere}") + 1
     assert store.draft("main").issues[0]["line"] == line
-    page = admin.get("/admin/flows/main").get_data(as_text=True)
+    page = admin.get("/admin/flows/main/yaml").get_data(as_text=True)
     item = re.search(rf'<li data-line="{line}">(.*?)</li>', page).group(1)
     shown = html.unescape(re.sub(r"<[^>]+>", "", item))  # "Line N" is a button that goes to the line
-    assert shown == f"Line {line}: node 'main_menu': options[4].next names an unknown node 'to_nowhere'"
+    assert shown == f"Line {line}: node 'main_menu': options[5].next names an unknown node 'to_nowhere'"
     admin.get("/admin/flows/main/versions/1")
     actions = [e.action for e in AuditLog(redis_conn).for_actor("ada")]
     assert "flow_publish_refused" in actions and "view_flow_version" in actions
@@ -334,8 +332,7 @@ def test_hours_edit_keeps_the_rest_of_clinic_yaml_and_refuses_bad_hours(make_app
     assert after.split("# Desks the menus")[1] == before.split("# Desks the menus")[1]
     # Tuesday 10:00 is now closed: the after-hours menu answers.
     call = _phone(app)
-    call.start()
-    assert "Our office is closed now." in call.press("1").text
+    assert "Our office is closed now." in call.start().text
 
 
 def test_holiday_calendar_import_previews_skips_duplicates_and_reports_bad_events(make_app, config_copy, users):

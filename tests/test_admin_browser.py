@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from ivr.flows import yaml_lines
 from ivr.simulator import PhoneCall, requests_transport
 from ivr.staff.passwords import hash_password
 from ivr.store.users import UserStore
@@ -34,20 +35,19 @@ def log_in(page: Page, url: str, then: str) -> None:
 
 
 def key_4(url: str) -> str:
-    """A signed call (as Twilio makes it) to the served app: English, then key 4. The number dialled, or ""."""
+    """A signed call (as Twilio makes it) to the served app: key 4 at the main menu. The number dialled, or ""."""
     call = PhoneCall(requests_transport(), url, TOKEN)
     call.start()
-    call.press("1")
     turn = call.press("4")
     return turn.dial_number if turn.waiting == "dial" else ""
 
 
 def test_edit_with_an_error_is_refused_fix_publish_call_and_roll_back(page, live_server, admin):
     url = live_server.url
-    log_in(page, url, "/admin/flows/main")
+    log_in(page, url, "/admin/flows/main/yaml")
     editor = page.get_by_label("Flow YAML")
     expect(editor).to_have_value(MAIN)
-    expect(page.locator("#picture svg g.node")).to_have_count(23)
+    expect(page.locator("#picture svg g.node[data-node]")).to_have_count(len(yaml_lines.load(MAIN)["nodes"]))
 
     editor.fill(BROKEN)
     problem = page.locator(f'#issues li[data-line="{BROKEN_LINE}"]')
@@ -90,7 +90,7 @@ def test_edit_with_an_error_is_refused_fix_publish_call_and_roll_back(page, live
 
 
 def test_try_it_phone_plays_the_draft(page, live_server, admin):
-    log_in(page, live_server.url, "/admin/flows/main")
+    log_in(page, live_server.url, "/admin/flows/main/yaml")
     page.get_by_label("Flow YAML").fill(FOUR_TO_BILLING)  # a draft, not published
     expect(page.locator("#check-state")).to_have_text("Valid.")
     log = page.locator("#tryit-log")
@@ -189,7 +189,7 @@ def test_emergency_switch_sends_calls_to_on_call_and_non_admins_are_refused(page
 
 
 def test_the_flow_editor_never_traps_the_keyboard_and_an_issue_goes_to_its_line(page, live_server, admin):
-    log_in(page, live_server.url, "/admin/flows/main")
+    log_in(page, live_server.url, "/admin/flows/main/yaml")
     editor = page.locator("#flow-text")
     editor.fill(BROKEN)
     issue = page.locator(f'#issues li[data-line="{BROKEN_LINE}"]')

@@ -215,6 +215,7 @@ def _annotate(svg: str, ids: dict[str, tuple[str, ...]]) -> str:
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<!--.*?-->\n?", "", svg, flags=re.S)
     svg = svg.replace("<svg ", '<svg class="flow-picture" role="group" aria-label="Picture of the flow" ', 1)
+    svg = svg.replace("<a xlink:href=", "<a href=").replace(" xlink:title=", " aria-label=")  # SVG 2 links
 
     def tag(m: re.Match) -> str:
         what = ids.get(m.group(1))
