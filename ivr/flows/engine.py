@@ -5,15 +5,17 @@
 
 A reply is the list of actions the caller hears until the engine needs the
 caller (a Gather), Twilio (a Dial or Record result) or the call ends (Hangup).
-Nodes that need nobody (say, hours, goto) run straight through.
+Nodes that need nobody (say, hours, goto) run straight through; prompts said
+just before a Gather are moved into it, so keys and speech work during them.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 
-from .actions import WAITING_ACTIONS, Action, CallState, Context, Event, Hangup
+from .actions import WAITING_ACTIONS, Action, CallState, Context, Event, Gather, Hangup, Prompt
 from .model import Flow
 from .nodes import KINDS, Transition
 
@@ -84,4 +86,18 @@ def _follow(flow: Flow, state: CallState, t: Transition, ctx: Context) -> tuple[
         state.outcome = t.outcome
     if not actions or not isinstance(actions[-1], WAITING_ACTIONS):
         raise FlowRuntimeError(f"node {state.node!r} left the caller in silence")
-    return Reply(tuple(actions)), state
+    return Reply(tuple(_answerable(actions))), state
+
+
+def _answerable(actions: list[Action]) -> list[Action]:
+    """Prompts said just before a question become part of it: a caller who knows the menu can press
+    a key or speak during the greeting (a say node) instead of waiting for it to end."""
+    if not isinstance(actions[-1], Gather):
+        return actions
+    first = len(actions) - 1
+    while first > 0 and isinstance(actions[first - 1], Prompt):
+        first -= 1
+    if first == len(actions) - 1:
+        return actions
+    gather = actions[-1]
+    return actions[:first] + [dataclasses.replace(gather, prompts=tuple(actions[first:-1]) + gather.prompts)]

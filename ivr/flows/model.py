@@ -57,6 +57,9 @@ class Choice(_Strict):
 
 class MenuOption(Choice):
     next: str | None = None
+    # Choosing it switches the call to this language (e.g. "Para español, oprima 9" in an English menu),
+    # then goes to ``next``; the menu offers it in that language with its ``language_prompt``.
+    language: str | None = None
     # Follow-up calls (ivr.voice.followup) act on these; other calls ignore them.
     answer: str | None = Field(default=None, max_length=40)  # recorded under the menu's ``field``
     opt_out: bool = False  # put the called number on the do-not-call list
@@ -77,8 +80,15 @@ class MenuNode(_Strict):
     type: Literal["menu"]
     prompt: str
     options: list[MenuOption] = Field(min_length=1)
+    # Played once on arrival, inside the menu's Gather (keys and speech work during it), after the
+    # language offers and before ``prompt``: e.g. the emergency notice. Not repeated on retries or "*".
+    intro: list[str] = Field(default_factory=list)
+    language_prompt: str = "language_offer"  # offers each option with a ``language``, in that language
     repeat_digit: Key = "*"
     retries: int = Field(default=2, ge=0, le=5)
+    # Silences heard again before ``on_failure`` (default: ``retries``); 0: a silent caller goes on at once,
+    # e.g. to a person ("or stay on the line").
+    no_input_retries: int | None = Field(default=None, ge=0, le=5)
     timeout: int = Field(default=6, ge=1, le=30)
     no_input_prompt: str = "no_input"
     invalid_prompt: str = "invalid_choice"

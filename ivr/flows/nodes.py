@@ -160,22 +160,40 @@ class Menu:
         return edges
 
     def prompts(self, node: MenuNode, languages):
-        ids = [node.prompt, node.no_input_prompt, node.invalid_prompt]
+        ids = [*node.intro, node.prompt, node.no_input_prompt, node.invalid_prompt]
         if node.failure_prompt:
             ids.append(node.failure_prompt)
-        return [(p, languages) for p in ids]
+        said = [(p, languages) for p in ids]
+        offered = _offered(node)
+        if offered:
+            said.append((node.language_prompt, offered))
+        return said
 
-    def _gather(self, node: MenuNode, call: CallState, before: list[Prompt]) -> Gather:
-        hints = tuple(k for opt in node.options for k in opt.keywords_for(call.lang))
+    @staticmethod
+    def _words(option, lang: str) -> list[str]:
+        # A language option answers to its words in any language: the caller does not speak this one yet.
+        return option.all_keywords() if option.language else option.keywords_for(lang)
+
+    def _gather(self, node: MenuNode, call: CallState, before: list[Prompt], arriving: bool = False) -> Gather:
+        """Sorry (``before``), then each other language's offer in that language, the intro on arrival, the prompt."""
+        hints = tuple(k for opt in node.options for k in self._words(opt, call.lang))
+        offers = [Prompt(node.language_prompt, lang) for lang in _offered(node) if lang != call.lang]
+        intro = [Prompt(p, call.lang) for p in node.intro] if arriving else []
         return Gather(
-            prompts=tuple(before) + (Prompt(node.prompt, call.lang),),
+            prompts=tuple(before) + tuple(offers) + tuple(intro) + (Prompt(node.prompt, call.lang),),
             lang=call.lang,
             timeout=node.timeout,
             hints=hints,
         )
 
+    def _choose(self, node: MenuNode, event: Event, lang: str):
+        digit = event.digits[:1] or matching.spoken_digit(event.speech, (lang,))
+        if digit:
+            return next((o for o in node.options if o.digit == digit), None)
+        return matching.best_match(event.speech, [(o, self._words(o, lang)) for o in node.options])
+
     def enter(self, node: MenuNode, call, ctx):
-        return Transition([self._gather(node, call, [])])
+        return Transition([self._gather(node, call, [], arriving=True)])
 
     def handle(self, node: MenuNode, call: CallState, event: Event, ctx):
         repeat = node.repeat_digit
@@ -183,16 +201,20 @@ class Menu:
             event.digits == repeat or matching.spoken_digit(event.speech, (call.lang,)) == repeat
         ):
             return Transition([self._gather(node, call, [])])
-        option = None if event.is_empty else choose_option(node.options, event, call.lang)
+        option = None if event.is_empty else self._choose(node, event, call.lang)
         if option is not None:
+            if option.language:
+                call.lang = option.language
             return Transition(self._notes(node, option, call), goto=option.next)
         call.tries += 1
-        if call.tries > node.retries:
+        silences = int(call.data.get("silences", "0")) + event.is_empty
+        call.data["silences"] = str(silences)
+        silence_limit = node.retries if node.no_input_retries is None else node.no_input_retries
+        if call.tries > node.retries or (event.is_empty and silences > silence_limit):
             said = [Prompt(node.failure_prompt, call.lang)] if node.failure_prompt else []
             return Transition(said, goto=node.on_failure)
         sorry = node.no_input_prompt if event.is_empty else node.invalid_prompt
         return Transition([self._gather(node, call, [Prompt(sorry, call.lang)])])
-
 
     @staticmethod
     def _notes(node: MenuNode, option, call: CallState) -> list[Action]:
@@ -204,6 +226,11 @@ class Menu:
         if option.callback:
             notes.append(AskCallback(option.callback, call.lang))
         return notes
+
+
+def _offered(node: MenuNode) -> tuple[str, ...]:
+    """The languages a menu's options switch to, in order."""
+    return tuple(dict.fromkeys(o.language for o in node.options if o.language))
 
 
 class Language:
