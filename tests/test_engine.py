@@ -225,7 +225,8 @@ def test_say_runs_straight_through_to_the_next_question():
 def test_language_offer_is_spoken_in_each_offered_language():
     reply, state = begin(language_flow())
     gather = last(reply)
-    assert [(p.id, p.lang) for p in gather.prompts] == [("language_offer", "en"), ("language_offer", "es")]
+    # The greeting before it is part of the question: a caller can answer during it.
+    assert [(p.id, p.lang) for p in gather.prompts][-2:] == [("language_offer", "en"), ("language_offer", "es")]
     assert {"english", "español"} <= set(gather.hints)
     assert state.lang == "en"
 
@@ -716,56 +717,93 @@ def call_main(events, now=WEEKDAY_MORNING):
     return replies, state
 
 
-def test_main_flow_greets_warns_and_offers_languages():
+def test_main_flow_greets_offers_spanish_warns_and_asks_in_one_question():
     [reply], state = call_main([])
-    assert ids(reply)[:2] == ["welcome", "emergency_notice"]
-    assert heard(reply)[2:] == [("language_offer", "en"), ("language_offer", "es")]
-    assert isinstance(last(reply), Gather)
+    # One Gather from the first word: a caller who knows the menu need not wait for the greeting.
+    assert len(reply.actions) == 1 and isinstance(last(reply), Gather)
+    assert heard(reply) == [("welcome", "en"), ("language_offer", "es"), ("emergency_notice", "en"), ("main_menu", "en")]
 
 
 def test_main_flow_spanish_caller_books_an_appointment_by_voice():
     replies, state = call_main([say("Español"), say("Necesito una cita")])
-    assert heard(replies[1]) == [("main_menu", "es")]
+    assert heard(replies[1]) == [("emergency_notice", "es"), ("main_menu", "es")]
     assert heard(replies[2]) == [("connecting_scheduling", "es")]
     dial = last(replies[2])
     assert dial.number == CLINIC.desks["scheduling"].number
 
 
 def test_main_flow_silent_caller_during_hours_reaches_the_front_desk():
-    replies, state = call_main([SILENCE] * 4)  # language (keeps English), then 3 menu timeouts
+    replies, state = call_main([SILENCE])  # "or stay on the line": one silence is enough
     assert ids(replies[-1]) == ["menu_failure", "connecting_front_desk"]
     assert last(replies[-1]).number == CLINIC.desks[CLINIC.fallback_desk].number
 
 
+def test_main_flow_wrong_keys_get_one_more_try_then_the_front_desk():
+    replies, state = call_main([press("7"), press("7")])
+    assert ids(replies[1]) == ["invalid_choice", "language_offer", "main_menu"]
+    assert ids(replies[2]) == ["menu_failure", "connecting_front_desk"]
+
+
 def test_main_flow_after_hours_silent_caller_reaches_the_on_call_nurse():
-    replies, state = call_main([SILENCE] * 4, now=WEEKDAY_NIGHT)
-    assert ids(replies[1]) == ["after_hours"]
+    replies, state = call_main([SILENCE], now=WEEKDAY_NIGHT)
+    assert ids(replies[0])[-1] == "after_hours"
     assert ids(replies[-1]) == ["menu_failure", "connecting_on_call"]
     assert last(replies[-1]).number == CLINIC.desks["on_call_nurse"].number
 
 
 def test_main_flow_on_a_holiday_says_so_then_offers_after_hours_choices():
-    replies, state = call_main([press("1"), press("2")], now=THANKSGIVING)
-    assert ids(replies[1]) == ["holiday_closed", "after_hours"]
-    assert ids(replies[2]) == ["voicemail_front_desk"]
-    assert last(replies[2]).department == "front_desk"
+    replies, state = call_main([press("2")], now=THANKSGIVING)
+    assert ids(replies[0]) == ["welcome", "holiday_closed", "language_offer", "emergency_notice", "after_hours"]
+    assert ids(replies[1]) == ["voicemail_front_desk"]
+    assert last(replies[1]).department == "front_desk"
 
 
 def test_main_flow_nobody_answers_so_the_caller_leaves_a_message():
     replies, state = call_main(
         [
-            press("1"),
             press("3"),
             Event(dial_status="no-answer"),
             press("3"),  # the callback offer: "to leave a message, press 3"
             Event(recording_url="https://rec/1", recording_sid="RE1", recording_duration=20),
         ]
     )
-    assert ids(replies[2]) == ["connecting_nurse"]
-    assert ids(replies[3]) == ["callback_offer"]
-    assert ids(replies[4]) == ["voicemail_nurse"]
-    assert ids(replies[5]) == ["voicemail_thanks"] and replies[5].ends_call
+    assert ids(replies[1]) == ["connecting_nurse"]
+    assert ids(replies[2]) == ["callback_offer"]
+    assert ids(replies[3]) == ["voicemail_nurse"]
+    assert ids(replies[4]) == ["voicemail_thanks"] and replies[4].ends_call
     assert state.outcome == "voicemail:nurse"
+
+
+def test_menu_intro_language_option_and_silence_limit():
+    flow = build(
+        """
+        start:
+          type: menu
+          intro: [emergency]
+          prompt: menu
+          options:
+            - {digit: 1, next: to_sched}
+            - {digit: 2, next: to_bill}
+            - {digit: 9, language: es, keywords: [español], next: start}
+          retries: 2
+          no_input_retries: 0
+          on_failure: to_front
+        """,
+        TAIL,
+    )
+    reply, state = begin(flow)
+    assert heard(reply) == [("language_offer", "es"), ("emergency", "en"), ("menu", "en")]
+    # A wrong key: the sorry, the offer and the menu again, not the intro.
+    reply, state = act(flow, state, press("7"))
+    assert heard(reply) == [("invalid_choice", "en"), ("language_offer", "es"), ("menu", "en")]
+    # Silence: no_input_retries 0 goes on at once, whatever retries are left.
+    reply, _ = act(flow, state, SILENCE)
+    assert ids(reply) == ["to_front"]
+    # The Spanish option (by key or word, in any language) switches the call and arrives again.
+    for event in (press("9"), say("español por favor")):
+        reply, spanish = act(flow, begin(flow)[1], event)
+        assert spanish.lang == "es"
+        assert heard(reply) == [("emergency", "es"), ("menu", "es")]
 
 
 # Property: the shipped flow never strands a caller ------------------------------------
@@ -796,7 +834,7 @@ events = st.one_of(
 instants = st.datetimes(
     min_value=dt.datetime(2026, 1, 1), max_value=dt.datetime(2027, 12, 31), timezones=st.just(UTC)
 )
-SILENT_BOUND = 12  # language + (retries + 1) menu answers + dial + record, with room to spare
+SILENT_BOUND = 12  # (retries + 1) menu answers + dial + callback offer + record, with room to spare
 OUTCOMES = ("answered:", "voicemail:", "voicemail_empty", "goodbye")
 
 

@@ -28,11 +28,11 @@ def test_greeting_warns_about_emergencies_and_offers_spanish_in_spanish(phone):
     turn = phone().start()
 
     assert turn.waiting == "gather"
-    assert "Thank you for calling Riverside Family Clinic." in turn.said
+    assert turn.said[0] == "Thank you for calling Riverside Family Clinic."
     assert any("911" in s and "emergency" in s for s in turn.said)
-    offers = {h.language: h.text for h in turn.heard if h.kind == "say" and ("press" in h.text or "oprima" in h.text)}
-    assert offers["en-US"] == "For English, press 1."
-    assert "español" in offers["es-US"].lower()
+    offers = [h.text for h in turn.heard if h.language == "es-US"]
+    assert offers == ["Para español, oprima 9."]
+    assert "For appointments, press 1." in turn.text  # the menu, in the same breath
     root = parse(turn.twiml[-1])
     gather = root.find("Gather")
     assert gather.get("action") == "/voice/step?s=1"
@@ -44,9 +44,8 @@ def test_greeting_warns_about_emergencies_and_offers_spanish_in_spanish(phone):
 
 def test_english_caller_reaches_scheduling_by_key_press(phone):
     call = phone()
-    call.start()
-    menu = call.press("1")
-    assert "appointment" in menu.text and "press 1" in menu.text
+    menu = call.start()
+    assert "appointments" in menu.text and "press 1" in menu.text
     turn = call.press("1")
 
     assert turn.waiting == "dial"
@@ -71,8 +70,7 @@ def test_english_caller_reaches_scheduling_by_key_press(phone):
 )
 def test_english_caller_routed_by_spoken_words(phone, words, desk):
     call = phone()
-    call.start()
-    call.silence()  # no language choice: English
+    call.start()  # English unless the caller asks for Spanish
     assert call.say(words).dial_number == DESK[desk]
 
 
@@ -80,7 +78,7 @@ def test_spanish_caller_by_speech_reaches_nurse_voicemail_in_spanish(phone, app)
     call = phone(caller="+13055550147")
     call.start()
     menu = call.say("Español")
-    assert "Para hacer, cambiar o cancelar una cita" in menu.text
+    assert "Para citas, oprima 1" in menu.text
     assert all(h.language == "es-US" for h in menu.heard if h.kind == "say")
 
     turn = call.say("necesito hablar con una enfermera")
@@ -115,7 +113,7 @@ def test_spanish_caller_by_speech_reaches_nurse_voicemail_in_spanish(phone, app)
 def test_star_repeats_the_menu_without_using_up_retries(phone):
     call = phone()
     call.start()
-    first = call.press("1")
+    first = call.press("*")
     for _ in range(5):
         again = call.press("*")
         assert again.text == first.text
@@ -125,15 +123,10 @@ def test_star_repeats_the_menu_without_using_up_retries(phone):
     assert wrong.said[0] == "Sorry, that is not one of the choices."
 
 
-def test_silent_caller_is_reprompted_then_reaches_a_person_then_voicemail(phone):
+def test_silent_caller_reaches_a_person_at_once_then_voicemail(phone):
     call = phone()
-    call.start()
-    call.press("1")
-    first = call.silence()
-    assert first.said[0] == "Sorry, I did not hear anything."
-    assert first.waiting == "gather"
-    call.silence()
-    turn = call.silence()  # retries used up
+    assert "stay on the line" in call.start().text
+    turn = call.silence()  # "or stay on the line": no second round of the menu
     assert "Let me connect you with someone who can help." in turn.said
     assert turn.dial_number == DESK["front_desk"]
     offer = call.dial_result("no-answer")
@@ -148,7 +141,6 @@ def test_silent_caller_is_reprompted_then_reaches_a_person_then_voicemail(phone)
 def test_caller_silent_at_voicemail_tone_hears_goodbye_not_silence(phone):
     call = phone()
     call.start()
-    call.press("1")
     call.press("2")
     call.dial_result("no-answer")
     call.press("3")  # leave a message
@@ -160,11 +152,8 @@ def test_caller_silent_at_voicemail_tone_hears_goodbye_not_silence(phone):
 def test_after_hours_offers_on_call_nurse_and_silence_reaches_her(phone, clock):
     clock.set(dt.datetime(2026, 11, 22, 22, 15, tzinfo=CLINIC_TZ))  # Sunday night
     call = phone()
-    call.start()
-    menu = call.press("1")
+    menu = call.start()
     assert "closed" in menu.text and "nurse on call" in menu.text
-    call.silence()
-    call.silence()
     turn = call.silence()
     assert turn.dial_number == DESK["on_call_nurse"]
 
@@ -173,7 +162,6 @@ def test_after_hours_message_option_goes_to_voicemail_by_speech(phone, clock):
     clock.set(dt.datetime(2026, 11, 24, 19, 30, tzinfo=CLINIC_TZ))  # Tuesday after closing
     call = phone()
     call.start()
-    call.press("1")
     turn = call.say("I want to leave a message")
     assert turn.waiting == "record"
 
@@ -181,9 +169,10 @@ def test_after_hours_message_option_goes_to_voicemail_by_speech(phone, clock):
 def test_holiday_announced_then_after_hours_menu(phone, clock):
     clock.set(dt.datetime(2026, 12, 25, 10, 0, tzinfo=CLINIC_TZ))  # Christmas, a Friday
     call = phone()
-    call.start()
-    turn = call.press("2")
-    assert turn.said[0] == "Hoy es día festivo, Christmas Day, y estamos cerrados."
+    first = call.start()
+    assert first.said[1] == "Today, Christmas Day, we are closed."  # right after the welcome
+    assert "nurse on call" in first.text
+    turn = call.press("9")  # Spanish: the after-hours menu again, in Spanish
     assert "Volvemos a abrir mañana, sábado, a las 9 de la mañana." in turn.text  # from clinic.yaml's hours
     assert "enfermera de guardia" in turn.text
 
@@ -191,10 +180,8 @@ def test_holiday_announced_then_after_hours_menu(phone, clock):
 @pytest.mark.parametrize("hour, open_", [(10, True), (13, False)])
 def test_reduced_hours_on_christmas_eve(phone, clock, hour, open_):
     clock.set(dt.datetime(2026, 12, 24, hour, 0, tzinfo=CLINIC_TZ))
-    call = phone()
-    call.start()
-    turn = call.press("1")
-    assert ("To make, change or cancel an appointment" in turn.text) is open_
+    turn = phone().start()
+    assert ("For appointments, press 1" in turn.text) is open_
     assert ("Today, Christmas Eve, we were open from 8 AM to noon." in turn.text) is not open_
 
 
@@ -214,17 +201,15 @@ def test_reduced_hours_on_christmas_eve(phone, clock, hour, open_):
 )
 def test_opening_hours_follow_local_time_across_daylight_saving(phone, clock, utc, open_):
     clock.set(utc)
-    call = phone()
-    call.start()
-    turn = call.press("1")
-    assert ("To make, change or cancel an appointment" in turn.text) is open_
+    turn = phone().start()
+    assert ("For appointments, press 1" in turn.text) is open_
 
 
 def test_call_in_progress_survives_a_new_web_process(phone, make_app):
     """State is in Redis, not in the process: another process continues the call."""
     call = phone()
     call.start()
-    call.press("2")
+    call.press("9")  # Spanish
     from .conftest import flask_transport
 
     call.transport = flask_transport(make_app())
