@@ -110,7 +110,7 @@ def test_a_step_form_changes_the_draft_and_a_stale_form_changes_nothing(app, red
     page = client.get("/admin/flows/main?node=main_menu")
     assert page.status_code == 200
     body = page.get_data(as_text=True)
-    assert 'lang="es"' in body and "Spoken words in es" in body
+    assert 'lang="es"' in body and "Spoken words in Español" in body
     form = _form(client, "/admin/flows/main?node=main_menu", "step-fields")
     assert form["o.1.next"] == ["to_billing"]
     form["o.1.next"] = ["to_nurse"]

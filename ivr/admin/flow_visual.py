@@ -84,6 +84,7 @@ def flow(name: str):
         prompts=prompts,
         desks=list(svc.runtime.clinic.desks),
         languages=languages,
+        language_names={code: voice.name for code, voice in svc.runtime.clinic.languages.items()},
         keys=node_forms.KEYS,
         history=history,
         live=svc.flow_versions.live_version(name),

@@ -84,6 +84,8 @@ LABELS = {
     "callback": "Call back",
 }
 
+# Shown first in every form; the rest (retries, timeouts, standard prompts, follow-up answers) under "More settings".
+MAIN = frozenset(("prompt", "prompts", "intro", "desk", "department", "number", "digit", "keywords", "options"))
 TARGETS = frozenset(("next", "open", "closed", "holiday", "on_failure", "on_no_answer", "on_busy", "on_long_wait", "on_timeout"))
 KEYS = list("1234567890*#")
 
@@ -100,6 +102,7 @@ class Field:
     low: int | None = None
     high: int | None = None
     columns: tuple["Field", ...] = field(default_factory=tuple)  # for options: the fields of one choice
+    more: bool = False  # shown under "More settings" (rarely changed, or only for follow-up calls)
 
     @property
     def default_text(self) -> str:
@@ -161,8 +164,9 @@ def _fields(model: type[BaseModel]) -> tuple[Field, ...]:
         default = None if info.default is PydanticUndefined else info.default
         if info.default_factory is not None:
             default = None
+        more = not (info.is_required() or widget == "target" or name in MAIN)
         out.append(Field(name, widget, LABELS.get(name, name.replace("_", " ").capitalize()),
-                         info.is_required(), default, low, high, columns))
+                         info.is_required(), default, low, high, columns, more))
     return tuple(out)
 
 
