@@ -153,3 +153,53 @@ def test_adding_a_step_after_another_and_problems_shown_on_the_step(app, redis_c
     data = yaml_lines.load(FlowStore(redis_conn).draft("main").text)
     assert data["nodes"]["on_call"] == {"type": "transfer"}
     assert data["nodes"]["after_hours_menu"]["on_failure"] == "on_call"
+
+
+def test_new_flows_from_a_template_or_a_copy_and_bad_names_refused(app, redis_conn, users):  # noqa: F811
+    client = logged_in(app)
+    token = csrf(client, "/admin/new-flow")
+    page = client.get("/admin/new-flow").get_data(as_text=True)
+    assert "Template: nurse line" in page and "A copy of flow main" in page
+    for bad in ("Nurse Line", "main", ""):
+        resp = client.post("/admin/new-flow", data={"csrf_token": token, "name": bad, "start": "empty"})
+        assert resp.status_code == 422, bad
+    resp = client.post("/admin/new-flow", data={"csrf_token": token, "name": "nurse_direct", "start": "template:nurse_line"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/admin/flows/nurse_direct")
+    draft = FlowStore(redis_conn).draft("nurse_direct")
+    data = yaml_lines.load(draft.text)
+    assert data["name"] == "nurse_direct" and draft.issues == []
+    assert draft.text.startswith("# A direct nurse line")  # the template's comments come along
+    assert "nurse_direct" in client.get("/admin/flows").get_data(as_text=True)
+    assert client.get("/admin/flows/nurse_direct").status_code == 200
+    # A copy is the live text under a new name.
+    client.post("/admin/new-flow", data={"csrf_token": token, "name": "main_copy", "start": "copy:main"})
+    copy = FlowStore(redis_conn).draft("main_copy")
+    assert copy.text.replace("name: main_copy", "name: main") == MAIN and copy.issues == []
+    # Discarding a never-published flow's draft removes it.
+    client.post("/admin/flows/main_copy/discard", data={"csrf_token": token})
+    assert client.get("/admin/flows/main_copy").status_code == 404
+
+
+def test_numbers_go_only_to_live_flows_and_the_rest_of_clinic_yaml_is_kept(make_app, config_copy, redis_conn, users):  # noqa: F811
+    config, prompts = config_copy
+    app = make_app(CONFIG_DIR=str(config), PROMPTS_DIR=str(prompts))
+    client = logged_in(app)
+    token = csrf(client, "/admin/numbers")
+    before = (config / "clinic.yaml").read_text()
+    # A flow with only a draft, a malformed number and a duplicate are refused; nothing is written.
+    client.post("/admin/new-flow", data={"csrf_token": token, "name": "nurse_direct", "start": "template:nurse_line"})
+    for numbers, flows in ((["+12025550188"], ["nurse_direct"]), (["555"], ["main"]),
+                           (["+12025550188", "(202) 555-0188"], ["main", "main"])):
+        client.post("/admin/numbers", data={"csrf_token": token, "default_flow": "main", "number": numbers, "flow": flows})
+        assert (config / "clinic.yaml").read_text() == before, numbers
+    # Publish it, then give it a number keyed the way people write it.
+    text = FlowStore(redis_conn).draft("nurse_direct").text
+    client.post("/admin/flows/nurse_direct/save", data={"csrf_token": token, "text": text, "action": "publish"})
+    resp = client.post("/admin/numbers", data={"csrf_token": token, "default_flow": "main",
+                                               "number": ["(202) 555-0188", ""], "flow": ["nurse_direct", "main"]})
+    assert resp.status_code == 302
+    after = (config / "clinic.yaml").read_text()
+    assert 'flows_by_number:\n  "+12025550188": nurse_direct\n' in after
+    assert after.replace('flows_by_number:\n  "+12025550188": nurse_direct\n', "flows_by_number: {}\n") == before
+    from ivr.clinic import load_clinic
+    assert load_clinic(config / "clinic.yaml").flow_for("+12025550188") == "nurse_direct"
