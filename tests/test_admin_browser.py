@@ -96,9 +96,9 @@ def test_try_it_phone_plays_the_draft(page, live_server, admin):
     log = page.locator("#tryit-log")
     page.get_by_role("button", name="Call").click()
     expect(log).to_contain_text("Thank you for calling Riverside Family Clinic.")
-    expect(log).to_contain_text("Para español, oprima 2.")
-    page.locator('#tryit .key[data-key="2"]').click()  # Spanish
-    expect(log).to_contain_text("Para hacer, cambiar o cancelar una cita")
+    expect(log).to_contain_text("Para español, oprima 9.")
+    page.locator('#tryit .key[data-key="9"]').click()  # Spanish
+    expect(log).to_contain_text("Para citas, oprima 1")
     page.locator('#tryit .key[data-key="4"]').click()  # only the draft has key 4
     expect(log).to_contain_text("Would ring Billing (+12025550102)")
     page.get_by_role("button", name="No answer").click()
@@ -109,7 +109,6 @@ def test_try_it_phone_plays_the_draft(page, live_server, admin):
 
     page.get_by_label("Clinic is").select_option("closed")
     page.get_by_role("button", name="Call").click()
-    page.locator('#tryit .key[data-key="1"]').click()
     expect(log).to_contain_text("Our office is closed now.")
     page.get_by_label("Say", exact=True).fill("I need the nurse")
     page.get_by_role("button", name="Say it").click()

@@ -98,7 +98,7 @@ def test_serve_then_call_from_the_terminal_then_stop(served, tmp_path):
     assert health["redis"] == "ok" and health["workers"] >= 1 and health["flows"] == ["followup", "main"]
 
     # A caller chooses Spanish, asks for billing by voice, nobody answers, leaves a message.
-    script = "2\nquiero pagar mi factura\nn\n3\nTengo una pregunta sobre mi factura de octubre\n"
+    script = "9\nquiero pagar mi factura\nn\n3\nTengo una pregunta sobre mi factura de octubre\n"
     result = run_ivr("call", "--url", system.url, "--from", "+13055550147", input=script,
                      IVR_DATA_DIR=str(system.data_dir), timeout=60)
     assert result.returncode == 0, result.stderr
