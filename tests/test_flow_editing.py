@@ -203,3 +203,18 @@ def test_numbers_go_only_to_live_flows_and_the_rest_of_clinic_yaml_is_kept(make_
     assert after.replace('flows_by_number:\n  "+12025550188": nurse_direct\n', "flows_by_number: {}\n") == before
     from ivr.clinic import load_clinic
     assert load_clinic(config / "clinic.yaml").flow_for("+12025550188") == "nurse_direct"
+
+
+def test_the_flows_own_settings_change_in_the_draft(app, redis_conn, users):  # noqa: F811
+    client = logged_in(app)
+    token = csrf(client, "/admin/flows/main")
+    form = {"csrf_token": token, "base": version_of(MAIN), "description": "Daytime menu",
+            "languages": ["en"], "default_language": "es"}
+    client.post("/admin/flows/main/settings", data=form)  # the first language must be one of them
+    assert FlowStore(redis_conn).draft("main") is None
+    form["default_language"] = "en"
+    client.post("/admin/flows/main/settings", data=form)
+    draft = FlowStore(redis_conn).draft("main")
+    data = yaml_lines.load(draft.text)
+    assert (data["description"], data["languages"], data["default_language"]) == ("Daytime menu", ["en"], "en")
+    assert len(changed_lines(MAIN, draft.text)) == 4  # description and languages, each one line

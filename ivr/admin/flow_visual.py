@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Callable
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from ruamel.yaml.comments import CommentedSeq
 
 from ivr import services
 from ivr.flows.editing import EditError, FlowEdit
@@ -85,6 +86,8 @@ def flow(name: str):
         desks=list(svc.runtime.clinic.desks),
         languages=languages,
         language_names={code: voice.name for code, voice in svc.runtime.clinic.languages.items()},
+        description=str(edit.data.get("description") or ""),
+        default_language=str(edit.data.get("default_language") or (languages[0] if languages else "")),
         keys=node_forms.KEYS,
         history=history,
         live=svc.flow_versions.live_version(name),
@@ -214,6 +217,32 @@ def edit_step(name: str, node: str):
             return f"step {node} is now called {new}"
         return _change(name, rename, new)
     abort(400, description="unknown action")
+
+
+@bp.post("/flows/<name>/settings")
+@role_required("admin")
+def flow_settings(name: str):
+    """The flow's own settings: what it is for, its languages and the one a caller starts in."""
+    form = request.form
+    clinic_languages = list(services.get().runtime.clinic.languages)
+    chosen = [lang for lang in clinic_languages if lang in form.getlist("languages")]
+    default = form.get("default_language") or ""
+    description = " ".join((form.get("description") or "").split())[:300]
+
+    def change(edit: FlowEdit) -> str:
+        if not chosen:
+            raise EditError("a flow needs at least one language")
+        if default not in chosen:
+            raise EditError(f"the first language ({default or 'none'}) must be one of the flow's languages")
+        listed = CommentedSeq(chosen)
+        listed.fa.set_flow_style()
+        edit.data["description"] = description
+        if list(edit.data.get("languages") or []) != chosen:
+            edit.data["languages"] = listed
+        edit.data["default_language"] = default
+        return "the flow's settings changed"
+
+    return _change(name, change)
 
 
 @bp.post("/flows/<name>/steps")
