@@ -91,7 +91,7 @@ def test_build_the_main_menu_from_an_empty_flow_publish_call_and_change_a_choice
     page.get_by_label("What the caller hears (needed)").select_option("main_menu")
     page.get_by_label("If the caller does not choose, go to").select_option("to_front_desk")
     page.locator("#step-fields > details.more > summary").click()  # "More settings"
-    page.get_by_label("Failure prompt").select_option("menu_failure")
+    page.get_by_label("Said before giving up").select_option("menu_failure")
     for n in range(1, len(MENU) + 1):
         page.get_by_role("button", name="Add a choice").click()
         expect(page.locator("fieldset.choice")).to_have_count(n)

@@ -69,6 +69,9 @@ LABELS = {
     "on_timeout": "After the last round, go to",
     "prompt": "What the caller hears",
     "prompts": "What the caller hears, in order",
+    "intro": "Said first, once (keys already work)",
+    "language_prompt": "Prompt offering a choice's language",
+    "no_input_retries": "Tries when the caller says nothing",
     "desk": "Desk",
     "department": "Department (queue)",
     "number": "Phone number (instead of a desk)",
@@ -79,9 +82,21 @@ LABELS = {
     "digit": "Key",
     "keywords": "Spoken words",
     "language": "Language",
-    "answer": "Recorded answer",
-    "opt_out": "Stop calling this number",
+    "answer": "Answer recorded (follow-up calls)",
+    "opt_out": "Stop calling this number (follow-up calls)",
     "callback": "Call back",
+    "no_input_prompt": "Said after silence",
+    "invalid_prompt": "Said after a wrong key",
+    "failure_prompt": "Said before giving up",
+    "field": "Question's name (follow-up calls)",
+    "ring_seconds": "Seconds to ring each round",
+    "rounds": "Rounds of holding",
+    "max_length": "Longest message (seconds)",
+    "finish_on_key": "Key that ends the message",
+    "done_prompt": "Said after the message",
+    "empty_prompt": "Said if there was no message",
+    "ask_reason": "Ask the caller why they called",
+    "long_wait_minutes": "A long wait is over (minutes)",
 }
 
 # Shown first in every form; the rest (retries, timeouts, standard prompts, follow-up answers) under "More settings".
@@ -167,6 +182,8 @@ def _fields(model: type[BaseModel]) -> tuple[Field, ...]:
         more = not (info.is_required() or widget == "target" or name in MAIN)
         out.append(Field(name, widget, LABELS.get(name, name.replace("_", " ").capitalize()),
                          info.is_required(), default, low, high, columns, more))
+    # What is said first comes first in the form.
+    out.sort(key=lambda f: 0 if f.name == "intro" else 1)
     return tuple(out)
 
 
