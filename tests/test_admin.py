@@ -332,7 +332,7 @@ def test_hours_edit_keeps_the_rest_of_clinic_yaml_and_refuses_bad_hours(make_app
     assert after.split("# Desks the menus")[1] == before.split("# Desks the menus")[1]
     # Tuesday 10:00 is now closed: the after-hours menu answers.
     call = _phone(app)
-    assert "Our office is closed now." in call.start().text
+    assert "We are closed now." in call.start().text
 
 
 def test_holiday_calendar_import_previews_skips_duplicates_and_reports_bad_events(make_app, config_copy, users):

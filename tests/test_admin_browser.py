@@ -109,7 +109,7 @@ def test_try_it_phone_plays_the_draft(page, live_server, admin):
 
     page.get_by_label("Clinic is").select_option("closed")
     page.get_by_role("button", name="Call").click()
-    expect(log).to_contain_text("Our office is closed now.")
+    expect(log).to_contain_text("We are closed now.")
     page.get_by_label("Say", exact=True).fill("I need the nurse")
     page.get_by_role("button", name="Say it").click()
     expect(log).to_contain_text("Would ring On-call nurse")

@@ -16,9 +16,9 @@ def _call_until_after_hours(page: Page) -> None:
     page.get_by_label("Clinic is").select_option("closed")
     page.get_by_role("button", name="Call").click()
     expect(log.locator("li").first).to_be_visible()
-    if "Our office is closed now." not in log.inner_text():
+    if "We are closed now." not in log.inner_text():
         page.get_by_role("button", name="Stay silent").click()  # silence keeps English
-    expect(log).to_contain_text("Our office is closed now.")
+    expect(log).to_contain_text("We are closed now.")
 
 
 def test_hours_changed_on_the_hours_page_are_heard_in_the_after_hours_prompt(page, start_server, config_copy, admin):  # noqa: F811
@@ -28,7 +28,7 @@ def test_hours_changed_on_the_hours_page_are_heard_in_the_after_hours_prompt(pag
     # The test clock says Tuesday 10 AM: "closed" is heard as at 5 PM, when the clinic closes.
     log_in(page, server.url, "/admin/flows/main")
     _call_until_after_hours(page)
-    expect(log).to_contain_text("Our office is closed now. We open again tomorrow, Wednesday, at 8 AM.")
+    expect(log).to_contain_text("We are closed now. We open again tomorrow, Wednesday, at 8 AM.")
     expect(log).to_contain_text("the next time the clinic is closed")
     page.get_by_role("button", name="Hang up").click()
 
@@ -39,7 +39,7 @@ def test_hours_changed_on_the_hours_page_are_heard_in_the_after_hours_prompt(pag
 
     page.goto(server.url + "/admin/flows/main")
     _call_until_after_hours(page)
-    expect(log).to_contain_text("Our office is closed now. We open again tomorrow, Wednesday, at 9:30 AM.")
+    expect(log).to_contain_text("We are closed now. We open again tomorrow, Wednesday, at 9:30 AM.")
     expect(log).not_to_contain_text("at 8 AM")
 
 

@@ -157,7 +157,7 @@ def _after_hours_says(app) -> str:
     turn = call.start()
     for _ in range(3):  # through a language choice, if the flow has one (silence keeps English)
         says = [s.text or "" for s in ET.fromstring(turn.twiml[-1]).iter("Say")]
-        found = [s for s in says if s.startswith("Our office is closed now.")]
+        found = [s for s in says if s.startswith("We are closed now.")]
         if found:
             return found[0]
         turn = call.silence()
@@ -168,14 +168,14 @@ def test_an_after_hours_call_says_the_hours_of_clinic_yaml_and_follows_a_change(
     config, prompts = config_copy
     app = make_app(CONFIG_DIR=str(config), PROMPTS_DIR=str(prompts), RELOAD_INTERVAL=0)
     clock.set(dt.datetime(2026, 11, 23, 19, 0, tzinfo=CLINIC_TZ))  # Monday evening
-    assert _after_hours_says(app).startswith("Our office is closed now. We open again tomorrow, Tuesday, at 8 AM.")
+    assert _after_hours_says(app).startswith("We are closed now. We open again tomorrow, Tuesday, at 8 AM.")
 
     # The same call later in the week: the answer is worked out again, not served from the render cache.
     clock.set(dt.datetime(2026, 11, 28, 13, 0, tzinfo=CLINIC_TZ))  # Saturday after noon
-    assert _after_hours_says(app).startswith("Our office is closed now. We open again Monday at 8 AM.")
+    assert _after_hours_says(app).startswith("We are closed now. We open again Monday at 8 AM.")
 
     clinic = config / "clinic.yaml"
     text = clinic.read_text()
     assert '  monday: ["08:00-17:00"]' in text
     clinic.write_text(text.replace('  monday: ["08:00-17:00"]', '  monday: ["09:30-12:00", "13:00-17:00"]'))
-    assert _after_hours_says(app).startswith("Our office is closed now. We open again Monday at 9:30 AM.")
+    assert _after_hours_says(app).startswith("We are closed now. We open again Monday at 9:30 AM.")
