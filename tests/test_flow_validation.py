@@ -1094,3 +1094,22 @@ def test_cli_check_fails_on_a_broken_clinic_file(site):
     result = run_check(site)
     assert result.exit_code == 1
     assert f"{clinic}:" in result.stderr and "Mars/Olympus" in result.stderr
+
+
+def test_a_menu_choice_that_switches_to_a_language_the_flow_does_not_enable_is_refused_at_its_line():
+    text = flow_text(
+        """
+        start:
+          type: menu
+          prompt: main_menu
+          options:
+            - {digit: 1, next: bye}
+            - {digit: 9, language: fr, next: bye}   # MARK
+          on_failure: bye
+        bye:
+          type: hangup
+          prompt: goodbye
+        """
+    )
+    issue = only_issue(issues_of(text), "switches to language 'fr'")
+    assert_points_at(issue, marked(text), "start")

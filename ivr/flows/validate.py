@@ -256,6 +256,8 @@ def _check(doc: FlowDocument, data: Any, source: str, env: Environment) -> list[
                     add(name, "an option records an answer, but the menu has no field to record it under", "options", i)
                 if opt.callback and opt.callback not in env.departments:
                     add(name, f"unknown department {opt.callback!r}; known: {', '.join(sorted(env.departments))}", "options", i)
+                if opt.language is not None and opt.language not in languages:
+                    add(name, f"option switches to language {opt.language!r}, which the flow does not enable", "options", i)
         elif isinstance(node, LanguageNode):
             _check_options(add, name, node.options, None, languages)
             for i, opt in enumerate(node.options):

@@ -60,7 +60,8 @@ def _variables(clinic: ClinicSettings, rec: Record | None) -> dict[str, str]:
 def _renderer(clinic: ClinicSettings, rec: Record | None) -> Renderer:
     svc = services.get()
     base = current_app.config.get("PUBLIC_URL") or request.host_url
-    return Renderer(clinic, svc.runtime.prompts, base, step_path=STEP_PATH, variables=_variables(clinic, rec))
+    return Renderer(clinic, svc.runtime.prompts, base, step_path=STEP_PATH, variables=_variables(clinic, rec),
+                    now=svc.now(), schedule=svc.runtime.schedule)
 
 
 def short_message(lang: str = "en", rec: Record | None = None) -> Response:
