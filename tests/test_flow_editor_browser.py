@@ -13,8 +13,7 @@ from playwright.sync_api import Page, expect
 from ivr.flows import yaml_lines
 from ivr.simulator import PhoneCall, requests_transport
 
-from .browser import browser, page, start_server  # noqa: F401
-from .conftest import TOKEN, config_copy  # noqa: F401
+from .conftest import TOKEN
 from .test_admin import BILLING, NURSE
 from .test_admin_browser import admin, log_in  # noqa: F401
 
@@ -54,7 +53,7 @@ def call_and_press(url: str, key: str) -> str:
 
 
 @pytest.fixture
-def server(start_server, config_copy):  # noqa: F811
+def server(start_server, config_copy):
     config, prompts = config_copy
     return start_server(CONFIG_DIR=str(config), PROMPTS_DIR=str(prompts))
 

@@ -14,6 +14,7 @@ from ivr.flows import Flow, FlowInvalid, FlowRuntimeError, load_flow
 from ivr.staff.audit import record
 from ivr.staff.auth import current_user, role_required
 from ivr.store import audit as actions
+from ivr.store.flows import Draft
 
 from . import bp, tryit
 from .picture import flow_svg, node_link
@@ -32,6 +33,15 @@ def draft_text(name: str) -> str:
     """What the editors show and change: the draft if there is one, else the live text."""
     draft = services.get().flow_versions.draft(name)
     return draft.text if draft else _live_text(name)
+
+
+def editor_state(name: str) -> tuple[Draft | None, str, list[dict], str]:
+    """(draft, the text both views show, its problems, the live text) for flow ``name``."""
+    draft = services.get().flow_versions.draft(name)
+    live_text = _live_text(name)
+    text = draft.text if draft else live_text
+    issues = draft.issues if draft is not None else check(name, text)[1]
+    return draft, text, issues, live_text
 
 
 def problems_by_node(issues: list[dict]) -> dict[str, int]:
@@ -116,10 +126,7 @@ def flow_yaml(name: str):
     """The advanced view: the draft as YAML text."""
     _known(name)
     svc = services.get()
-    draft = svc.flow_versions.draft(name)
-    live_text = _live_text(name)
-    text = draft.text if draft else live_text
-    issues = draft.issues if draft else []
+    draft, text, issues, live_text = editor_state(name)
     history = svc.flow_versions.history(name)
     live = svc.flow_versions.live_version(name)
     record(actions.VIEW_FLOW, target=f"flow:{name}", detail=f"YAML view, {len(history)} versions listed")

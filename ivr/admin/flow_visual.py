@@ -24,7 +24,7 @@ from ivr.staff.audit import record
 from ivr.staff.auth import current_user, role_required
 
 from . import bp, node_forms
-from .flow_pages import MAX_TEXT, _known, _live_text, check, draft_text, problems_by_node, said
+from .flow_pages import MAX_TEXT, _known, check, draft_text, editor_state, problems_by_node, said
 from .picture import flow_svg, node_link
 
 
@@ -45,9 +45,7 @@ def _targets(edit: FlowEdit) -> list[tuple[str, str]]:
 def flow(name: str):
     _known(name)
     svc = services.get()
-    draft = svc.flow_versions.draft(name)
-    text = draft.text if draft else _live_text(name)
-    issues = draft.issues if draft is not None else check(name, text)[1]
+    draft, text, issues, live_text = editor_state(name)
     selected = request.args.get("node") or None
     try:
         edit = FlowEdit(text)
@@ -92,7 +90,7 @@ def flow(name: str):
         history=history,
         live=svc.flow_versions.live_version(name),
         zone=svc.runtime.clinic.zone,
-        changed=draft is not None and draft.text != _live_text(name),
+        changed=draft is not None and draft.text != live_text,
     )
 
 

@@ -9,19 +9,9 @@
   var issuesList = document.getElementById("issues");
   var state = document.getElementById("check-state");
   var picture = document.getElementById("picture");
-  var token = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   var errorLines = {};
 
-  function post(url, body) {
-    return fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": token },
-      body: JSON.stringify(body)
-    }).then(function (resp) {
-      return resp.json().then(function (data) { data._status = resp.status; return data; });
-    });
-  }
+  var post = window.ivrPost;
 
   // Line numbers and error markers -------------------------------------------------
   function drawGutter() {

@@ -5,18 +5,8 @@
   var box = document.getElementById("tryit");
   if (!box) return;
   var text = document.getElementById("flow-text");
-  var token = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
 
-  function post(url, body) {
-    return fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": token },
-      body: JSON.stringify(body)
-    }).then(function (resp) {
-      return resp.json().then(function (data) { data._status = resp.status; return data; });
-    });
-  }
+  var post = window.ivrPost;
 
   // Try it ---------------------------------------------------------------------------
   var log = document.getElementById("tryit-log");
