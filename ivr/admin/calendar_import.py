@@ -2,9 +2,18 @@
 
 An event of several days (DTEND, which is exclusive, or DURATION) becomes one holiday per day,
 named "Name (day 2 of 3)" so the preview says so; at most MAX_DAYS days per event. Events that
-are not all-day dates, have no summary, or whose date cannot be read (an impossible date such as
-20261345 or February 30) are reported, not imported; dates already in the clinic's holidays are
-skipped.
+have no summary, or whose date cannot be read (an impossible date such as 20261345 or February 30)
+are reported, not imported; dates already in the clinic's holidays are skipped.
+
+A timed event (a staff party 12:00-17:00) is read in the clinic's time zone (a time in UTC or
+another zone is converted; a time without a zone is clinic time) and closes the clinic only for
+that part of the day: the day becomes a holiday with reduced hours, the day's usual opening hours
+minus the event (two timed events on one day are both taken out). An event crossing midnight,
+clinic time, does so on each day it touches. The preview says what will happen in clinic time
+("closed from 12:00 (event 'Staff party', 12:00-17:00 clinic time)"); an event while the clinic is
+closed anyway changes nothing and the preview says so too. A timed event without an end, or on a
+day that is a holiday already, is reported, not imported. Without the clinic's schedule (``read``
+called without it) timed events are reported, as they cannot be placed.
 """
 
 from __future__ import annotations
@@ -13,6 +22,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import icalendar
+
+from ivr.hours import WEEKDAYS, Schedule, Span
 
 MAX_BYTES = 1024 * 1024
 MAX_PROBLEMS = 50  # listed on the page; the rest are counted
@@ -24,13 +35,28 @@ class Preview:
     new: list[tuple[dt.date, str]] = field(default_factory=list)  # to add
     duplicates: list[tuple[dt.date, str]] = field(default_factory=list)  # already holidays
     problems: list[str] = field(default_factory=list)  # events that cannot be imported, and why
+    hours: dict[dt.date, list[str]] = field(default_factory=dict)  # reduced hours of a new date (timed events)
+    notes: dict[dt.date, str] = field(default_factory=dict)  # what a new date means, in clinic time
+    unchanged: list[str] = field(default_factory=list)  # timed events while the clinic is closed anyway
+
+
+@dataclass
+class _Closure:
+    """Part of one clinic-time day a timed event takes: [start, end) in minutes after midnight."""
+
+    start: int
+    end: int
+    name: str
+    when: str  # the whole event in clinic time, for the preview
 
 
 class CalendarError(ValueError):
     """The file is not a calendar at all."""
 
 
-def read(data: bytes, existing: set[dt.date]) -> Preview:
+def read(data: bytes, existing: set[dt.date], schedule: Schedule | None = None) -> Preview:
+    """What importing the calendar would add. ``schedule``: the clinic's zone, weekly hours and
+    holidays, to place timed events (without it they are reported)."""
     if not data.strip():
         raise CalendarError("the file is empty")
     if len(data) > MAX_BYTES:
@@ -42,6 +68,7 @@ def read(data: bytes, existing: set[dt.date]) -> Preview:
         raise CalendarError(f"not an iCalendar (.ics) file: {_short(exc)}") from None
     preview = Preview()
     seen: set[dt.date] = set()
+    closures: dict[dt.date, list[_Closure]] = {}
     for event in events:
         try:
             summary = str(event.get("SUMMARY") or "").strip()
@@ -59,13 +86,24 @@ def read(data: bytes, existing: set[dt.date]) -> Preview:
         if value is None:
             preview.problems.append(f"{label}: no start date")
             continue
-        if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+        if not isinstance(value, dt.date):
             preview.problems.append(f"{label}: not an all-day event (starts {value}); add reduced hours by hand")
             continue
         if not summary:
             preview.problems.append(f"{value}: the event has no name (SUMMARY)")
             continue
         name = " ".join(summary.split())[:80]
+        if isinstance(value, dt.datetime):
+            if schedule is None:
+                preview.problems.append(f"{label}: not an all-day event (starts {value}); add reduced hours by hand")
+                continue
+            found = _timed(event, value, name, schedule)
+            if isinstance(found, str):
+                preview.problems.append(f"{label}: {found}")
+                continue
+            for day, closure in found:
+                closures.setdefault(day, []).append(closure)
+            continue
         days = _days(event, value)
         if isinstance(days, str):
             preview.problems.append(f"{label}: {days}")
@@ -77,7 +115,9 @@ def read(data: bytes, existing: set[dt.date]) -> Preview:
                 continue
             seen.add(day)
             preview.new.append((day, named))
-    if not preview.new and not preview.duplicates and not preview.problems:
+    if schedule is not None:
+        _reduced_hours(closures, existing | seen, schedule, preview)
+    if not preview.new and not preview.duplicates and not preview.problems and not preview.unchanged:
         raise CalendarError("the calendar has no events")
     if len(preview.problems) > MAX_PROBLEMS:
         more = len(preview.problems) - MAX_PROBLEMS
@@ -107,6 +147,146 @@ def _days(event, start: dt.date) -> list[dt.date] | str:
     if count > MAX_DAYS:
         return f"lasts {count} days (more than {MAX_DAYS}): add it by hand if the clinic is really closed that long"
     return [start + dt.timedelta(days=i) for i in range(count)]
+
+
+def _timed(event, start: dt.datetime, name: str, schedule: Schedule) -> list[tuple[dt.date, _Closure]] | str:
+    """The clinic-time days a timed event touches, and the part of each it takes; or why not."""
+    zone = schedule.timezone
+    try:
+        end_prop = event.get("DTEND")
+        end = getattr(end_prop, "dt", None) if end_prop is not None else None
+        duration_prop = event.get("DURATION") if end is None else None
+        duration = getattr(duration_prop, "dt", None) if duration_prop is not None else None
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        return f"its end time is not a real time ({_short(exc)})"
+    local_start = _clinic_time(start, zone)
+    if end is None and isinstance(duration, dt.timedelta):
+        local_end = (local_start.astimezone(dt.timezone.utc) + duration).astimezone(zone)
+    elif isinstance(end, dt.datetime):
+        local_end = _clinic_time(end, zone)
+    elif end is None:
+        return (f"not an all-day event, and it has no end time (starts {_at(local_start)} clinic time); "
+                f"add reduced hours by hand")
+    else:
+        return f"starts at a time ({_at(local_start)} clinic time) but ends on a date ({end}); add it by hand"
+    if local_end <= local_start:
+        return f"ends ({_at(local_end)}) before it starts ({_at(local_start)}, clinic time)"
+    last = (local_end - dt.timedelta(microseconds=1)).date()
+    count = (last - local_start.date()).days + 1
+    if count > MAX_DAYS:
+        return f"lasts {count} days (more than {MAX_DAYS}): add it by hand if the clinic is really closed that long"
+    when = _span_words(local_start, local_end)
+    out = []
+    for i in range(count):
+        day = local_start.date() + dt.timedelta(days=i)
+        first = _minute(local_start, up=False) if day == local_start.date() else 0
+        after = _minute(local_end, up=True) if day == local_end.date() else 24 * 60
+        if after > first:
+            out.append((day, _Closure(first, after, name, when)))
+    return out
+
+
+def _clinic_time(value: dt.datetime, zone) -> dt.datetime:
+    """An event time in clinic time: converted from its zone; a time without one ("floating") is clinic time."""
+    return value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone)
+
+
+def _minute(value: dt.datetime, up: bool) -> int:
+    minute = value.hour * 60 + value.minute
+    return minute + 1 if up and (value.second or value.microsecond) else minute
+
+
+def _hhmm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _at(value: dt.datetime) -> str:
+    return value.strftime("%a %d %b %Y %H:%M")
+
+
+def _span_words(start: dt.datetime, end: dt.datetime) -> str:
+    """'12:00–17:00' on one day; 'Dec 24 22:00 – Dec 25 02:00' across midnight."""
+    if start.date() == end.date():
+        return f"{start:%H:%M}–{end:%H:%M}"
+    if end.time() == dt.time(0) and end.date() == start.date() + dt.timedelta(days=1):
+        return f"{start:%H:%M}–24:00"
+    return f"{start:%b %d %H:%M} – {end:%b %d %H:%M}"
+
+
+def _subtract(spans: tuple[Span, ...], closed: list[tuple[int, int]]) -> list[Span]:
+    """Opening spans minus closed intervals (minutes)."""
+    out = list(spans)
+    for c_start, c_end in closed:
+        cut = []
+        for s in out:
+            if c_end <= s.start or c_start >= s.end:
+                cut.append(s)
+                continue
+            if s.start < c_start:
+                cut.append(Span(s.start, c_start))
+            if c_end < s.end:
+                cut.append(Span(c_end, s.end))
+        out = cut
+    return out
+
+
+def _closed_words(spans: tuple[Span, ...], left: list[Span]) -> str:
+    """What the events take from a day's opening hours, in words: 'closed from 12:00', 'closed all day'..."""
+    if not left:
+        return "closed all day"
+    opens, closes = spans[0].start, spans[-1].end
+    gaps = []
+    for s in spans:  # each closed stretch within the usual hours
+        cursor = s.start
+        for keep in [k for k in left if s.start <= k.start < s.end]:
+            if keep.start > cursor:
+                gaps.append((cursor, keep.start))
+            cursor = keep.end
+        if cursor < s.end:
+            gaps.append((cursor, s.end))
+    words = []
+    for a, b in gaps:
+        if b == closes and a != opens:
+            words.append(f"closed from {_hhmm(a)}")
+        elif a == opens and b != closes:
+            words.append(f"closed until {_hhmm(b)}")
+        else:
+            words.append(f"closed {_hhmm(a)}–{_hhmm(b)}")
+    return ", ".join(words)
+
+
+def _reduced_hours(closures: dict[dt.date, list[_Closure]], taken: set[dt.date], schedule: Schedule,
+                   preview: Preview) -> None:
+    """Each day timed events touch: a holiday with the day's usual hours minus the events, or why not."""
+    for day in sorted(closures):
+        parts = closures[day]
+        names = "; ".join(dict.fromkeys(c.name for c in parts))
+        events = ", ".join(f"event '{c.name}', {c.when} clinic time" for c in parts)
+        label = f"{names}, {day:%a %d %b %Y}"
+        holiday = schedule.holidays.get(day)
+        if day in taken:
+            if holiday is not None and _subtract(holiday.spans, [(c.start, c.end) for c in parts]) == list(holiday.spans):
+                preview.unchanged.append(f"{label} ({events}): already a holiday ({holiday.name}), closed then anyway")
+            elif holiday is not None:
+                open_words = ", ".join(str(s) for s in holiday.spans) or "closed all day"
+                preview.problems.append(f"{label} ({events}): {day} is already a holiday ({holiday.name}, "
+                                        f"{'open ' + open_words if holiday.spans else open_words}); change its hours by hand")
+            else:
+                preview.duplicates.append((day, names))
+            continue
+        usual = schedule.weekly.get(day.weekday(), ())
+        left = _subtract(usual, [(c.start, c.end) for c in parts])
+        if left == list(usual):
+            why = "the clinic is closed on " + WEEKDAYS[day.weekday()].capitalize() + "s" if not usual else \
+                "the clinic is closed then anyway (open " + ", ".join(str(s) for s in usual) + ")"
+            preview.unchanged.append(f"{label} ({events}): {why}")
+            continue
+        hours = [str(s) for s in left]
+        name = names[:80]
+        preview.new.append((day, name))
+        preview.hours[day] = hours
+        still = f"; open {', '.join(str(s) for s in left)}" if left else ""
+        preview.notes[day] = f"{_closed_words(usual, left)} ({events}){still}"
 
 
 def _raw_start(event) -> str:

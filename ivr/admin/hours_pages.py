@@ -50,6 +50,7 @@ def _render(hours=None, holidays=None, preview=None, status=200):
         hours=hours if hours is not None else {d: ", ".join(clinic.hours.get(d, [])) for d in WEEKDAYS},
         holidays=holidays if holidays is not None else clinic_file.holiday_dicts(clinic),
         preview=preview,
+        zone=clinic.timezone,
     ), status
 
 
@@ -100,6 +101,16 @@ def _summary(hours: dict[str, list[str]], holidays: list[dict]) -> str:
     return f"{week}; {len(holidays)} holidays"
 
 
+def _imported(entry) -> dict:
+    """One holiday of a confirmed import: [date, name] (closed all day) or [date, name, reduced hours]."""
+    if not isinstance(entry, list) or len(entry) not in (2, 3):
+        raise ValueError("not a holiday")
+    hours = entry[2] if len(entry) == 3 else []
+    if not isinstance(hours, list) or len(hours) > 24 or not all(isinstance(h, str) and len(h) <= 11 for h in hours):
+        raise ValueError("not a list of hours")
+    return {"date": dt.date.fromisoformat(entry[0]), "name": str(entry[1])[:80], "hours": hours}
+
+
 @bp.post("/hours/import")
 @role_required("admin")
 def import_holidays():
@@ -107,8 +118,7 @@ def import_holidays():
     existing = {h.date for h in clinic.holidays}
     if request.form.get("confirm"):
         try:
-            chosen = json.loads(request.form.get("dates") or "[]")
-            new = [{"date": dt.date.fromisoformat(d), "name": str(n)[:80], "hours": []} for d, n in chosen]
+            new = [_imported(entry) for entry in json.loads(request.form.get("dates") or "[]")]
         except (ValueError, TypeError, RecursionError):
             flash("The import could not be read; upload the calendar again.", "error")
             return redirect(url_for("admin.hours"))
@@ -118,18 +128,19 @@ def import_holidays():
         except ClinicConfigError as exc:
             flash(f"Not imported: {_short(str(exc))}", "error")
             return redirect(url_for("admin.hours"))
-        record(actions.HOLIDAYS_IMPORT, target="clinic:holidays", detail=", ".join(f"{h['date']} {h['name']}" for h in new))
+        record(actions.HOLIDAYS_IMPORT, target="clinic:holidays",
+               detail=", ".join(f"{h['date']} {h['name']}" + (f" open {','.join(h['hours'])}" if h["hours"] else "") for h in new))
         flash(f"{len(new)} holidays added.", "info")
         return redirect(url_for("admin.hours"))
     upload = request.files.get("calendar")
     data = upload.read(calendar_import.MAX_BYTES + 1) if upload else b""
     try:
-        preview = calendar_import.read(data, existing)
+        preview = calendar_import.read(data, existing, clinic.schedule())
     except calendar_import.CalendarError as exc:
         flash(f"Calendar not read: {exc}.", "error")
         return _render(status=422)
     record(actions.VIEW_ADMIN, target="clinic:holidays", detail=f"calendar preview: {len(preview.new)} new")
-    payload = json.dumps([[d.isoformat(), n] for d, n in preview.new])
+    payload = json.dumps([[d.isoformat(), n, preview.hours.get(d, [])] for d, n in preview.new])
     # Nothing importable, only events that cannot be read (impossible dates...): the preview says why, as a 422.
-    status = 422 if not preview.new and not preview.duplicates else 200
+    status = 422 if not preview.new and not preview.duplicates and not preview.unchanged else 200
     return _render(preview={"preview": preview, "payload": payload}, status=status)
