@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
@@ -15,7 +14,7 @@ from .audit import record
 from .auth import authenticate, current_user, login_user, logout_user
 from . import limits
 from .limits import limiter, per_address
-from .pages import error_page
+from .pages import audit_refused_login, too_many
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +62,7 @@ def login():
     wait, attempt = limits.begin_attempt(name)
     if wait:
         log.warning("login attempts for one name from one address over the limit (retry in %ss)", wait)
+        audit_refused_login("too many failed logins for this name", wait)
         return too_many(wait)
     user, why = authenticate(name, request.form.get("password", ""))
     if user is None:
@@ -77,14 +77,6 @@ def login():
     record(actions.LOGIN, detail=f"from {request.remote_addr}")
     log.info("staff login: %s (%s)", user.name, user.role)
     return redirect(_safe_next(next_url))
-
-
-def too_many(wait: int):
-    """The same 429 page as the per-address limit, with how long to wait."""
-    amount, unit = (wait, "second") if wait < 60 else (math.ceil(wait / 60), "minute")
-    when = f"{amount} {unit}{'s' * (amount != 1)}"
-    body, status = error_page(429, "Too many login attempts", f"Too many login attempts. Please wait {when}, then try again.")
-    return body, status, {"Retry-After": str(wait)}
 
 
 @bp.post("/logout")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, render_template, request
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden
@@ -55,13 +57,40 @@ def error_page(status: int, title: str, message: str) -> tuple[str, int]:
     return render_template("staff/error.html", title=title, message=message), status
 
 
+def too_many(wait: int):
+    """The 429 page of every login limit, with how long to wait (also in Retry-After)."""
+    amount, unit = (wait, "second") if wait < 60 else (math.ceil(wait / 60), "minute")
+    when = f"{amount} {unit}{'s' * (amount != 1)}"
+    body, status = error_page(429, "Too many login attempts", f"Too many login attempts. Please wait {when}, then try again.")
+    return body, status, {"Retry-After": str(wait)}
+
+
+def audit_refused_login(rule: str, wait: int) -> None:
+    """A login attempt refused by a limit, in the audit log: never the password, and the name typed only
+    if such a user exists (a password typed into the name field stays out)."""
+    from ivr.store import audit as actions
+    from ivr.store.users import USERNAME
+
+    from .audit import record
+
+    name = (request.form.get("username") or "").strip().lower()
+    try:
+        known = bool(USERNAME.fullmatch(name)) and services.get().users.get(name) is not None
+        record(actions.LOGIN_REFUSED, detail=f"{rule}; retry in {wait}s; from {request.remote_addr}",
+               actor=name if known else "unknown user")
+    except Exception:  # noqa: BLE001 - the 429 page must not fail because the audit log cannot be written
+        log.exception("could not audit a refused login")
+
+
 @bp.errorhandler(RateLimitExceeded)
 def _too_many(exc: RateLimitExceeded):
-    log.warning("login attempts over the limit (%s)", exc.description)
-    body, status = error_page(
-        429, "Too many login attempts", "Too many login attempts. Please wait a minute, then try again."
-    )
-    return body, status, {"Retry-After": "60"}
+    from .limits import limiter
+
+    limit = limiter.current_limit  # the limit just hit: its window's real reset time, not a fixed minute
+    wait = max(1, math.ceil(limit.reset_at - time.time())) if limit is not None else 60
+    log.warning("login attempts over the limit (%s), retry in %ss", exc.description, wait)
+    audit_refused_login(f"more than {exc.description} from one address", wait)
+    return too_many(wait)
 
 
 @bp.errorhandler(CSRFError)

@@ -32,6 +32,7 @@ from . import keys
 # Actions are short verbs; these are the ones the console writes.
 LOGIN = "login"
 LOGIN_FAILED = "login_failed"
+LOGIN_REFUSED = "login_refused"  # a login attempt over a rate limit: the password was not checked
 LOGOUT = "logout"
 DENIED = "denied"
 VIEW_CONSOLE = "view_console"
