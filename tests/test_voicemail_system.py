@@ -32,12 +32,13 @@ def twilio():
     fake.stop()
 
 
-def leave_voicemail(live_server, phone, transport_app, caller: str = CALLER, language_key: str = "1") -> str:
+def leave_voicemail(live_server, phone, transport_app, caller: str = CALLER, language_key: str = "") -> str:
     """Call the clinic, choose the nurse line, nobody answers, leave a message. Returns its RecordingSid."""
     call = phone(caller=caller)
     call.transport = transport_app
     call.start()
-    call.press(language_key)  # 1 English, 2 Spanish
+    if language_key:
+        call.press(language_key)  # 9: Spanish (a call starts in English)
     turn = call.press("3")  # nurse line
     if turn.dial_number:  # rung: nobody answers; with others already waiting, the wait is offered first
         call.dial_result("no-answer")
@@ -130,7 +131,7 @@ def test_a_spanish_urgent_message_tops_the_nurse_queue_and_silence_gives_no_text
     twilio.recordings[first] = reference("nurse-02")
     silent = leave_voicemail(live_server, phone, transport, caller="+13055550122")
     twilio.recordings[silent] = _silence_wav()
-    spanish = leave_voicemail(live_server, phone, transport, caller="+13055550133", language_key="2")
+    spanish = leave_voicemail(live_server, phone, transport, caller="+13055550133", language_key="9")
     twilio.recordings[spanish] = reference("es-urgent-02")
     assert svc.voicemails.get(spanish).lang == "es"
 
