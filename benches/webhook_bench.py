@@ -604,7 +604,7 @@ MENU_CHOICES: dict[str, tuple[MenuChoice, ...]] = {
         MenuChoice(speech="Quiero dejar un mensaje", keyword="mensaje"),
     ),
 }
-LANGUAGE_DIGITS = {"1": "en", "2": "es"}
+LANGUAGE_DIGITS = {"": "en", "9": "es"}  # a call starts in English; 9 in the first question is Spanish
 # When nobody answers, the flow may offer a callback, hold or a message: the caller asks for a message.
 MESSAGE_CHOICES: dict[str, tuple[MenuChoice, ...]] = {
     "en": (MenuChoice(speech="I'd like to leave a message", keyword="message"),
@@ -702,8 +702,9 @@ class Caller:
         digit = self.rng.choice(tuple(LANGUAGE_DIGITS))
         lang = LANGUAGE_DIGITS[digit]
         self.rec.phase = "language"
-        turn = phone.press(digit)
-        check_turn(turn, ("gather",), f"language {digit}")
+        if digit:
+            turn = phone.press(digit)
+        check_turn(turn, ("gather",), f"language {digit or '(none: English)'}")
         if not turn.gather.get("language", lang).startswith(lang):
             raise FlowMismatch(f"language {digit}: the menu listens in {turn.gather.get('language')}, expected {lang}")
         self.pause()

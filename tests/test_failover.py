@@ -113,12 +113,10 @@ class Caller:
 
     def one_call(self, call: PhoneCall, wants_callback: bool, recordings: list[str]) -> str:
         turn = call.start()
-        for step in ("language", "nurse", "desk", "offer", "confirm", "record"):
+        for step in ("nurse", "desk", "offer", "confirm", "record"):
             if APOLOGY in turn.text:
                 return self.fallback(call, turn, recordings)
-            if step == "language":
-                turn = call.press("1")
-            elif step == "nurse":
+            if step == "nurse":
                 turn = call.press("3")
             elif step == "desk":
                 if turn.waiting == "dial":

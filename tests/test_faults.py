@@ -74,7 +74,6 @@ def ask_for_callback(url: str, token: str, caller: str) -> bool:
     """One caller through to the confirmation. True only if the confirmation was heard."""
     call = PhoneCall(requests_transport(timeout=10), url, token, caller=caller)
     turn = call.start()
-    turn = call.press("1")  # English
     turn = call.press("3")  # the nurse
     if turn.waiting == "dial":
         turn = call.dial_result("no-answer")
