@@ -87,7 +87,9 @@ def _too_many(exc: RateLimitExceeded):
     from .limits import limiter
 
     limit = limiter.current_limit  # the limit just hit: its window's real reset time, not a fixed minute
-    wait = max(1, math.ceil(limit.reset_at - time.time())) if limit is not None else 60
+    wait = 60
+    if limit is not None:  # reset_at is a whole second, rounded up: never more than the window itself
+        wait = min(max(1, math.ceil(limit.reset_at - time.time())), limit.limit.get_expiry())
     log.warning("login attempts over the limit (%s), retry in %ss", exc.description, wait)
     audit_refused_login(f"more than {exc.description} from one address", wait)
     return too_many(wait)
