@@ -65,32 +65,21 @@ def _table(paths) -> str:
 FLOWS = [pytest.param(_name(f), id=f.stem if f.parent == TEMPLATES else f"shipped-{f.stem}") for f in FLOW_FILES]
 
 
-@pytest.mark.parametrize("when", list(TIMES))
+WHO = {"silent": "a caller who says and presses nothing", "invalid": "a caller pressing keys that are not choices"}
+
+
+@pytest.mark.parametrize("caller, when", [("silent", w) for w in TIMES] + [("invalid", "open"), ("invalid", "after hours")])
 @pytest.mark.parametrize("name", FLOWS)
-def test_a_silent_caller_reaches_a_person_within_45_s(name, when):
+def test_a_silent_or_wrong_key_caller_reaches_a_person_within_45_s(name, caller, when):
     now = [p for p in paths_of(name) if p.when == when]
-    silent = [p for p in now if p.caller == "silent"]
-    assert silent
+    theirs = [p for p in now if p.caller == caller]
+    assert theirs
     # A person, whenever the flow has one at this time for any caller; else (a message-only night) the voicemail.
     someone = any(p.reached_person for p in now)
-    late = [p for p in silent if (someone and not p.reached_person) or p.seconds > PERSON_WITHIN]
+    late = [p for p in theirs if (someone and not p.reached_person) or p.seconds > PERSON_WITHIN]
     assert not late, (
-        f"{name} ({when}): a caller who says and presses nothing must reach a person or the callback offer "
-        f"within {PERSON_WITHIN:.0f} s:\n" + "\n".join(p.describe() for p in late)
-    )
-
-
-@pytest.mark.parametrize("when", ["open", "after hours"])
-@pytest.mark.parametrize("name", FLOWS)
-def test_a_caller_pressing_wrong_keys_reaches_a_person_within_45_s(name, when):
-    now = [p for p in paths_of(name) if p.when == when]
-    invalid = [p for p in now if p.caller == "invalid"]
-    assert invalid
-    someone = any(p.reached_person for p in now)
-    late = [p for p in invalid if (someone and not p.reached_person) or p.seconds > PERSON_WITHIN]
-    assert not late, (
-        f"{name} ({when}): a caller pressing keys that are not choices must reach a person within "
-        f"{PERSON_WITHIN:.0f} s:\n" + "\n".join(p.describe() for p in late)
+        f"{name} ({when}): {WHO[caller]} must reach a person or the callback offer within {PERSON_WITHIN:.0f} s:\n"
+        + "\n".join(p.describe() for p in late)
     )
 
 

@@ -126,15 +126,24 @@ def read(data: bytes, existing: set[dt.date], schedule: Schedule | None = None) 
     return preview
 
 
-def _days(event, start: dt.date) -> list[dt.date] | str:
-    """Every day of an all-day event (DTEND is the day after the last; DURATION counts days), or why not."""
+def _end(event):
+    """(DTEND's value or None, DURATION's value or None) of an event, or why they cannot be read."""
     try:
         end_prop = event.get("DTEND")
         end = getattr(end_prop, "dt", None) if end_prop is not None else None
         duration_prop = event.get("DURATION") if end is None else None
         duration = getattr(duration_prop, "dt", None) if duration_prop is not None else None
     except (ValueError, TypeError, AttributeError, OverflowError) as exc:
-        return f"its end date is not a real date ({_short(exc)})"
+        return _short(exc)
+    return end, duration
+
+
+def _days(event, start: dt.date) -> list[dt.date] | str:
+    """Every day of an all-day event (DTEND is the day after the last; DURATION counts days), or why not."""
+    ends = _end(event)
+    if isinstance(ends, str):
+        return f"its end date is not a real date ({ends})"
+    end, duration = ends
     if end is None and isinstance(duration, dt.timedelta):
         end = start + duration
     if end is None:
@@ -152,13 +161,10 @@ def _days(event, start: dt.date) -> list[dt.date] | str:
 def _timed(event, start: dt.datetime, name: str, schedule: Schedule) -> list[tuple[dt.date, _Closure]] | str:
     """The clinic-time days a timed event touches, and the part of each it takes; or why not."""
     zone = schedule.timezone
-    try:
-        end_prop = event.get("DTEND")
-        end = getattr(end_prop, "dt", None) if end_prop is not None else None
-        duration_prop = event.get("DURATION") if end is None else None
-        duration = getattr(duration_prop, "dt", None) if duration_prop is not None else None
-    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
-        return f"its end time is not a real time ({_short(exc)})"
+    ends = _end(event)
+    if isinstance(ends, str):
+        return f"its end time is not a real time ({ends})"
+    end, duration = ends
     local_start = _clinic_time(start, zone)
     if end is None and isinstance(duration, dt.timedelta):
         local_end = (local_start.astimezone(dt.timezone.utc) + duration).astimezone(zone)
