@@ -18,6 +18,7 @@ from ivr.store import keys
 from ivr.store.callbacks import (
     DEFAULT_HANDLING_SECONDS,
     CallbackQueue,
+    HoldsTooMany,
     LeaseExpired,
     NotClaimed,
     Outcome,
@@ -215,6 +216,15 @@ def _claim_until_empty(url: str, departments: list[str], staff: str) -> list[str
     return got
 
 
+def _claim_one(url: str, staff: str, most: int) -> str:
+    """Worker: one "Take next" with a limit; the callback's id, or "refused"."""
+    try:
+        cb = CallbackQueue(redis.Redis.from_url(url)).claim_next(["nurse"], staff, most=most)
+    except HoldsTooMany:
+        return "refused"
+    return cb.id if cb else "nobody"
+
+
 def _request_same_number(url: str, n: int) -> tuple[str, bool]:
     placed = CallbackQueue(redis.Redis.from_url(url)).request("nurse", "+12025550999", "en", call_sid=f"CA{n}")
     return placed.callback.id, placed.created
@@ -255,6 +265,21 @@ def test_racing_processes_claim_each_callback_exactly_once(redis_server, redis_c
         assert {cb.id for cb in queue.claimed_by(f"staff{n}")} == set(result)
     assert sum(1 for r in results if r) > 1, "the processes did not actually race"
     assert all(queue.waiting_count(d) == 0 for d in departments)
+
+
+def test_one_nurse_taking_next_in_six_tabs_at_once_gets_one_callback(redis_server, redis_conn):
+    """The claim limit is decided in the claim's script: no second claim to hand back after the fact."""
+    queue = CallbackQueue(redis_conn)
+    for i in range(10):
+        queue.request("nurse", phone(i), "en")
+    results = race(_claim_one, [(redis_server.url, "nina", 1)] * 6)
+    assert sorted(r == "refused" for r in results) == [False] + [True] * 5, results
+    [held] = queue.claimed_by("nina")
+    assert held.id in results
+    assert queue.waiting_count("nurse") == 9
+    with pytest.raises(HoldsTooMany):
+        queue.claim_next(["nurse"], "nina", most=1)
+    assert queue.claim_next(["nurse"], "nina", most=2) is not None  # a higher limit lets her take one more
 
 
 def test_racing_requests_from_one_number_make_one_callback(redis_server, redis_conn):

@@ -39,7 +39,7 @@ from rq.job import Job
 from ivr import services, twilio_rest
 from ivr.speech.numbers import readable
 from ivr.store import audit as actions
-from ivr.store.callbacks import Callback, LeaseExpired, NotClaimed, Outcome, RetryPolicy, Status
+from ivr.store.callbacks import Callback, HoldsTooMany, LeaseExpired, NotClaimed, Outcome, RetryPolicy, Status
 from ivr.store.drafts import DraftStore
 from ivr.sealing import TEXT_PREFIX, SealError
 from ivr.store.outbound import OutboundCalls
@@ -227,17 +227,13 @@ def take_next():
             abort(403)
         departments = [wanted]
     limit = svc.runtime.clinic.callbacks.max_claims_per_user
-    held = svc.callbacks.claimed_by(user.name)
-    if len(held) >= limit:
-        return _holding(held, limit)
-    callback = svc.callbacks.claim_next(departments, user.name)
+    try:  # the limit is checked in the claim's own Redis script: two "Take next" at once cannot both win
+        callback = svc.callbacks.claim_next(departments, user.name, most=limit)
+    except HoldsTooMany:
+        return _holding(svc.callbacks.claimed_by(user.name), limit)
     if callback is None:
         flash("Nobody is waiting for a callback in your queues.")
         return redirect(url_for("staff.console"))
-    held = svc.callbacks.claimed_by(user.name)
-    if len(held) > limit:  # two "Take next" at the same moment: the later claim goes straight back
-        svc.callbacks.release(callback.id, user.name)
-        return _holding([cb for cb in held if cb.id != callback.id], limit)
     record(actions.CLAIM, target=callback.id, detail=callback.department)
     return redirect(url_for("staff.callback", callback_id=callback.id))
 

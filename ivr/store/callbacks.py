@@ -326,13 +326,22 @@ log_event(phone, {event = 'requested', id = id, department = dept, at = tonumber
 return answer(id, 1)
 """
 
-# ARGV: now, lease_until, staff, departments...
+# ARGV: now, lease_until, staff, most she may hold (0: no limit), departments...
+# Returns the callback's fields, false if nobody is waiting, or 'full' if she already holds ``most``.
 _CLAIM = _PRELUDE + """
-local now, lease_until, staff = ARGV[1], ARGV[2], ARGV[3]
-for i = 4, #ARGV do sweep(ARGV[i], now) end
+local now, lease_until, staff, most = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+for i = 5, #ARGV do sweep(ARGV[i], now) end
+if most > 0 then
+  local held = 0
+  for _, id in ipairs(redis.call('SMEMBERS', K_STAFF .. staff)) do
+    local f = redis.call('HMGET', K_CB .. id, 'status', 'claimed_by')
+    if f[1] == 'claimed' and f[2] == staff then held = held + 1 end
+  end
+  if held >= most then return 'full' end
+end
 for _ = 1, 10 do
   local best, best_score, best_dept
-  for i = 4, #ARGV do
+  for i = 5, #ARGV do
     local head = redis.call('ZRANGE', K_QUEUE .. ARGV[i], 0, 0, 'WITHSCORES')
     if head[1] then
       local score = tonumber(head[2])
@@ -465,6 +474,14 @@ return rank + 1
 
 
 # The queue ----------------------------------------------------------------------------
+
+
+class HoldsTooMany(Exception):
+    """A claim refused: the staff member already holds as many callbacks as she may."""
+
+    def __init__(self, staff: str, most: int) -> None:
+        super().__init__(f"{staff} already holds {most} callback{'s' if most != 1 else ''}")
+        self.staff, self.most = staff, most
 
 
 class CallbackQueue:
@@ -635,18 +652,23 @@ class CallbackQueue:
 
     # Staff --------------------------------------------------------------
 
-    def claim_next(self, departments: Sequence[str], staff: str) -> Callback | None:
+    def claim_next(self, departments: Sequence[str], staff: str, most: int = 0) -> Callback | None:
         """Atomically take the best waiting callback of these departments (urgent, then oldest).
 
         Expired leases and due retries of these departments are put back in
-        line first. The claim lasts ``lease_seconds`` unless renewed.
+        line first. The claim lasts ``lease_seconds`` unless renewed. With
+        ``most``, a staff member who already holds that many gets
+        ``HoldsTooMany`` instead, decided in the same script as the claim, so
+        two "Take next" at once cannot both succeed.
         """
         if not staff:
             raise ValueError("claim_next needs the staff member's name")
         if not departments:
             return None
         now = self.clock()
-        raw = self._claim(args=[repr(now), repr(now + self.lease_seconds), staff, *departments])
+        raw = self._claim(args=[repr(now), repr(now + self.lease_seconds), staff, most, *departments])
+        if raw == b"full":
+            raise HoldsTooMany(staff, most)
         if not raw:
             return None
         claimed = Callback.from_fields(_pairs(raw))
