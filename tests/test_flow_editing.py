@@ -231,3 +231,15 @@ def test_saving_any_steps_form_unchanged_changes_nothing(app, redis_conn, users,
         assert client.post(f"/admin/flows/{flow}/steps/{node}", data=form).status_code == 302
         draft = FlowStore(redis_conn).draft(flow)
         assert draft.text == text, (node, changed_lines(text, draft.text))
+
+
+def test_an_arrow_pointed_at_another_step_changes_only_that_line():
+    edit = FlowEdit(MAIN)
+    edit.set_target("main_menu", "options[1].next", "to_nurse")
+    edit.set_target("main_menu", "on_failure", "to_nurse")
+    assert changed_lines(MAIN, edit.text()) == [
+        "-         next: to_billing", "+         next: to_nurse",
+        "-     on_failure: to_front_desk", "+     on_failure: to_nurse"]
+    for field, target in (("options[40].next", "to_nurse"), ("prompt", "to_nurse"), ("on_failure", "nowhere")):
+        with pytest.raises(EditError):
+            FlowEdit(MAIN).set_target("main_menu", field, target)

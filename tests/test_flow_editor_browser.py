@@ -168,3 +168,28 @@ def test_the_visual_editor_works_with_the_keyboard_alone(page, server, admin):  
     tab_to(page, '#picture a[href*="node=greeting"]')
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=2, name=re.compile("^Step greeting:"))).to_be_visible()
+
+
+def test_dragging_an_arrow_onto_another_step_retargets_it_and_the_yaml_follows(page, server, admin):  # noqa: F811
+    log_in(page, server.url, "/admin/flows/main")
+    key_2 = page.locator('#picture g.edge[data-from="main_menu"][data-field="options[1].next"]')
+    expect(key_2).to_have_attribute("data-to", "to_billing")
+    picture = page.locator("#picture")
+    target = page.locator('#picture g.node[data-node="to_nurse"]')
+    label = key_2.locator("text")
+    label.scroll_into_view_if_needed()
+    start = label.bounding_box()
+    target.scroll_into_view_if_needed()
+    end = target.bounding_box()
+    assert start and end and picture.bounding_box()
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=8)
+    with page.expect_navigation():
+        page.mouse.up()
+    expect(page.locator(".flash-info")).to_contain_text("Step main_menu (choice 2) now goes to to_nurse")
+    expect(page.locator('#picture g.edge[data-from="main_menu"][data-field="options[1].next"]')).to_have_attribute(
+        "data-to", "to_nurse")
+    page.get_by_role("link", name="YAML view (advanced)").click()
+    text = page.get_by_label("Flow YAML").input_value()
+    assert yaml_lines.load(text)["nodes"]["main_menu"]["options"][1]["next"] == "to_nurse"

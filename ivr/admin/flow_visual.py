@@ -217,6 +217,26 @@ def edit_step(name: str, node: str):
     abort(400, description="unknown action")
 
 
+@bp.post("/flows/<name>/steps/<node>/reconnect")
+@role_required("admin")
+def reconnect(name: str, node: str):
+    """An arrow of the picture dragged onto another step: that way out of ``node`` now goes there."""
+    field = request.form.get("field") or ""
+    target = request.form.get("target") or ""
+
+    def change(edit: FlowEdit) -> str:
+        edit.set_target(node, field, target)
+        return f"step {node} ({_arrow_words(field)}) now goes to {target}"
+
+    return _change(name, change, node)
+
+
+def _arrow_words(field: str) -> str:
+    if field.startswith("options["):
+        return f"choice {int(field[len('options['):].split(']')[0]) + 1}"
+    return node_forms.LABELS.get(field, field).lower()
+
+
 @bp.post("/flows/<name>/settings")
 @role_required("admin")
 def flow_settings(name: str):

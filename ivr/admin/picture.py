@@ -58,6 +58,7 @@ class Arrow:
     source: str
     target: str
     label: str
+    field: str = ""  # where the source says it: "next", "on_failure", "options[2].next"...
 
 
 def _option_label(option: Any) -> str:
@@ -91,15 +92,15 @@ def edges(name: str, raw: dict) -> list[Arrow]:
                 label = _option_label(options[i] if i < len(options) else None)
             else:
                 label = _LABELS.get(edge.field, edge.field)
-            arrows.append(Arrow(name, str(edge.target), label))
+            arrows.append(Arrow(name, str(edge.target), label, edge.field))
         return arrows
     for fieldname in _TARGET_FIELDS:
         target = raw.get(fieldname)
         if isinstance(target, str):
-            arrows.append(Arrow(name, target, _LABELS.get(fieldname, fieldname)))
-    for option in options:
+            arrows.append(Arrow(name, target, _LABELS.get(fieldname, fieldname), fieldname))
+    for i, option in enumerate(options):
         if isinstance(option, dict) and isinstance(option.get("next"), str):
-            arrows.append(Arrow(name, option["next"], _option_label(option)))
+            arrows.append(Arrow(name, option["next"], _option_label(option), f"options[{i}].next"))
     return arrows
 
 
@@ -158,7 +159,7 @@ def _dot(nodes, start, problems, link, said, selected) -> tuple[str, dict[str, t
         edge_id = f"e{i}"
         label = f", label={_quote(' ' + a.label + ' ')}" if a.label else ""
         out.append(f'{number[a.source]} -> {number[a.target]} [id="{edge_id}"{label}];')
-        ids[edge_id] = ("edge", a.source, a.target)
+        ids[edge_id] = ("edge", a.source, a.target, a.field)
     out.append("}")
     return "\n".join(out), ids
 
@@ -222,7 +223,8 @@ def _annotate(svg: str, ids: dict[str, tuple[str, ...]]) -> str:
         if what is None:
             return m.group(0)
         if what[0] == "edge":
-            return f'<g id="{m.group(1)}" class="edge" data-from="{escape(what[1])}" data-to="{escape(what[2])}">'
+            return (f'<g id="{m.group(1)}" class="edge" data-from="{escape(what[1])}" data-to="{escape(what[2])}" '
+                    f'data-field="{escape(what[3])}">')
         return f'<g id="{m.group(1)}" class="node kind-{what[2]}" data-node="{escape(what[1])}">'
 
     return _G.sub(tag, svg)

@@ -23,6 +23,7 @@ from ruamel.yaml.error import YAMLError
 from . import yaml_lines
 from .model import NODE_ID
 
+_OPTION_NEXT = re.compile(r"options\[(\d+)\]\.next")
 _TARGETS = ("next", "open", "closed", "holiday", "on_failure", "on_no_answer", "on_busy", "on_long_wait", "on_timeout")
 
 
@@ -185,6 +186,22 @@ class FlowEdit:
                         option["next"] = new
         if self.data.get("start") == old:
             self.data["start"] = new
+
+    def set_target(self, node_id: str, field: str, target: str) -> None:
+        """Point one way out of a node (``next``, ``on_failure``, ``options[2].next``...) at another node."""
+        raw = self.node(node_id)
+        self.node(target)
+        option = _OPTION_NEXT.fullmatch(field)
+        if option:
+            options = raw.get("options")
+            i = int(option.group(1))
+            if not isinstance(options, list) or i >= len(options) or not isinstance(options[i], dict):
+                raise EditError(f"step {node_id!r} has no choice {i + 1}")
+            options[i]["next"] = target
+        elif field in _TARGETS:
+            raw[field] = target
+        else:
+            raise EditError(f"{field!r} is not a way out of a step")
 
     def set_start(self, node_id: str) -> None:
         self.node(node_id)
