@@ -5,6 +5,8 @@
     GET       /admin/flows/<name>[?node=N]         the visual editor: picture, steps, a step's form, try it, history
     POST      /admin/flows/<name>/steps            add a step (optionally after an existing one)
     POST      /admin/flows/<name>/steps/<node>     change, rename, make first, or remove a step
+    POST      /admin/flows/<name>/steps/<node>/reconnect   an arrow dragged onto another step
+    POST      /admin/flows/<name>/settings         the flow's description and languages
     GET       /admin/flows/<name>/yaml             the same draft as YAML text (advanced)
     GET/POST  /admin/new-flow                      a new flow (a draft) from a template or a copy
     GET/POST  /admin/numbers                       which flow answers which of the clinic's numbers
