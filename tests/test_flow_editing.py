@@ -243,3 +243,11 @@ def test_an_arrow_pointed_at_another_step_changes_only_that_line():
     for field, target in (("options[40].next", "to_nurse"), ("prompt", "to_nurse"), ("on_failure", "nowhere")):
         with pytest.raises(EditError):
             FlowEdit(MAIN).set_target("main_menu", field, target)
+
+
+def test_a_flow_too_big_to_draw_says_so_instead_of_running_graphviz_for_long():
+    from ivr.admin.picture import MAX_STEPS, flow_svg
+
+    steps = "\n".join(f"  s{i}:\n    type: goto\n    next: s{i + 1}" for i in range(MAX_STEPS + 1))
+    svg = flow_svg(f"name: x\nstart: s0\nlanguages: [en]\nnodes:\n{steps}\n")
+    assert "No picture" in svg and f"more than {MAX_STEPS}" in svg

@@ -50,6 +50,7 @@ _FILL = {
     "missing": "#ffffff", "unknown": "#ffffff",
 }
 MAX_TEXT = 200_000  # characters; longer drafts are refused before anything parses them (flow_pages.MAX_TEXT)
+MAX_STEPS = 300  # about 15 times the shipped main flow; dot's time grows faster than the step count
 DOT_SECONDS = 10
 
 
@@ -124,6 +125,8 @@ def flow_svg(
         return _message(f"No picture: the YAML does not parse (line {exc.line}).")
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict) or not data["nodes"]:
         return _message("No picture: the flow has no steps yet.")
+    if len(data["nodes"]) > MAX_STEPS:
+        return _message(f"No picture: the flow has {len(data['nodes']):,} steps, more than {MAX_STEPS} can be drawn.")
     nodes = {str(name): (raw if isinstance(raw, dict) else {}) for name, raw in data["nodes"].items()}
     start = data.get("start") if isinstance(data.get("start"), str) else None
     dot, ids = _dot(nodes, start, problems or {}, link, said, selected)
