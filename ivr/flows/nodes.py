@@ -413,6 +413,16 @@ class Callback:
     placing (the RequestCallback effect) -> confirmation and goodbye.
     """
 
+    # What this kind fills in, per prompt field (``Prompt.with_values`` below): a prompt said there may use
+    # these in braces besides the ones every call has (validation checks prompts against this).
+    values = {
+        "prompt": frozenset({"minutes"}),
+        "confirm_number_prompt": frozenset({"last4"}),
+        "readback_prompt": frozenset({"digits"}),
+        "confirmed_prompt": frozenset({"position", "minutes", "last4"}),
+        "already_waiting_prompt": frozenset({"position", "last4"}),
+    }
+
     def edges(self, node: CallbackNode):
         edges = [
             Edge(f"options[{i}].next", opt.next, True, "choosing this option leads nowhere")
@@ -551,6 +561,8 @@ class Callback:
 
 class Hold:
     """Hold with the caller's place announced, music, and the desk rung again each round."""
+
+    values = {"prompt": frozenset({"position"})}  # as Callback.values
 
     def edges(self, node: HoldNode):
         return [Edge("on_timeout", node.on_timeout, False, "a caller still holding after the last round has nowhere to go")]

@@ -73,15 +73,8 @@ class Environment:
 # Placeholders any prompt of a call can say: the renderer and Try-it fill them in
 # (ivr.spoken_hours.prompt_values), whatever node plays the prompt.
 EVERY_CALL = frozenset({"clinic_name", "hours_today", "next_open", "hours_week"})
-# What a node kind fills in for the prompt named by one of its fields (ivr.flows.nodes: Prompt.with_values).
-KIND_VALUES: Mapping[tuple[str, str], frozenset[str]] = {
-    ("callback", "prompt"): frozenset({"minutes"}),
-    ("callback", "confirm_number_prompt"): frozenset({"last4"}),
-    ("callback", "readback_prompt"): frozenset({"digits"}),
-    ("callback", "confirmed_prompt"): frozenset({"position", "minutes", "last4"}),
-    ("callback", "already_waiting_prompt"): frozenset({"position", "last4"}),
-    ("hold", "prompt"): frozenset({"position"}),
-}
+# What a node kind fills in for the prompt named by one of its fields is the kind's ``values``
+# (ivr.flows.nodes, beside its Prompt.with_values calls).
 KIND_NAMES = {
     "say": "a message", "menu": "a menu", "language": "the language choice", "transfer": "a transfer",
     "voicemail": "a voicemail", "hangup": "a goodbye", "callback": "a callback offer", "hold": "hold",
@@ -125,7 +118,8 @@ def node_prompt_uses(flow: str, name: str, node: Any, languages: tuple[str, ...]
     uses: dict[str, PromptUse] = {}
     for prompt_id, langs in KINDS[node.type].prompts(node, languages):
         named = fields.get(prompt_id) or [""]
-        given = frozenset.intersection(*(KIND_VALUES.get((node.type, f), frozenset()) for f in named))
+        filled = getattr(KINDS[node.type], "values", {})  # per prompt field, what the kind fills in
+        given = frozenset.intersection(*(filled.get(f, frozenset()) for f in named))
         where = f"node '{name}' ({KIND_NAMES.get(node.type, node.type)}) in flow '{flow}'"
         uses[prompt_id] = PromptUse(where, EVERY_CALL | extra | given, tuple(langs), named[0])
     return uses
