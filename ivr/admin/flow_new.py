@@ -28,7 +28,7 @@ from ivr.staff.auth import current_user, role_required
 from ivr.store import audit as actions
 
 from . import bp, clinic_file
-from .flow_pages import _live_text, check
+from .flow_pages import check, live_flow_text
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "flows" / "templates"
 EMPTY = "# A new flow: add its steps in the visual editor.\nname: {name}\nlanguages: [en]\nnodes: {{}}\n"
@@ -62,7 +62,7 @@ def _start_text(key: str, name: str) -> str:
     elif key.startswith("template:") and (TEMPLATES / f"{key[9:]}.yaml").is_file() and "/" not in key:
         text = (TEMPLATES / f"{key[9:]}.yaml").read_text(encoding="utf-8")
     elif key.startswith("copy:") and key[5:] in _flow_names():
-        text = _live_text(key[5:])
+        text = live_flow_text(key[5:])
     else:
         abort(400, description="unknown starting point")
     edit = FlowEdit(text)

@@ -22,7 +22,7 @@ from .picture import flow_svg, node_link
 MAX_TEXT = 200_000  # characters, about 30 times the largest shipped flow; checked before anything parses the text
 
 
-def _known(name: str) -> None:
+def require_flow(name: str) -> None:
     """404 unless the flow is live, has a file, or is a new flow with only a draft."""
     svc = services.get()
     if name not in svc.flow_versions.live() and name not in svc.runtime.flows.names and svc.flow_versions.draft(name) is None:
@@ -32,19 +32,20 @@ def _known(name: str) -> None:
 def draft_text(name: str) -> str:
     """What the editors show and change: the draft if there is one, else the live text."""
     draft = services.get().flow_versions.draft(name)
-    return draft.text if draft else _live_text(name)
+    return draft.text if draft else live_flow_text(name)
 
 
 def editor_state(name: str) -> tuple[Draft | None, str, list[dict], str]:
     """(draft, the text both views show, its problems, the live text) for flow ``name``."""
     draft = services.get().flow_versions.draft(name)
-    live_text = _live_text(name)
+    live_text = live_flow_text(name)
     text = draft.text if draft else live_text
     issues = draft.issues if draft is not None else check(name, text)[1]
     return draft, text, issues, live_text
 
 
 def problems_by_node(issues: list[dict]) -> dict[str, int]:
+    """How many of the validator's problems concern each node (for the picture and the step list)."""
     counts: dict[str, int] = {}
     for issue in issues:
         if issue.get("node"):
@@ -59,7 +60,8 @@ def said(prompt_id: str) -> str:
     return runtime.prompts.texts.get(lang, {}).get(prompt_id, "")
 
 
-def _live_text(name: str) -> str:
+def live_flow_text(name: str) -> str:
+    """The live version's YAML ("" for a new flow that was never published)."""
     svc = services.get()
     version = svc.flow_versions.live_version(name)
     text = svc.flow_versions.text(version) if version else None
@@ -124,7 +126,7 @@ def flows():
 @role_required("admin")
 def flow_yaml(name: str):
     """The advanced view: the draft as YAML text."""
-    _known(name)
+    require_flow(name)
     svc = services.get()
     draft, text, issues, live_text = editor_state(name)
     history = svc.flow_versions.history(name)
@@ -148,7 +150,7 @@ def flow_yaml(name: str):
 @bp.post("/flows/<name>/check")
 @role_required("admin")
 def check_view(name: str):
-    _known(name)
+    require_flow(name)
     text = _json_text(_json_body())
     flow, issues = check(name, text)  # the length first: a too-long text is neither parsed nor drawn
     svg = flow_svg(text, problems_by_node(issues), node_link(url_for("admin.flow", name=name)), said)
@@ -167,7 +169,7 @@ def _json_text(body: dict) -> str:
 @bp.post("/flows/<name>/try")
 @role_required("admin")
 def try_view(name: str):
-    _known(name)
+    require_flow(name)
     body = _json_body()
     flow, issues = check(name, _json_text(body))
     if flow is None:
@@ -198,7 +200,7 @@ def _back(name: str):
 @bp.post("/flows/<name>/save")
 @role_required("admin")
 def save(name: str):
-    _known(name)
+    require_flow(name)
     svc = services.get()
     user = current_user()
     text = _text_field()
@@ -231,7 +233,7 @@ def save(name: str):
 @bp.post("/flows/<name>/discard")
 @role_required("admin")
 def discard(name: str):
-    _known(name)
+    require_flow(name)
     svc = services.get()
     svc.flow_versions.discard_draft(name)
     record(actions.FLOW_DRAFT, target=f"flow:{name}", detail="draft discarded")

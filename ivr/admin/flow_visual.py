@@ -24,7 +24,7 @@ from ivr.staff.audit import record
 from ivr.staff.auth import current_user, role_required
 
 from . import bp, node_forms
-from .flow_pages import MAX_TEXT, _known, check, draft_text, editor_state, problems_by_node, said
+from .flow_pages import MAX_TEXT, check, draft_text, editor_state, problems_by_node, require_flow, said
 from .picture import flow_svg, node_link
 
 
@@ -43,7 +43,7 @@ def _targets(edit: FlowEdit) -> list[tuple[str, str]]:
 @bp.get("/flows/<name>")
 @role_required("admin")
 def flow(name: str):
-    _known(name)
+    require_flow(name)
     svc = services.get()
     draft, text, issues, live_text = editor_state(name)
     selected = request.args.get("node") or None
@@ -145,7 +145,7 @@ def _row_words(option, languages: list[str], shared: bool) -> dict:
 
 def _change(name: str, what: Callable[[FlowEdit], str], node: str | None = None):
     """Apply one change to the draft (if it is still the one the form was made from), save it, go back."""
-    _known(name)
+    require_flow(name)
     svc = services.get()
     text = draft_text(name)
     back = _page(name, node, text)
