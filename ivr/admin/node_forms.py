@@ -17,30 +17,12 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from ivr.flows.editing import EditError
-from ivr.flows.model import (
-    CallbackNode,
-    GotoNode,
-    HangupNode,
-    HoldNode,
-    HoursNode,
-    LanguageNode,
-    MenuNode,
-    SayNode,
-    TransferNode,
-    VoicemailNode,
-)
+from ivr.flows.model import Node
 
+# Every node kind's schema by its ``type``, read from the flow model's union, so a new kind has a form.
 MODELS: dict[str, type[BaseModel]] = {
-    "say": SayNode,
-    "menu": MenuNode,
-    "language": LanguageNode,
-    "hours": HoursNode,
-    "transfer": TransferNode,
-    "callback": CallbackNode,
-    "hold": HoldNode,
-    "voicemail": VoicemailNode,
-    "hangup": HangupNode,
-    "goto": GotoNode,
+    typing.get_args(model.model_fields["type"].annotation)[0]: model
+    for model in typing.get_args(typing.get_args(Node)[0])
 }
 
 # What each kind is for, in the words the editor uses.
