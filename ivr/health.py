@@ -33,13 +33,27 @@ def healthz():
         report["queued_jobs"] = svc.queue.count
         report["outbound_calls"] = _outbound(svc)
         report["not_ready"] = _not_ready(svc)
+        report["redis_replication"] = _replication(svc.redis)
     except redis.RedisError as exc:
         report["redis"] = f"down: {exc.__class__.__name__}"
         report["status"] = "down"
         return jsonify(report), 503
-    healthy = bool(report["flows"]) and report["workers"] > 0 and not report["outbound_calls"]["followups_blocked"]
+    healthy = (bool(report["flows"]) and report["workers"] > 0 and not report["outbound_calls"]["followups_blocked"]
+               and "problem" not in report["redis_replication"])
     report["status"] = "ok" if healthy else "degraded"
     return jsonify(report), 200
+
+
+def _replication(conn: redis.Redis) -> dict:
+    """This Redis's role and connected replicas, against the replicas a confirmed write must reach."""
+    info = conn.info("replication")
+    need = int(getattr(conn, "min_replicas", 0) or 0)
+    connected = int(info.get("connected_slaves", 0))
+    out = {"role": info.get("role", "unknown"), "replicas": connected, "replicas_needed": need}
+    if connected < need:
+        out["problem"] = (f"{connected} of {need} replica(s) connected: callbacks and voicemails cannot be "
+                          "confirmed to callers, who get the safe fallback instead")
+    return out
 
 
 def _outbound(svc) -> dict:

@@ -302,3 +302,20 @@ def test_a_write_no_replica_acknowledged_is_not_confirmed(tmp_path, monkeypatch)
             durable(plain)
         with pytest.raises(NotReplicated):
             CallbackQueue(plain).request("nurse", "+12025550123", "en", call_sid="CA" + "1" * 32)
+
+
+def test_healthz_says_when_confirmed_writes_lack_their_replica(tmp_path, make_app):
+    """Operators see on /healthz that callers get the fallback because no replica is connected, and when one is."""
+    primary_port = free_port()
+    with EmbeddedRedis(tmp_path / "primary", appendonly=False, port=primary_port) as primary:
+        app = make_app(REDIS_URL=primary.url)
+        app.extensions["ivr"].redis.min_replicas = 1  # as IVR_REDIS_MIN_REPLICAS=1 (or Sentinels) sets it
+        report = app.test_client().get("/healthz").get_json()
+        assert report["redis_replication"]["role"] == "master"
+        assert report["redis_replication"]["replicas"] == 0
+        assert "callers" in report["redis_replication"]["problem"] and report["status"] == "degraded"
+        with EmbeddedRedis(tmp_path / "replica", appendonly=False, port=free_port(),
+                           replicaof=("127.0.0.1", primary_port)):
+            wait_for(lambda: connect(primary.url).info("replication").get("connected_slaves", 0) >= 1, 15)
+            replication = app.test_client().get("/healthz").get_json()["redis_replication"]
+            assert replication == {"role": "master", "replicas": 1, "replicas_needed": 1}
