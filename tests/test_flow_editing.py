@@ -251,3 +251,50 @@ def test_a_flow_too_big_to_draw_says_so_instead_of_running_graphviz_for_long():
     steps = "\n".join(f"  s{i}:\n    type: goto\n    next: s{i + 1}" for i in range(MAX_STEPS + 1))
     svg = flow_svg(f"name: x\nstart: s0\nlanguages: [en]\nnodes:\n{steps}\n")
     assert "No picture" in svg and f"more than {MAX_STEPS}" in svg
+
+
+MALFORMED = """name: main
+start: a
+languages: [en, es]
+nodes:
+  a:
+    type: menu
+    prompt: [not, a, string]
+    options: 5
+    timeout: soon
+  b: just text
+  c:
+    type: teleport
+    next: a
+  d:
+    type: menu
+    prompt: main_menu
+    options:
+      - {digit: [1, 2], keywords: {en: nurse, es: [1, {x: y}]}, next: [a]}
+      - plain
+    on_failure: {x: 1}
+  e:
+    type: say
+"""
+
+
+@pytest.mark.parametrize("node", ["a", "b", "c", "d", "e"])
+def test_a_draft_in_any_shape_opens_in_the_visual_editor_and_its_forms_answer_without_a_500(
+        app, redis_conn, users, node):  # noqa: F811
+    client = logged_in(app)
+    token = csrf(client, "/admin/flows/main")
+    client.post("/admin/flows/main/save", data={"csrf_token": token, "text": MALFORMED, "action": "draft"})
+    page = client.get(f"/admin/flows/main?node={node}")
+    assert page.status_code in (200, 404), page.status_code  # "b" is not a step with settings
+    assert client.get("/admin/flows/main").status_code == 200
+    base = version_of(MALFORMED)
+    for action in ("save", "add_option", "start", "rename", "remove"):
+        resp = client.post(f"/admin/flows/main/steps/{node}", data={
+            "csrf_token": token, "base": base, "action": action, "new_name": f"{node}_x", "o.count": "2",
+            "o.0.digit": "1", "o.0.keywords.en": "nurse", "f.timeout": "7"})
+        assert resp.status_code in (302, 400), (action, resp.status_code)
+        base = version_of(FlowStore(redis_conn).draft("main").text)
+        node = node if action != "rename" or resp.status_code != 302 else f"{node}_x"
+    resp = client.post(f"/admin/flows/main/steps/{node}/reconnect",
+                       data={"csrf_token": token, "base": base, "field": "options[0].next", "target": "e"})
+    assert resp.status_code == 302
