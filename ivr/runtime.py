@@ -79,30 +79,32 @@ class Runtime:
     def _apply(self, clinic: ClinicSettings, prompts: PromptCatalog) -> None:
         self.clinic: ClinicSettings = clinic
         self.prompts: PromptCatalog = prompts
-        self._rendered: dict = {}  # TwiML by (reply, seq, audio base) for these settings and prompts
+        self._rendered: dict = {}  # TwiML by (reply, seq, audio base) [and minute, if it says the hours]
         self._schedule = clinic.schedule()
         self._desks = clinic.desk_numbers()
 
     def render(self, reply, seq: int, audio_base: str, now: dt.datetime | None = None) -> str:
         """The TwiML of an engine reply in a call at ``now``. Replies repeat (every new call hears the
-        same greeting), so the last RENDERED of them are kept, until settings or prompts change;
-        except those that say the hours ({hours_today}, {next_open}): their words change with the time."""
+        same greeting), so the last RENDERED of them are kept until settings or prompts change. Those
+        that say the hours ({hours_today}, {next_open}) are kept for the minute they were made in:
+        the spoken hours are exact to the minute."""
         from ivr.voice.twiml import Renderer
 
+        now = now or dt.datetime.now(dt.timezone.utc)
         key = (reply, seq, audio_base)
+        minute = int(now.timestamp() // 60)
         try:
-            return self._rendered[key]
+            return self._rendered.get((key, minute)) or self._rendered[key]
         except KeyError:
             cacheable = True
         except TypeError:  # a reply carrying something unhashable: render it every time
             cacheable = False
         renderer = Renderer(self.clinic, self.prompts, audio_base, now=now, schedule=self._schedule)
         body = renderer.render(reply, seq)
-        if not cacheable or renderer.timed:  # timed: says the hours, which change with the time of the call
-            return body
-        if len(self._rendered) >= RENDERED:
-            self._rendered.clear()
-        self._rendered[key] = body
+        if cacheable:
+            if len(self._rendered) >= RENDERED:
+                self._rendered.clear()
+            self._rendered[(key, minute) if renderer.timed else key] = body
         return body
 
     @property

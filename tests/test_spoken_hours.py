@@ -179,3 +179,16 @@ def test_an_after_hours_call_says_the_hours_of_clinic_yaml_and_follows_a_change(
     assert '  monday: ["08:00-17:00"]' in text
     clinic.write_text(text.replace('  monday: ["08:00-17:00"]', '  monday: ["09:30-12:00", "13:00-17:00"]'))
     assert _after_hours_says(app).startswith("We are closed now. We open again Monday at 9:30 AM.")
+
+
+def test_the_hours_are_right_on_each_side_of_midnight_though_answers_are_reused_within_a_minute(make_app, clock):
+    """TwiML that says the hours is reused for the minute it was made in (webhooks after hours stay cheap),
+    and never past it: at 23:59 'tomorrow' is Tuesday, a minute later it is today."""
+    app = make_app()
+    clock.set(dt.datetime(2026, 11, 23, 23, 59, 5, tzinfo=CLINIC_TZ))  # Monday, a minute before midnight
+    first = _after_hours_says(app)
+    clock.set(dt.datetime(2026, 11, 23, 23, 59, 55, tzinfo=CLINIC_TZ))
+    assert _after_hours_says(app) == first
+    assert first.startswith("We are closed now. We open again tomorrow, Tuesday, at 8 AM.")
+    clock.set(dt.datetime(2026, 11, 24, 0, 0, 5, tzinfo=CLINIC_TZ))  # Tuesday
+    assert _after_hours_says(app).startswith("We are closed now. We open today at 8 AM.")
