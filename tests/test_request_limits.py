@@ -254,7 +254,7 @@ def test_three_hour_mp3_is_refused_before_it_is_decoded(tmp_path, monkeypatch):
         audio.convert(three_hours, "long.mp3")
     assert decoded == [] and time.monotonic() - started < 5
     # Whatever the headers say, no more than MAX_SECONDS + 1 is ever decoded.
-    monkeypatch.setattr(audio, "probe_seconds", lambda path: None)
+    monkeypatch.setattr(audio, "_seconds", lambda info: None)
     with pytest.raises(audio.AudioRejected, match="longer than 120 seconds"):
         audio.convert(three_hours, "long.mp3")
     assert decoded and decoded[-1]["duration"] == audio.MAX_SECONDS + 1

@@ -10,22 +10,26 @@ duration (from its headers, or its size and bitrate) and a file longer than
 MAX_SECONDS is refused as it is; the decoder is then told to stop one second
 past MAX_SECONDS whatever the headers said (a three-hour MP3 decoded whole was
 600 MB of memory).
+
+Neither ffprobe nor ffmpeg guesses the file's kind: both are told it is the WAV or MP3 its name says
+(``ivr.speech.audio.probe``), with only local protocols, so an HLS playlist named ``.mp3`` is refused
+without a request to any address it lists.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import os
-import subprocess
 import tempfile
 import warnings
+from pathlib import Path
+
+from ivr.speech.audio import probe
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # pydub imports audioop (deprecated in 3.11+)
     from pydub import AudioSegment
     from pydub.exceptions import CouldntDecodeError
-    from pydub.utils import get_prober_name
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 MAX_SECONDS = 120
@@ -34,7 +38,6 @@ SILENT_BELOW_DBFS = -55.0  # peak quieter than this: nothing anyone would hear o
 TARGET_DBFS = -20.0
 PEAK_CEILING_DBFS = -1.0
 FRAME_RATE = 8000
-PROBE_TIMEOUT = 15.0  # seconds for ffprobe to read a file's duration
 
 
 class AudioRejected(ValueError):
@@ -59,13 +62,18 @@ def convert(data: bytes, filename: str = "") -> tuple[bytes, float]:
         path = os.path.join(folder, f"upload.{fmt}")
         with open(path, "wb") as fh:
             fh.write(data)
-        probed = probe_seconds(path)
+        info = probe(Path(path), formats=(fmt,))
+        streams = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
+        if not streams:
+            raise AudioRejected(f"this is not a {fmt.upper()} recording that can be read")
+        probed = _seconds(info)
         if probed is not None and probed > MAX_SECONDS:
             raise AudioRejected(_too_long(probed))
         try:
-            # Never more than MAX_SECONDS + 1 decoded, whatever the file's headers claim.
+            # Never more than MAX_SECONDS + 1 decoded, whatever the file's headers claim. The codec named
+            # keeps pydub from running its own ffprobe, which would guess the format.
             with open(path, "rb") as fh:
-                sound = AudioSegment.from_file(fh, format=fmt, duration=MAX_SECONDS + 1)
+                sound = AudioSegment.from_file(fh, format=fmt, codec=streams[0].get("codec_name"), duration=MAX_SECONDS + 1)
         except (CouldntDecodeError, IndexError, ValueError, OSError, EOFError) as exc:
             raise AudioRejected(f"this is not a {fmt.upper()} recording that can be read ({type(exc).__name__})") from None
     seconds = len(sound) / 1000
@@ -89,14 +97,10 @@ def _too_long(seconds: float, more: bool = False) -> str:
     return f"the recording is {length}; prompts may be {MAX_SECONDS} seconds at most"
 
 
-def probe_seconds(path: str) -> float | None:
-    """The file's duration as ffprobe reads it without decoding; None if it cannot tell."""
+def _seconds(info: dict) -> float | None:
+    """The duration ffprobe read from the headers (or size and bitrate); None if it could not tell."""
     try:
-        done = subprocess.run(
-            [get_prober_name(), "-v", "error", "-show_entries", "format=duration", "-of", "json", path],
-            capture_output=True, timeout=PROBE_TIMEOUT, check=False,
-        )
-        value = json.loads(done.stdout.decode("utf-8", "replace") or "{}").get("format", {}).get("duration")
+        value = info.get("format", {}).get("duration")
         return float(value) if value not in (None, "N/A") else None
-    except (OSError, subprocess.SubprocessError, ValueError, TypeError, AttributeError):
+    except (TypeError, ValueError):
         return None

@@ -1,14 +1,23 @@
 """Turn a recording as Twilio sends it (WAV, mu-law WAV, MP3, ...) into mono 16-bit PCM for an engine.
 
 Decoding is pydub's, which runs ffmpeg (a Debian package that scripts/bootstrap installs).
+
+ffprobe and ffmpeg are never left to guess a file's kind on their own: a "recording" that is really an
+HLS playlist (or a concat list) would make them fetch whatever addresses it names. ``probe`` reads a file
+with only local protocols and a short list of audio demuxers allowed, and the decoder is then told that
+format by name, so no other demuxer is tried.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import math
 import struct
+import subprocess
 import warnings
+from pathlib import Path
+from typing import Any
 
 from ivr.speech.types import Audio, AudioUnreadable
 
@@ -16,7 +25,12 @@ with warnings.catch_warnings():  # pydub imports audioop, deprecated in Python 3
     warnings.simplefilter("ignore", DeprecationWarning)
     from pydub import AudioSegment
     from pydub.exceptions import CouldntDecodeError
-    from pydub.utils import mediainfo_json
+    from pydub.utils import get_prober_name
+
+# Containers a voicemail or a prompt may come in; no playlist, concat, image or network format.
+AUDIO_FORMATS: tuple[str, ...] = ("wav", "mp3", "ogg", "flac", "gsm", "aiff", "au")
+LOCAL_PROTOCOLS = "file,pipe,cache"
+PROBE_TIMEOUT = 15.0  # seconds for ffprobe to read a file's headers
 
 # Loudness: speech is brought to about this level (dBFS of its loud parts), peaks kept under PEAK_DBFS.
 TARGET_DBFS = -20.0
@@ -35,17 +49,19 @@ def decode_audio(data: bytes, sample_rate: int, *, max_seconds: float | None = N
         raise AudioUnreadable("the recording is empty (0 bytes)")
     _check_wav_length(data)
     try:
-        info = mediainfo_json(io.BytesIO(data))
-    except Exception as exc:  # ffprobe missing or crashed
+        info = probe(data)
+    except OSError as exc:  # ffprobe missing
         raise AudioUnreadable(f"could not inspect the recording: {exc}") from exc
     streams = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
     if not streams:
         raise AudioUnreadable(f"not an audio file ({_what_is_it(data)})")
     codec = streams[0].get("codec_name")
     try:
-        # Naming the decoder also makes pydub ask ffmpeg for 16-bit output: left to itself it takes
-        # 8-bit mu-law for 8-bit PCM and keeps only 8 bits of each sample.
-        segment = AudioSegment.from_file(io.BytesIO(data), codec=codec, duration=max_seconds)
+        # The demuxer ffprobe found (one of AUDIO_FORMATS) is named, so ffmpeg tries no other. Naming the
+        # decoder also makes pydub ask ffmpeg for 16-bit output (left to itself it takes 8-bit mu-law for
+        # 8-bit PCM and keeps only 8 bits of each sample) and skips pydub's own unrestricted ffprobe.
+        fmt = info["format"]["format_name"]
+        segment = AudioSegment.from_file(io.BytesIO(data), format=fmt, codec=codec, duration=max_seconds)
         if segment.channels != 1 or segment.frame_rate != sample_rate or segment.sample_width != 2:
             wav = segment.export(io.BytesIO(), format="wav", parameters=["-ar", str(sample_rate), "-ac", "1", "-acodec", "pcm_s16le"])
             segment = AudioSegment.from_file(wav, format="wav")
@@ -57,6 +73,29 @@ def decode_audio(data: bytes, sample_rate: int, *, max_seconds: float | None = N
     segment = normalise_loudness(segment)
     pcm = segment.raw_data
     return Audio(pcm=pcm, sample_rate=sample_rate, seconds=len(pcm) / 2 / sample_rate)
+
+
+def probe(source: bytes | Path, formats: tuple[str, ...] = AUDIO_FORMATS) -> dict[str, Any]:
+    """ffprobe's JSON (``format``, ``streams``) for ``source`` (bytes, read from a pipe, or a local file),
+    read as one of ``formats``.
+
+    Only local protocols are allowed, so nothing a file says can make ffprobe open an address.
+    ``{}`` when the data is none of ``formats`` (or ffprobe cannot read it); OSError when ffprobe is missing.
+    """
+    target, data = ("pipe:0", source) if isinstance(source, bytes) else (f"file:{Path(source).resolve()}", None)
+    command = [get_prober_name(), "-v", "error", "-protocol_whitelist", LOCAL_PROTOCOLS,
+               "-format_whitelist", ",".join(formats), "-of", "json", "-show_format", "-show_streams", target]
+    try:
+        done = subprocess.run(command, input=data, stdin=None if data is not None else subprocess.DEVNULL,
+                              capture_output=True, timeout=PROBE_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        return {}
+    try:
+        info = json.loads(done.stdout.decode("utf-8", "replace") or "{}")
+    except ValueError:
+        return {}
+    name = info.get("format", {}).get("format_name")
+    return info if done.returncode == 0 and name in formats else {}
 
 
 SPEECH_ABOVE_FLOOR_DB = 9.0  # a frame this much louder than the recording's quiet frames may be speech
