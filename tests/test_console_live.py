@@ -233,3 +233,27 @@ def test_a_change_made_through_one_server_reaches_a_console_on_another(start_ser
     assert arrived - started < 2.0 and data["department"] == "nurse"
     fragment = watcher.get(two.url + "/console/live/queues", timeout=5).text
     assert "Nobody is waiting" in fragment and "Your callbacks" in fragment
+
+
+def test_a_stream_ends_within_a_second_of_its_session_ending(make_app, staff, redis_conn):
+    """Logout (and a user disabled) ends that session's streams at once, not at the next heartbeat (15 s)."""
+    app = make_app(LIVE_STREAM_SECONDS=30, LIVE_HEARTBEAT_SECONDS=15)
+    first, second, other = app.test_client(), app.test_client(), app.test_client()
+    log_in(first)
+    log_in(second)  # nina again, in another browser: a session of her own
+    log_in(other, "bill")
+    streams = {name: open_stream(client)[1] for name, client in [("first", first), ("second", second), ("bill", other)]}
+    token = csrf(first.get("/console").get_data(as_text=True))
+    started = time.monotonic()
+    assert first.post("/logout", data={"csrf_token": token}).status_code == 302
+    _, at = streams["first"].wait_for("ended", timeout=1.0)
+    assert at - started < 1.0 and streams["first"].done.wait(1)
+    time.sleep(0.3)  # nina's other session and bill's are still in: their streams go on
+    assert not streams["second"].done.is_set() and not streams["bill"].done.is_set()
+    assert [e for e, *_ in streams["second"].events] == ["hello"]
+    started = time.monotonic()
+    staff.disable("nina")
+    _, at = streams["second"].wait_for("ended", timeout=1.0)
+    assert at - started < 1.0
+    time.sleep(0.3)
+    assert not streams["bill"].done.is_set() and "session_end" not in streams["bill"].raw

@@ -20,7 +20,9 @@ and opening the stream is missed.
 Threads. A stream holds a web server thread for its life: it ends after
 ``LIVE_STREAM_SECONDS`` (300; the browser reconnects within seconds), sends a
 comment every ``LIVE_HEARTBEAT_SECONDS`` (15; proxies keep the connection, a
-browser that left is noticed) and checks the session then. So a process never
+browser that left is noticed) and checks the session then, and at once when a
+session of its user ends anywhere (logout, disable, new password: published by
+``ivr.store.sessions``), so a stream ends within a second of its logout. So a process never
 runs out of threads for Twilio's webhooks, it serves at most
 ``LIVE_MAX_STREAMS`` streams (IVR_LIVE_MAX_STREAMS; by default, under
 gunicorn, its ``--threads`` minus one; no limit under other servers); a
@@ -48,7 +50,7 @@ from typing import Iterator
 from flask import Blueprint, Response, current_app, g, render_template, request, session
 
 from ivr import services
-from ivr.store.events import RESYNC, Hub, LiveEvents
+from ivr.store.events import RESYNC, SESSION_END, Hub, LiveEvents
 from ivr.store.users import User
 
 from . import bp
@@ -205,6 +207,11 @@ def stream():
                             return
                         yield f": keep-alive\nid: {seen}\n\n"  # an id with no data moves Last-Event-ID on
                         next_beat = time.monotonic() + beat
+                    continue
+                if event.get("kind") == SESSION_END:
+                    if event.get("user") == user.name and not still_in():
+                        yield _message("ended", {"reason": "session"})
+                        return
                     continue
                 if event.get("kind") == RESYNC:
                     yield _message("changed", {"v": seen, "kind": RESYNC, "department": "*", "id": ""}, seen)

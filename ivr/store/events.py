@@ -15,6 +15,12 @@ request, or a callback made urgent: by a repeated request or its
 transcript), ``transcript``, ``claim``, ``release``, ``outcome`` (done,
 closed or a retry scheduled), ``requeue`` (back in line after a sweep).
 
+Sessions. When a staff session ends on the server (logout, a user disabled or
+given a new password), ``publish_session_end`` sends ``{"kind": "session_end",
+"user": name}`` on the same channel, not numbered and not kept: the user's
+open streams check their session at once and end within a second, instead of
+at their next heartbeat. It never reaches a browser.
+
 A failed publish is logged and swallowed: the change itself is already
 stored, and consoles fall back to fetching the queue every few seconds when
 their stream breaks.
@@ -46,6 +52,7 @@ log = logging.getLogger(__name__)
 
 RECENT_KEEP = 200  # events kept for consoles that reconnect
 RESYNC = "resync"  # a listener may have missed events (the hub lost Redis for a while): fetch everything
+SESSION_END = "session_end"  # a staff session ended: that user's streams check theirs now
 
 # KEYS: version, recent, callback hash; ARGV: department ('' = read from the hash), kind, id, channel, keep
 _PUBLISH = """
@@ -63,6 +70,18 @@ return v
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def publish_session_end(conn: redis.Redis, user: str, *, pipeline: redis.client.Pipeline | None = None) -> None:
+    """Tell every web process that a session of ``user`` ended (see Sessions above)."""
+    message = json.dumps({"kind": SESSION_END, "user": user, "department": "", "id": "", "v": 0})
+    if pipeline is not None:
+        pipeline.publish(keys.CALLBACK_LIVE, message)
+        return
+    try:
+        conn.publish(keys.CALLBACK_LIVE, message)
+    except redis.RedisError as exc:  # the session is ended; its streams notice at their next heartbeat
+        log.warning("session end not published to live consoles: %s", exc)
 
 
 class LiveEvents:

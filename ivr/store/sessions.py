@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import redis
 
 from . import keys
+from .events import publish_session_end
 
 TTL_GRACE = 60  # seconds a dead record may linger before Redis drops it (the check refuses it at once)
 
@@ -152,11 +153,15 @@ class SessionStore:
         if not _valid(sid):
             return None
         user = self._delete(keys=[keys.STAFF_SESSION.format(sid)], args=[sid, _SETS])
-        return user.decode() if user else None
+        if not user:
+            return None
+        publish_session_end(self.conn, user.decode())
+        return user.decode()
 
     def end_all(self, user: str, pipeline: redis.client.Pipeline | None = None) -> int | None:
         """End every session of ``user``; how many were live (None when queued on ``pipeline``)."""
         result = self._end_all(keys=[keys.STAFF_SESSIONS_OF.format(user)], args=[_PREFIX], client=pipeline or self.conn)
+        publish_session_end(self.conn, user, pipeline=pipeline)
         return None if pipeline is not None else int(result)
 
     def of_user(self, user: str) -> list[str]:
