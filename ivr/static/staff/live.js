@@ -139,6 +139,7 @@
 
   function ended() {
     if (source) { source.close(); source = null; }
+    if (leaving) return; // a form was sent (Log out, say): the page it leads to is on its way
     stopPolling();
     var last = 0;
     try { last = parseInt(window.sessionStorage.getItem("live-reloaded-at") || "0", 10); } catch (e) { /* private mode */ }
@@ -234,8 +235,12 @@
     show();
   }
 
+  // A form sent from this page navigates away; a session ended by it (Log out) must not reload this page over
+  // the one the form leads to.
+  var leaving = false;
+  document.addEventListener("submit", function () { leaving = true; });
   window.addEventListener("pagehide", function () { if (source) { source.close(); source = null; } });
-  window.addEventListener("pageshow", function (e) { if (e.persisted && !source) { refresh(); connect(); } });
+  window.addEventListener("pageshow", function (e) { if (e.persisted) leaving = false; if (e.persisted && !source) { refresh(); connect(); } });
 
   checkUrgent(false); // what is on the page already is seen; the title shows how many are urgent
   setUpAlertsButton();
