@@ -7,7 +7,8 @@ One hash per user, ``ivr:staff:user:{name}``:
     password_hash  an argon2 hash (never the password)
     disabled       "1" once disabled
     created_at     ISO 8601, UTC
-and the set ``ivr:staff:users`` of every username. Users are disabled, never
+and the set ``ivr:staff:users`` of every username (``list`` also finds a hash
+missing from the set, so it lists everyone login would accept). Users are disabled, never
 deleted, so the audit log always names someone who existed. Disabling a user
 or setting a new password ends all their sessions (``ivr.store.sessions``) in
 the same transaction.
@@ -154,8 +155,12 @@ class UserStore:
         return _user(name, self.conn.hgetall(keys.STAFF_USER.format(name)))
 
     def list(self) -> list[User]:
-        """Every user (disabled ones too), by name."""
-        names = sorted(n.decode() for n in self.conn.smembers(keys.STAFF_USERS))
+        """Every user who can log in (disabled ones too), by name: the user hashes login reads, found by SCAN as
+        well as in the set of names (a restored backup or a hand-made key may have a hash the set lacks)."""
+        prefix = keys.STAFF_USER.format("")
+        found = {n.decode()[len(prefix):] for n in self.conn.scan_iter(match=prefix + "*", count=1000)}
+        found.update(n.decode() for n in self.conn.smembers(keys.STAFF_USERS))
+        names = sorted(n for n in found if USERNAME.fullmatch(n))
         pipe = self.conn.pipeline(transaction=False)
         for name in names:
             pipe.hgetall(keys.STAFF_USER.format(name))
