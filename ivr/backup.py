@@ -34,15 +34,25 @@ The data key is not in a backup unless ``--include-key``
     The manifest records the key's id (4 bytes of its SHA-256), so a restore
     can tell before it starts whether this install's key opens the recordings.
 
+Signed manifest
+    The manifest is signed (HMAC-SHA256, key derived from the data key with HKDF:
+    ``ivr.backup_trust``), so a backup edited after it was made (a DUMP record
+    added, a file swapped, its checksum fixed) is told apart from the clinic's own.
+
 Restore
-    Checks the files against the manifest and the recordings' key ids against
-    this install's keys (refuses when they do not open, unless ``--force``),
-    asks (unless ``--yes``), deletes every ``ivr:*`` and ``rq:*`` key (not
-    worker registrations), RESTOREs the backup's keys (a key whose expiry has
-    passed is skipped), copies the recordings back (0600/0700), rewrites the
+    Checks every manifest path stays in its folder (refused even with ``--force``),
+    the files against the manifest, the signature against this install's data
+    keys, and the key ids of the sealed data (recordings, and sealed text in the
+    dump's Redis hashes) against this install's keys; shows a summary (users and
+    admins added/removed compared with this install, counts of callbacks,
+    voicemails, appointments, read from the dump itself); refuses a bad signature
+    or a key it lacks unless ``--force``; asks (unless ``--yes``), deletes every
+    ``ivr:*`` and ``rq:*`` key (not worker registrations), RESTOREs the backup's
+    keys (a key whose expiry has passed is skipped), lists every restored user in
+    the set of usernames, copies the recordings back (0600/0700), rewrites the
     voicemail records' paths if DATA_DIR moved, and with ``--config`` copies
     config/ and prompts/ back. Stop web processes and workers first.
-    Nothing about a patient is printed: counts only.
+    Nothing about a patient is printed: counts only (and staff usernames).
 """
 
 from __future__ import annotations
@@ -60,6 +70,8 @@ from typing import Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+
+from ivr import backup_trust as trust
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -102,7 +114,7 @@ def _private_dir(path: Path) -> Path:
 
 
 def _open_private(path: Path):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     os.fchmod(fd, 0o600)
     return os.fdopen(fd, "wb")
 
@@ -149,16 +161,19 @@ def redacted_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def key_ids(data_key: str, data_dir: Path) -> list[str]:
-    """Ids (first 4 bytes of SHA-256, hex) of this install's data keys, without making a key file."""
+def raw_keys(data_key: str, data_dir: Path) -> list[bytes]:
+    """This install's data keys (the sealing one first), without making a key file."""
     from ivr.sealing import _decode_key
 
     if data_key.strip():
-        raw = [_decode_key(part) for part in data_key.split(",") if part.strip()]
-    else:
-        path = data_dir / "data-key"
-        raw = [bytes.fromhex(path.read_text().strip())] if path.exists() else []
-    return [hashlib.sha256(k).digest()[:4].hex() for k in raw]
+        return [_decode_key(part) for part in data_key.split(",") if part.strip()]
+    path = data_dir / "data-key"
+    return [bytes.fromhex(path.read_text().strip())] if path.exists() else []
+
+
+def key_ids(data_key: str, data_dir: Path) -> list[str]:
+    """Ids (first 4 bytes of SHA-256, hex) of this install's data keys, without making a key file."""
+    return [hashlib.sha256(k).digest()[:4].hex() for k in raw_keys(data_key, data_dir)]
 
 
 def _sealed_key_id(path: Path) -> str | None:
@@ -210,6 +225,12 @@ def backup(
     try:
         manifest = _write_backup(conn, work, summary, redis_url, Path(data_dir), config_dir, prompts_dir,
                                  data_key, include_key, batch)
+        signers = raw_keys(data_key, Path(data_dir))
+        if signers:
+            manifest = trust.sign(manifest, signers[0])
+        else:
+            summary.notes.append("this install has no data key, so the manifest is not signed: restoring it will "
+                                 "need --force")
         with _open_private(work / MANIFEST) as fh:
             fh.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
         os.rename(work, dest)
@@ -313,6 +334,22 @@ class Plan:
     current_keys: int
     missing_key_ids: list[str]
     warnings: list[str] = field(default_factory=list)
+    signature_problem: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)  # callbacks, voicemails, appointments in the backup
+    users_added: list[str] = field(default_factory=list)
+    users_removed: list[str] = field(default_factory=list)
+    admins_added: list[str] = field(default_factory=list)
+    admins_removed: list[str] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)  # manifest path -> the checked file in the backup
+
+    def refusals(self) -> list[str]:
+        """Why this restore should not go ahead without ``--force`` (empty: nothing)."""
+        out = [self.signature_problem] if self.signature_problem else []
+        if self.missing_key_ids:
+            out.append(f"the backup's sealed data (recordings or transcripts) was sealed with data key id(s) "
+                       f"{', '.join(self.missing_key_ids)}, which this install does not have: it would not open; "
+                       "set IVR_DATA_KEY to include that key (new,old)")
+        return out
 
 
 def read_manifest(src: Path) -> dict:
@@ -345,23 +382,36 @@ def _records(path: Path) -> Iterator[tuple[bytes, int, bytes]]:
 
 
 def plan_restore(conn: redis.Redis, src: Path, data_key: str, data_dir: Path) -> Plan:
-    """Check the backup (every file's sha256, the dump, the recordings' keys) before anything changes."""
+    """Check the backup (its paths, every file's sha256, the dump, the signature, the data's keys) and say what it
+    holds, before anything changes. BackupError (or UntrustedBackup: never restorable) when it cannot go on."""
     src = Path(src)
     manifest = read_manifest(src)
-    if _sha256(src / DUMP) != manifest["dump"]["sha256"]:
+    try:
+        files = trust.checked_files(src, manifest["files"])
+        dump = trust.regular_inside(src, [DUMP], f"{DUMP} in the backup")
+        dump_digest = manifest["dump"]["sha256"]
+        sealed_files = set(manifest["data_key"].get("recordings_sealed_with", []))
+    except (KeyError, TypeError, AttributeError):
+        raise BackupError(f"{src}/{MANIFEST} is malformed") from None
+    if _sha256(dump) != dump_digest:
         raise BackupError(f"{src}/{DUMP} does not match its manifest (damaged or changed)")
-    records = sum(1 for _ in _records(src / DUMP))
-    for rel, digest in manifest["files"].items():
-        path = src / rel
-        if not path.is_file():
-            raise BackupError(f"{src}: {rel} is missing")
-        if _sha256(path) != digest:
+    records = 0
+    for name, _expire, _value in _records(dump):
+        if not name.startswith(trust.RESTORED_PREFIXES):
+            raise trust.UntrustedBackup(f"{DUMP} holds a key outside ivr:* and rq:*: refused")
+        records += 1
+    for rel, path in files.items():
+        if _sha256(path) != manifest["files"][rel]:
             raise BackupError(f"{src}: {rel} does not match its manifest (damaged or changed)")
-    current = set(key_ids(data_key, data_dir))
+    ours = raw_keys(data_key, data_dir)
     backup_key = _backup_key(src, manifest)
-    usable = current or ({hashlib.sha256(backup_key).digest()[:4].hex()} if backup_key else set())
-    missing = sorted(set(manifest["data_key"].get("recordings_sealed_with", [])) - usable)
-    plan = Plan(src, manifest, records, len(_scan(conn)), missing)
+    usable = {hashlib.sha256(k).digest()[:4].hex() for k in ours} or (
+        {hashlib.sha256(backup_key).digest()[:4].hex()} if backup_key else set())
+    seen = trust.preview(conn, _records(dump))
+    missing = sorted((sealed_files | seen.sealed_with) - usable)
+    plan = Plan(src, manifest, records, len(_scan(conn)), missing, files=files,
+                signature_problem=trust.signature_problem(manifest, ours), counts=seen.counts)
+    _compare_users(plan, seen.users, _current_users(conn))
     theirs = manifest["redis"].get("version", "?")
     ours = conn.info("server").get("redis_version", "?")
     if _version(theirs) > _version(ours):
@@ -374,6 +424,27 @@ def plan_restore(conn: redis.Redis, src: Path, data_key: str, data_dir: Path) ->
     return plan
 
 
+def _current_users(conn: redis.Redis) -> dict[str, str]:
+    """Every user hash in this Redis (what login reads), name -> role."""
+    from ivr.store import keys
+
+    names = sorted(conn.scan_iter(match=keys.STAFF_USER.format("*"), count=1000))
+    pipe = conn.pipeline(transaction=False)
+    for name in names:
+        pipe.hget(name, "role")
+    return {n[len(trust.USER_PREFIX):].decode(errors="replace"): (r or b"").decode(errors="replace")
+            for n, r in zip(names, pipe.execute(raise_on_error=False)) if not isinstance(r, Exception)}
+
+
+def _compare_users(plan: Plan, theirs: dict[str, str], ours: dict[str, str]) -> None:
+    plan.users_added = sorted(set(theirs) - set(ours))
+    plan.users_removed = sorted(set(ours) - set(theirs))
+    admins = {n for n, r in theirs.items() if r == "admin"}
+    current_admins = {n for n, r in ours.items() if r == "admin"}
+    plan.admins_added = sorted(admins - current_admins)
+    plan.admins_removed = sorted(current_admins - admins)
+
+
 def _version(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(p) for p in text.split("."))
@@ -382,12 +453,15 @@ def _version(text: str) -> tuple[int, ...]:
 
 
 def _backup_key(src: Path, manifest: dict) -> bytes | None:
-    """The data key a backup holds (``--include-key``), as raw bytes (the first key of a list)."""
+    """The data key a backup holds (``--include-key``, listed in its manifest), as raw bytes (the first key)."""
     from ivr.sealing import _decode_key
 
-    if (src / KEY_FILE).exists():
-        return bytes.fromhex((src / KEY_FILE).read_text().strip())
-    if (src / KEY_ENV_FILE).exists():
+    if KEY_FILE in manifest["files"]:
+        try:
+            return bytes.fromhex((src / KEY_FILE).read_text().strip())
+        except ValueError:
+            return None
+    if KEY_ENV_FILE in manifest["files"]:
         value = (src / KEY_ENV_FILE).read_text().strip().partition("=")[2]
         try:
             return _decode_key(value.split(",")[0])
@@ -410,6 +484,14 @@ def restore(
     """Replace this install's Redis data and recordings with the backup's (after ``plan_restore``)."""
     src, manifest = plan.src, plan.manifest
     summary = Summary()
+    root = (Path(data_dir) / RECORDINGS).resolve()
+    folders = {RECORDINGS: root}
+    if with_config:
+        folders.update((label, Path(folder)) for label, folder in (("config", config_dir), ("prompts", prompts_dir))
+                       if folder is not None)
+    # Every destination is checked before anything changes (a link in the way refuses the whole restore).
+    copies = [(top, plan.files[rel], trust.confined_target(folders[top], tail))
+              for rel in plan.files for top, _, tail in [rel.partition("/")] if top in folders and tail]
     progress("deleting the current ivr:* and rq:* keys")
     names = _scan(conn)
     for start in range(0, len(names), 1000):
@@ -438,28 +520,30 @@ def restore(
                           f"{manifest['redis'].get('version')}? The keys restored so far are in place: restore again "
                           "into a newer Redis") from None
 
-    root = (Path(data_dir) / RECORDINGS).resolve()
+    _rebuild_user_index(conn)
     _private_dir(root)
     progress(f"copying {manifest['recordings']['count']} recordings back")
-    for rel in manifest["files"]:
-        if rel.startswith(f"{RECORDINGS}/"):
-            _copy_private(src / rel, root / rel[len(RECORDINGS) + 1:])
+    for top, source, target in copies:
+        _copy_private(source, target)
+        if top == RECORDINGS:
             summary.recordings += 1
-            summary.recording_bytes += (src / rel).stat().st_size
+            summary.recording_bytes += source.stat().st_size
     old_root = manifest["recordings"]["root"]
     if old_root != str(root):
         summary.paths_rewritten = _move_paths(conn, old_root, str(root))
-
     if with_config:
-        for label, folder in (("config", config_dir), ("prompts", prompts_dir)):
-            if folder is None:
-                continue
-            for rel in manifest["files"]:
-                if rel.startswith(f"{label}/"):
-                    _copy_private(src / rel, Path(folder) / rel[len(label) + 1:])
         summary.notes.append("config/ and prompts/ copied back (files not in the backup were left as they are)")
-    _restore_key(src, Path(data_dir), data_key, summary)
+    _restore_key(plan, Path(data_dir), data_key, summary)
     return summary
+
+
+def _rebuild_user_index(conn: redis.Redis) -> None:
+    """The set of usernames lists every user hash restored (a backup's set and hashes may disagree)."""
+    from ivr.store import keys
+
+    names = [n[len(trust.USER_PREFIX):] for n in conn.scan_iter(match=keys.STAFF_USER.format("*"), count=1000)]
+    if names:
+        conn.sadd(keys.STAFF_USERS, *names)
 
 
 def _move_paths(conn: redis.Redis, old_root: str, new_root: str) -> int:
@@ -484,8 +568,9 @@ def _move_paths(conn: redis.Redis, old_root: str, new_root: str) -> int:
     return moved
 
 
-def _restore_key(src: Path, data_dir: Path, data_key: str, summary: Summary) -> None:
-    if (src / KEY_FILE).exists():
+def _restore_key(plan: Plan, data_dir: Path, data_key: str, summary: Summary) -> None:
+    src = plan.src
+    if KEY_FILE in plan.files:
         target = data_dir / "data-key"
         if data_key.strip():
             summary.notes.append("the backup holds a data key file; IVR_DATA_KEY is set here, so it was not installed")
@@ -494,7 +579,7 @@ def _restore_key(src: Path, data_dir: Path, data_key: str, summary: Summary) -> 
             summary.notes.append(f"data key installed in {target} (move it to a secret store: IVR_DATA_KEY)")
         elif target.read_bytes().strip() != (src / KEY_FILE).read_bytes().strip():
             summary.notes.append(f"{target} differs from the backup's key and was left alone")
-    elif (src / KEY_ENV_FILE).exists():
+    elif KEY_ENV_FILE in plan.files:
         summary.notes.append(f"the backup holds IVR_DATA_KEY in {src / KEY_ENV_FILE}: set it in the secret store "
                              "the services read")
 

@@ -927,14 +927,17 @@ def backup(dest: Path, include_key: bool) -> None:
 @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask before replacing the current data.")
 @click.option("--config", "with_config", is_flag=True, help="Also copy config/ and prompts/ back.")
-@click.option("--force", is_flag=True, help="Restore even if this install's data key cannot open the backup's recordings.")
+@click.option("--force", is_flag=True,
+              help="Restore although the signature fails or this install's data key cannot open the backup's sealed "
+                   "data (shown first). Paths outside the backup's folders are refused even so.")
 def restore(src: Path, yes: bool, with_config: bool, force: bool) -> None:
     """Replace this install's Redis data (ivr:* and rq:* keys) and recordings with the backup in SRC.
 
-    Stop the web processes and workers first. The files are checked against the manifest before
-    anything changes.
+    Stop the web processes and workers first. The backup's paths, files and signature (made with
+    this install's data key) are checked, and what it holds is shown, before anything changes.
     """
     from ivr import backup as backups
+    from ivr import backup_trust
     from ivr.store import audit
 
     settings, data_dir, config_dir, prompts_dir = _backup_paths()
@@ -942,31 +945,36 @@ def restore(src: Path, yes: bool, with_config: bool, force: bool) -> None:
     conn = _redis()
     try:
         plan = backups.plan_restore(conn, src, data_key, data_dir)
-    except (backups.BackupError, OSError) as exc:
+    except (backups.BackupError, backup_trust.UntrustedBackup, OSError) as exc:
         click.echo(f"not restored: {exc}", err=True)
         sys.exit(1)
     m = plan.manifest
-    if plan.missing_key_ids and not force:
-        click.echo(
-            f"not restored: the backup's recordings were sealed with data key id(s) {', '.join(plan.missing_key_ids)}, "
-            "which this install does not have: set IVR_DATA_KEY to include that key (new,old), or --force",
-            err=True,
-        )
+    click.echo(f"backup of {m.get('created_at')}: {plan.records} keys, {len(plan.files)} files "
+               f"(Redis {m['redis'].get('version')})")
+    click.echo("it holds " + ", ".join(f"{n} {label}" for label, n in plan.counts.items()))
+    for label, names in (("users added", plan.users_added), ("users removed", plan.users_removed),
+                         ("admins added", plan.admins_added), ("admins removed", plan.admins_removed)):
+        click.echo(f"{label} (compared with this install): {', '.join(names) or 'none'}")
+    refusals = plan.refusals()
+    for reason in refusals:
+        click.echo(f"{'warning' if force else 'not restored'}: {reason}", err=True)
+    if refusals and not force:
+        click.echo("restore only a backup you made: if you trust this one anyway, run again with --force", err=True)
         sys.exit(1)
     for warning in plan.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(f"backup of {m['created_at']}: {plan.records} keys, {m['recordings']['count']} recordings "
-               f"(Redis {m['redis'].get('version')})")
     if not yes:
         click.confirm(f"Delete the {plan.current_keys} ivr:*/rq:* keys in this Redis and restore the backup's?", abort=True)
     try:
         done = backups.restore(conn, plan, data_dir=data_dir, config_dir=config_dir, prompts_dir=prompts_dir,
                                with_config=with_config, data_key=data_key,
                                progress=lambda msg: click.echo(msg, err=True))
-    except (backups.BackupError, OSError) as exc:
+    except (backups.BackupError, backup_trust.UntrustedBackup, OSError) as exc:
         click.echo(f"restore failed: {exc}", err=True)
         sys.exit(1)
-    audit.AuditLog(conn).record(_operator(), "restore", detail=f"backup of {m['created_at']}: {done.keys} keys")
+    forced = f"; --force past: {'; '.join(refusals)}" if refusals else ""
+    audit.AuditLog(conn).record(_operator(), "restore",
+                                detail=f"backup of {m.get('created_at')}: {done.keys} keys{forced}"[:300])
     click.echo(f"restored {done.keys} keys and {done.recordings} recordings "
                f"(replaced {done.deleted} keys; {done.skipped_expired} expired keys skipped"
                + (f"; {done.paths_rewritten} recording paths moved to {data_dir}" if done.paths_rewritten else "") + ")")
