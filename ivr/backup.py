@@ -2,7 +2,9 @@
 
 What a backup holds (folder DEST, 0700; every file 0600)
     manifest.json   when, from which Redis (version; the URL without password),
-                    how many keys, sha256 of every file, the data key's id(s)
+                    how many keys, sha256 of every file, the data key's id(s) and
+                    those that sealed the recordings and the sealed text in
+                    Redis; signed (below)
     redis.dump      every ``ivr:*`` and ``rq:*`` key (callbacks, voicemail
                     records, users, sessions, audit log, follow-ups, flow
                     versions, RQ jobs and schedules), each as Redis's own
@@ -294,8 +296,10 @@ def _write_backup(conn, work: Path, summary: Summary, redis_url: str, data_dir: 
                 files[f"{label}/{rel}"] = _copy_private(path, work / label / rel)
 
     current_ids = key_ids(data_key, data_dir)
+    in_redis = trust.preview(conn, _records(work / DUMP)).sealed_with
     key_info = {"source": "IVR_DATA_KEY" if data_key.strip() else ("file" if current_ids else "none"),
-                "key_ids": current_ids, "recordings_sealed_with": sorted(sealed_ids), "included": False}
+                "key_ids": current_ids, "recordings_sealed_with": sorted(sealed_ids),
+                "redis_sealed_with": sorted(in_redis), "included": False}
     if include_key:
         if data_key.strip():
             with _open_private(work / KEY_ENV_FILE) as fh:
@@ -390,7 +394,8 @@ def plan_restore(conn: redis.Redis, src: Path, data_key: str, data_dir: Path) ->
         files = trust.checked_files(src, manifest["files"])
         dump = trust.regular_inside(src, [DUMP], f"{DUMP} in the backup")
         dump_digest = manifest["dump"]["sha256"]
-        sealed_files = set(manifest["data_key"].get("recordings_sealed_with", []))
+        sealed = set(manifest["data_key"].get("recordings_sealed_with", []))
+        sealed |= set(manifest["data_key"].get("redis_sealed_with", []))
     except (KeyError, TypeError, AttributeError):
         raise BackupError(f"{src}/{MANIFEST} is malformed") from None
     if _sha256(dump) != dump_digest:
@@ -408,7 +413,7 @@ def plan_restore(conn: redis.Redis, src: Path, data_key: str, data_dir: Path) ->
     usable = {hashlib.sha256(k).digest()[:4].hex() for k in ours} or (
         {hashlib.sha256(backup_key).digest()[:4].hex()} if backup_key else set())
     seen = trust.preview(conn, _records(dump))
-    missing = sorted((sealed_files | seen.sealed_with) - usable)
+    missing = sorted((sealed | seen.sealed_with) - usable)
     plan = Plan(src, manifest, records, len(_scan(conn)), missing, files=files,
                 signature_problem=trust.signature_problem(manifest, ours), counts=seen.counts)
     _compare_users(plan, seen.users, _current_users(conn))

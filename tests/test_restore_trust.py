@@ -140,7 +140,8 @@ def test_sealed_data_only_in_redis_under_another_key_is_refused(redis_server, re
     bk = tmp_path / "bk"
     assert ivr(redis_server, site, "backup", str(bk)).returncode == 0
     manifest = json.loads((bk / "manifest.json").read_text())
-    assert manifest["recordings"]["count"] == 0  # the sealed data is only in Redis
+    assert manifest["recordings"]["count"] == 0  # the sealed data is only in Redis, and the manifest says whose
+    assert manifest["data_key"]["redis_sealed_with"] == [sealer.key_id]
     redis_conn.flushdb()
 
     other = new_key()
