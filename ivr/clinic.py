@@ -90,6 +90,11 @@ class CallbackSettings(_CallsPatients):
     retry_attempts: int = Field(default=3, ge=1, le=10)
     retry_spacing_minutes: int = Field(default=30, ge=1, le=1440)
     target_minutes: int = Field(default=60, ge=1, le=10080)
+    # An urgent callback not reached is tried again this soon, at any hour (routine ones keep calling hours),
+    # and after this many unanswered tries it moves to the on-call desk's queue ("" : it stays where it is).
+    urgent_retry_minutes: int = Field(default=10, ge=1, le=120)
+    urgent_tries_before_on_call: int = Field(default=2, ge=1, le=10)
+    urgent_on_call_desk: str = ""
     # Played to callers who keep holding (Twilio fetches it); "" for a pause instead.
     hold_music_url: str = "https://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3"
     # Countries callbacks may go to (two-letter codes); empty: the clinic's own country only.
@@ -264,6 +269,9 @@ class ClinicSettings(_Strict):
                 f"{self.fallback_desk!r} is not one of the desks ({', '.join(self.desks)})",
                 "fallback_desk",
             )
+        on_call = self.callbacks.urgent_on_call_desk
+        if on_call and on_call not in self.desks:
+            raise _At(f"{on_call!r} is not one of the desks ({', '.join(self.desks)})", "callbacks", "urgent_on_call_desk")
         if self.followups.nurse_department not in self.desks:
             raise _At(
                 f"{self.followups.nurse_department!r} is not one of the desks ({', '.join(self.desks)})",

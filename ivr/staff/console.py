@@ -94,6 +94,7 @@ EVENT_WORDS = {
     "retry_due": "back in line for another try",
     "outcome": "{staff}: {outcome}",
     "retry_scheduled": "another try scheduled",
+    "escalated": "urgent and not reached: moved to the on-call desk",
     "closed": "closed",
     "urgent": "marked urgent",
 }
@@ -171,18 +172,7 @@ def console():
     user = current_user()
     svc.callbacks.release_expired()  # lapsed claims are back in their place before anyone looks
     target = clinic.callbacks.target_minutes * 60
-    queues = []
-    for key in _departments():
-        stats = svc.callbacks.stats(key, target_seconds=target)
-        queues.append(
-            {
-                "key": key,
-                "name": clinic.desks[key].name,
-                "waiting": svc.callbacks.waiting(key, limit=ROWS_PER_QUEUE),
-                "stats": stats,
-                "wait_estimate": svc.callbacks.estimated_wait_seconds(key),
-            }
-        )
+    queues = [queue_view(key, target) for key in _departments()]
     mine = svc.callbacks.claimed_by(user.name)
     record(actions.VIEW_QUEUE, target=",".join(q["key"] for q in queues))
     return render_template(
@@ -192,6 +182,23 @@ def console():
         chart=_chart(queues, target),
         target_minutes=clinic.callbacks.target_minutes,
     )
+
+
+def queue_view(key: str, target: int) -> dict:
+    """One department's queue as the console shows it (the page and the live fragment alike).
+
+    ``not_reached``: urgent callbacks whose last try found nobody, waiting for their next try; they stay
+    in sight at the top of the queue instead of leaving it until then.
+    """
+    svc = services.get()
+    return {
+        "key": key,
+        "name": svc.runtime.clinic.desks[key].name,
+        "not_reached": [cb for cb in svc.callbacks.scheduled(key) if cb.urgent],
+        "waiting": svc.callbacks.waiting(key, limit=ROWS_PER_QUEUE),
+        "stats": svc.callbacks.stats(key, target_seconds=target),
+        "wait_estimate": svc.callbacks.estimated_wait_seconds(key),
+    }
 
 
 def _chart(queues: list[dict], target: int) -> dict:
@@ -330,6 +337,8 @@ def _state_words(cb: Callback, mine: bool, zone) -> str:
         return "Waiting in the queue (read only: take it from the queue to see the number and call)"
     if cb.status is Status.SCHEDULED:
         when = dt.datetime.fromtimestamp(cb.not_before, zone).strftime("%a %d %b %H:%M")
+        if cb.urgent:
+            return f"Urgent, not reached after {cb.attempts} {'try' if cb.attempts == 1 else 'tries'}: another try at {when}"
         return f"Another try is scheduled for {when}"
     if cb.status is Status.DONE:
         return "Done: " + OUTCOME_LABELS.get(cb.outcome, cb.outcome).lower()
@@ -462,8 +471,15 @@ def outcome(callback_id: str):
     record(actions.OUTCOME, target=cb.id, detail=f"{result.value} -> {done.status.value}")
     _drafts().delete(user.name, cb.id)
     if done.status is Status.SCHEDULED:
-        when = dt.datetime.fromtimestamp(done.not_before, svc.runtime.clinic.zone)
-        flash(f"No answer: another try is scheduled for {when:%a %d %b %H:%M}.")
+        clinic = svc.runtime.clinic
+        when = dt.datetime.fromtimestamp(done.not_before, clinic.zone)
+        if done.department != cb.department:
+            flash(f"No answer: this urgent callback is now in the {clinic.desks[done.department].name} queue, "
+                  f"to be tried again at {when:%H:%M}.")
+        elif done.urgent:
+            flash(f"No answer: this urgent callback will be tried again at {when:%H:%M} and stays at the top of the queue.")
+        else:
+            flash(f"No answer: another try is scheduled for {when:%a %d %b %H:%M}.")
     else:
         flash(f"Saved: {OUTCOME_LABELS[result].lower()}.")
     return redirect(url_for("staff.console"))
@@ -583,6 +599,18 @@ def session_left():
 
 
 # Words for the queue page (ivr/templates/staff/console.html) ---------------------------------
+
+
+@bp.app_template_filter("desk_name")
+def _desk_name_filter(key: str) -> str:
+    desk = services.get().runtime.clinic.desks.get(key)
+    return desk.name if desk else key
+
+
+@bp.app_template_filter("clinic_time")
+def _clinic_time_filter(epoch: float) -> str:
+    """'Mon 07 Dec 00:25', in the clinic's time."""
+    return dt.datetime.fromtimestamp(epoch, services.get().runtime.clinic.zone).strftime("%a %d %b %H:%M")
 
 
 @bp.app_template_filter("retries_scheduled")

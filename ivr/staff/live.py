@@ -55,7 +55,7 @@ from ivr.store.users import User
 
 from . import bp
 from .auth import SESSION_ID, peek
-from .console import ROWS_PER_QUEUE, _chart
+from .console import _chart, queue_view
 from .pages import _headers
 
 # Not under the staff blueprint: its before_request renews the session, and live requests must not.
@@ -244,17 +244,7 @@ def queues():
     clinic = svc.runtime.clinic
     svc.callbacks.release_expired()
     target = clinic.callbacks.target_minutes * 60
-    found = []
-    for key in _departments(user):
-        found.append(
-            {
-                "key": key,
-                "name": clinic.desks[key].name,
-                "waiting": svc.callbacks.waiting(key, limit=ROWS_PER_QUEUE),
-                "stats": svc.callbacks.stats(key, target_seconds=target),
-                "wait_estimate": svc.callbacks.estimated_wait_seconds(key),
-            }
-        )
+    found = [queue_view(key, target) for key in _departments(user)]
     html = render_template(
         "staff/_console_live.html",
         queues=found,

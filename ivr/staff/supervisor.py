@@ -3,7 +3,9 @@
 * who holds which callback, and for how long (numbers masked);
 * per queue: waiting now, the oldest wait, claimed now, retries scheduled;
 * per person: callbacks finished today (clinic's day), done (reached or message
-  left) and closed (wrong number, or no answer after every try).
+  left) and closed (wrong number, or no answer after every try);
+* urgent callbacks not reached, waiting for their next try (those moved to the
+  on-call desk say from where).
 
 Read from the callback store's own keys (``ivr.store.keys``: the leases and
 the statistics events of each department); every view is audited.
@@ -111,12 +113,14 @@ def supervisor():
     departments = clinic.departments_for("admin")
     svc.callbacks.release_expired()
     holdings, queues, people = desk_figures(departments, now, today.timestamp())
+    not_reached = sorted((cb for d in departments for cb in svc.callbacks.scheduled(d) if cb.urgent), key=lambda cb: cb.not_before)
     record(VIEW_SUPERVISOR, target="supervisor", detail=f"{len(holdings)} held, {sum(q.waiting for q in queues)} waiting")
     return render_template(
         "staff/supervisor.html",
         holdings=holdings,
         queues=queues,
         people=people,
+        not_reached=not_reached,
         waited=waited,
         today=today,
         max_claims=clinic.callbacks.max_claims_per_user,

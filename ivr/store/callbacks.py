@@ -137,6 +137,7 @@ class Callback:
     outcome: str = ""
     note: str = ""
     finished_at: float = 0
+    escalated_from: str = ""  # the desk whose tries did not reach an urgent callback (now on call's)
 
     def masked_phone(self) -> str:
         """The number with all but its last four digits hidden, e.g. "(•••) •••-4567"."""
@@ -179,16 +180,26 @@ class Placed:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """No answer: call again after ``spacing_seconds`` (within ``hours``), ``attempts`` calls in all."""
+    """No answer: call again after ``spacing_seconds`` (within ``hours``), ``attempts`` calls in all.
+
+    An urgent callback is never closed for want of an answer: it is tried again ``urgent_spacing_seconds``
+    later whatever the hour (the patient asked to be called about something urgent), and after
+    ``urgent_tries_before_on_call`` unanswered tries it moves to the ``on_call`` desk's queue.
+    ``urgent_spacing_seconds`` 0: urgent ones are retried like routine ones.
+    """
 
     attempts: int
     spacing_seconds: int
     hours: CallingHours
+    urgent_spacing_seconds: int = 0
+    urgent_tries_before_on_call: int = 0
+    on_call: str = ""
 
     @classmethod
     def for_clinic(cls, clinic: "ClinicSettings") -> "RetryPolicy":
         cb = clinic.callbacks
-        return cls(cb.retry_attempts, cb.retry_spacing_minutes * 60, CallingHours.for_clinic(clinic))
+        return cls(cb.retry_attempts, cb.retry_spacing_minutes * 60, CallingHours.for_clinic(clinic),
+                   cb.urgent_retry_minutes * 60, cb.urgent_tries_before_on_call, cb.urgent_on_call_desk)
 
 
 def place_of(requested_at: float, urgent: bool) -> float:
@@ -370,12 +381,14 @@ return false
 """
 
 # ARGV: id, staff, now, outcome, note, max_attempts (0: no retries), not_before,
-#       finished_ttl, handling_keep, staff_window, events_keep
+#       finished_ttl, handling_keep, staff_window, events_keep,
+#       urgent_not_before (0: urgent ones as routine), urgent tries before on call, on-call department
 _FINISH = _PRELUDE + """
 local id, staff, now, outcome, note = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local h = K_CB .. id
 local f = redis.call('HMGET', h, 'status', 'claimed_by', 'lease_until', 'department', 'phone',
-                     'attempts', 'requested_at', 'claimed_at')
+                     'attempts', 'requested_at', 'claimed_at', 'urgent')
+local urgent_retry = f[9] == '1' and tonumber(ARGV[12]) > 0 and tonumber(ARGV[6]) > 0
 if not f[1] then return {'unknown'} end
 if f[1] ~= 'claimed' or f[2] ~= staff then return {'not_claimed', f[1]} end
 if tonumber(f[3]) <= tonumber(now) then return {'expired', f[1]} end
@@ -390,6 +403,11 @@ local attempts = tonumber(f[6])
 local status = 'done'
 if outcome == 'wrong_number' then
   status = 'closed'
+elseif outcome == 'no_answer' and urgent_retry then
+  -- Urgent: never closed for want of an answer, tried again within minutes whatever the hour.
+  attempts = attempts + 1
+  status = 'scheduled'
+  ARGV[7] = ARGV[12]
 elseif outcome == 'no_answer' then
   attempts = attempts + 1
   if attempts < tonumber(ARGV[6]) then
@@ -405,6 +423,16 @@ log_event(phone, {event = 'outcome', id = id, department = dept, at = t, staff =
 if status == 'scheduled' then
   redis.call('HSET', h, 'status', status, 'attempts', attempts, 'not_before', ARGV[7],
              'claimed_by', '', 'claimed_at', '0', 'lease_until', '0', 'outcome', outcome, 'note', note)
+  local on_call = ARGV[14]
+  if urgent_retry and attempts >= tonumber(ARGV[13]) and on_call ~= '' and on_call ~= dept then
+    -- Not reached after the set tries: the on-call desk's queue has it from now on.
+    if redis.call('HGET', K_PHONES .. dept, phone) == id then redis.call('HDEL', K_PHONES .. dept, phone) end
+    if not redis.call('HGET', K_PHONES .. on_call, phone) then redis.call('HSET', K_PHONES .. on_call, phone, id) end
+    redis.call('HSET', h, 'department', on_call, 'escalated_from', dept)
+    redis.call('SADD', K_DEPARTMENTS, on_call)
+    log_event(phone, {event = 'escalated', id = id, department = on_call, at = t, from = dept, attempts = attempts})
+    dept = on_call
+  end
   redis.call('ZADD', K_SCHEDULED .. dept, ARGV[7], id)
   log_event(phone, {event = 'retry_scheduled', id = id, department = dept, at = t,
                     not_before = tonumber(ARGV[7]), attempt = attempts + 1})
@@ -701,19 +729,26 @@ class CallbackQueue:
         attempt; while fewer than ``retry.attempts`` it is scheduled for
         ``retry.hours.next_allowed(now + spacing)`` and comes back at its
         original place, else closed with "no answer after N attempts" (no
-        ``retry``: closed at once). Raises UnknownCallback, NotClaimed or
-        LeaseExpired.
+        ``retry``: closed at once). An urgent one is scheduled for
+        ``now + retry.urgent_spacing_seconds`` at any hour, never closed for
+        want of an answer, and moved to ``retry.on_call``'s queue after
+        ``retry.urgent_tries_before_on_call`` tries (see RetryPolicy).
+        Raises UnknownCallback, NotClaimed or LeaseExpired.
         """
         outcome = Outcome(outcome)
         now = self.clock()
-        max_attempts, not_before = 0, 0.0
+        max_attempts, not_before, urgent_not_before = 0, 0.0, 0.0
         if outcome is Outcome.NO_ANSWER and retry is not None:
             due = dt.datetime.fromtimestamp(now + retry.spacing_seconds, dt.timezone.utc)
             max_attempts, not_before = retry.attempts, retry.hours.next_allowed(due).timestamp()
+            if retry.urgent_spacing_seconds > 0:
+                urgent_not_before = now + retry.urgent_spacing_seconds
+        before = self.get(callback_id)
         reply = self._finish(
             args=[
                 callback_id, staff, repr(now), outcome.value, note, max_attempts, repr(not_before),
                 FINISHED_TTL, HANDLING_KEEP, STAFF_WINDOW, EVENTS_KEEP,
+                repr(urgent_not_before), retry.urgent_tries_before_on_call if retry else 0, retry.on_call if retry else "",
             ]
         )
         verdict = _text(reply[0])
@@ -724,7 +759,11 @@ class CallbackQueue:
         if verdict == "not_claimed":
             raise NotClaimed(f"callback {callback_id} is {_text(reply[1])}, not claimed by {staff}")
         done = Callback.from_fields(_pairs(reply[1]))
-        self.live.publish("outcome", done.id, done.department)
+        if before is not None and before.department != done.department:  # moved to the on-call desk
+            self.live.publish("outcome", done.id, before.department)
+            self.live.publish("urgent", done.id, done.department)
+        else:
+            self.live.publish("outcome", done.id, done.department)
         return done
 
     def release_expired(self) -> int:
