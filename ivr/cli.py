@@ -359,7 +359,7 @@ def followups_import(file: Path) -> None:
         batch.clear()
 
     lines = text.splitlines(keepends=True)
-    with click.progressbar(read_csv(iter(lines), rules), length=max(len(lines) - 1, 1), label="Importing",
+    with click.progressbar(read_csv(iter(lines), rules, now), length=max(len(lines) - 1, 1), label="Importing",
                            file=sys.stderr) as rows:
         for line, item in rows:
             if isinstance(item, RowError):

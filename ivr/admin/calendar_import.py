@@ -13,7 +13,9 @@ clinic time, does so on each day it touches. The preview says what will happen i
 ("closed from 12:00 (event 'Staff party', 12:00-17:00 clinic time)"); an event while the clinic is
 closed anyway changes nothing and the preview says so too. A timed event without an end, or on a
 day that is a holiday already, is reported, not imported. Without the clinic's schedule (``read``
-called without it) timed events are reported, as they cannot be placed.
+called without it) timed events are reported, as they cannot be placed. An event more than
+MAX_YEARS_AWAY years from today, or lasting longer than any date can reach (``DURATION:P99999999D``),
+is reported as well: one such event never stops the others from being imported.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ivr.hours import WEEKDAYS, Schedule, Span
 MAX_BYTES = 1024 * 1024
 MAX_PROBLEMS = 50  # listed on the page; the rest are counted
 MAX_DAYS = 31  # an all-day event longer than this is reported, not imported
+MAX_YEARS_AWAY = 2  # an event starting further from today than this is a typo or a placeholder date
 
 
 @dataclass
@@ -54,9 +57,13 @@ class CalendarError(ValueError):
     """The file is not a calendar at all."""
 
 
-def read(data: bytes, existing: set[dt.date], schedule: Schedule | None = None) -> Preview:
+def read(data: bytes, existing: set[dt.date], schedule: Schedule | None = None,
+         today: dt.date | None = None) -> Preview:
     """What importing the calendar would add. ``schedule``: the clinic's zone, weekly hours and
-    holidays, to place timed events (without it they are reported)."""
+    holidays, to place timed events (without it they are reported). ``today``: the clinic's
+    (default: today in the clinic's zone); events more than MAX_YEARS_AWAY years away are reported."""
+    if today is None:
+        today = dt.datetime.now(schedule.timezone if schedule is not None else dt.timezone.utc).date()
     if not data.strip():
         raise CalendarError("the file is empty")
     if len(data) > MAX_BYTES:
@@ -93,18 +100,28 @@ def read(data: bytes, existing: set[dt.date], schedule: Schedule | None = None) 
             preview.problems.append(f"{value}: the event has no name (SUMMARY)")
             continue
         name = " ".join(summary.split())[:80]
+        far = _too_far(value, today)
+        if far:
+            preview.problems.append(f"{label}: {far}")
+            continue
         if isinstance(value, dt.datetime):
             if schedule is None:
                 preview.problems.append(f"{label}: not an all-day event (starts {value}); add reduced hours by hand")
                 continue
-            found = _timed(event, value, name, schedule)
+            try:
+                found = _timed(event, value, name, schedule)
+            except OverflowError:  # an end at the edge of the calendar, moved into the clinic's zone
+                found = "its end is out of range"
             if isinstance(found, str):
                 preview.problems.append(f"{label}: {found}")
                 continue
             for day, closure in found:
                 closures.setdefault(day, []).append(closure)
             continue
-        days = _days(event, value)
+        try:
+            days = _days(event, value)
+        except OverflowError:
+            days = "its end is out of range"
         if isinstance(days, str):
             preview.problems.append(f"{label}: {days}")
             continue
@@ -126,6 +143,22 @@ def read(data: bytes, existing: set[dt.date], schedule: Schedule | None = None) 
     return preview
 
 
+def _too_far(start: dt.date, today: dt.date) -> str:
+    """Why an event starting at ``start`` is not imported (more than MAX_YEARS_AWAY years from today), or ""."""
+    day = start.date() if isinstance(start, dt.datetime) else start
+    if abs((day - today).days) <= 366 * MAX_YEARS_AWAY:
+        return ""
+    return (f"starts {day.isoformat()}, more than {MAX_YEARS_AWAY} years from today ({today.isoformat()}): "
+            f"a typo? Add it by hand if it is right")
+
+
+def _longer_than_max(duration: dt.timedelta) -> str:
+    """Why an event lasting ``duration`` is not imported (more than MAX_DAYS days), or ""."""
+    if duration.days <= MAX_DAYS:
+        return ""
+    return f"lasts {duration.days} days (more than {MAX_DAYS}): add it by hand if the clinic is really closed that long"
+
+
 def _end(event):
     """(DTEND's value or None, DURATION's value or None) of an event, or why they cannot be read."""
     try:
@@ -145,6 +178,8 @@ def _days(event, start: dt.date) -> list[dt.date] | str:
         return f"its end date is not a real date ({ends})"
     end, duration = ends
     if end is None and isinstance(duration, dt.timedelta):
+        if _longer_than_max(duration):  # before adding: a huge DURATION would run past year 9999
+            return _longer_than_max(duration)
         end = start + duration
     if end is None:
         return [start]
@@ -167,6 +202,8 @@ def _timed(event, start: dt.datetime, name: str, schedule: Schedule) -> list[tup
     end, duration = ends
     local_start = _clinic_time(start, zone)
     if end is None and isinstance(duration, dt.timedelta):
+        if _longer_than_max(duration):
+            return _longer_than_max(duration)
         local_end = (local_start.astimezone(dt.timezone.utc) + duration).astimezone(zone)
     elif isinstance(end, dt.datetime):
         local_end = _clinic_time(end, zone)

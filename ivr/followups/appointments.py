@@ -255,11 +255,27 @@ def _given_id(data: Mapping[str, Any]) -> str:
     return f"s{given}"
 
 
-def from_mapping(row: Mapping[str, Any], rules: Rules) -> Appointment | Cancellation:
+MAX_YEARS_AWAY = 2  # an appointment further from the clinic's now than this is a typo or a placeholder date
+
+
+def check_sane_time(at: dt.datetime, now: dt.datetime | None = None) -> None:
+    """AppointmentError unless ``at`` is within MAX_YEARS_AWAY years of ``now`` (default: the real now)."""
+    now = dt.datetime.now(dt.timezone.utc) if now is None else now
+    span = dt.timedelta(days=365 * MAX_YEARS_AWAY + MAX_YEARS_AWAY // 4 + 1)
+    if not now - span <= at <= now + span:
+        raise AppointmentError(
+            f"appointment_time {at.date().isoformat()} is more than {MAX_YEARS_AWAY} years from today "
+            f"({now.date().isoformat()}): a typo or a placeholder date?"
+        )
+
+
+def from_mapping(row: Mapping[str, Any], rules: Rules, now: dt.datetime | None = None) -> Appointment | Cancellation:
     """One appointment (or its cancellation) from a CSV row or JSON object (keys as the columns).
 
     AppointmentError if invalid. A cancellation with the scheduling system's
     ``id`` needs nothing else; without one, the columns that make up the id.
+    A time more than MAX_YEARS_AWAY years from ``now`` (the clinic's; default
+    the real now) is refused, so no date can overflow the scheduling after it.
     """
     data = {_column(str(k)): v for k, v in row.items() if k is not None}
     cancelled = _status(data.get("status"))
@@ -275,7 +291,12 @@ def from_mapping(row: Mapping[str, Any], rules: Rules) -> Appointment | Cancella
     phone = parse_phone(_text(data["phone"], "phone"), rules.country)
     zone_name = _text(data["timezone"], "timezone") if data.get("timezone") not in (None, "") else ""
     candidates = (*rules.zones, *zones_of_number(phone))
-    at, zone = parse_time(_text(data["appointment_time"], "appointment_time"), zone_name, rules.timezone, candidates)
+    raw_time = _text(data["appointment_time"], "appointment_time")
+    try:
+        at, zone = parse_time(raw_time, zone_name, rules.timezone, candidates)
+    except OverflowError:  # a date at the very edge of the calendar (year 1 or 9999) moved into a zone
+        raise AppointmentError(f"appointment_time {raw_time!r} is out of range") from None
+    check_sane_time(at, now)
     provider = _text(data["provider"], "provider")
     department_name = _text(data["department"], "department")
     department = rules.desk(department_name)
@@ -288,7 +309,8 @@ def from_mapping(row: Mapping[str, Any], rules: Rules) -> Appointment | Cancella
     return Appointment(appointment_id, name, phone, at, zone, provider, department, language, department_name)
 
 
-def read_csv(lines: Iterable[str], rules: Rules) -> Iterator[tuple[int, Appointment | RowError]]:
+def read_csv(lines: Iterable[str], rules: Rules,
+             now: dt.datetime | None = None) -> Iterator[tuple[int, Appointment | Cancellation | RowError]]:
     """Each data row of a CSV file as (line number, appointment or error), one at a time."""
     reader = csv.DictReader(lines)
     try:
@@ -319,14 +341,14 @@ def read_csv(lines: Iterable[str], rules: Rules) -> Iterator[tuple[int, Appointm
             yield line, RowError(line, "more fields than the header has columns")
             continue
         try:
-            yield line, from_mapping(row, rules)
+            yield line, from_mapping(row, rules, now)
         except AppointmentError as exc:
             yield line, RowError(line, str(exc))
 
 
-def parse_csv(text: str, rules: Rules) -> Parsed:
+def parse_csv(text: str, rules: Rules, now: dt.datetime | None = None) -> Parsed:
     parsed = Parsed()
-    for line, item in read_csv(io.StringIO(text, newline=""), rules):
+    for line, item in read_csv(io.StringIO(text, newline=""), rules, now):
         if isinstance(item, RowError):
             parsed.errors.append(item)
         else:
@@ -334,7 +356,7 @@ def parse_csv(text: str, rules: Rules) -> Parsed:
     return parsed
 
 
-def parse_json(items: Any, rules: Rules) -> Parsed:
+def parse_json(items: Any, rules: Rules, now: dt.datetime | None = None) -> Parsed:
     """A JSON list of appointment objects (or {"appointments": [...]}); errors name the list index."""
     if isinstance(items, dict) and "appointments" in items:
         items = items["appointments"]
@@ -347,7 +369,7 @@ def parse_json(items: Any, rules: Rules) -> Parsed:
             parsed.errors.append(RowError(i, "not an object"))
             continue
         try:
-            parsed.appointments.append((i, from_mapping(item, rules)))
+            parsed.appointments.append((i, from_mapping(item, rules, now)))
         except AppointmentError as exc:
             parsed.errors.append(RowError(i, str(exc)))
     return parsed

@@ -157,15 +157,22 @@ def apply_changes(
     batch: list[tuple[int, Appointment]] = []
 
     def flush() -> None:
-        created = store.add_many([a for _, a in batch])
+        # Each first call's time is known before anything is stored: an item it fails for is refused
+        # alone, never leaving the others stored without their job (issue 31).
+        timed = []
+        for where, a in batch:
+            try:
+                timed.append((where, a, first_call_time(a.at, a.timezone, clinic, now)))
+            except (OverflowError, ValueError) as exc:
+                changes.refused.append((where, f"no call time can be found for it ({exc})"))
+        created = store.add_many([a for _, a, _ in timed])
         pipe = queue.connection.pipeline()
         existing = []
-        for (where, a), new in zip(batch, created):
+        for (where, a, when), new in zip(timed, created):
             if not new:
                 existing.append((where, a))
                 continue
             changes.imported += 1
-            when = first_call_time(a.at, a.timezone, clinic, now)
             _enqueue(queue, when, a.id, 1, pipeline=pipe)
             store_pipe_schedule(pipe, a.id, when)
         pipe.execute()
@@ -198,6 +205,10 @@ def _change(queue, store: FollowupStore, where: int, a: Appointment, clinic: Cli
     """An appointment sent again: unchanged, reopened after a cancellation, or moved."""
     different = store.differences(a)
     rec = store.get(a.id)
+    if not different and rec is not None and _unscheduled(rec):
+        _repair(queue, store, rec, clinic, now)
+        changes.imported += 1
+        return
     if not different and (rec is None or rec.status != "cancelled"):
         changes.unchanged += 1
         return
@@ -216,6 +227,19 @@ def _change(queue, store: FollowupStore, where: int, a: Appointment, clinic: Cli
         audit.record(actor, actions.APPOINTMENT_MOVE, target=a.id, detail="changed: " + (", ".join(different) or "reopened"))
     log.info("follow-up %s: appointment changed (%s); next try %s", a.id, ", ".join(different) or "reopened", when.isoformat())
     changes.updated += 1
+
+
+def _unscheduled(rec: Record) -> bool:
+    """Stored but never given its first call (a request that failed between the two): sent again, it gets it."""
+    return rec.status == "scheduled" and not rec.next_try_at and not rec.attempts
+
+
+def _repair(queue, store: FollowupStore, rec: Record, clinic: ClinicSettings, now: dt.datetime) -> None:
+    when = first_call_time(rec.at, rec.timezone, clinic, now)
+    _enqueue(queue, when, rec.id, 1, gen=rec.gen)
+    store.schedule(rec.id, when.timestamp(), "scheduled again: it had no call")
+    store.note(rec.id, "rescheduled", reason="stored without a call", next_try=when.isoformat())
+    log.warning("follow-up %s: was stored without a call; first try %s", rec.id, when.isoformat())
 
 
 def cancel(store: FollowupStore, appointment_id: str, actor: str = "", audit=None) -> str:
