@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -613,7 +610,9 @@ def serve(host: str, port: int, web_workers: int, threads: int, rq_workers: int,
         **{f"worker-{i + 1}": [sys.executable, "-m", "ivr.cli", "worker"] for i in range(rq_workers)},
         **{f"speech-{i + 1}": [sys.executable, "-m", "ivr.cli", "worker", "--speech"] for i in range(speech_workers)},
     }
-    supervisor = _Supervisor(commands, env, embedded)
+    from ivr.supervisor import Supervisor
+
+    supervisor = Supervisor(commands, env, embedded)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     click.echo(
         f"Clinic phone system running. Voice webhook: {url}/voice/incoming  Health: {url}/healthz\n"
@@ -627,75 +626,6 @@ def serve(host: str, port: int, web_workers: int, threads: int, rq_workers: int,
     finally:
         if embedded:
             embedded.stop()
-
-
-class _Supervisor:
-    """Starts child processes, restarts any that die (the embedded Redis too), stops all on SIGINT/SIGTERM.
-
-    Children die with the supervisor even if it is killed (PR_SET_PDEATHSIG).
-    """
-
-    def __init__(self, commands: dict[str, list[str]], env: dict[str, str], redis_server=None) -> None:
-        self.commands = commands
-        self.env = env
-        self.redis_server = redis_server
-        self.children: dict[str, subprocess.Popen] = {}
-        self.stopping = False
-
-    def _start(self, name: str) -> None:
-        from ivr.redis_server import die_with_parent
-
-        self.children[name] = subprocess.Popen(self.commands[name], env=self.env, preexec_fn=die_with_parent)
-
-    def _check_redis(self) -> None:
-        """Restart the embedded Redis if it died; its append-only file brings the data back."""
-        server = self.redis_server
-        if server is None or (server.process is not None and server.process.poll() is None):
-            return
-        from ivr.redis_server import RedisStartError
-
-        code = server.process.returncode if server.process is not None else "?"
-        click.echo(f"redis exited with {code}; restarting", err=True)
-        try:
-            server.start()
-        except RedisStartError as exc:  # try again on the next tick
-            click.echo(f"redis did not restart yet: {exc}", err=True)
-
-    def _stop(self, *_args) -> None:
-        self.stopping = True
-
-    def run(self) -> None:
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
-        for name in self.commands:
-            self._start(name)
-        restarts: dict[str, list[float]] = {}
-        try:
-            while not self.stopping:
-                time.sleep(0.2)
-                self._check_redis()
-                for name, proc in list(self.children.items()):
-                    if proc.poll() is None or self.stopping:
-                        continue
-                    recent = [t for t in restarts.get(name, []) if time.monotonic() - t < 60]
-                    if len(recent) >= 5:
-                        click.echo(f"{name} keeps failing (exit {proc.returncode}); stopping", err=True)
-                        self.stopping = True
-                        break
-                    click.echo(f"{name} exited with {proc.returncode}; restarting", err=True)
-                    restarts[name] = recent + [time.monotonic()]
-                    self._start(name)
-        finally:
-            for proc in self.children.values():
-                if proc.poll() is None:
-                    proc.terminate()
-            deadline = time.monotonic() + 15
-            for proc in self.children.values():
-                try:
-                    proc.wait(max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
 
 
 # ivr call ----------------------------------------------------------------
