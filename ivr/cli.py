@@ -409,31 +409,36 @@ def followups_status() -> None:
 
 @followups.command("api-key")
 @click.argument("name")
-def followups_api_key(name: str) -> None:
+@click.option("--scope", default="", metavar="SCOPE",
+              help="Whose appointments the key sees and changes (default: NAME). Give another key's "
+                   "scope to let several keys of one system share their appointments.")
+def followups_api_key(name: str, scope: str) -> None:
     """Create an API key NAME for the scheduling system (/api/appointments); shown once.
 
-    Refused if NAME has an active key: `ivr followups rotate-key NAME` replaces it."""
+    The key reads, moves and cancels only the appointments sent under its scope (others' are 404).
+    Refused if NAME has an active key: `ivr followups rotate-key NAME` replaces it (same scope)."""
     from ivr.store import audit
     from ivr.store.api_keys import ApiKeyError, ApiKeyExists, ApiKeyStore
 
     conn = _redis()
     try:
-        record, key = ApiKeyStore(conn).create(name, _operator())
+        record, key = ApiKeyStore(conn).create(name, _operator(), scope=scope)
     except ApiKeyExists as exc:
         click.echo(f"refused: {exc} (ivr followups rotate-key {exc.name} / ivr followups revoke-key ID)", err=True)
         sys.exit(1)
     except ApiKeyError as exc:
         click.echo(f"refused: {exc}", err=True)
         sys.exit(1)
-    audit.AuditLog(conn).record(_operator(), audit.API_KEY_ADD, target=record.target, detail=f"name {record.name}")
+    audit.AuditLog(conn).record(_operator(), audit.API_KEY_ADD, target=record.target,
+                                detail=f"name {record.name}, scope {record.scope}")
     click.echo(key)
-    click.echo(f"API key {record.name!r} (id {record.id}) created; it is shown only now (only its hash is stored).",
-               err=True)
+    click.echo(f"API key {record.name!r} (id {record.id}, scope {record.scope!r}) created; it is shown only now "
+               "(only its hash is stored).", err=True)
 
 
 @followups.command("api-keys")
 def followups_api_keys() -> None:
-    """Every API key: id, name, status, created (by whom), last used, uses. Never the keys themselves."""
+    """Every API key: id, name, scope, status, created (by whom), last used, uses. Never the keys themselves."""
     from ivr.store.api_keys import ApiKeyStore, when
 
     rows = ApiKeyStore(_redis()).list()
@@ -445,13 +450,14 @@ def followups_api_keys() -> None:
         moment = when(epoch)
         return moment.strftime("%Y-%m-%d %H:%MZ") if moment else "-"
 
-    click.echo(f"{'ID':<16} {'NAME':<20} {'STATUS':<9} {'CREATED':<18} {'BY':<20} {'LAST USED':<18} {'USES':>6}  REVOKED")
+    click.echo(f"{'ID':<16} {'NAME':<20} {'SCOPE':<20} {'STATUS':<9} {'CREATED':<18} {'BY':<20} {'LAST USED':<18} "
+               f"{'USES':>6}  REVOKED")
     for k in rows:
         status = k.status()
         revoked = f"{at(k.revoked_at)} by {k.revoked_by or '-'}" if k.revoked_at else ""
         if k.replaced_by:
             revoked += f" (replaced by {k.replaced_by})"
-        click.echo(f"{k.id:<16} {k.name:<20} {status:<9} {at(k.created_at):<18} {k.created_by or '-':<20} "
+        click.echo(f"{k.id:<16} {k.name:<20} {k.scope:<20} {status:<9} {at(k.created_at):<18} {k.created_by or '-':<20} "
                    f"{at(k.last_used_at):<18} {k.uses:>6}  {revoked}".rstrip())
 
 
@@ -482,7 +488,7 @@ def followups_revoke_key(key: str) -> None:
 @click.option("--grace", type=click.IntRange(0, 7 * 24 * 60), default=0, show_default=True,
               help="Minutes the old key keeps working (0: it stops at once).")
 def followups_rotate_key(name: str, grace: int) -> None:
-    """A new API key for NAME (a name or a key id), shown once; the old key is revoked."""
+    """A new API key for NAME (a name or a key id), shown once, with the old key's scope; the old key is revoked."""
     from ivr.store import audit
     from ivr.store.api_keys import ApiKeyError, ApiKeyStore
 

@@ -52,7 +52,7 @@ class Defaults:
     LOGIN_LIMIT_PER_USER = "5 per minute"  # failed logins for one username from one address (ivr.staff.limits)
     LOGIN_LIMIT_PER_USER_TOTAL = "30 per hour"  # failed logins for one username from all addresses; beyond: one guess per address per LOGIN_LIMIT_PER_USER window
     LOGIN_LIMIT_PER_ADDRESS = "20 per minute"  # login attempts from one IP address, right or wrong
-    API_LIMIT = "60 per minute"  # requests to the scheduling API (POST /api/appointments) per key
+    API_LIMIT = "60 per minute"  # requests to the scheduling API per key name, every route counted together
 
 
 def load_environment(config: dict, environ: os._Environ | dict | None = None) -> None:

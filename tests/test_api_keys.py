@@ -67,7 +67,7 @@ def test_keys_are_listed_rotated_and_revoked_from_the_command_line(app, redis_se
     listed = ivr(redis_server, "api-keys")
     assert listed.returncode == 0, listed.stderr
     [row] = [line for line in listed.stdout.splitlines() if line.startswith(key_id)]
-    assert row.split()[1:3] == ["scheduler", "active"] and row.split()[-1] == "2"
+    assert row.split()[1:4] == ["scheduler", "scheduler", "active"] and row.split()[-1] == "2"  # name, scope
     assert "cli:" in row and key not in listed.stdout
 
     rotated = ivr(redis_server, "rotate-key", "scheduler")
@@ -81,7 +81,7 @@ def test_keys_are_listed_rotated_and_revoked_from_the_command_line(app, redis_se
     listed = ivr(redis_server, "api-keys").stdout
     old_row = next(line for line in listed.splitlines() if line.startswith(key_id))
     assert " revoked " in old_row and f"(replaced by {new_id})" in old_row
-    assert next(line for line in listed.splitlines() if line.startswith(new_id)).split()[2] == "active"
+    assert next(line for line in listed.splitlines() if line.startswith(new_id)).split()[2:4] == ["scheduler", "active"]
 
     revoked = ivr(redis_server, "revoke-key", new_id)
     assert revoked.returncode == 0 and f"revoked {new_id} (scheduler)" in revoked.stdout

@@ -286,7 +286,10 @@ def test_over_the_limit_a_key_gets_429_json_with_retry_after_and_other_keys_do_n
     assert "try again later" in resp.get_json()["error"]
     wait = resp.headers["Retry-After"]
     assert wait.isdigit() and 1 <= int(wait) <= 61  # the minute's window (flask-limiter rounds up a second)
-    assert api.get("late").status_code == 404  # not stored (and each operation has a budget of its own)
+    for method in ("GET", "PUT", "DELETE"):  # one budget for the key across every route (issue 31)
+        resp = api.request(method, "/api/appointments/late", {**GOOD, "id": "late"} if method == "PUT" else None)
+        assert resp.status_code == 429 and resp.headers["Retry-After"].isdigit()
+    assert FollowupStore(redis_conn).get("slate") is None  # not stored
     assert other.post([GOOD]).status_code == 200  # each key (by its name) has its own budget
 
 

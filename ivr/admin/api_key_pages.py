@@ -50,13 +50,14 @@ def api_keys():
 @role_required("admin")
 def create_api_key():
     name = (request.form.get("name") or "").strip()
+    scope = (request.form.get("scope") or "").strip()
     try:
-        new, key = _store().create(name, current_user().name)
+        new, key = _store().create(name, current_user().name, scope=scope)
     except ApiKeyExists as exc:
-        return _page(409, error=f"A key named {exc.name!r} exists: rotate or revoke it.", name=name)
+        return _page(409, error=f"A key named {exc.name!r} exists: rotate or revoke it.", name=name, scope=scope)
     except ApiKeyError as exc:
-        return _page(400, error=f"{str(exc)[:1].upper()}{str(exc)[1:]}.", name=name)
-    record(actions.API_KEY_ADD, target=new.target, detail=f"name {new.name}")
+        return _page(400, error=f"{str(exc)[:1].upper()}{str(exc)[1:]}.", name=name, scope=scope)
+    record(actions.API_KEY_ADD, target=new.target, detail=f"name {new.name}, scope {new.scope}")
     return _page(new_key=key, new=new)
 
 

@@ -10,14 +10,20 @@ Described in ``ivr/followups/openapi.yaml`` (checked against this module by the 
 
 An appointment object has the CSV columns (ivr.followups.appointments), every value a
 JSON string; ``"status": "cancelled"`` cancels. POST answers 200 with counts and the
-refused items (``{"index", "reason"}``): good items are applied even when others are bad,
-and sending the same again changes nothing. Every error is a JSON body
-``{"error": "..."}``: 400 (not JSON, not the expected shape), 401 (no valid key), 404,
-405, 409 (a call is under way or over), 413 (over MAX_BODY bytes, chunked bodies
-included, or MAX_ITEMS), 422 (an invalid appointment), 429 with Retry-After (over
-API_LIMIT requests a minute per key). Keys are stored hashed; the endpoint has no
-cookies, so CSRF does not apply. Imports, moves and cancellations are audited under
-``api:<key name>``.
+refused items (``{"index", "reason"}``): every item is checked before any is applied (a
+time more than two years from the clinic's today is refused), good items are applied and
+scheduled even when others are bad, and sending the same again changes nothing (one stored
+without its call is given it). Every error is a JSON body ``{"error": "..."}``: 400 (not
+JSON, not the expected shape), 401 (no valid key), 404, 405, 409 (a call is under way or
+over), 413 (over MAX_BODY bytes, chunked bodies included, or MAX_ITEMS), 422 (an invalid
+appointment), 429 with Retry-After (over API_LIMIT requests a minute per key name, all
+routes counted together; over API_BAD_KEY_LIMIT requests a minute from one address
+without a valid key). Keys are stored hashed; the endpoint has no cookies, so CSRF does
+not apply. Imports, moves and cancellations are audited under ``api:<key name>``.
+
+A key touches only the appointments of its scope (its name, or a scope several keys of one
+system share: ``ivr followups api-key NAME --scope S``): another scope's appointment is 404,
+like one that does not exist (ivr.store.appointment_scopes).
 """
 
 from __future__ import annotations
@@ -30,12 +36,14 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_limiter import RateLimitExceeded
+from limits import parse as parse_limit
 from werkzeug.exceptions import HTTPException
 
 from ivr import services
 from ivr.followups.appointments import ID_PATTERN, AppointmentError, Cancellation, Rules, from_mapping, parse_json
 from ivr.staff.limits import limiter
 from ivr.store import audit as actions
+from ivr.store.appointment_scopes import AppointmentScopes
 from ivr.store.followups import FollowupStore
 
 log = logging.getLogger(__name__)
@@ -44,6 +52,8 @@ bp = Blueprint("followups_api", __name__, url_prefix="/api")
 
 MAX_BODY = 8 * 1024 * 1024  # bytes: about 20,000 appointments
 MAX_ITEMS = 10_000
+LIMIT_SCOPE = "api"  # one budget per key name across every route of the API
+NOT_YOURS = "no such appointment"  # another scope's appointment looks like one that does not exist
 
 
 def _key_name() -> str | None:
@@ -72,6 +82,25 @@ def _limit_key() -> str:
 
 def _limit() -> str:
     return str(current_app.config.get("API_LIMIT") or "60 per minute")
+
+
+def _bad_key_wait() -> int:
+    """0, or the seconds this address must wait: too many requests without a valid key (API_BAD_KEY_LIMIT)."""
+    item = parse_limit(str(current_app.config.get("API_BAD_KEY_LIMIT") or "20 per minute"))
+    address = request.remote_addr or "unknown"
+    try:
+        strategy = limiter.limiter
+        if strategy.hit(item, "api-bad-key", address):
+            return 0
+        reset_at, _ = strategy.get_window_stats(item, "api-bad-key", address)
+    except Exception:  # noqa: BLE001 - the limit's storage is down: the request is refused (401) anyway
+        log.exception("could not count a request without a valid API key")
+        return 0
+    return max(1, min(math.ceil(reset_at - time.time()), int(item.get_expiry())))
+
+
+def _scope() -> str:
+    return g.api_key.scope
 
 
 def _error(status: int, message: str, **headers: str):
@@ -116,6 +145,10 @@ def _authenticate():
                                  detail=f"{request.method} {request.path[:200]}: the key is revoked")
         else:
             log.warning("API request to %s without a valid key", request.path)
+        wait = _bad_key_wait()
+        if wait:
+            return _error(429, "too many requests without a valid API key from this address; try again later",
+                          **{"Retry-After": str(wait)})
         return _error(401, "a valid API key is required: Authorization: Bearer <key>")
     g.api_key_name = name
     key = g.api_key
@@ -187,7 +220,7 @@ def _apply(items):
 
 
 @bp.post("/appointments")
-@limiter.limit(_limit, key_func=_limit_key)
+@limiter.shared_limit(_limit, LIMIT_SCOPE, key_func=_limit_key)
 def appointments():
     data = _json()
     if isinstance(data, dict):
@@ -200,10 +233,15 @@ def appointments():
         raise _Refused(400, 'expected a list of appointments or {"appointments": [...]}')
     if len(data) > MAX_ITEMS:
         raise _Refused(413, f"at most {MAX_ITEMS} appointments per request")
-    clinic = services.get().runtime.clinic
-    parsed = parse_json(data, Rules.for_clinic(clinic))
-    changes = _apply(parsed.appointments)
-    errors = sorted([(e.where, e.reason) for e in parsed.errors] + changes.refused)
+    svc = services.get()
+    parsed = parse_json(data, Rules.for_clinic(svc.runtime.clinic), svc.now())
+    mine = AppointmentScopes(svc.redis).claim(
+        [(item.id, not isinstance(item, Cancellation)) for _, item in parsed.appointments], _scope())
+    allowed = [entry for entry, ok in zip(parsed.appointments, mine) if ok]
+    others = [(where, NOT_YOURS + " for this API key (another key's scope has this id)")
+              for (where, _), ok in zip(parsed.appointments, mine) if not ok]
+    changes = _apply(allowed)
+    errors = sorted([(e.where, e.reason) for e in parsed.errors] + others + changes.refused)
     services.get().audit.record(
         _actor(), actions.APPOINTMENTS_IMPORT,
         detail=f"{changes.imported} new, {changes.updated} moved, {changes.cancelled} cancelled, "
@@ -228,7 +266,7 @@ def _internal_id(appointment_id: str) -> str:
 
 
 @bp.put("/appointments/<appointment_id>")
-@limiter.limit(_limit, key_func=_limit_key)
+@limiter.shared_limit(_limit, LIMIT_SCOPE, key_func=_limit_key)
 def put_appointment(appointment_id: str):
     internal = _internal_id(appointment_id)
     data = _json()
@@ -236,11 +274,13 @@ def put_appointment(appointment_id: str):
         raise _Refused(400, "the body must be one appointment object")
     if data.get("id") not in (None, appointment_id):
         raise _Refused(422, f"the body's id {data.get('id')!r} is not the one in the path ({appointment_id!r})")
+    svc = services.get()
     try:
-        item = from_mapping({**data, "id": appointment_id}, Rules.for_clinic(services.get().runtime.clinic))
+        item = from_mapping({**data, "id": appointment_id}, Rules.for_clinic(svc.runtime.clinic), svc.now())
     except AppointmentError as exc:
         raise _Refused(422, str(exc)) from None
     assert item.id == internal
+    _own_or_404(internal, creates=not isinstance(item, Cancellation))
     changes = _apply([(0, item)])
     if changes.refused:
         reason = changes.refused[0][1]
@@ -253,9 +293,10 @@ def put_appointment(appointment_id: str):
 
 
 @bp.delete("/appointments/<appointment_id>")
-@limiter.limit(_limit, key_func=_limit_key)
+@limiter.shared_limit(_limit, LIMIT_SCOPE, key_func=_limit_key)
 def delete_appointment(appointment_id: str):
     internal = _internal_id(appointment_id)
+    _own_or_404(internal)
     changes = _apply([(0, Cancellation(internal))])
     if changes.refused:
         reason = changes.refused[0][1]
@@ -264,12 +305,19 @@ def delete_appointment(appointment_id: str):
 
 
 @bp.get("/appointments/<appointment_id>")
-@limiter.limit(_limit, key_func=_limit_key)
+@limiter.shared_limit(_limit, LIMIT_SCOPE, key_func=_limit_key)
 def get_appointment(appointment_id: str):
     internal = _internal_id(appointment_id)
+    _own_or_404(internal)
     if FollowupStore(services.get().redis).get(internal) is None:
         raise _Refused(404, "no such appointment")
     return jsonify({"id": appointment_id, **_state(internal)})
+
+
+def _own_or_404(internal: str, creates: bool = False) -> None:
+    """404, as for an unknown id, unless this key's scope owns the appointment (or may take it)."""
+    if not AppointmentScopes(services.get().redis).allows(internal, _scope(), creates):
+        raise _Refused(404, NOT_YOURS)
 
 
 def _state(internal: str) -> dict[str, Any]:

@@ -8,6 +8,8 @@ A key is ``fuk_<id>_<secret>``. Only sha256(key) is stored, with a record per ke
     created_by    who made it: a staff user name or cli:<login>
     last_used_at  epoch seconds of the last request it authenticated; uses: how many
     revoked_at    epoch seconds from when it no longer works (empty: active); revoked_by, replaced_by
+    scope         whose appointments it may see and change (ivr.store.appointment_scopes); empty: its name.
+                  Keys of one system share a scope (``create(..., scope=S)``); a rotation keeps it.
 
 Making a key under a name that has an active key is refused (``ApiKeyExists``): a
 second key must be an explicit ``rotate`` (new key, the old ones revoked at once or
@@ -60,6 +62,11 @@ class ApiKey:
     revoked_at: float | None
     revoked_by: str
     replaced_by: str
+    scope: str = ""  # whose appointments it may touch; "" is read as the key's name
+
+    def __post_init__(self) -> None:
+        if not self.scope:
+            object.__setattr__(self, "scope", self.name)
 
     def active(self, now: float | None = None) -> bool:
         return self.revoked_at is None or self.revoked_at > (time.time() if now is None else now)
@@ -89,10 +96,10 @@ def when(epoch: float | None, zone: dt.tzinfo = dt.timezone.utc) -> dt.datetime 
     return dt.datetime.fromtimestamp(epoch, zone) if epoch else None
 
 
-def check_name(name: str) -> str:
+def check_name(name: str, what: str = "a key name") -> str:
     name = (name or "").strip()
     if not NAME.fullmatch(name):
-        raise ApiKeyError("a key name is 1-48 letters, digits, '.', '_' or '-', starting with a letter")
+        raise ApiKeyError(f"{what} is 1-48 letters, digits, '.', '_' or '-', starting with a letter")
     return name
 
 
@@ -120,6 +127,7 @@ class ApiKeyStore:
             created_by=f.get("created_by", ""), last_used_at=_epoch(f.get("last_used_at")),
             uses=int(f.get("uses") or 0), revoked_at=_epoch(f.get("revoked_at")),
             revoked_by=f.get("revoked_by", ""), replaced_by=f.get("replaced_by", ""),
+            scope=f.get("scope", ""),
         )
 
     def find(self, key: str) -> ApiKey | None:
@@ -154,13 +162,17 @@ class ApiKeyStore:
 
     # Changing -----------------------------------------------------------------------------
 
-    def create(self, name: str, created_by: str = "", now: float | None = None) -> tuple[ApiKey, str]:
-        """A new key NAME: (its record, the key itself, to be shown once). Refused if NAME has an active key."""
+    def create(self, name: str, created_by: str = "", now: float | None = None,
+               scope: str = "") -> tuple[ApiKey, str]:
+        """A new key NAME: (its record, the key itself, to be shown once). Refused if NAME has an active key.
+
+        ``scope``: whose appointments it may touch (another key's scope to share them); default NAME."""
         name = check_name(name)
+        scope = check_name(scope, "a scope") if scope.strip() else name
         now = time.time() if now is None else now
         if self.active_named(name, now):
             raise ApiKeyExists(name)
-        return self._issue(name, created_by, now)
+        return self._issue(name, created_by, now, scope)
 
     def rotate(self, name: str, by: str = "", grace: float = 0, now: float | None = None) -> tuple[ApiKey, str, list[ApiKey]]:
         """A new key NAME; its active keys stop working after ``grace`` seconds (0: at once).
@@ -172,7 +184,7 @@ class ApiKeyStore:
         old = self.active_named(name, now)
         if not old:
             raise ApiKeyError(f"no active key named {name!r} to rotate")
-        new, key = self._issue(name, by, now)  # a name from before the naming rule is kept
+        new, key = self._issue(name, by, now, old[0].scope)  # a name from before the naming rule is kept
         for k in old:
             until = min(now + grace, k.revoked_at) if k.revoked_at else now + grace
             self.conn.hset(keys.FOLLOWUP_API_KEY.format(k.id),
@@ -201,7 +213,7 @@ class ApiKeyStore:
 
     # Internals ----------------------------------------------------------------------------
 
-    def _issue(self, name: str, created_by: str, now: float) -> tuple[ApiKey, str]:
+    def _issue(self, name: str, created_by: str, now: float, scope: str = "") -> tuple[ApiKey, str]:
         while True:
             key_id = secrets.token_hex(4)
             if self.conn.hsetnx(keys.FOLLOWUP_API_KEY.format(key_id), "name", name):
@@ -209,7 +221,7 @@ class ApiKeyStore:
         key = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         with self.conn.pipeline() as p:
             p.hset(keys.FOLLOWUP_API_KEY.format(key_id),
-                   mapping={"created_at": now, "created_by": created_by, "uses": 0})
+                   mapping={"created_at": now, "created_by": created_by, "uses": 0, "scope": scope or name})
             p.hset(keys.FOLLOWUP_API_KEY_IDS, key_hash(key), key_id)
             p.zadd(keys.FOLLOWUP_API_KEY_LIST, {key_id: now})
             p.execute()

@@ -79,6 +79,7 @@ FOLLOWUP_API_KEY = "ivr:fu:apikey:{0}"  # hash per API key id: name, created_at/
 FOLLOWUP_API_KEY_IDS = "ivr:fu:apikeys:ids"  # hash: sha256(API key) -> key id (replaces FOLLOWUP_API_KEYS, the old format, read and moved lazily)
 FOLLOWUP_API_KEY_LIST = "ivr:fu:apikeys:list"  # zset: every key id (revoked ones too) by created_at
 FOLLOWUP_API_KEY_REFUSED = "ivr:fu:apikey:refused:{0}"  # string per key id, 60 s: a revoked key's use was just audited
+FOLLOWUP_SCOPES = "ivr:fu:scopes"  # hash: appointment id -> the API key scope that owns it (ivr.store.appointment_scopes)
 TURN = "ivr:turn:{0}"  # string with a TTL: one worker does this periodic work now (ivr.store.turns)
 FOLLOWUP_BLOCKED = "ivr:fu:blocked"  # zset: appointment ids waiting for a fix (settings, Twilio account), by when blocked
 FOLLOWUP_INFLIGHT = "ivr:fu:inflight"  # zset: attempts dialled and not yet settled, by when dialled (reconciliation)
