@@ -312,7 +312,10 @@ def _clinic_or_exit():
 
 @followups.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def followups_import(file: Path) -> None:
+@click.option("--scope", default="", metavar="SCOPE",
+              help="The API key scope the appointments belong to (only its keys may then read, move or "
+                   "cancel them). Without it the first key to touch one takes it.")
+def followups_import(file: Path, scope: str) -> None:
     """Import appointments from a CSV FILE (header row) and schedule their follow-up calls.
 
     Columns: name, phone, appointment_time, provider, department, language; optional timezone,
@@ -324,12 +327,19 @@ def followups_import(file: Path) -> None:
 
     from rq import Queue
 
-    from ivr.followups.appointments import RowError, Rules, read_csv
+    from ivr.followups.appointments import Cancellation, RowError, Rules, read_csv
     from ivr.store import audit
+    from ivr.store.api_keys import ApiKeyError, check_name
+    from ivr.store.appointment_scopes import AppointmentScopes
     from ivr.store.followups import FollowupStore
     from ivr.workers import DEFAULT_QUEUE
     from ivr.workers.followups import Changes, apply_changes
 
+    try:
+        scope = check_name(scope, "a scope") if scope.strip() else ""
+    except ApiKeyError as exc:
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(1)
     clinic = _clinic_or_exit()
     conn = _redis()
     rules = Rules.for_clinic(clinic)
@@ -347,6 +357,12 @@ def followups_import(file: Path) -> None:
         sys.exit(1)
 
     def apply() -> None:
+        if scope:  # each row is claimed for the scope first; one another scope owns is refused, not touched
+            mine = AppointmentScopes(conn).claim(
+                [(item.id, not isinstance(item, Cancellation)) for _, item in batch], scope)
+            errors.extend((line, f"it belongs to another API key scope than {scope!r}")
+                          for (line, _), ok in zip(batch, mine) if not ok)
+            batch[:] = [entry for entry, ok in zip(batch, mine) if ok]
         done = apply_changes(queue, store, batch, clinic, now, actor=_operator(), audit=log_)
         total.imported += done.imported
         total.updated += done.updated

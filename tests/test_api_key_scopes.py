@@ -112,3 +112,20 @@ def test_requests_without_a_valid_key_are_limited_per_address(make_app, redis_co
     assert refused.headers["Retry-After"].isdigit() and 1 <= int(refused.headers["Retry-After"]) <= 60
     assert attempt("fuk_guess", "203.0.113.9").status_code == 401  # another address has its own budget
     assert attempt(good.key, "198.51.100.7").status_code == 404  # a valid key from there still works
+
+
+def test_a_csv_import_with_a_scope_gives_its_rows_to_that_scopes_keys_only(app, redis_server, redis_conn, tmp_path):
+    from .processes import run_ivr
+
+    mine, other = api_for(app, redis_conn, "scheduler"), api_for(app, redis_conn, "billing")
+    assert other.put("C-2", GOOD).status_code == 200  # billing's own appointment
+    path = tmp_path / "appointments.csv"
+    path.write_text("id,name,phone,appointment_time,provider,department,language\n"
+                    "C-1,Maria Lopez,(202) 555-0123,2026-11-24 10:00,Dr. Chen,nurse,es\n"
+                    "C-2,John Smith,(202) 555-0124,2026-11-25 10:00,Dr. Chen,nurse,en\n", encoding="utf-8")
+    result = run_ivr("followups", "import", str(path), "--scope", "scheduler", REDIS_URL=redis_server.url)
+    assert result.returncode == 1
+    assert f"{path}:3: it belongs to another API key scope than 'scheduler'" in result.stderr
+    assert "imported 1 new appointment(s)" in result.stdout
+    assert mine.get("C-1").status_code == 200 and other.get("C-1").status_code == 404
+    assert other.get("C-2").get_json()["appointment_time"].startswith("2026-11-24")  # not moved by the import
