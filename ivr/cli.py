@@ -675,6 +675,8 @@ def call(url: str, caller: str, called: str, token: str | None) -> None:
     else:
         signed_with = "the token given with --token"
     phone = PhoneCall(requests_transport(), url, token, caller=caller, called=called)
+    # A server without a Twilio account takes a message left here from the data folder (ivr.simulator).
+    local_data = _settings()["DATA_DIR"] if signed_with.startswith("the local token") else None
     interactive = sys.stdin.isatty()
     click.echo(f"Calling {url} from {caller}. {HELP}")
     try:
@@ -690,7 +692,7 @@ def call(url: str, caller: str, called: str, token: str | None) -> None:
                 click.echo("[you hung up]")
                 phone.hang_up()
                 return
-            turn = _act(phone, turn, answer.strip())
+            turn = _act(phone, turn, answer.strip(), local_data)
     except CallError as exc:
         click.echo(f"[call failed: {exc}]", err=True)
         if exc.status == 403:
@@ -705,6 +707,23 @@ def call(url: str, caller: str, called: str, token: str | None) -> None:
     except OSError as exc:
         click.echo(f"[cannot reach {url}: {exc}] Is `ivr serve` running?", err=True)
         sys.exit(2)
+
+
+def _leave_message(phone, words: str, data_dir: str):
+    """Speak the typed message (espeak-ng, in the call's language) and leave it as the recording."""
+    from ivr.simulator import CannotSpeak, new_sid, save_local_recording, speak
+
+    lang = (phone.language or "en")[:2]
+    try:
+        audio = speak(words, lang)
+    except CannotSpeak as exc:
+        click.echo(f"  [{exc}: the message is left without sound]", err=True)
+        return phone.record(seconds=max(2, len(words.split()) // 2))
+    sid = new_sid("RE")
+    save_local_recording(data_dir, sid, audio)
+    seconds = max(1, round((len(audio) - 44) / 16000))
+    click.echo(f"  [your message, spoken by espeak-ng ({lang}): {seconds} s; the console shows it once transcribed]")
+    return phone.record(seconds=seconds, sid=sid)
 
 
 def _show(turn) -> None:
@@ -740,13 +759,15 @@ def _ask(question: str, interactive: bool) -> str | None:
         return None
 
 
-def _act(phone, turn, answer: str):
+def _act(phone, turn, answer: str, local_data: str | None = None):
     if turn.waiting == "dial":
         status = {"a": "completed", "b": "busy"}.get(answer[:1].lower(), "no-answer")
         return phone.dial_result(status, duration=60 if status == "completed" else 0)
     if turn.waiting == "record":
         if not answer:
             return phone.record_nothing()
+        if local_data is not None:
+            return _leave_message(phone, answer, local_data)
         return phone.record(seconds=max(2, len(answer.split()) // 2))
     if not answer:
         return phone.silence()

@@ -7,13 +7,23 @@ speech and posts to its action (with empty input too when
 actionOnEmptyResult is set, else goes on with the next verb); Dial and Record
 post their results to their action; Record that hears nothing goes on with the
 next verb; Redirect is followed; Hangup or the end of the document ends the call.
+
+A message left on the terminal phone is real audio: the typed words are spoken by espeak-ng
+(``speak``), made into what a phone line carries (8 kHz mono), and kept in the data folder as
+``local-recordings/<RecordingSid>.wav`` (``save_local_recording``), where the voicemail pipeline
+takes it instead of Twilio's copy while the server has no Twilio account (``local_recording``).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import secrets
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Protocol
 from urllib.parse import urljoin
 
@@ -78,6 +88,53 @@ def new_sid(prefix: str) -> str:
     return prefix + secrets.token_hex(16)
 
 
+# The terminal phone's recordings ------------------------------------------------
+
+LOCAL_RECORDINGS = "local-recordings"
+_RECORDING_SID = re.compile(r"RE[0-9a-f]{32}")
+VOICES = {"en": "en-us", "es": "es-419"}  # espeak-ng voices for the clinic's languages
+
+
+class CannotSpeak(RuntimeError):
+    """espeak-ng is missing or failed (the message says which)."""
+
+
+def speak(text: str, lang: str = "en") -> bytes:
+    """``text`` said by espeak-ng in ``lang``, as a phone line carries it: 8 kHz, mono, 16-bit WAV."""
+    if not shutil.which("espeak-ng"):
+        raise CannotSpeak("espeak-ng is not installed (scripts/bootstrap installs it)")
+    voice = VOICES.get(lang, lang or "en-us")
+    done = subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "--stdout", text], capture_output=True, timeout=60)
+    if done.returncode != 0 or not done.stdout:
+        raise CannotSpeak(f"espeak-ng could not speak in {voice}: {done.stderr.decode(errors='replace').strip()[:200]}")
+    phone = subprocess.run(["ffmpeg", "-v", "error", "-f", "wav", "-i", "pipe:0", "-ar", "8000", "-ac", "1",
+                            "-acodec", "pcm_s16le", "-f", "wav", "pipe:1"], input=done.stdout, capture_output=True, timeout=60)
+    if phone.returncode != 0:
+        raise CannotSpeak("ffmpeg could not convert the spoken message")
+    return phone.stdout
+
+
+def local_recording(data_dir: str | os.PathLike, recording_sid: str) -> Path | None:
+    """Where the terminal phone keeps recording ``recording_sid``, if it made one."""
+    if not _RECORDING_SID.fullmatch(recording_sid or ""):
+        return None
+    path = Path(data_dir) / LOCAL_RECORDINGS / f"{recording_sid}.wav"
+    return path if path.is_file() else None
+
+
+def save_local_recording(data_dir: str | os.PathLike, recording_sid: str, audio: bytes) -> Path:
+    """Keep ``audio`` as recording ``recording_sid`` for the voicemail pipeline (folder 0700, file 0600)."""
+    if not _RECORDING_SID.fullmatch(recording_sid):
+        raise ValueError(f"not a recording sid: {recording_sid!r}")
+    folder = Path(data_dir) / LOCAL_RECORDINGS
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / f"{recording_sid}.wav"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(audio)
+    return path
+
+
 class PhoneCall:
     """One simulated inbound call to ``base_url`` (e.g. http://127.0.0.1:5000)."""
 
@@ -100,6 +157,7 @@ class PhoneCall:
         self.call_sid = call_sid or new_sid("CA")
         self.on_request = on_request
         self.ended = False
+        self.language = ""  # of the last thing the clinic said (Twilio's code, e.g. es-MX)
         self.requests = 0
         self._document_url = self.base_url + "/voice/incoming"
         self._pending: tuple[str, ET.Element, list[ET.Element]] | None = None
@@ -129,10 +187,11 @@ class PhoneCall:
             params["DialBridged"] = "true"
         return self._post_and_run(self._resolve(action), params, Turn())
 
-    def record(self, seconds: int = 12, finished_on: str = "#") -> Turn:
-        """Leave a message of ``seconds``; posts the action and the recording status callback."""
+    def record(self, seconds: int = 12, finished_on: str = "#", sid: str | None = None) -> Turn:
+        """Leave a message of ``seconds`` (recording ``sid``: new by default); posts the action and the
+        recording status callback."""
         verb, element, rest = self._take("record")
-        sid = new_sid("RE")
+        sid = sid or new_sid("RE")
         url = f"https://api.twilio.com/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{sid}"
         turn = Turn()
         callback = element.get("recordingStatusCallback")
@@ -255,6 +314,7 @@ class PhoneCall:
     def _hear(self, verb: ET.Element, turn: Turn) -> None:
         if verb.tag == "Say":
             turn.heard.append(Heard("say", " ".join((verb.text or "").split()), verb.get("language", "")))
+            self.language = verb.get("language", "") or self.language
         elif verb.tag == "Play":
             turn.heard.append(Heard("play", (verb.text or "").strip()))
         elif verb.tag == "Pause":

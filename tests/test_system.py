@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import signal
 import subprocess
@@ -115,6 +116,25 @@ def test_serve_then_call_from_the_terminal_then_stop(served, tmp_path):
     stats = wait_for(lambda: StatsStore(embedded_redis(system.data_dir)).day(today).get("outcome:voicemail:billing"),
                      what="the worker to count the call")
     assert stats == 1
+
+    # With no Twilio account the message typed at the tone was spoken (espeak-ng) and left as the recording:
+    # the speech worker transcribes it and the billing desk reads it in the console within 60 s of the call.
+    password = "correct horse battery staple"
+    added = run_ivr("users", "add", "bill", "--role", "billing", "--password-stdin", input=password + "\n",
+                    IVR_DATA_DIR=str(system.data_dir))
+    assert added.returncode == 0, added.stderr
+    desk = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', desk.get(system.url + "/login", timeout=5).text).group(1)
+    desk.post(system.url + "/login", data={"csrf_token": token, "username": "bill", "password": password}, timeout=5)
+
+    def transcribed() -> str | None:
+        page = desk.get(system.url + "/console", timeout=5).text
+        billing = re.search(r'<section class="queue" data-department="billing".*?</section>', page, re.S).group(0)
+        return billing if re.search(r"factura|octubre", billing, re.I) else None
+
+    billing = wait_for(transcribed, timeout=60, interval=1, what="the message's transcript in the console")
+    assert "(•••) •••-0147" in billing and "3055550147" not in billing
+    assert not list((system.data_dir / "local-recordings").iterdir())  # kept sealed; the plain copy is gone
 
     # Ctrl-C / SIGTERM stops web, workers and Redis.
     assert system.stop() == 0

@@ -174,6 +174,9 @@ def fetch_audio(settings: Mapping[str, Any], recording_sid: str) -> bytes:
     account = str(settings.get("TWILIO_ACCOUNT_SID") or "").strip()
     token = str(settings.get("TWILIO_AUTH_TOKEN") or "").strip()
     if not account or not token:
+        local = _local_copy(settings, recording_sid)
+        if local is not None:  # left on the terminal phone (`ivr call`): no Twilio account needed
+            return local.read_bytes()
         raise TransientError(twilio_rest.CREDENTIALS_MISSING)
     base = str(settings.get("TWILIO_API_BASE_URL") or "https://api.twilio.com").rstrip("/")
     url = f"{base}/2010-04-01/Accounts/{account}/Recordings/{recording_sid}.wav"
@@ -191,9 +194,22 @@ def fetch_audio(settings: Mapping[str, Any], recording_sid: str) -> bytes:
     return resp.content
 
 
+def _local_copy(settings: Mapping[str, Any], recording_sid: str) -> Path | None:
+    """The terminal phone's recording ``recording_sid`` in the data folder, if there is one."""
+    from ivr.simulator import local_recording
+
+    return local_recording(str(settings.get("DATA_DIR") or "var"), recording_sid)
+
+
 def delete_at_twilio(settings: Mapping[str, Any], recording_sid: str) -> None:
-    """Delete Twilio's copy (already gone counts as done). Raises TransientError."""
+    """Delete Twilio's copy (already gone counts as done), or the terminal phone's. Raises TransientError."""
     from twilio.base.exceptions import TwilioRestException
+
+    if not str(settings.get("TWILIO_ACCOUNT_SID") or "").strip():
+        local = _local_copy(settings, recording_sid)
+        if local is not None:
+            local.unlink(missing_ok=True)
+            return
 
     try:
         client = twilio_rest.make_client(settings)
@@ -219,7 +235,7 @@ def process_recording(recording_sid: str) -> str:
         clinic=ctx.clinic,
         vault=RecordingVault(Path(ctx.data_dir) / "recordings", ctx.sealer),
         sealer=ctx.sealer,
-        settings=twilio_rest.settings_from_env(),
+        settings={**twilio_rest.settings_from_env(), "DATA_DIR": ctx.data_dir},  # the data folder: for `ivr call`'s recordings
         models=models_dir(ctx.data_dir),
     ).run(recording_sid)
 
