@@ -53,6 +53,7 @@ class Defaults:
     LOGIN_LIMIT_PER_USER_TOTAL = "30 per hour"  # failed logins for one username from all addresses; beyond: one guess per address per LOGIN_LIMIT_PER_USER window
     LOGIN_LIMIT_PER_ADDRESS = "20 per minute"  # login attempts from one IP address, right or wrong
     API_LIMIT = "60 per minute"  # requests to the scheduling API per key name, every route counted together
+    API_BAD_KEY_LIMIT = "20 per minute"  # requests to the scheduling API without a valid key, per address
 
 
 def load_environment(config: dict, environ: os._Environ | dict | None = None) -> None:
