@@ -162,7 +162,7 @@ def appointments_due(n: int, zone: str, prefix: str):
     at = dt.datetime.now(ZoneInfo(zone)) - dt.timedelta(days=2)
     out = []
     for i in range(n):
-        phone = f"+1415{500 + i % 400:03d}{i:04d}"
+        phone = f"+1800{500 + i % 400:03d}{i:04d}"  # toll-free: no area, so the gate reads only ``zone``
         out.append(Appointment(stable_id(phone, at, prefix, "nurse"), f"{prefix} {i}", phone, at, zone, prefix, "nurse", "en"))
     return out
 

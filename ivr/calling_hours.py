@@ -10,6 +10,10 @@ The window is judged by the clock on the wall in the given zone, so it stays
 * wall times repeated by the fall-back hour are inside the window both times.
 
 Minutes are the unit: 19:59:59 is inside a window ending 20:00, 20:00:00 is not.
+
+A patient who may be in several zones (the declared one and the phone number's
+area disagree) gets ``also``: an instant is allowed only when it is allowed in
+every one of the zones, the most restrictive reading.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 UTC = dt.timezone.utc
 ALL_DAYS: frozenset[int] = frozenset(range(7))  # 0 = Monday
 SEARCH_DAYS = 3660  # give up after ten years without an allowed minute
+COMMON_SEARCH_DAYS = 62  # several zones: no common minute this long is none before any deadline (give_up_after_days <= 60)
 _PROBE = dt.timedelta(hours=1)  # UTC offsets are assumed to change at most once per hour
 
 
@@ -36,7 +41,12 @@ class NoCallingTime(ValueError):
     """No allowed instant within SEARCH_DAYS (every day excluded)."""
 
 
-_FIXED = re.compile(r"UTC([+-])(\d\d):(\d\d)")
+class NoCommonTime(NoCallingTime):
+    """Several zones whose calling windows never overlap (within COMMON_SEARCH_DAYS)."""
+
+
+FIXED = re.compile(r"UTC([+-])(\d\d):(\d\d)")  # a fixed-offset zone's name (``offset_name``)
+_FIXED = FIXED
 
 
 def offset_name(offset: dt.timedelta) -> str:
@@ -69,12 +79,23 @@ class CallingHours:
     """A daily calling window ``[window.start, window.end)`` in ``timezone``, except on ``holidays``.
 
     ``days`` limits the weekdays (0 = Monday); by default every day is a calling day.
+    ``also``: more zones the patient may be in; an instant must then be allowed in each.
     """
 
     timezone: dt.tzinfo  # an IANA zone, or a fixed offset (``zone_named``)
     window: Span
     holidays: frozenset[dt.date] = frozenset()
     days: frozenset[int] = ALL_DAYS
+    also: tuple[dt.tzinfo, ...] = ()
+
+    @property
+    def zones(self) -> tuple[dt.tzinfo, ...]:
+        """Every zone the patient may be in, the main one first."""
+        return (self.timezone, *self.also)
+
+    def in_zone(self, zone: dt.tzinfo) -> "CallingHours":
+        """The same window and holidays in one zone only."""
+        return replace(self, timezone=zone, also=())
 
     @classmethod
     def for_clinic(cls, clinic: "ClinicSettings") -> "CallingHours":
@@ -85,16 +106,21 @@ class CallingHours:
     # Queries -------------------------------------------------------------
 
     def allows(self, when: dt.datetime) -> bool:
-        """Whether a patient may be called at the instant ``when`` (aware datetime)."""
-        return self._wall_allowed(_aware(when).astimezone(self.timezone).replace(tzinfo=None))
+        """Whether a patient may be called at the instant ``when`` (aware datetime), in every zone."""
+        when = _aware(when)
+        return all(self._wall_allowed(when.astimezone(z).replace(tzinfo=None)) for z in self.zones)
 
     def next_allowed(self, when: dt.datetime) -> dt.datetime:
         """The earliest instant >= ``when`` inside the window, in this zone.
 
         Works segment by segment of constant UTC offset: inside one, wall time
         moves with UTC, so the answer is plain wall-clock arithmetic; where the
-        offset changes first, start again from that instant.
+        offset changes first, start again from that instant. Several zones:
+        the earliest instant of one zone, then of the next, until all agree
+        (each step only skips instants some zone refuses, so none is missed).
         """
+        if self.also:
+            return self._next_common(when)
         if self.allows(when):
             return when.astimezone(self.timezone)
         t = when.astimezone(UTC)
@@ -110,6 +136,18 @@ class CallingHours:
         raise NoCallingTime(f"no calling time within {SEARCH_DAYS} days of {when.isoformat()}")
 
     # Helpers -------------------------------------------------------------
+
+    def _next_common(self, when: dt.datetime) -> dt.datetime:
+        parts = [self.in_zone(z) for z in self.zones]
+        t = _aware(when).astimezone(UTC)
+        limit = t + dt.timedelta(days=COMMON_SEARCH_DAYS)
+        while t <= limit:
+            refusing = next((p for p in parts if not p.allows(t)), None)
+            if refusing is None:
+                return t.astimezone(self.timezone)
+            t = refusing.next_allowed(t).astimezone(UTC)
+        names = ", ".join(str(z) for z in self.zones)
+        raise NoCommonTime(f"no minute within calling hours in all of {names} within {COMMON_SEARCH_DAYS} days")
 
     def _day_allowed(self, day: dt.date) -> bool:
         return day.weekday() in self.days and day not in self.holidays

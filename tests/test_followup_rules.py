@@ -47,7 +47,9 @@ def windows(draw) -> Span:
 @st.composite
 def situations(draw):
     zone = ZoneInfo(draw(st.sampled_from(ZONES)))
-    hours = CallingHours(zone, draw(windows()), HOLIDAYS)
+    # A patient who may be in more zones (a declared zone the phone number's area disagrees with).
+    also = tuple(ZoneInfo(z) for z in draw(st.lists(st.sampled_from(ZONES), max_size=2, unique=True)))
+    hours = CallingHours(zone, draw(windows()), HOLIDAYS, also=tuple(z for z in also if z != zone))
     now = draw(instants())
     past = [now - dt.timedelta(minutes=m) for m in draw(st.lists(st.integers(1, 9 * 1440), max_size=5))]
     limits = rules.Limits(draw(st.integers(1, 2)), draw(st.integers(1, 4)))
@@ -55,14 +57,16 @@ def situations(draw):
 
 
 def allowed_by_every_rule(hours: CallingHours, past, limits: rules.Limits, when: dt.datetime) -> bool:
-    local = when.astimezone(hours.timezone)
-    in_window = hours.window.start <= local.hour * 60 + local.minute < hours.window.end
-    return (
-        in_window
-        and local.date() not in hours.holidays
-        and rules.calls_on_day(hours, past, when) < limits.per_day
-        and len(rules.calls_in_week(past, when)) < limits.per_week
-    )
+    """The rules read plainly, in every zone the patient may be in."""
+    for zone in hours.zones:
+        local = when.astimezone(zone)
+        if not hours.window.start <= local.hour * 60 + local.minute < hours.window.end:
+            return False
+        if local.date() in hours.holidays:
+            return False
+        if sum(1 for p in past if p.astimezone(zone).date() == local.date()) >= limits.per_day:
+            return False
+    return len(rules.calls_in_week(past, when)) < limits.per_week
 
 
 @settings(max_examples=300, deadline=None)
@@ -72,7 +76,8 @@ def test_a_yes_is_inside_local_calling_hours_off_holidays_and_under_the_limits(c
     decision = rules.decide(now, hours, past, limits)
     assert decision.allowed == allowed_by_every_rule(hours, past, limits, now)
     if not decision.allowed:
-        assert decision.reason in (rules.OUTSIDE_HOURS, rules.HOLIDAY, rules.DAILY_LIMIT, rules.WEEKLY_LIMIT)
+        assert decision.reason in (rules.OUTSIDE_HOURS, rules.HOLIDAY, rules.DAILY_LIMIT, rules.WEEKLY_LIMIT,
+                                   rules.NO_COMMON_HOURS)
 
 
 @settings(max_examples=300, deadline=None)
@@ -83,10 +88,15 @@ def test_a_no_names_the_earliest_allowed_time(case, fractions):
     if decision.allowed:
         return
     later = decision.not_before
+    if decision.reason == rules.NO_COMMON_HOURS:  # zones whose windows never meet: never called
+        assert later is None and hours.also
+        assert not any(hours.allows(now + dt.timedelta(minutes=m)) for m in range(0, 8 * 1440, 15))
+        return
     assert later is not None and later > now
     assert allowed_by_every_rule(hours, past, limits, later)  # the answer is allowed ...
-    local = later.astimezone(hours.timezone)
-    assert 8 * 60 <= local.hour * 60 + local.minute < 21 * 60  # ... never outside 08:00-21:00 local
+    for zone in hours.zones:  # ... never outside 08:00-21:00 local, wherever the patient is
+        local = later.astimezone(zone)
+        assert 8 * 60 <= local.hour * 60 + local.minute < 21 * 60
     # ... and nothing before it is (checked at the minute before, and at random instants in between).
     before = [later - dt.timedelta(seconds=1), later - dt.timedelta(minutes=1)] + [now + (later - now) * f for f in fractions]
     for t in before:

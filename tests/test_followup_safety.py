@@ -165,6 +165,37 @@ def test_no_call_is_ever_placed_outside_the_patients_window(patient, at, named, 
         assert truth.allows(dial) and dt.time(8) <= dial.astimezone(zone).time() < dt.time(21)
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    declared=st.sampled_from(PATIENTS), number=st.sampled_from([p for p in PATIENTS if p[1]]), at=instants,
+    delay=st.sampled_from([0, 5.5, 24]), window=st.sampled_from(["09:00-20:00", "08:00-21:00", "10:30-17:15"]),
+    dial_after=st.integers(-12 * 3600, 36 * 3600),
+)
+@example(declared=("Asia/Tokyo", ""), number=("America/New_York", "+12025550123"),  # issue 31: dialled at 00:01
+         at=dt.datetime(2026, 12, 7, 5, 1, tzinfo=dt.timezone.utc), delay=0, window="09:00-20:00", dial_after=0)
+def test_a_declared_zone_the_number_disagrees_with_is_called_only_within_hours_in_both(
+        declared, number, at, delay, window, dial_after):
+    """The appointment names one zone, the phone number's area is another: every yes of the gate the
+    worker asks is inside the window, and 08:00-21:00, in both."""
+    declared_zone, _ = declared
+    area_zone, phone = number
+    local = at.astimezone(ZoneInfo(declared_zone)).replace(tzinfo=None)
+    if local.replace(tzinfo=ZoneInfo(declared_zone)).timestamp() != at.timestamp():
+        return  # a wall time skipped or repeated by a change: the test above covers those
+    a = visit(local.isoformat(), phone=phone, timezone=declared_zone)
+    clinic = clinic_with(delay_hours=delay, calling_hours=window)
+    hours = jobs.calling_hours(clinic.followups, clinic, a.timezone, a.phone, a.at)
+    truths = [jobs.calling_hours(clinic.followups, clinic, z) for z in {declared_zone, area_zone}]
+    deadline = jobs.deadline(a.at, clinic.followups)
+
+    first = jobs.first_call_time(a.at, a.timezone, clinic, at, a.phone)
+    for when in (first, first + dt.timedelta(seconds=dial_after)):
+        if rules.decide(when, hours, deadline=deadline):
+            for truth in truths:
+                assert truth.allows(when), f"{when} is outside hours in {truth.timezone}"
+                assert dt.time(8) <= when.astimezone(truth.timezone).time() < dt.time(21)
+
+
 # Nothing lost: blocked until fixed ------------------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from ivr.logging_setup import mask_numbers
 from ivr.staff.auth import current_user, role_required
 from ivr.staff.pages import staff_pages
 from ivr.store import audit as actions
+from ivr.followups.rules import NO_COMMON_HOURS, patient_zones
 from ivr.store.followups import DONE_STATUSES, FollowupStore, Outcome, Record
 
 bp = Blueprint("followups_admin", __name__, url_prefix="/admin/followups")
@@ -64,9 +65,10 @@ STATES: dict[str, str] = {
     Outcome.OPTED_OUT: "Opted out",
     Outcome.EXPIRED: "Too late to call",
     Outcome.CANCELLED: "Visit cancelled",
+    NO_COMMON_HOURS: "Not called: time zones disagree",
 }
 # Classes someone must look at: nothing more happens by itself, or not until something is fixed.
-ATTENTION = ("blocked", Outcome.IN_DOUBT, Outcome.REJECTED)
+ATTENTION = ("blocked", Outcome.IN_DOUBT, Outcome.REJECTED, NO_COMMON_HOURS)
 
 
 def classify(rec: Record) -> tuple[str, str]:
@@ -75,6 +77,8 @@ def classify(rec: Record) -> tuple[str, str]:
         key = rec.outcome or rec.status
     elif rec.status == "calling" and rec.last_reason == Outcome.IN_DOUBT:
         key = Outcome.IN_DOUBT  # until Twilio says what became of the call (reconciliation)
+    elif rec.status == "scheduled" and rec.last_reason == NO_COMMON_HOURS:
+        key = NO_COMMON_HOURS  # never dialled until the scheduling system sends the right zone
     else:
         key = rec.status or "unknown"
     return key, STATES.get(key, key)
@@ -157,6 +161,7 @@ REASON_TEXT = {
     "weekly_limit": "already called as often as allowed that week",
     "past_deadline": "past the deadline for follow-up calls",
     "no_calling_time": "no calling time left before the deadline",
+    NO_COMMON_HOURS: "no time is within calling hours in every time zone the patient may be in",
     "opted_out": "the number is on the do-not-call list",
     "disabled": "follow-up calls are switched off in settings",
     "rate_limit": "too many calls at the same moment",
@@ -252,7 +257,17 @@ def state_text(rec: Record) -> str:
         return f"Calling now (attempt {rec.attempts})" if rec.attempts else "Calling now"
     if key == "blocked":
         return f"Blocked: {rec.blocked_reason or 'no reason recorded'} — resumes by itself once fixed"
+    if key == NO_COMMON_HOURS:
+        return no_common_hours_text(rec)
     return OUTCOME_TEXT.get(key, label)
+
+
+def no_common_hours_text(rec: Record) -> str:
+    """Why a follow-up is never dialled: its zone and its number's area share no calling hours."""
+    declared, *area = patient_zones(rec.timezone, rec.phone, rec.at)
+    return (f"Not called: the appointment's time zone ({declared}) and the phone number's area "
+            f"({', '.join(area) or 'unknown'}) share no time inside calling hours. "
+            "Send the appointment again with the patient's real time zone and it is scheduled as usual")
 
 
 def answer_texts(answers: dict[str, str]) -> list[str]:
@@ -356,6 +371,8 @@ EVENT_TEXT: dict[str, Callable[[dict[str, str], str], str]] = {
     "opted_out": lambda d, z: _attempt(d) + "the patient asked not to be called again",
     "resumed": lambda d, z: _attempt(d) + "what blocked it was fixed; trying again",
     "cancelled": _ev_cancelled,
+    "not_scheduled": lambda d, z: _attempt(d) + "not called: no time is within calling hours in all of "
+                                  + (d.get("zones") or "the patient's time zones"),
 }
 
 

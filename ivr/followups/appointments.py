@@ -14,9 +14,12 @@ keep it).
 The patient's time zone: ``timezone`` when given; else, for a time with a UTC
 offset, the first of the clinic's zones (``timezone`` and
 ``followups.timezones`` in clinic.yaml) and the phone number's own zones whose
-offset at that instant is the one given; else the offset itself (a fixed zone
-such as ``UTC-08:00``, with no daylight-saving changes); a time without an
-offset is wall-clock time in the clinic's zone.
+offset at that instant is the one given; else the first of those zones, with
+its summer time; only for a number with no known area, the offset itself (a
+fixed zone such as ``UTC-08:00``, which the follow-up gate reads as every zone of
+the number's country with that offset then). A time without an offset is
+wall-clock time in the clinic's zone. The follow-up gate calls only when every
+zone the patient may be in allows it (``ivr.followups.rules.patient_zones``).
 
 ``department`` is one of clinic.yaml's desks, or a name mapped to one in
 ``followups.departments`` (the scheduling system's own names, any case).
@@ -172,8 +175,12 @@ def zones_of_number(phone: str) -> tuple[str, ...]:
     return zones if len(zones) <= MAX_NUMBER_ZONES else ()
 
 
-def zone_for_offset(when: dt.datetime, candidates: Iterable[str]) -> str:
-    """The first candidate zone whose UTC offset at ``when``'s instant is ``when``'s own; else the offset."""
+def zone_for_offset(when: dt.datetime, candidates: Iterable[str], fallback: Iterable[str] = ()) -> str:
+    """The first candidate zone whose UTC offset at ``when``'s instant is ``when``'s own.
+
+    None has it: the first valid zone of ``fallback`` (a real zone, summer time and
+    all); only with none, the offset itself (a fixed zone such as ``UTC-06:00``).
+    """
     offset = when.utcoffset()
     for name in candidates:
         try:
@@ -182,6 +189,12 @@ def zone_for_offset(when: dt.datetime, candidates: Iterable[str]) -> str:
             continue
         if when.astimezone(zone).utcoffset() == offset:
             return name
+    for name in fallback:
+        try:
+            zone_named(name)
+        except ValueError:
+            continue
+        return name
     return offset_name(offset or dt.timedelta(0))
 
 
@@ -190,7 +203,10 @@ def parse_time(raw: str, zone_name: str, default_zone: str, candidates: Iterable
 
     A time with a UTC offset keeps its instant, in ``zone_name`` when given,
     else in the first of ``candidates`` (the clinic's zones, the number's) that
-    has that offset at that instant, else in the fixed offset itself. Without
+    has that offset at that instant, else in the first candidate (a real zone with
+    its summer time); only with no candidate at all (a number with no known area)
+    in the fixed offset itself, which the follow-up gate reads as every zone of the
+    number's country with that offset then. Without
     an offset it is wall-clock time in ``zone_name`` (else the clinic's zone).
     A wall time that does not exist (skipped by a spring-forward change) is
     refused; one that happens twice (fall-back) is taken as the first.
@@ -206,7 +222,8 @@ def parse_time(raw: str, zone_name: str, default_zone: str, candidates: Iterable
         ) from None
     given = (zone_name or "").strip()
     if when.tzinfo is not None:
-        name = given or zone_for_offset(when, (default_zone, *candidates))
+        others = tuple(candidates)
+        name = given or zone_for_offset(when, (default_zone, *others), fallback=others)
         return when.astimezone(_zone(name)), name
     name = given or default_zone
     zone = _zone(name)

@@ -443,6 +443,20 @@ class FollowupStore:
         raw = self.conn.zrange(keys.FOLLOWUP_PATIENT_CALLS.format(patient_key(phone)), 0, -1, withscores=True)
         return [dt.datetime.fromtimestamp(score, UTC) for _, score in raw]
 
+    def past_call_zones(self, phone: str) -> list[tuple[str, str, dt.datetime]]:
+        """(zone, number, time) of the appointment behind each follow-up call to this number in the last week:
+        a patient's local day is judged in the zones of all their appointments, not one."""
+        members = self.conn.zrangebyscore(keys.FOLLOWUP_PATIENT_CALLS.format(patient_key(phone)),
+                                          self.clock() - 8 * 86400, "+inf")
+        ids = sorted({_text(m).rsplit(":", 1)[0] for m in members})
+        if not ids:
+            return []
+        pipe = self.conn.pipeline(transaction=False)
+        for appointment_id in ids:
+            pipe.hmget(keys.FOLLOWUP_APPOINTMENT.format(appointment_id), "tz", "phone", "at")
+        return [(_text(tz), _text(number or b""), dt.datetime.fromtimestamp(float(at or 0), UTC))
+                for tz, number, at in pipe.execute() if tz]
+
     def opt_out(self, phone: str, source: str) -> bool:
         """Put the number on the do-not-call list (True if it was not on it)."""
         entry = json.dumps({"at": self.clock(), "source": source, "last4": phone[-4:]})

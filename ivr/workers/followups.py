@@ -48,6 +48,7 @@ from ivr import twilio_rest
 from ivr.calling_hours import CallingHours, zone_named
 from ivr.clinic import ClinicSettings, FollowupSettings
 from ivr.followups import rules
+from ivr.followups.rules import patient_zones
 from ivr.followups.appointments import Appointment, Cancellation
 from ivr.logging_setup import mask_numbers
 from ivr.store.call_rate import CallRateLimiter
@@ -90,10 +91,13 @@ def job_id(appointment_id: str, n: int, defer: int = 0, gen: int = 0) -> str:
     return f"followup-{appointment_id}-{n}" + (f"-g{gen}" if gen else "") + (f"-d{defer}" if defer else "")
 
 
-def calling_hours(settings: FollowupSettings, clinic: ClinicSettings, timezone: str) -> CallingHours:
-    """The patient's calling window in their own zone, minus the clinic's all-day holidays."""
+def calling_hours(settings: FollowupSettings, clinic: ClinicSettings, timezone: str, phone: str = "",
+                  at: dt.datetime | None = None) -> CallingHours:
+    """The patient's calling window in every zone they may be in (``rules.patient_zones``), minus the
+    clinic's all-day holidays: a call is allowed only when it is inside the window in each."""
     closed = frozenset(h.date for h in clinic.holidays if not h.hours)
-    return CallingHours(zone_named(timezone), settings.calling_window, closed)
+    main, *also = (zone_named(z) for z in patient_zones(timezone, phone, at))
+    return CallingHours(main, settings.calling_window, closed, also=tuple(also))
 
 
 def limits(settings: FollowupSettings) -> rules.Limits:
@@ -104,11 +108,12 @@ def deadline(at: dt.datetime, settings: FollowupSettings) -> dt.datetime:
     return at + dt.timedelta(days=settings.give_up_after_days)
 
 
-def first_call_time(at: dt.datetime, timezone: str, clinic: ClinicSettings, now: dt.datetime) -> dt.datetime:
+def first_call_time(at: dt.datetime, timezone: str, clinic: ClinicSettings, now: dt.datetime,
+                    phone: str = "") -> dt.datetime:
     """When to try first: ``delay_hours`` after the appointment (not before now), moved into calling hours."""
     settings = clinic.followups
     when = max(at.astimezone(UTC) + dt.timedelta(hours=settings.delay_hours), now)
-    hours = calling_hours(settings, clinic, timezone)
+    hours = calling_hours(settings, clinic, timezone, phone, at)
     decision = rules.decide(when, hours, deadline=deadline(at, settings))
     if decision.allowed:
         return when
@@ -162,7 +167,7 @@ def apply_changes(
         timed = []
         for where, a in batch:
             try:
-                timed.append((where, a, first_call_time(a.at, a.timezone, clinic, now)))
+                timed.append((where, a, first_call_time(a.at, a.timezone, clinic, now, a.phone)))
             except (OverflowError, ValueError) as exc:
                 changes.refused.append((where, f"no call time can be found for it ({exc})"))
         created = store.add_many([a for _, a, _ in timed])
@@ -218,7 +223,7 @@ def _change(queue, store: FollowupStore, where: int, a: Appointment, clinic: Cli
         return
     rec = store.get(a.id)
     assert rec is not None
-    when = first_call_time(a.at, a.timezone, clinic, now)
+    when = first_call_time(a.at, a.timezone, clinic, now, a.phone)
     n = rec.attempts + 1
     _enqueue(queue, when, a.id, n, gen=rec.gen)
     store.schedule(a.id, when.timestamp(), "moved")
@@ -235,7 +240,7 @@ def _unscheduled(rec: Record) -> bool:
 
 
 def _repair(queue, store: FollowupStore, rec: Record, clinic: ClinicSettings, now: dt.datetime) -> None:
-    when = first_call_time(rec.at, rec.timezone, clinic, now)
+    when = first_call_time(rec.at, rec.timezone, clinic, now, rec.phone)
     _enqueue(queue, when, rec.id, 1, gen=rec.gen)
     store.schedule(rec.id, when.timestamp(), "scheduled again: it had no call")
     store.note(rec.id, "rescheduled", reason="stored without a call", next_try=when.isoformat())
@@ -291,16 +296,41 @@ def _stop(store: FollowupStore, rec: Record, reason: str) -> str:
     return Placed.STOPPED
 
 
+def day_zones(store: FollowupStore, rec: Record) -> tuple[dt.tzinfo, ...]:
+    """Zones of the patient's other follow-ups that called this number: one local day is judged in each."""
+    names = {z for tz, phone, at in store.past_call_zones(rec.phone) for z in patient_zones(tz, phone, at)}
+    zones = []
+    for name in sorted(names):
+        try:
+            zones.append(zone_named(name))
+        except ValueError:
+            continue
+    return tuple(zones)
+
+
 def _gate(store: FollowupStore, clinic: ClinicSettings, rec: Record, now: dt.datetime) -> rules.Decision:
     settings = clinic.followups
     return rules.decide(
         now,
-        calling_hours(settings, clinic, rec.timezone),
+        calling_hours(settings, clinic, rec.timezone, rec.phone, rec.at),
         store.past_calls(rec.phone),
         limits(settings),
         opted_out=store.opted_out(rec.phone),
         deadline=deadline(rec.at, settings),
+        day_zones=day_zones(store, rec),
     )
+
+
+def _no_common_hours(store: FollowupStore, rec: Record, n: int) -> str:
+    """The zones the patient may be in share no calling minute: never dialled; waits for a corrected
+    appointment (sent again with the right zone, it is moved and scheduled as usual)."""
+    zones = ", ".join(patient_zones(rec.timezone, rec.phone, rec.at))
+    store.schedule(rec.id, 0, rules.NO_COMMON_HOURS)
+    store.set_status(rec.id, "scheduled")
+    store.note(rec.id, "not_scheduled", attempt=n, reason=rules.NO_COMMON_HOURS, zones=zones)
+    log.warning("follow-up %s attempt %s: no calling time in every zone the patient may be in (%s); not called",
+                rec.id, n, zones)
+    return Placed.STOPPED
 
 
 def place_followup(appointment_id: str, n: int, gen: int | None = None) -> str:
@@ -340,6 +370,8 @@ def _place(client: Client | None, base: str, appointment_id: str, n: int, now: d
 
     decision = _gate(store, clinic, rec, now or _now())
     if not decision.allowed:
+        if decision.reason == rules.NO_COMMON_HOURS:
+            return _no_common_hours(store, rec, n)
         if decision.not_before is None:
             return _stop(store, rec, decision.reason)
         return _defer(queue, store, rec, n, decision.not_before, decision.reason)
@@ -351,8 +383,8 @@ def _place(client: Client | None, base: str, appointment_id: str, n: int, now: d
         return _defer(queue, store, rec, n, _now() + RATE_DEFER, "rate_limit")
 
     now = now or _now()
-    local = now.astimezone(zone_named(rec.timezone))
-    day_start = dt.datetime.combine(local.date(), dt.time(0), local.tzinfo)
+    hours = calling_hours(clinic.followups, clinic, rec.timezone, rec.phone, rec.at)
+    day_start = rules.day_start(hours, now, day_zones(store, rec))  # the earliest midnight among the patient's zones
     claim = store.claim_dial(appointment_id, n, rec.phone, day_start, clinic.followups.max_calls_per_day,
                              clinic.followups.max_calls_per_week, gen=rec.gen)
     if claim == "guarded":
@@ -368,8 +400,8 @@ def _place(client: Client | None, base: str, appointment_id: str, n: int, now: d
         if decision.not_before is None:
             return _stop(store, rec, decision.reason or claim)
         return _defer(queue, store, rec, n, decision.not_before, claim)
-    # The last word: the patient's own clock, now, inside the legal and the clinic's window.
-    if not calling_hours(clinic.followups, clinic, rec.timezone).allows(_now()):
+    # The last word: the patient's own clock, now, inside the legal and the clinic's window, in every zone.
+    if not hours.allows(_now()):
         store.release_dial(appointment_id, n, rec.phone, "retrying", "outside calling hours at dial time", status="scheduled")
         decision = _gate(store, clinic, rec, _now())
         if decision.not_before is None:
