@@ -9,7 +9,7 @@ from __future__ import annotations
 import redis
 from flask import Blueprint, jsonify
 
-from ivr import services
+from ivr import services, write_health
 from ivr.workers import SPEECH_QUEUE
 from ivr.workers.presence import live_workers
 
@@ -34,12 +34,13 @@ def healthz():
         report["outbound_calls"] = _outbound(svc)
         report["not_ready"] = _not_ready(svc)
         report["redis_replication"] = _replication(svc.redis)
+        report["write_problems"] = write_health.from_app()  # refusing writes: a reason each, in words
     except redis.RedisError as exc:
         report["redis"] = f"down: {exc.__class__.__name__}"
         report["status"] = "down"
         return jsonify(report), 503
     healthy = (bool(report["flows"]) and report["workers"] > 0 and not report["outbound_calls"]["followups_blocked"]
-               and "problem" not in report["redis_replication"])
+               and "problem" not in report["redis_replication"] and not report["write_problems"])
     report["status"] = "ok" if healthy else "degraded"
     return jsonify(report), 200
 
