@@ -577,9 +577,12 @@ def test_without_a_timezone_the_zone_comes_from_the_offset_and_the_numbers_area(
     assert west["appointment_time"] == "2026-12-05T08:05:00-08:00"
     assert FollowupStore(redis_conn).get("sW-1").timezone == "America/Los_Angeles"
 
+    # An offset no zone of the clinic's or the number's has: the number's own zone, with its summer time
+    # (the instant is kept); only a number with no known area (toll-free) keeps the offset itself.
     far = api.put("F-1", {**GOOD, "appointment_time": "2026-12-05T08:05+05:45"}).get_json()
-    assert far["timezone"] == "UTC+05:45" and far["appointment_time"] == "2026-12-05T08:05:00+05:45"
-    assert api.get("F-1").get_json()["timezone"] == "UTC+05:45"
+    assert far["timezone"] == "America/New_York" and far["appointment_time"] == "2026-12-04T21:20:00-05:00"
+    free = api.put("T-1", {**GOOD, "phone": "+1 800 555 0123", "appointment_time": "2026-12-05T08:05+05:45"}).get_json()
+    assert free["timezone"] == "UTC+05:45" and free["appointment_time"] == "2026-12-05T08:05:00+05:45"
 
     # The clinic's own zone comes first; a timezone given wins over the offset.
     assert api.put("E-1", GOOD).get_json()["timezone"] == "America/New_York"
