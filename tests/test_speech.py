@@ -354,6 +354,18 @@ def test_an_unknown_engine_in_clinic_yaml_is_refused_with_its_line(tmp_path):
     assert load_clinic(good).voicemail.engines == {"ko": "vosk", "en": "whisper:base"}
 
 
+def test_a_model_is_not_joined_into_a_data_disk_it_would_fill(tmp_path, monkeypatch):
+    """The 142 MB joined copy of Whisper base is refused, with the sizes in words, when it would leave the
+    data disk (where recordings are kept) with less than KEEP_FREE_BYTES; nothing half-written is left."""
+    import shutil
+
+    free = shutil.disk_usage(tmp_path).free
+    monkeypatch.setattr(whisper_models, "KEEP_FREE_BYTES", free)  # whatever is joined now leaves too little
+    with pytest.raises(ModelFileError, match=r"not enough room to prepare the speech model .* it needs 1\d\d MB"):
+        whisper_models.packaged("base", tmp_path)
+    assert not any((tmp_path / "whisper-base").iterdir())
+
+
 def test_the_packaged_models_are_checked_and_a_changed_file_is_named(tmp_path):
     base = whisper_models.packaged("base", tmp_path)  # joined from its two packages into tmp_path
     assert base.folder == tmp_path / "whisper-base" and base.verified

@@ -18,12 +18,16 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 CHECKSUMS = "SHA256SUMS"
 NEEDED = ("model.bin", "config.json", "tokenizer.json")
+# A model split across packages is joined once into the models folder (in the data folder); never when that
+# would leave less than this free on its disk, where the recordings are kept too.
+KEEP_FREE_BYTES = 256 << 20
 _lock = threading.Lock()
 
 
@@ -142,17 +146,29 @@ def _join(model: Packaged, folder: Path, sources: dict[str, Path]) -> None:
     if target.is_file() and target.stat().st_size == sum((_package_dir(p) / inside).stat().st_size for p, inside, _ in model.parts):  # type: ignore[operator]
         return
     folder.mkdir(parents=True, exist_ok=True)
+    # The joined copy must not fill the data disk the recordings are kept on: check the room first.
+    needed = sum((_package_dir(p) / inside).stat().st_size for p, inside, _ in model.parts)  # type: ignore[operator]
+    needed += sum(path.stat().st_size for path in sources.values())
+    free = shutil.disk_usage(folder).free
+    if free - needed < KEEP_FREE_BYTES:
+        raise ModelFileError(
+            f"not enough room to prepare the speech model in {folder}: it needs {needed >> 20} MB and the disk has "
+            f"{free >> 20} MB free (at least {KEEP_FREE_BYTES >> 20} MB must stay free for recordings); free some space")
     partial = folder / f".model.bin.{os.getpid()}"
-    with open(partial, "wb") as out:
-        for package, inside, expected in model.parts:
-            path = _package_dir(package) / inside  # type: ignore[operator]
-            _check(path, expected)
-            with open(path, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    out.write(block)
-    for file_name, path in sources.items():
-        (folder / file_name).write_bytes(path.read_bytes())
-    os.replace(partial, target)
+    try:
+        with open(partial, "wb") as out:
+            for package, inside, expected in model.parts:
+                path = _package_dir(package) / inside  # type: ignore[operator]
+                _check(path, expected)
+                with open(path, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        out.write(block)
+        for file_name, path in sources.items():
+            (folder / file_name).write_bytes(path.read_bytes())
+        os.replace(partial, target)
+    except OSError as exc:  # e.g. the disk filled meanwhile: leave no half-written copy behind
+        partial.unlink(missing_ok=True)
+        raise ModelFileError(f"could not prepare the speech model in {folder}: {exc.strerror or exc}") from None
 
 
 def from_folder(folder: Path) -> ModelFolder:
