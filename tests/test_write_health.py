@@ -24,3 +24,44 @@ def test_healthz_says_the_data_disk_is_full(make_app):
     said = app.test_client().get("/healthz").get_json()
     assert said["status"] == "degraded"
     assert "the data disk is full" in said["write_problems"]["disk"] and "recordings cannot be written" in said["write_problems"]["disk"]
+
+
+def test_recordings_are_recovered_as_soon_as_redis_takes_writes_again(redis_conn, monkeypatch):
+    """A sweep that could not write is followed, on the first one that can, by recovery from Twilio at once
+    instead of at the next turn (IVR_RECORDINGS_RECOVER_SECONDS, 300 s)."""
+    import threading
+    import time
+
+    from ivr.workers import recordings, runner
+
+    recovered: list[float] = []
+
+    def recover() -> int:  # as the real one, it needs to write what it finds
+        redis_conn.set("ivr:test:recovered", 1)
+        recovered.append(time.monotonic())
+        return 0
+
+    monkeypatch.setattr(recordings, "recover_recordings", recover)
+    monkeypatch.setattr(recordings, "recover_seconds", lambda: 3600)
+    stop = threading.Event()
+    sweeper = threading.Thread(target=runner.sweep_forever, args=(redis_conn, 0.05, stop), daemon=True)
+    sweeper.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not recovered and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(recovered) == 1  # the first turn of the hour
+        redis_conn.config_set("min-replicas-to-write", 1)
+        time.sleep(0.3)  # sweeps fail meanwhile
+        assert len(recovered) == 1
+        redis_conn.config_set("min-replicas-to-write", 0)
+        back = time.monotonic()
+        while len(recovered) < 2 and time.monotonic() < back + 5:
+            time.sleep(0.02)
+        assert len(recovered) == 2 and recovered[1] - back < 1.0
+        time.sleep(0.3)
+        assert len(recovered) == 2  # and then only at its turns again
+    finally:
+        redis_conn.config_set("min-replicas-to-write", 0)
+        stop.set()
+        sweeper.join(5)

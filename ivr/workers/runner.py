@@ -130,27 +130,38 @@ def sweep_forever(conn: redis.Redis, interval: float, stop: threading.Event, voi
     queue = CallbackQueue(conn)
     voicemails = VoicemailStore(conn)
     jobs = Queue(SPEECH_QUEUE, connection=conn)
+    recover_now = False  # Redis failed us: messages Twilio kept meanwhile are recovered as soon as it works
     while not stop.wait(interval):
         try:
             moved = queue.release_expired()
             requeued = voicemail_jobs.requeue_stalled(voicemails, jobs, voicemail_attempts)
         except redis.RedisError as exc:
             log.warning("sweep failed: %s", exc.__class__.__name__)
+            recover_now = True
             continue
-        _twilio_rounds(conn)
+        recover_now = _twilio_rounds(conn, recover_now)
         if moved:
             log.info("callback sweep: %d back in line", moved)
         if requeued:
             log.warning("voicemail sweep: %d stalled voicemails queued again", requeued)
 
 
-def _twilio_rounds(conn: redis.Redis) -> None:
-    """The sweep's Twilio part: follow-ups and recordings; an error here is logged and never stops the sweep."""
+def _twilio_rounds(conn: redis.Redis, recover_now: bool = False) -> bool:
+    """The sweep's Twilio part: follow-ups and recordings; an error here is logged and never stops the sweep.
+
+    ``recover_now``: Redis refused writes (or was out of reach) lately, so the recordings Twilio kept
+    meanwhile are recovered now, not at the next turn (every IVR_RECORDINGS_RECOVER_SECONDS). Returns
+    whether that is still to do: True while Redis keeps failing the recovery.
+    """
     from ivr.workers import followups, recordings
 
+    still_to_do = False
     try:
-        if take_turn(conn, "recordings-recover", recordings.recover_seconds()):
+        if recover_now or take_turn(conn, "recordings-recover", recordings.recover_seconds()):
             recordings.recover_recordings()
+    except redis.RedisError as exc:
+        log.warning("recording recovery waits for Redis: %s", exc.__class__.__name__)
+        still_to_do = True
     except Exception:  # noqa: BLE001 - the sweep must go on; the next round tries again
         log.exception("recording recovery failed")
     try:
@@ -159,6 +170,7 @@ def _twilio_rounds(conn: redis.Redis) -> None:
             followups.reconcile_calls()
     except Exception:  # noqa: BLE001 - the sweep must go on; the next round tries again
         log.exception("follow-up sweep failed")
+    return still_to_do
 
 
 class ClinicWorker(_EndsWhenTold, Worker):
