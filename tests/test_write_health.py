@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from .test_admin import logged_in, users  # noqa: F401  (users: a fixture)
+
 
 def test_healthz_is_degraded_with_the_reason_while_redis_refuses_writes(app, redis_conn):
     client = app.test_client()
@@ -65,3 +67,26 @@ def test_recordings_are_recovered_as_soon_as_redis_takes_writes_again(redis_conn
         redis_conn.config_set("min-replicas-to-write", 0)
         stop.set()
         sweeper.join(5)
+
+
+def test_the_admin_banner_says_what_cannot_be_kept(make_app, users):  # noqa: F811
+    admin = logged_in(make_app(MIN_FREE_MB=10**9))
+    page = admin.get("/admin").get_data(as_text=True)
+    assert 'id="write-banner"' in page and "Messages and callbacks cannot be kept right now" in page
+    assert "the data disk is full" in page
+    assert 'id="write-banner"' not in logged_in(make_app()).get("/admin").get_data(as_text=True)
+
+
+def test_staff_pages_say_in_words_why_they_cannot_open_while_redis_refuses_writes(make_app, users, redis_conn):  # noqa: F811
+    """A page that must record who opened it cannot be shown then; it says why (503), not an error 500."""
+    admin = logged_in(make_app())
+    redis_conn.config_set("min-replicas-to-write", 1)
+    try:
+        pages = {path: admin.get(path) for path in ("/admin", "/console", "/admin/followups/")}
+    finally:
+        redis_conn.config_set("min-replicas-to-write", 0)
+    for path, resp in pages.items():
+        text = resp.get_data(as_text=True)
+        assert resp.status_code == 503, (path, resp.status_code)
+        assert "Nothing can be saved right now" in text and "NOREPLICAS" in text and "Calls still reach a person" in text
+    assert admin.get("/admin").status_code == 200  # and the same session works again once Redis does

@@ -24,17 +24,19 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
+import redis
 from flask import Blueprint, Response, abort, render_template
 
 from ivr import services
 from ivr.logging_setup import mask_numbers
 from ivr.staff.auth import current_user, role_required
-from ivr.staff.pages import staff_pages
+from ivr.staff.pages import staff_pages, writes_refused
 from ivr.store import audit as actions
 from ivr.followups.rules import NO_COMMON_HOURS, patient_zones
 from ivr.store.followups import DONE_STATUSES, FollowupStore, Outcome, Record
 
 bp = Blueprint("followups_admin", __name__, url_prefix="/admin/followups")
+bp.register_error_handler(redis.ResponseError, writes_refused)  # Redis refusing writes: said in words
 
 ROWS = 200
 EXPORT_COLUMNS = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 from flask import render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden
@@ -9,7 +10,7 @@ from werkzeug.exceptions import Forbidden
 from ivr import services
 from ivr.staff.audit import record
 from ivr.staff.auth import role_required
-from ivr.staff.pages import staff_pages
+from ivr.staff.pages import staff_pages, writes_refused
 from ivr.store import audit as actions
 from ivr.store.emergency import OFF
 
@@ -37,10 +38,11 @@ def _emergency_banner() -> dict:
 
 @bp.app_context_processor
 def _outbound_banner() -> dict:
-    """What outbound calls need and how many follow-ups wait for it, for the banner on admin pages."""
+    """What outbound calls need, how many follow-ups wait for it, and what cannot be kept now (Redis refusing
+    writes, a full data disk), for the banner on admin pages."""
     from flask import current_app, request
 
-    from ivr import readiness
+    from ivr import readiness, write_health
     from ivr.store.followups import FollowupStore
 
     if not request.path.startswith("/admin"):
@@ -50,11 +52,15 @@ def _outbound_banner() -> dict:
     except Exception:  # noqa: BLE001 - a banner must not break a page
         blocked = 0
     return {"outbound_problems": readiness.problems(current_app.config, services.get().runtime.clinic),
-            "followups_blocked": blocked}
+            "followups_blocked": blocked,
+            "write_problems": list(write_health.from_app().values())}
 
 
 def error_page(status: int, title: str, message: str) -> tuple[str, int]:
     return render_template("staff/error.html", title=title, message=message), status
+
+
+bp.register_error_handler(redis.ResponseError, writes_refused)  # Redis refusing writes: said in words
 
 
 @bp.errorhandler(Forbidden)

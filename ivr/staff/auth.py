@@ -16,10 +16,12 @@ a call in progress, keeps a session alive.
 from __future__ import annotations
 
 import hashlib
+import logging
 from functools import wraps
 from typing import Callable, TypeVar
 from urllib.parse import urlsplit
 
+import redis
 from flask import abort, current_app, flash, g, jsonify, redirect, request, session, url_for
 
 from ivr import services
@@ -27,6 +29,8 @@ from ivr.store import audit as actions
 from ivr.store.users import User
 
 from . import passwords, sessions
+
+log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable)
 
@@ -157,7 +161,11 @@ def _check_session() -> User | None:
         return _peek(sid)
     idle, lifetime = _limits()
     now = _now()
-    found = sessions.store().touch(sid, now, idle, lifetime)
+    try:
+        found = sessions.store().touch(sid, now, idle, lifetime)
+    except redis.ResponseError as exc:  # Redis refuses writes (ivr.write_health): check the session, read only
+        log.warning("staff session not renewed: %s", str(exc).split(" ", 1)[0])
+        return _peek(sid)
     if found.state != "ok":
         session.clear()
         if found.state == "idle":

@@ -6,6 +6,7 @@ import logging
 import math
 import time
 
+import redis
 from flask import Blueprint, Response, render_template, request
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
@@ -103,3 +104,21 @@ def _form_expired(exc: CSRFError):
 @bp.errorhandler(Forbidden)
 def _forbidden(exc: Forbidden):
     return error_page(403, "Not allowed", "Your role does not give access to this page.")
+
+
+@bp.errorhandler(redis.ResponseError)
+def writes_refused(exc: redis.ResponseError):
+    """Redis refuses writes (ivr.write_health): a page that must record who opened it, or a change, cannot be
+    kept, so it is not shown; the staff member reads why in words instead of an error 500. Registered on the
+    admin blueprints too. Any other Redis answer stays an error."""
+    from ivr import write_health
+
+    reasons = list(write_health.from_app().values())
+    if not reasons:
+        raise exc
+    log.warning("staff page refused: Redis refuses writes")
+    return error_page(
+        503, "Nothing can be saved right now",
+        "This page is not shown because nothing can be saved at the moment, not even the record of who opened "
+        "it. Calls still reach a person, and messages left meanwhile come into the queue once this is fixed. "
+        "Tell whoever runs the server: " + "; ".join(reasons) + ".")
