@@ -242,6 +242,7 @@ class _Collector:
         yield up
         if ping.samples:
             yield ping
+        yield self._writes_refused()
         yield from families
         yield from self._runtime()
         took = GaugeMetricFamily("ivr_metrics_scrape_seconds", "Time this process took to gather these metrics")
@@ -249,6 +250,20 @@ class _Collector:
         yield took
 
     # Parts ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _writes_refused():
+        """1 per kind of store (``redis``, ``disk``) that cannot take writes now (ivr.write_health)."""
+        from prometheus_client.core import GaugeMetricFamily
+
+        from ivr import write_health
+
+        found = write_health.from_app()
+        family = GaugeMetricFamily("ivr_writes_refused", "1 while Redis refuses writes or the data disk is full",
+                                   labels=["what"])
+        for what in ("redis", "disk"):
+            family.add_metric([what], 1 if what in found else 0)
+        return family
 
     def _runtime(self) -> Iterable:
         from prometheus_client.core import GaugeMetricFamily

@@ -166,3 +166,15 @@ def test_redis_down_is_a_figure_not_an_error(make_app, redis_server):
     families = scrape(app.test_client())
     assert value(families, "ivr_redis_up") == 0
     assert "ivr_callbacks_waiting" not in families
+
+
+def test_writes_refused_is_a_gauge_per_store(client, redis_conn):
+    families = scrape(client)
+    assert value(families, "ivr_writes_refused", what="redis") == 0 and value(families, "ivr_writes_refused", what="disk") == 0
+    redis_conn.config_set("min-replicas-to-write", 1)  # Redis answers PING and reads, refuses writes
+    try:
+        families = scrape(client)
+    finally:
+        redis_conn.config_set("min-replicas-to-write", 0)
+    assert value(families, "ivr_redis_up") == 1
+    assert value(families, "ivr_writes_refused", what="redis") == 1 and value(families, "ivr_writes_refused", what="disk") == 0
