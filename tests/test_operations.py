@@ -106,7 +106,7 @@ def test_bootstrap_installs_the_venv_package_a_fresh_debian_lacks(tmp_path):
     assert result.returncode == 0, result.stderr
     installs = [line for line in machine.lines() if line.startswith("apt-get install")]
     assert len(installs) == 1  # one apt-get step for every Debian package
-    assert installs[0].split()[-3:] == ["ffmpeg", "graphviz", VENV_PACKAGE]
+    assert installs[0].split()[-4:] == ["ffmpeg", "graphviz", "espeak-ng", VENV_PACKAGE]
     assert "venv -m venv --clear .venv" in machine.lines()
     assert any(line.startswith("venv-python -m pip install -q -e .") for line in machine.lines())
 
@@ -117,7 +117,7 @@ def test_bootstrap_installs_the_venv_package_a_fresh_debian_lacks(tmp_path):
 
 
 def test_bootstrap_asks_for_no_venv_package_where_python_has_ensurepip(tmp_path):
-    machine = FreshDebian(tmp_path, installed=("ffmpeg", "graphviz"), ensurepip=True)
+    machine = FreshDebian(tmp_path, installed=("ffmpeg", "graphviz", "espeak-ng"), ensurepip=True)
 
     result = machine.bootstrap()
 
