@@ -60,8 +60,12 @@ def test_take_next_shows_the_number_and_no_answer_schedules_a_retry(page, live_s
     page.get_by_label("Note (optional)").fill("rang 8 times")
     page.get_by_role("button", name="Save outcome").click()
     expect(page).to_have_url(live_server.url + "/console")
-    expect(page.get_by_role("status")).to_contain_text("another try is scheduled")
-    expect(rows).to_have_count(1)
+    # Urgent and not reached: tried again within minutes, at any hour, and kept in sight at the top.
+    expect(page.get_by_role("status")).to_contain_text("this urgent callback will be tried again at")
+    expect(page.locator("section.queue[data-department=nurse] table.waiting tbody tr")).to_have_count(1)
+    not_reached = page.locator("section.queue[data-department=nurse] table.not-reached tbody tr")
+    expect(not_reached).to_have_count(1)
+    expect(not_reached.first).to_contain_text("chest pain")
     expect(page.locator("section.queue[data-department=nurse] .figures")).to_contain_text("1 retry scheduled")
 
     after = queue.get(urgent.id)

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from ivr.staff.passwords import hash_password
-from ivr.store.callbacks import CallbackQueue, Outcome, Status
+from ivr.store.callbacks import CallbackQueue, Outcome, RetryPolicy, Status
 from ivr.store.outbound import OutboundCalls
 from ivr.store.users import UserStore
 from ivr.store.voicemails import Voicemail, VoicemailStatus
@@ -165,13 +165,32 @@ def test_supervisor_view_fits_a_phone_and_passes_axe(page, live_server, staff, q
     done = queue.claim_next(["nurse"], "nina")
     queue.finish(done.id, "nina", Outcome.REACHED)
     queue.claim_next(["nurse"], "nina")
+    queue.request("on_call_nurse", "+12025550177", "en", urgent=True, urgent_reason="chest pain")
+    unreached = queue.claim_next(["on_call_nurse"], "nora")
+    queue.finish(unreached.id, "nora", Outcome.NO_ANSWER, retry=RetryPolicy.for_clinic(live_server.app.extensions["ivr"].runtime.clinic))
     page.set_viewport_size(size)
     page.goto(live_server.url + "/login")
     log_in(page, "ada")
     page.get_by_role("link", name="Supervisor").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Callback desk")
     expect(page.locator("#holdings tbody tr")).to_have_count(1)
+    expect(page.locator("#not-reached tbody tr")).to_have_count(1)
     expect(page.locator("#people tr[data-staff=nina]")).to_contain_text("1")
+    assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+    assert _axe(page) == []
+
+
+@pytest.mark.parametrize("size", [PHONE, DESK], ids=["390px", "1280px"])
+def test_urgent_callbacks_not_reached_fit_a_phone_and_pass_axe_in_the_console(page, live_server, staff, queue, size):
+    queue.request("nurse", PATIENT, "en", urgent=True, urgent_reason="chest pain")
+    queue.request("nurse", "+12025550188", "en")
+    unreached = queue.claim_next(["nurse"], "nora")
+    queue.finish(unreached.id, "nora", Outcome.NO_ANSWER, retry=RetryPolicy.for_clinic(live_server.app.extensions["ivr"].runtime.clinic))
+    page.set_viewport_size(size)
+    page.goto(live_server.url + "/login")
+    log_in(page)
+    expect(page.locator("table.not-reached tbody tr")).to_have_count(1)
+    expect(page.locator("table.not-reached")).to_contain_text("chest pain")
     assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
     assert _axe(page) == []
 
