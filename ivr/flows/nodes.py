@@ -349,9 +349,18 @@ class HangupKind:
 MINUTE_WORDS = {"en": ("minute", "minutes"), "es": ("minuto", "minutos")}
 
 
+def wait_minutes(seconds: float) -> int:
+    """A wait in whole minutes, as callers hear it and the console shows it (at least one minute).
+
+    The one rounding of an estimate: the phone's "about 1 minute" and the console's "a new caller
+    would wait about 1 min" are this figure, never a floor on one side and a round on the other.
+    """
+    return max(1, round(seconds / 60))
+
+
 def minutes_phrase(seconds: int, lang: str) -> str:
-    """A wait as the caller hears it: '1 minute', '12 minutos' (at least one minute)."""
-    minutes = max(1, round(seconds / 60))
+    """A wait as the caller hears it: '1 minute', '12 minutos' (``wait_minutes``)."""
+    minutes = wait_minutes(seconds)
     one, many = MINUTE_WORDS.get(lang, MINUTE_WORDS["en"])
     return f"{minutes} {one if minutes == 1 else many}"
 
@@ -450,6 +459,7 @@ class Callback:
 
     def _offer(self, node: CallbackNode, call: CallState, ctx: Context, before: list[Prompt]) -> Gather:
         wait = ctx.wait_seconds(node.department)
+        call.data["wait"] = str(wait)  # the confirmation repeats this figure (a request made since must not change it)
         offer = Prompt(node.prompt, call.lang).with_values(minutes=minutes_phrase(wait, call.lang))
         hints = tuple(k for opt in node.options for k in opt.keywords_for(call.lang))
         return Gather(tuple(before) + (offer,), call.lang, node.timeout, hints=hints)
@@ -547,7 +557,9 @@ class Callback:
             return self._ask(node, call, ctx, "placing", [])
         # placing: the effect's result
         last4 = _spaced(_national_digits(call.data["phone"], ctx.region)[-4:])
-        wait = ctx.wait_seconds(node.department)
+        # The figure the offer said: asked again now, the estimate would count this caller's own request
+        # ("about 5 minutes", then "in about 10 minutes").
+        wait = int(call.data.get("wait") or ctx.wait_seconds(node.department))
         if event.callback_existing:
             said = Prompt(node.already_waiting_prompt, call.lang).with_values(
                 position=event.callback_position, last4=last4

@@ -37,6 +37,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from ivr import services, twilio_rest
+from ivr.flows.nodes import wait_minutes
 from ivr.speech.numbers import readable
 from ivr.store import audit as actions
 from ivr.store.callbacks import Callback, HoldsTooMany, LeaseExpired, NotClaimed, Outcome, RetryPolicy, Status
@@ -191,13 +192,16 @@ def queue_view(key: str, target: int) -> dict:
     in sight at the top of the queue instead of leaving it until then.
     """
     svc = services.get()
+    wait = svc.callbacks.estimated_wait_seconds(key)
     return {
         "key": key,
         "name": svc.runtime.clinic.desks[key].name,
         "not_reached": [cb for cb in svc.callbacks.scheduled(key) if cb.urgent],
         "waiting": svc.callbacks.waiting(key, limit=ROWS_PER_QUEUE),
         "stats": svc.callbacks.stats(key, target_seconds=target),
-        "wait_estimate": svc.callbacks.estimated_wait_seconds(key),
+        "wait_estimate": wait,
+        # What the phone says to a caller joining now: the same estimate, the same rounding.
+        "wait_minutes": wait_minutes(wait),
     }
 
 
