@@ -179,6 +179,32 @@ class Placed:
 
 
 @dataclass(frozen=True)
+class InLine:
+    """A caller's open callback, as the phone tells them on arrival (``CallbackQueue.open_for``)."""
+
+    id: str
+    department: str
+    phone: str
+    lang: str
+    status: Status
+    position: int  # 1 = next (or being called now)
+    wait_seconds: int  # ``estimate_seconds`` at that position: what the offer would say there
+
+
+def estimate_seconds(position: int, durations: Sequence[Any], staff: int) -> int:
+    """Seconds until a patient at ``position`` has been called: ``position * mean handling / staff``.
+
+    The one estimate of a wait: the callback offer, the confirmation, a returning caller and the
+    console's "a new caller would wait" all come from it (``CallbackQueue.estimated_wait_seconds``).
+    ``durations``: recent claim->finish seconds (DEFAULT_HANDLING_SECONDS when none); ``staff``: those
+    working the queue (at least 1).
+    """
+    handled = [float(d) for d in durations]
+    mean = sum(handled) / len(handled) if handled else DEFAULT_HANDLING_SECONDS
+    return int(round(max(position, 0) * mean / max(int(staff), 1)))
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     """No answer: call again after ``spacing_seconds`` (within ``hours``), ``attempts`` calls in all.
 
@@ -491,6 +517,19 @@ end
 return 1
 """
 
+# ARGV: id, now. An urgent callback back to its place by request time (the reason it was urgent is gone).
+_NOT_URGENT = _PRELUDE + """
+local h = K_CB .. ARGV[1]
+local f = redis.call('HMGET', h, 'status', 'department', 'requested_at', 'urgent', 'phone')
+if not f[1] then return 0 end
+if f[4] ~= '1' then return 1 end
+local place = tonumber(f[3])
+redis.call('HSET', h, 'urgent', '0', 'urgent_reason', '', 'place', place)
+if f[1] == 'waiting' then redis.call('ZADD', K_QUEUE .. f[2], place, ARGV[1]) end
+log_event(f[5], {event = 'not_urgent', id = ARGV[1], department = f[2], at = tonumber(ARGV[2])})
+return 1
+"""
+
 # ARGV: id
 _POSITION = _PRELUDE + """
 local f = redis.call('HMGET', K_CB .. ARGV[1], 'status', 'department')
@@ -498,6 +537,61 @@ if f[1] ~= 'waiting' then return false end
 local rank = redis.call('ZRANK', K_QUEUE .. f[2], ARGV[1])
 if not rank then return false end
 return rank + 1
+"""
+
+# Run with EVAL inside the pipeline a new call already makes (``open_for_into``), so it needs no
+# round trip of its own and no SCRIPT LOAD: its own short prelude, not _PRELUDE.
+# ARGV: phone, now, staff window, handling keep.
+# Returns false, or {id, department, status, lang, position, staff working the queue, durations...}:
+# the caller's open callback (the one longest in line if several), its place (1 when claimed: being called
+# now; a scheduled retry: where it comes back, the patient being on the line), and what the wait needs.
+_OPEN_FOR = f"""
+local K_CB, K_QUEUE = {json.dumps(_prefix(keys.CALLBACK))}, {json.dumps(_prefix(keys.CALLBACK_QUEUE))}
+local K_PHONES, K_DEPARTMENTS = {json.dumps(_prefix(keys.CALLBACK_PHONES))}, {json.dumps(keys.CALLBACK_DEPARTMENTS)}
+local K_HANDLING = {json.dumps(_prefix(keys.CALLBACK_HANDLING))}
+local K_FINISHERS = {json.dumps(_prefix(keys.CALLBACK_FINISHERS))}
+""" + """
+local phone, now = ARGV[1], tonumber(ARGV[2])
+local best
+for _, dept in ipairs(redis.call('SMEMBERS', K_DEPARTMENTS)) do
+  local cid = redis.call('HGET', K_PHONES .. dept, phone)
+  if cid then
+    local f = redis.call('HMGET', K_CB .. cid, 'status', 'place', 'lang', 'department')
+    if (f[1] == 'waiting' or f[1] == 'claimed' or f[1] == 'scheduled') and f[4] == dept then
+      if not best or tonumber(f[2]) < tonumber(best[5]) then best = {cid, dept, f[1], f[3] or '', f[2]} end
+    end
+  end
+end
+if not best then return false end
+local position = 1
+if best[3] ~= 'claimed' then position = redis.call('ZCOUNT', K_QUEUE .. best[2], '-inf', '(' .. best[5]) + 1 end
+local staff = redis.call('ZCOUNT', K_FINISHERS .. best[2], now - tonumber(ARGV[3]), '+inf')
+local out = {best[1], best[2], best[3], best[4], position, staff}
+for _, d in ipairs(redis.call('LRANGE', K_HANDLING .. best[2], 0, tonumber(ARGV[4]) - 1)) do out[#out + 1] = d end
+return out
+"""
+
+# ARGV: id, phone, now, finished_ttl, events_keep
+# The patient cancels an open callback of theirs (the phone number must be the callback's).
+_CANCEL = _PRELUDE + """
+local id, phone, now = ARGV[1], ARGV[2], ARGV[3]
+local h = K_CB .. id
+local f = redis.call('HMGET', h, 'status', 'department', 'phone', 'claimed_by', 'requested_at')
+if f[1] ~= 'waiting' and f[1] ~= 'claimed' and f[1] ~= 'scheduled' then return false end
+if f[3] ~= phone then return false end
+local dept, t = f[2], tonumber(now)
+redis.call('ZREM', K_QUEUE .. dept, id)
+redis.call('ZREM', K_LEASES .. dept, id)
+redis.call('ZREM', K_SCHEDULED .. dept, id)
+if (f[4] or '') ~= '' then redis.call('SREM', K_STAFF .. f[4], id) end
+redis.call('HSET', h, 'status', 'closed', 'claimed_by', '', 'lease_until', '0',
+           'note', 'cancelled by the patient on the phone', 'finished_at', now)
+if redis.call('HGET', K_PHONES .. dept, phone) == id then redis.call('HDEL', K_PHONES .. dept, phone) end
+redis.call('ZADD', K_EVENTS .. dept, now, 'cancelled|' .. id .. '|' .. tostring(t - tonumber(f[5])))
+redis.call('ZREMRANGEBYSCORE', K_EVENTS .. dept, '-inf', '(' .. tostring(t - tonumber(ARGV[5])))
+redis.call('EXPIRE', h, ARGV[4])
+log_event(phone, {event = 'cancelled', id = id, department = dept, at = t, status = f[1]})
+return dept
 """
 
 
@@ -531,7 +625,9 @@ class CallbackQueue:
         self._release = conn.register_script(_RELEASE)
         self._sweep_all = conn.register_script(_SWEEP_ALL)
         self._transcript = conn.register_script(_TRANSCRIPT)
+        self._not_urgent = conn.register_script(_NOT_URGENT)
         self._position = conn.register_script(_POSITION)
+        self._cancel = conn.register_script(_CANCEL)
         self.live = LiveEvents(conn)  # tells open consoles about each change (ivr.store.events)
 
     # Callers ------------------------------------------------------------
@@ -604,6 +700,41 @@ class CallbackQueue:
         self.live.publish("urgent" if urgent else "request", placed.callback.id, department)
         return placed
 
+    def open_for_into(self, pipe: redis.client.Pipeline, phone: str) -> None:
+        """Queue the question "has ``phone`` a callback in line?" on ``pipe`` (read by ``parse_open_for``).
+
+        One EVAL of a short script: it adds no round trip to the pipeline it joins (a new call's
+        first read), and needs no script loaded beforehand.
+        """
+        pipe.eval(_OPEN_FOR, 0, phone, repr(self.clock()), STAFF_WINDOW, HANDLING_KEEP)
+
+    @staticmethod
+    def parse_open_for(raw: Any, phone: str) -> InLine | None:
+        if not raw:
+            return None
+        cid, dept, status, lang, position, staff, *durations = raw
+        position = int(position)
+        return InLine(_text(cid), _text(dept), phone, _text(lang), Status(_text(status)), position,
+                      estimate_seconds(position, durations, int(staff)))
+
+    def open_for(self, phone: str) -> InLine | None:
+        """The open (waiting, claimed or scheduled) callback for ``phone`` in any department, or None;
+        the one longest in line when there are several."""
+        if not phone:
+            return None
+        pipe = self.conn.pipeline(transaction=False)
+        self.open_for_into(pipe, phone)
+        return self.parse_open_for(pipe.execute()[0], phone)
+
+    def cancel(self, callback_id: str, phone: str) -> bool:
+        """The patient calling from ``phone`` cancels their open callback: it leaves the queue (closed,
+        "cancelled by the patient on the phone"). False if it is not open or not that number's."""
+        dept = self._cancel(args=[callback_id, phone, repr(self.clock()), FINISHED_TTL, EVENTS_KEEP])
+        if not dept:
+            return False
+        self.live.publish("outcome", callback_id, _text(dept))  # closed, as a console sees it
+        return True
+
     def set_transcript(
         self,
         callback_id: str,
@@ -627,6 +758,13 @@ class CallbackQueue:
         if not self._transcript(args=args):
             raise UnknownCallback(f"no callback {callback_id}")
         self.live.publish(kind, callback_id)
+
+    def not_urgent(self, callback_id: str) -> None:
+        """Back to its place by request time: what made it urgent is settled (an unclear message someone
+        has now listened to, ivr.speech.clarity)."""
+        if not self._not_urgent(args=[callback_id, repr(self.clock())]):
+            raise UnknownCallback(f"no callback {callback_id}")
+        self.live.publish("transcript", callback_id)
 
     # Reading ------------------------------------------------------------
 
@@ -789,10 +927,7 @@ class CallbackQueue:
         pipe.lrange(keys.CALLBACK_HANDLING.format(department), 0, HANDLING_KEEP - 1)
         pipe.zcount(keys.CALLBACK_FINISHERS.format(department), now - STAFF_WINDOW, "+inf")
         depth, durations, staff = pipe.execute()
-        handled = [float(d) for d in durations]
-        mean = sum(handled) / len(handled) if handled else DEFAULT_HANDLING_SECONDS
-        place = position if position is not None else int(depth) + 1
-        return int(round(max(place, 0) * mean / max(int(staff), 1)))
+        return estimate_seconds(position if position is not None else int(depth) + 1, durations, int(staff))
 
     def stats(
         self, department: str, now: float | None = None, target_seconds: int = 3600, window_seconds: int = 86400
