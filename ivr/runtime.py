@@ -82,6 +82,7 @@ class Runtime:
         self._rendered: dict = {}  # TwiML by (reply, seq, audio base) [and minute, if it says the hours]
         self._schedule = clinic.schedule()
         self._desks = clinic.desk_numbers()
+        self._languages = frozenset(clinic.languages)  # a returning caller is told in their callback's language
 
     def render(self, reply, seq: int, audio_base: str, now: dt.datetime | None = None) -> str:
         """The TwiML of an engine reply in a call at ``now``. Replies repeat (every new call hears the
@@ -121,6 +122,7 @@ class Runtime:
             region=self.clinic.country,
             callback_regions=frozenset(self.clinic.callbacks.call_back_countries or [self.clinic.country]),
             long_wait_seconds=self.clinic.callbacks.offer_when_wait_over_minutes * 60,
+            languages=self._languages,
             **ports,
         )
 

@@ -34,6 +34,7 @@ KIND_WORDS = {
     "transfer": "Ring a desk",
     "callback": "Offer a call back",
     "hold": "Keep holding for a desk",
+    "returning": "A caller with a callback in line: keep it or cancel it",
     "voicemail": "Take a message",
     "hangup": "Say goodbye and hang up",
     "goto": "Go to another step",
@@ -79,6 +80,10 @@ LABELS = {
     "empty_prompt": "Said if there was no message",
     "ask_reason": "Ask the caller why they called",
     "long_wait_minutes": "A long wait is over (minutes)",
+    "keep_digit": "Key that keeps the callback",
+    "cancel_digit": "Key that cancels the callback",
+    "kept_prompt": "Said when the callback is kept",
+    "cancelled_prompt": "Said when the callback is cancelled",
 }
 
 # Shown first in every form; the rest (retries, timeouts, standard prompts, follow-up answers) under "More settings".
@@ -128,7 +133,7 @@ def _widget(name: str, annotation) -> str:
         return "target"
     if name == "options":
         return "options"
-    if name == "digit" or name == "repeat_digit":
+    if name == "digit" or name.endswith("_digit"):
         return "key"
     if name == "keywords":
         return "keywords"

@@ -46,7 +46,7 @@ _LABELS = {
 }
 _FILL = {
     "menu": "#ddf4ff", "language": "#ddf4ff", "transfer": "#dafbe1", "hold": "#dafbe1",
-    "voicemail": "#fff8c5", "callback": "#fff8c5", "hangup": "#ffebe9", "hours": "#fbefff",
+    "voicemail": "#fff8c5", "callback": "#fff8c5", "returning": "#fff8c5", "hangup": "#ffebe9", "hours": "#fbefff",
     "missing": "#ffffff", "unknown": "#ffffff",
 }
 MAX_TEXT = 200_000  # characters; longer drafts are refused before anything parses them (flow_pages.MAX_TEXT)

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from ivr.flows import CallState, Dial, Event, Flow, Gather, Hangup, Prompt, Record, start, step
-from ivr.flows.actions import Music, RequestCallback, SaveVoicemail
+from ivr.flows.actions import CancelCallback, Music, RequestCallback, SaveVoicemail
 from ivr.hours import OpenStatus, Schedule
 from ivr.runtime import Runtime
 from ivr.spoken_hours import spans_on
@@ -89,12 +89,15 @@ def run(runtime: Runtime, flow: Flow, now: dt.datetime, state: dict | None, acti
         reply, call = step(flow, CallState.from_dict(state), event_from(action), ctx)
     actions = list(reply.actions)
     for _ in range(MAX_EFFECTS):  # callback requests and voicemails: pretend they were stored, first in line
-        if not actions or not isinstance(actions[-1], (RequestCallback, SaveVoicemail)):
+        if not actions or not isinstance(actions[-1], (RequestCallback, CancelCallback, SaveVoicemail)):
             break
         effect = actions.pop()
         heard.extend(_describe(runtime, actions, spoken_at))
         actions = []
-        if isinstance(effect, SaveVoicemail):
+        if isinstance(effect, CancelCallback):
+            text = "Would cancel the caller's callback request (not stored in try-it)."
+            result = Event(callback_cancelled=True)
+        elif isinstance(effect, SaveVoicemail):
             text = f"Would keep the message and add a callback request to the {effect.department} queue (not stored in try-it)."
             result = Event(voicemail_saved=True)
         else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Protocol
 
 from ivr.hours import Schedule
 
@@ -86,6 +86,18 @@ class RequestCallback:
 
 
 @dataclass(frozen=True)
+class CancelCallback:
+    """Effect: the caller cancels their callback ``callback_id`` (the one requested from ``phone``).
+
+    Performed by the web layer like RequestCallback; the engine is stepped again with
+    ``Event(callback_cancelled=...)``: True once it is out of line, False if it was no longer open.
+    """
+
+    callback_id: str
+    phone: str
+
+
+@dataclass(frozen=True)
 class SaveVoicemail:
     """Effect: keep a recorded voicemail and make it a callback request in its department.
 
@@ -127,10 +139,11 @@ class AskCallback:
 
 
 Action = (
-    Prompt | Gather | Dial | Record | Hangup | Music | RequestCallback | SaveVoicemail | RecordAnswer | OptOut | AskCallback
+    Prompt | Gather | Dial | Record | Hangup | Music | RequestCallback | CancelCallback | SaveVoicemail | RecordAnswer
+    | OptOut | AskCallback
 )
-WAITING_ACTIONS = (Gather, Dial, Record, Hangup, RequestCallback, SaveVoicemail)
-EFFECTS = (RequestCallback, SaveVoicemail)
+WAITING_ACTIONS = (Gather, Dial, Record, Hangup, RequestCallback, CancelCallback, SaveVoicemail)
+EFFECTS = (RequestCallback, CancelCallback, SaveVoicemail)
 # Notes need no answer: the web layer carries them out (durably) before it renders the reply,
 # and drops them from what the caller hears. The flow goes on without waiting.
 NOTES = (RecordAnswer, OptOut, AskCallback)
@@ -150,6 +163,7 @@ class Event:
     record_empty: bool = False
     callback_position: int = 0  # result of a RequestCallback effect
     callback_existing: bool = False
+    callback_cancelled: bool = False  # result of a CancelCallback effect
     voicemail_saved: bool = False  # result of a SaveVoicemail effect
 
     @property
@@ -163,6 +177,21 @@ def _no_wait(department: str) -> int:
 
 def _first_in_line(department: str, call_key: str) -> int:
     return 1
+
+
+class InLine(Protocol):
+    """A caller's callback already in line (``ivr.store.callbacks.InLine`` is one)."""
+
+    id: str
+    department: str
+    phone: str
+    lang: str
+    position: int  # 1 = next
+    wait_seconds: int  # the estimate at that place, as an offer would say it
+
+
+def _nobody_in_line(phone: str) -> InLine | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -179,6 +208,9 @@ class Context:
     # (department, call key) -> this call's place among callers holding for it
     hold_position: Callable[[str, str], int] = _first_in_line
     call_key: str = ""  # identifies the call to ``hold_position`` (the CallSid)
+    # caller's number -> their callback already in line, if any (a ``returning`` node asks)
+    in_line: Callable[[str], InLine | None] = _nobody_in_line
+    languages: frozenset[str] = frozenset()  # languages calls may switch to (the clinic's voices)
 
 
 @dataclass

@@ -187,6 +187,28 @@ class CallbackNode(_Strict):
     on_failure: str | None = None
 
 
+class ReturningNode(_Strict):
+    """A caller whose number already has a callback in line hears so on arrival and keeps it or cancels it.
+
+    Callers with none go straight on to ``next``, hearing nothing. Keeping it (``keep_digit`` or
+    "keep") confirms their place (``kept_prompt``) and ends the call; cancelling it (``cancel_digit`` or
+    "cancel") takes it out of line, says ``cancelled_prompt`` and goes on to ``next``. Silence keeps it
+    and goes on to ``next`` at once, as does a wrong answer after ``retries``. Said in the callback's
+    language when the call can speak it.
+    """
+
+    type: Literal["returning"]
+    prompt: str = "callback_returning"  # may say {position} {minutes}
+    keep_digit: Key = "1"
+    cancel_digit: Key = "2"
+    retries: int = Field(default=1, ge=0, le=5)
+    timeout: int = Field(default=5, ge=1, le=30)
+    invalid_prompt: str = "invalid_choice"
+    kept_prompt: str = "callback_kept"  # may say {position} {minutes} {last4}
+    cancelled_prompt: str = "callback_cancelled"
+    next: str | None = None
+
+
 class HoldNode(_Strict):
     """Keep holding: announce the caller's place, play hold music, ring the desk again."""
 
@@ -215,7 +237,7 @@ class GotoNode(_Strict):
 Node = Annotated[
     Union[
         SayNode, MenuNode, LanguageNode, TransferNode, HoursNode, VoicemailNode, HangupNode, GotoNode,
-        CallbackNode, HoldNode,
+        CallbackNode, HoldNode, ReturningNode,
     ],
     Field(discriminator="type"),
 ]

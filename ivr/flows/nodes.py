@@ -23,6 +23,7 @@ from .actions import (
     Action,
     AskCallback,
     CallState,
+    CancelCallback,
     Context,
     Dial,
     Event,
@@ -45,6 +46,7 @@ from .model import (
     HoursNode,
     LanguageNode,
     MenuNode,
+    ReturningNode,
     SayNode,
     TransferNode,
     VoicemailNode,
@@ -571,6 +573,82 @@ class Callback:
         return Transition([said, Hangup()], outcome=f"callback:{node.department}")
 
 
+KEEP = {"en": ("keep", "keep it", "keep my place"),
+        "es": ("mantener", "mantenerla", "conservar", "conservarla", "guardar", "guardela")}
+CANCEL = {"en": ("cancel", "cancel it", "no longer"), "es": ("cancelar", "cancelarla", "cancelela", "anular", "ya no")}
+
+
+class Returning:
+    """A caller who already has a callback in line: told so on arrival, keeps it or cancels it.
+
+    The question comes from ``ctx.in_line(caller)`` (the web layer reads it in the first round trip
+    of a new call). Stages (``call.data["stage"]``): ask -> keeping (a RequestCallback for the same
+    number and department: the same callback, its place kept, a scheduled retry back in line now)
+    -> kept and goodbye; or ask -> cancelling (CancelCallback) -> cancelled, then ``next``.
+    """
+
+    values = {  # as Callback.values
+        "prompt": frozenset({"position", "minutes"}),
+        "kept_prompt": frozenset({"position", "minutes", "last4"}),
+    }
+
+    def edges(self, node: ReturningNode):
+        return [Edge("next", node.next, False, "callers without a callback in line have nowhere to go")]
+
+    def prompts(self, node: ReturningNode, languages):
+        return [(p, languages) for p in (node.prompt, node.invalid_prompt, node.kept_prompt, node.cancelled_prompt)]
+
+    def enter(self, node: ReturningNode, call: CallState, ctx: Context):
+        found = ctx.in_line(call.caller) if call.caller else None
+        if found is None:
+            return Transition(goto=node.next)
+        if found.lang and found.lang in ctx.languages:
+            call.lang = found.lang  # asked in Spanish, told in Spanish
+        call.data.update(
+            stage="ask", id=found.id, department=found.department, phone=found.phone,
+            position=str(found.position), wait=str(found.wait_seconds),
+        )
+        return Transition([self._ask(node, call, [])])
+
+    def _ask(self, node: ReturningNode, call: CallState, before: list[Prompt]) -> Gather:
+        said = Prompt(node.prompt, call.lang).with_values(
+            position=call.data["position"], minutes=minutes_phrase(int(call.data["wait"]), call.lang)
+        )
+        hints = KEEP.get(call.lang, ()) + CANCEL.get(call.lang, ())
+        return Gather(tuple(before) + (said,), call.lang, node.timeout, hints=hints)
+
+    def _choose(self, node: ReturningNode, event: Event, lang: str) -> str | None:
+        digit = event.digits[:1] or matching.spoken_digit(event.speech, (lang,))
+        if digit:
+            return {node.keep_digit: "keep", node.cancel_digit: "cancel"}.get(digit)
+        return matching.best_match(event.speech, [("keep", KEEP.get(lang, ())), ("cancel", CANCEL.get(lang, ()))])
+
+    def handle(self, node: ReturningNode, call: CallState, event: Event, ctx: Context):
+        stage, data = call.data.get("stage"), call.data
+        if stage == "keeping":  # the request's result: the same callback, at its place
+            position = event.callback_position or int(data["position"])
+            last4 = _spaced(_national_digits(data["phone"], ctx.region)[-4:])
+            said = Prompt(node.kept_prompt, call.lang).with_values(
+                position=position, minutes=minutes_phrase(int(data["wait"]), call.lang), last4=last4
+            )
+            return Transition([said, Hangup()], outcome=f"callback_kept:{data['department']}")
+        if stage == "cancelling":  # out of line (or no longer open: gone either way)
+            return Transition([Prompt(node.cancelled_prompt, call.lang)], goto=node.next)
+        if event.is_empty:
+            return Transition(goto=node.next)  # silence keeps it; the caller goes on to a person
+        choice = self._choose(node, event, call.lang)
+        if choice == "keep":
+            data["stage"] = "keeping"
+            return Transition([RequestCallback(department=data["department"], phone=data["phone"], lang=call.lang)])
+        if choice == "cancel":
+            data["stage"] = "cancelling"
+            return Transition([CancelCallback(data["id"], data["phone"])])
+        call.tries += 1
+        if call.tries > node.retries:
+            return Transition(goto=node.next)  # kept; on to the menu
+        return Transition([self._ask(node, call, [Prompt(node.invalid_prompt, call.lang)])])
+
+
 class Hold:
     """Hold with the caller's place announced, music, and the desk rung again each round."""
 
@@ -616,4 +694,5 @@ KINDS: dict[str, Kind] = {
     "hangup": HangupKind(),
     "callback": Callback(),
     "hold": Hold(),
+    "returning": Returning(),
 }

@@ -29,6 +29,7 @@ from .model import (
     LanguageNode,
     LanguageOption,
     MenuNode,
+    ReturningNode,
     TransferNode,
     VoicemailNode,
 )
@@ -78,6 +79,7 @@ EVERY_CALL = frozenset({"clinic_name", "hours_today", "next_open", "hours_week"}
 KIND_NAMES = {
     "say": "a message", "menu": "a menu", "language": "the language choice", "transfer": "a transfer",
     "voicemail": "a voicemail", "hangup": "a goodbye", "callback": "a callback offer", "hold": "hold",
+    "returning": "a returning caller's callback",
 }
 
 
@@ -271,6 +273,9 @@ def _check(doc: FlowDocument, data: Any, source: str, env: Environment) -> list[
                 for i, opt in enumerate(node.options):
                     if opt.callback and opt.next:
                         add(name, "the callback option ends the call with a confirmation; it takes no next", "options", i)
+        elif isinstance(node, ReturningNode):
+            if node.keep_digit is None or node.cancel_digit is None or node.keep_digit == node.cancel_digit:
+                add(name, "keeping and cancelling the callback need two different keys", "cancel_digit")
         elif isinstance(node, HoldNode):
             if node.desk not in env.desks:
                 add(name, f"unknown desk {node.desk!r}; known: {', '.join(sorted(env.desks))}", "desk")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ivr import services
 from ivr.flows import CallState, Context, Event, Flow, Reply, step
-from ivr.flows.actions import EFFECTS, RequestCallback, SaveVoicemail
+from ivr.flows.actions import EFFECTS, CancelCallback, RequestCallback, SaveVoicemail
 from ivr.store import durable
 from ivr.workers import voicemail as voicemail_jobs
 
@@ -34,8 +34,12 @@ def perform_effects(flow: Flow, reply: Reply, state: CallState, ctx: Context, ca
     return Reply(tuple(actions)), state
 
 
-def _perform(effect: RequestCallback | SaveVoicemail, state: CallState, call_sid: str) -> Event:
+def _perform(effect: RequestCallback | CancelCallback | SaveVoicemail, state: CallState, call_sid: str) -> Event:
     svc = services.get()
+    if isinstance(effect, CancelCallback):
+        cancelled = svc.callbacks.cancel(effect.callback_id, effect.phone)
+        durable(svc.redis)  # out of line on the replicas too before "cancelled" is said
+        return Event(callback_cancelled=cancelled)
     if isinstance(effect, SaveVoicemail):
         _receive(effect.recording_sid, effect.department, effect.lang, "voicemail", effect.duration, state, call_sid)
         durable(svc.redis)  # the voicemail (and its callback) on the replicas before "message saved"

@@ -81,7 +81,7 @@ def _event() -> Event:
     )
 
 
-def _answer(request_seq: int, loaded: tuple | None = None) -> Response:
+def _answer(request_seq: int, loaded: tuple | None = None, in_line: tuple | None = None) -> Response:
     call_sid = request.form.get("CallSid", "")
     if not call_sid.startswith("CA"):
         log.warning("webhook without a CallSid on %s; sending the caller to a person", request.path)
@@ -98,6 +98,7 @@ def _answer(request_seq: int, loaded: tuple | None = None) -> Response:
         call_key=call_sid,
         wait_seconds=svc.callbacks.estimated_wait_seconds,
         hold_position=svc.holds.position,
+        in_line=_in_line(svc, in_line),
     )
     if request_seq == 0 and seq is None:
         flow = runtime.flows.live(runtime.clinic.flow_for(request.form.get("To", "")))
@@ -127,6 +128,24 @@ def _answer(request_seq: int, loaded: tuple | None = None) -> Response:
     return twiml(body)
 
 
+def _in_line(svc, read: tuple | None):
+    """The engine's question "has this number a callback in line?": answered from ``read``, the
+    (number, answer) a new call's first round trip fetched, else asked of Redis (one round trip, only
+    when a ``returning`` node is entered on a later webhook)."""
+    def in_line(phone: str):
+        if read is not None and read[0] == phone:
+            return read[1]
+        if not phone.startswith("+"):
+            return None
+        try:
+            return svc.callbacks.open_for(phone)
+        except Exception:  # noqa: BLE001 - not worth failing a call: the caller goes on as a new one
+            log.warning("could not read whether the caller has a callback in line; going on without")
+            return None
+
+    return in_line
+
+
 def _audio_base() -> str:
     return current_app.config.get("PUBLIC_URL") or request.host_url
 
@@ -135,32 +154,39 @@ def _audio_base() -> str:
 @twilio_signed
 def incoming():
     svc = services.get()
-    switch, loaded = _switch_and_call(svc, request.form.get("CallSid", ""))
+    caller = request.form.get("From", "")
+    switch, loaded, in_line = _switch_and_call(svc, request.form.get("CallSid", ""), caller)
     if switch.on:
         from ivr.voice.closed import closed_twiml
 
         log.info("emergency closed switch is on: call sent to %s", switch.desk or "the fallback desk")
         return twiml(closed_twiml(svc.runtime.clinic, switch, svc.now()))
-    return _answer(0, loaded)
+    return _answer(0, loaded, in_line)
 
 
-def _switch_and_call(svc, call_sid: str):
-    """The emergency switch and the call's stored state, read in one round trip.
+def _switch_and_call(svc, call_sid: str, caller: str = ""):
+    """The emergency switch, the call's stored state and the caller's callback already in line (if
+    any: ``CallbackQueue.open_for``), read in one round trip.
 
-    Redis unreadable: the switch reads as off and the call is loaded again by ``_answer``
-    (whose failure sends the caller to a person), as when they were read apart.
+    Returns (switch, loaded call, (caller, callback or None) or None when not read). Redis
+    unreadable: the switch reads as off and the call is loaded again by ``_answer`` (whose failure
+    sends the caller to a person), as when they were read apart.
     """
     from ivr.store.emergency import OFF, EmergencySwitch
 
     pipe = svc.redis.pipeline(transaction=False)
     EmergencySwitch.read_into(pipe)
     svc.calls.load_into(pipe, call_sid, 0)
+    asks = caller.startswith("+")  # anonymous, restricted: no number to look for
+    if asks:
+        svc.callbacks.open_for_into(pipe, caller)
     try:
-        raw_switch, raw_call = pipe.execute()
-        return EmergencySwitch.parse(raw_switch), svc.calls.parse_load(raw_call)
+        raw = pipe.execute()
+        in_line = (caller, svc.callbacks.parse_open_for(raw[2], caller)) if asks else None
+        return EmergencySwitch.parse(raw[0]), svc.calls.parse_load(raw[1]), in_line
     except Exception:  # noqa: BLE001 - as EmergencySwitch.current: never fail a call on the switch
         log.warning("emergency switch and call state unreadable; switch treated as off")
-        return OFF, None
+        return OFF, None, None
 
 
 @bp.post("/step")

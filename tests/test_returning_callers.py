@@ -1,0 +1,180 @@
+"""Callers heard right (issue 29, part 3): a caller with a callback in line is told so on arrival and keeps
+it or cancels it (keys or speech, English and Spanish); the wait said in the offer, in the confirmation and
+on the console at the same moment is one figure. Real Redis, signed webhooks, TwiML parsed as XML."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from ivr.staff.passwords import hash_password
+from ivr.store.callbacks import DEFAULT_HANDLING_SECONDS, CallbackQueue, Outcome, RetryPolicy, Status
+
+from .test_callback_calls import CLINIC, to_nurse_offer
+
+PASSWORD = "correct horse battery staple"
+AHEAD = "+12025550100"
+RETURNING = "+12025550111"
+
+
+@pytest.fixture
+def queue(redis_conn) -> CallbackQueue:
+    return CallbackQueue(redis_conn)
+
+
+@pytest.fixture
+def nurse(app):
+    """A nurse logged in to the console."""
+    app.extensions["ivr"].users.add("nina", "nurse", hash_password(PASSWORD), display_name="Nina Patel")
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert client.post("/login", data={"csrf_token": token, "username": "nina", "password": PASSWORD}).status_code == 302
+    return client
+
+
+def console_rows(client) -> list[str]:
+    html = client.get("/console").get_data(as_text=True)
+    return re.findall(r'<tr data-callback="([0-9a-f]+)"', html)
+
+
+def console_new_caller_minutes(client, department: str = "nurse") -> int:
+    html = client.get("/console").get_data(as_text=True)
+    section = html[html.index(f'data-department="{department}"'):]
+    return int(re.search(r"a new caller would wait about (\d+) min", section).group(1))
+
+
+def gather(turn) -> ET.Element:
+    found = ET.fromstring(turn.twiml[-1]).find("Gather")
+    assert found is not None, turn.twiml[-1]
+    return found
+
+
+def in_line(queue, lang: str = "en"):
+    """Somebody ahead, then the returning caller: number 2 for the nurse, about 10 minutes."""
+    queue.request("nurse", AHEAD, "en")
+    return queue.request("nurse", RETURNING, lang).callback
+
+
+def test_returning_caller_keeps_the_callback_by_key_same_one_same_place(phone, queue, nurse):
+    mine = in_line(queue)
+    call = phone(caller=RETURNING)
+    arrival = call.start()
+    assert arrival.waiting == "gather"
+    assert "You already have a call back in line: you are number 2" in arrival.text
+    assert "about 10 minutes" in arrival.text  # 2 x the default 5 minutes per callback
+    assert "keep holding" not in arrival.text and "call me back" not in arrival.text  # no new offer
+    asked = gather(arrival)
+    assert asked.get("language") == "en-US" and "keep" in asked.get("hints", "")
+
+    kept = call.press("1")
+    assert kept.waiting == "ended"
+    assert "You keep your place in line: you are number 2" in kept.text
+    assert "ending in 0 1 1 1, in about 10 minutes" in kept.text
+    assert ET.fromstring(kept.twiml[-1]).find("Hangup") is not None
+
+    waiting = queue.waiting("nurse")
+    assert [c.phone for c in waiting] == [AHEAD, RETURNING]  # still one callback each, in the same order
+    assert waiting[1].id == mine.id and waiting[1].requested_at == mine.requested_at
+    assert console_rows(nurse) == [waiting[0].id, mine.id]
+
+
+def test_returning_caller_cancels_by_voice_and_it_leaves_the_console_queue(phone, queue, nurse):
+    mine = in_line(queue)
+    assert mine.id in console_rows(nurse)
+    call = phone(caller=RETURNING)
+    call.start()
+    turn = call.say("please cancel it")
+    assert turn.said[0] == "Your call back request is cancelled. If you need anything else, stay on the line."
+    assert turn.waiting == "gather" and "press 3" in turn.text.lower()  # on to the menu, a person within reach
+    assert mine.id not in console_rows(nurse)
+    assert [c.phone for c in queue.waiting("nurse")] == [AHEAD]
+    assert queue.get(mine.id).status is Status.CLOSED
+    assert queue.open_for(RETURNING) is None
+
+
+def test_spanish_callback_is_told_in_spanish_and_kept_by_voice(phone, queue, nurse):
+    mine = in_line(queue, lang="es")
+    call = phone(caller=RETURNING)
+    arrival = call.start()
+    assert "Usted ya está en la fila para que le devolvamos la llamada: es el número 2" in arrival.text
+    assert "en unos 10 minutos" in arrival.text
+    assert gather(arrival).get("language") == "es-US"
+
+    kept = call.say("conservar, por favor")
+    assert kept.waiting == "ended"
+    assert "Conserva su lugar en la fila: es el número 2" in kept.text
+    assert "termina en 0 1 1 1, en unos 10 minutos" in kept.text
+    assert [c.id for c in queue.waiting("nurse")][1] == mine.id
+    assert len(queue.waiting("nurse")) == 2
+
+
+def test_spanish_caller_cancels_with_a_key_and_hears_the_menu_in_spanish(phone, queue, nurse):
+    mine = in_line(queue, lang="es")
+    call = phone(caller=RETURNING)
+    call.start()
+    turn = call.press("2")
+    assert turn.said[0] == "Cancelamos su solicitud de llamada. Si necesita algo más, permanezca en la línea."
+    assert gather(turn).get("language") == "es-US"  # the menu goes on in Spanish
+    assert mine.id not in console_rows(nurse)
+    assert queue.waiting_count("nurse") == 1
+
+
+def test_silence_keeps_the_callback_and_goes_on_to_the_menu(phone, queue):
+    mine = in_line(queue)
+    call = phone(caller=RETURNING)
+    call.start()
+    turn = call.silence()
+    assert turn.waiting == "gather" and "You already have" not in turn.text
+    assert queue.open_for(RETURNING).id == mine.id
+
+
+def test_a_scheduled_retry_kept_by_the_patient_on_the_line_comes_back_at_its_place(phone, queue):
+    queue.request("nurse", RETURNING, "en")
+    queue.request("nurse", AHEAD, "en")
+    claimed = queue.claim_next(["nurse"], "nina")
+    assert claimed.phone == RETURNING
+    retry = RetryPolicy.for_clinic(CLINIC)
+    assert queue.finish(claimed.id, "nina", Outcome.NO_ANSWER, retry=retry).status is Status.SCHEDULED
+    call = phone(caller=RETURNING)
+    assert "you are number 1" in call.start().text  # where it comes back: its own place, ahead of AHEAD
+    assert "you are number 1" in call.press("1").text
+    assert [c.id for c in queue.waiting("nurse")][0] == claimed.id  # no need to wait for the retry time
+
+
+def test_a_new_caller_is_not_asked_anything(phone, queue):
+    in_line(queue)
+    call = phone(caller="+12025550199")
+    turn = call.start()
+    assert "You already have" not in turn.text and "emergency" in turn.text.lower()
+
+
+def test_offer_confirmation_and_console_say_the_same_wait(phone, queue, nurse):
+    for n in range(2):
+        queue.request("nurse", f"+1202555020{n}", "en")
+    console_before = console_new_caller_minutes(nurse)
+    call = phone(caller="+12025550123")
+    offer = to_nurse_offer(call)
+    said = re.search(r"The wait is about (\d+) minutes", offer.text)
+    assert said, offer.text
+    minutes = int(said.group(1))
+    assert minutes == console_before == 3 * DEFAULT_HANDLING_SECONDS // 60  # two ahead: this caller is third
+
+    call.press("1"), call.press("1")
+    done = call.record_nothing()
+    assert "you are number 3" in done.text
+    assert f"in about {minutes} minutes" in done.text  # not the figure for a caller after this one
+    assert console_new_caller_minutes(nurse) == minutes + DEFAULT_HANDLING_SECONDS // 60  # now one more is waiting
+
+
+def test_a_wait_under_a_minute_is_one_minute_on_the_phone_and_on_the_console(phone, queue, nurse):
+    # A nurse who finishes callbacks in no time: the estimate is a few seconds.
+    queue.request("nurse", "+12025550300", "en")
+    done = queue.claim_next(["nurse"], "nina")
+    queue.finish(done.id, "nina", Outcome.REACHED)
+    assert queue.estimated_wait_seconds("nurse") < 30
+    assert console_new_caller_minutes(nurse) == 1  # it said "about 0 min" while the phone said 1 minute
+    offer = to_nurse_offer(phone(caller="+12025550123"))
+    assert "The wait is about 1 minute." in offer.text
