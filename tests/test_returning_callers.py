@@ -178,3 +178,43 @@ def test_a_wait_under_a_minute_is_one_minute_on_the_phone_and_on_the_console(pho
     assert console_new_caller_minutes(nurse) == 1  # it said "about 0 min" while the phone said 1 minute
     offer = to_nurse_offer(phone(caller="+12025550123"))
     assert "The wait is about 1 minute." in offer.text
+
+
+@pytest.mark.parametrize("has_callback", [False, True])
+def test_a_new_call_still_makes_two_redis_round_trips(app, queue, has_callback):
+    """The "callback in line?" question rides in the pipeline the first webhook already sends
+    (emergency switch + call state), then the call state is written: 2, as before it was asked."""
+    import redis.connection
+
+    from twilio.request_validator import RequestValidator
+
+    from .conftest import TOKEN
+
+    if has_callback:
+        in_line(queue)
+    client, url = app.test_client(), "http://localhost/voice/incoming"
+
+    def post(call_sid: str) -> str:
+        params = {"AccountSid": "AC" + "1" * 32, "CallSid": call_sid, "CallStatus": "ringing",
+                  "From": RETURNING, "To": "+12025550199"}
+        headers = {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, params)}
+        resp = client.post("/voice/incoming", data=params, headers=headers)
+        assert resp.status_code == 200
+        return resp.get_data(as_text=True)
+
+    post("CA" + "e" * 32)  # warm: flows read, scripts loaded
+    sent = 0
+    real = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        nonlocal sent
+        sent += 1
+        return real(self, command, check_health)
+
+    redis.connection.AbstractConnection.send_packed_command = counting
+    try:
+        body = post("CA" + "f" * 32)
+    finally:
+        redis.connection.AbstractConnection.send_packed_command = real
+    assert ("You already have a call back in line" in body) is has_callback
+    assert sent == 2
