@@ -21,10 +21,11 @@ Layout (names in ``keys``):
                                requested / requested_again (source), claimed (staff, attempt),
                                lease_expired / released / retry_due (back in line), outcome
                                (staff, outcome, note, status, attempts), retry_scheduled
-                               (not_before, attempt), closed (note), urgent.
+                               (not_before, attempt), closed (note), urgent, escalated,
+                               cancelled (by the patient on the phone: ``cancel``).
 * ``CALLBACK_EVENTS:{dept}``   zset ``kind|id|seconds`` by time for statistics: ``claim``
-                               (first claim; seconds waited), ``done`` and ``closed``
-                               (seconds from request to the end).
+                               (first claim; seconds waited), ``done``, ``closed`` and
+                               ``cancelled`` (seconds from request to the end).
 * ``CALLBACK_HANDLING:{dept}`` last ``HANDLING_KEEP`` claim->finish durations;
   ``CALLBACK_FINISHERS:{dept}`` staff -> their last finish (who is working the queue).
 
