@@ -122,13 +122,43 @@ def test_spanish_caller_cancels_with_a_key_and_hears_the_menu_in_spanish(phone, 
     assert queue.waiting_count("nurse") == 1
 
 
-def test_silence_keeps_the_callback_and_goes_on_to_the_menu(phone, queue):
+def test_silence_keeps_the_callback_and_reaches_a_person(phone, queue):
     mine = in_line(queue)
     call = phone(caller=RETURNING)
     call.start()
     turn = call.silence()
-    assert turn.waiting == "gather" and "You already have" not in turn.text
+    assert turn.waiting == "dial" and turn.dial_number == CLINIC.desk_numbers()["front_desk"]
     assert queue.open_for(RETURNING).id == mine.id
+
+
+def test_a_wrong_key_asks_again_then_the_menu_follows_with_the_callback_kept(phone, queue):
+    mine = in_line(queue)
+    call = phone(caller=RETURNING)
+    call.start()
+    again = call.press("7")
+    assert again.said[0].startswith("Sorry") and "You already have a call back in line" in again.text
+    menu = call.press("8")
+    assert menu.waiting == "gather" and "You already have" not in menu.text
+    assert queue.open_for(RETURNING).id == mine.id
+
+
+def test_a_silent_returning_caller_reaches_a_person_within_45_s():
+    """As tests/test_time_to_person.py times new callers: the shipped flow, every time of day, both languages."""
+    from ivr.flows.timing import time_to_person
+    from ivr.store.callbacks import InLine
+
+    from .test_time_to_person import PERSON_WITHIN, PROMPTS, TIMES, environment, load_flow, ROOT as R
+
+    flow = load_flow((R / "config/flows/main.yaml").read_text(encoding="utf-8"), "main", environment(CLINIC, PROMPTS))
+    for lang in ("en", "es"):
+        mine = InLine("cb1", "nurse", "+12025550123", lang, Status.WAITING, 12, 12 * 300)
+        paths = time_to_person(flow, PROMPTS, TIMES, CLINIC.schedule(), CLINIC.desk_numbers(),
+                               {"clinic_name": CLINIC.name}, languages=[lang], in_line=lambda phone: mine)
+        silent = [p for p in paths if p.caller == "silent"]
+        assert silent
+        for p in silent:
+            assert p.reached_person and p.seconds <= PERSON_WITHIN, p.describe()
+            assert p.reached == ("person: front_desk" if p.when == "open" else "person: on_call_nurse"), p.describe()
 
 
 def test_a_scheduled_retry_kept_by_the_patient_on_the_line_comes_back_at_its_place(phone, queue):

@@ -50,6 +50,7 @@ LABELS = {
     "on_busy": "If the line is busy, go to",
     "on_long_wait": "If the wait is long, go to",
     "on_timeout": "After the last round, go to",
+    "on_no_input": "If the caller says nothing, go to",
     "prompt": "What the caller hears",
     "prompts": "What the caller hears, in order",
     "intro": "Said first, once (keys already work)",
@@ -88,7 +89,7 @@ LABELS = {
 
 # Shown first in every form; the rest (retries, timeouts, standard prompts, follow-up answers) under "More settings".
 MAIN = frozenset(("prompt", "prompts", "intro", "desk", "department", "number", "digit", "keywords", "options"))
-TARGETS = frozenset(("next", "open", "closed", "holiday", "on_failure", "on_no_answer", "on_busy", "on_long_wait", "on_timeout"))
+TARGETS = frozenset(("next", "open", "closed", "holiday", "on_failure", "on_no_answer", "on_busy", "on_long_wait", "on_timeout", "on_no_input"))
 KEYS = list("1234567890*#")
 
 

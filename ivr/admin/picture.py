@@ -32,7 +32,7 @@ from ivr.flows.nodes import KINDS
 log = logging.getLogger(__name__)
 
 _NODE = TypeAdapter(Node)
-_TARGET_FIELDS = ("next", "open", "closed", "holiday", "on_failure", "on_no_answer", "on_busy", "on_long_wait", "on_timeout")
+_TARGET_FIELDS = ("next", "open", "closed", "holiday", "on_failure", "on_no_answer", "on_busy", "on_long_wait", "on_timeout", "on_no_input")
 _LABELS = {
     "next": "",
     "open": "open",
@@ -43,6 +43,7 @@ _LABELS = {
     "on_busy": "busy",
     "on_long_wait": "long wait",
     "on_timeout": "still waiting",
+    "on_no_input": "silence",
 }
 _FILL = {
     "menu": "#ddf4ff", "language": "#ddf4ff", "transfer": "#dafbe1", "hold": "#dafbe1",

@@ -24,7 +24,7 @@ from . import yaml_lines
 from .model import NODE_ID
 
 _OPTION_NEXT = re.compile(r"options\[(\d+)\]\.next")
-_TARGETS = ("next", "open", "closed", "holiday", "on_failure", "on_no_answer", "on_busy", "on_long_wait", "on_timeout")
+_TARGETS = ("next", "open", "closed", "holiday", "on_failure", "on_no_answer", "on_busy", "on_long_wait", "on_timeout", "on_no_input")
 
 
 class EditError(ValueError):

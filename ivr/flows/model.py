@@ -193,7 +193,7 @@ class ReturningNode(_Strict):
     Callers with none go straight on to ``next``, hearing nothing. Keeping it (``keep_digit`` or
     "keep") confirms their place (``kept_prompt``) and ends the call; cancelling it (``cancel_digit`` or
     "cancel") takes it out of line, says ``cancelled_prompt`` and goes on to ``next``. Silence keeps it
-    and goes on to ``next`` at once, as does a wrong answer after ``retries``. Said in the callback's
+    and goes on to ``on_no_input`` (default ``next``) at once; a wrong answer after ``retries`` to ``next``. Said in the callback's
     language when the call can speak it.
     """
 
@@ -207,6 +207,9 @@ class ReturningNode(_Strict):
     kept_prompt: str = "callback_kept"  # may say {position} {minutes} {last4}
     cancelled_prompt: str = "callback_cancelled"
     next: str | None = None
+    # Where a caller who says and presses nothing goes, the callback kept (default ``next``): e.g. straight to
+    # a person, so a silent returning caller is not made to hear the whole menu first.
+    on_no_input: str | None = None
 
 
 class HoldNode(_Strict):

@@ -593,7 +593,10 @@ class Returning:
     }
 
     def edges(self, node: ReturningNode):
-        return [Edge("next", node.next, False, "callers without a callback in line have nowhere to go")]
+        edges = [Edge("next", node.next, False, "callers without a callback in line have nowhere to go")]
+        if node.on_no_input is not None:
+            edges.append(Edge("on_no_input", node.on_no_input, False))
+        return edges
 
     def prompts(self, node: ReturningNode, languages):
         return [(p, languages) for p in (node.prompt, node.invalid_prompt, node.kept_prompt, node.cancelled_prompt)]
@@ -635,7 +638,7 @@ class Returning:
         if stage == "cancelling":  # out of line (or no longer open: gone either way)
             return Transition([Prompt(node.cancelled_prompt, call.lang)], goto=node.next)
         if event.is_empty:
-            return Transition(goto=node.next)  # silence keeps it; the caller goes on to a person
+            return Transition(goto=node.on_no_input or node.next)  # silence keeps it; on to a person
         choice = self._choose(node, event, call.lang)
         if choice == "keep":
             data["stage"] = "keeping"
