@@ -113,7 +113,12 @@ class Caller:
 
     def one_call(self, call: PhoneCall, wants_callback: bool, recordings: list[str]) -> str:
         turn = call.start()
-        for step in ("nurse", "desk", "offer", "confirm", "record"):
+        if "You already have a call back in line" in turn.text:  # this number called before: it keeps its place
+            wants_callback, turn = True, call.press("1")
+            steps: tuple[str, ...] = ()
+        else:
+            steps = ("nurse", "desk", "offer", "confirm", "record")
+        for step in steps:
             if APOLOGY in turn.text:
                 return self.fallback(call, turn, recordings)
             if step == "nurse":
