@@ -248,3 +248,76 @@ def test_a_new_call_still_makes_two_redis_round_trips(app, queue, has_callback):
         redis.connection.AbstractConnection.send_packed_command = real
     assert ("You already have a call back in line" in body) is has_callback
     assert sent == 2
+
+
+# The node kind without Flask or Redis: the engine, the validator, the editor form, the picture. ---------
+
+
+def _flow(extra: str = ""):
+    from ivr.flows import load_flow
+
+    from .test_flow_validation import ENV, SOURCE, flow_text
+
+    text = flow_text(f"""
+        start: {{type: returning, next: menu{extra}}}
+        menu:
+          type: menu
+          prompt: main_menu
+          options: [{{digit: 1, next: bye}}]
+          on_failure: bye
+        bye: {{type: hangup, prompt: goodbye}}
+    """)
+    return text, (lambda: load_flow(text, SOURCE, ENV))
+
+
+def test_the_engine_asks_only_callers_in_line_and_cancels_through_an_effect():
+    import datetime as dt
+
+    from ivr.flows import Event, start, step
+    from ivr.flows.actions import CancelCallback, Context, Gather, RequestCallback
+    from ivr.store.callbacks import InLine
+
+    _, load = _flow()
+    flow = load()
+    mine = InLine("cb1", "nurse", RETURNING, "es", Status.WAITING, 3, 900)
+    ctx = Context(now=dt.datetime(2026, 11, 24, 15, tzinfo=dt.timezone.utc), schedule=CLINIC.schedule(), desks={},
+                  languages=frozenset({"en", "es"}), in_line=lambda phone: mine if phone == RETURNING else None)
+
+    reply, state = start(flow, ctx, caller="+12025550199")
+    assert state.node == "menu"  # nobody in line: straight on, nothing said
+    reply, state = start(flow, ctx, caller=RETURNING)
+    asked = reply.actions[-1]
+    assert isinstance(asked, Gather) and state.lang == "es"  # the callback's language
+    assert dict(asked.prompts[-1].values) == {"position": "3", "minutes": "15 minutos"}
+
+    reply, cancelling = step(flow, state, Event(speech="cancelar"), ctx)
+    assert reply.actions[-1] == CancelCallback("cb1", RETURNING)
+    reply, after = step(flow, cancelling, Event(callback_cancelled=True), ctx)
+    assert [a.id for a in reply.actions[-1].prompts][:1] == ["callback_cancelled"] and after.node == "menu"
+
+    reply, keeping = step(flow, state, Event(digits="1"), ctx)
+    assert reply.actions[-1] == RequestCallback(department="nurse", phone=RETURNING, lang="es")
+    reply, done = step(flow, keeping, Event(callback_position=3, callback_existing=True), ctx)
+    kept = reply.actions[0]
+    assert kept.id == "callback_kept" and dict(kept.values)["minutes"] == "15 minutos"  # the figure said on arrival
+    assert reply.ends_call and done.outcome == "callback_kept:nurse"
+
+
+def test_validation_wants_two_keys_and_a_known_target():
+    from .test_flow_validation import issues_of
+
+    text, _ = _flow(", keep_digit: 2, cancel_digit: 2")
+    assert any("two different keys" in i.message for i in issues_of(text))
+    text, _ = _flow(", on_no_input: nowhere")
+    assert any("on_no_input names an unknown node 'nowhere'" in i.message for i in issues_of(text))
+
+
+def test_the_editor_and_the_picture_know_the_kind():
+    from ivr.admin import node_forms, picture
+
+    form = {f.name: f for f in node_forms.fields("returning")}
+    assert form["keep_digit"].widget == form["cancel_digit"].widget == "key"
+    assert form["next"].widget == form["on_no_input"].widget == "target"
+    assert form["kept_prompt"].widget == "prompt"
+    arrows = picture.edges("start", {"type": "returning", "next": "menu", "on_no_input": "desk"})
+    assert {(a.target, a.label) for a in arrows} == {("menu", ""), ("desk", "silence")}
