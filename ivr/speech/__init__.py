@@ -8,11 +8,12 @@ checked by sha256), Vosk where a clinic chooses a model it installed, pocketsphi
 from __future__ import annotations
 
 from ivr.speech.audio import decode_audio
+from ivr.speech.clarity import unclear
 from ivr.speech.registry import EngineInfo, detect_language, engines, transcribe_bytes, transcriber_for
 from ivr.speech.types import Audio, AudioUnreadable, Transcriber, TranscriberUnavailable, Transcript, Word
 from ivr.speech.whisper_models import ModelFileError
 
 __all__ = [
     "Audio", "AudioUnreadable", "EngineInfo", "ModelFileError", "Transcriber", "TranscriberUnavailable", "Transcript", "Word",
-    "decode_audio", "detect_language", "engines", "transcribe_bytes", "transcriber_for",
+    "decode_audio", "detect_language", "engines", "transcribe_bytes", "transcriber_for", "unclear",
 ]

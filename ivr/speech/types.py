@@ -20,6 +20,22 @@ class Word:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """How sure the engine was of one stretch it heard (Whisper's own figures), kept or dropped."""
+
+    start: float
+    end: float
+    avg_logprob: float  # mean log-probability of its tokens (0 is certain; Whisper distrusts < -1)
+    no_speech_prob: float  # the model's belief that nobody speaks here
+    compression_ratio: float  # text length over its zlib length: > 2.4 is Whisper's sign of repetition
+    kept: bool  # False: dropped as invented text over no speech
+
+    def as_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "avg_logprob": self.avg_logprob, "no_speech_prob": self.no_speech_prob,
+                "compression_ratio": self.compression_ratio, "kept": self.kept}
+
+
+@dataclass(frozen=True)
 class Transcript:
     """An engine's reading of one recording. No words means no speech was detected."""
 
@@ -29,16 +45,20 @@ class Transcript:
     seconds: float  # audio duration
     engine: str  # e.g. "whisper:tiny.en"
     language: str = ""  # the language heard, when the engine was told or detected it
+    # Whether the audio holds speech by our own checks (level and voice activity); None: not checked.
+    speech_heard: bool | None = None
+    segments: tuple[Segment, ...] = ()  # the engine's own certainty per stretch (Whisper only)
 
     @classmethod
     def from_words(
-        cls, words: list[Word] | tuple[Word, ...], seconds: float, engine: str, language: str = "", text: str | None = None
+        cls, words: list[Word] | tuple[Word, ...], seconds: float, engine: str, language: str = "", text: str | None = None,
+        speech_heard: bool | None = None, segments: tuple[Segment, ...] | list[Segment] = (),
     ) -> Transcript:
         """``text`` defaults to the words joined by spaces (an engine that writes "555-212-4489" gives its own)."""
         words = tuple(words)
         confidence = sum(w.confidence for w in words) / len(words) if words else 0.0
         text = " ".join(w.text for w in words) if text is None else text
-        return cls(text, words, round(confidence, 4), round(seconds, 3), engine, language)
+        return cls(text, words, round(confidence, 4), round(seconds, 3), engine, language, speech_heard, tuple(segments))
 
     def as_dict(self) -> dict:
         return {
@@ -48,6 +68,8 @@ class Transcript:
             "seconds": self.seconds,
             "engine": self.engine,
             "language": self.language,
+            "speech_heard": self.speech_heard,
+            "segments": [s.as_dict() for s in self.segments],
         }
 
 

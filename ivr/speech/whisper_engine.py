@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ivr.speech.audio import cut, has_speech, pause_cuts
-from ivr.speech.types import Audio, Transcript, Word
+from ivr.speech.types import Audio, Segment, Transcript, Word
 from ivr.speech.whisper_models import ModelFolder
 
 SAMPLE_RATE = 16_000
@@ -37,6 +37,10 @@ VAD = {"threshold": 0.35, "min_silence_duration_ms": 1000, "speech_pad_ms": 600}
 # Spanish window of real speech (0.66, -0.45), which the probability alone threw away.
 NO_SPEECH = 0.6
 NO_SPEECH_LOGPROB = -0.5
+# Voice in the audio, for telling a message nobody could transcribe from one where nobody spoke
+# (ivr.speech.clarity): Silero's probability for a frame to be voice, and the seconds of voice needed.
+VOICE_THRESHOLD = 0.5
+MIN_VOICE_SECONDS = 1.0
 
 
 @dataclass
@@ -92,18 +96,28 @@ class WhisperTranscriber:
         if audio.sample_rate != self.sample_rate:
             raise ValueError(f"{self.name} needs {self.sample_rate} Hz audio, got {audio.sample_rate} Hz")
         if not has_speech(audio):
-            return Transcript.from_words([], audio.seconds, self.name, self.language)
+            return Transcript.from_words([], audio.seconds, self.name, self.language, speech_heard=False)
         bounds = pause_cuts(audio, PIECE_SECONDS)
         words: list[Word] = []
         texts: list[str] = []
+        segments: list[Segment] = []
         for start, end in zip(bounds, bounds[1:]):
-            piece_words, piece_text = self._piece(cut(audio, start, end), start, audio.seconds)
+            piece_words, piece_text, piece_segments = self._piece(cut(audio, start, end), start, audio.seconds)
             words += piece_words
             texts += [piece_text] if piece_text else []
-        return Transcript.from_words(words, audio.seconds, self.name, self.language, text=" ".join(texts) if words else "")
+            segments += piece_segments
+        return Transcript.from_words(words, audio.seconds, self.name, self.language, text=" ".join(texts) if words else "",
+                                     speech_heard=bool(self._voice_seconds(audio) >= MIN_VOICE_SECONDS), segments=segments)
 
-    def _piece(self, audio: Audio, offset: float, seconds: float) -> tuple[list[Word], str]:
-        """The words of one piece, timed from ``offset`` in a recording of ``seconds``, and its text."""
+    def _voice_seconds(self, audio: Audio) -> float:
+        """Seconds of voice in ``audio`` by Silero's voice-activity detector (music and tones are not voice)."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        found = get_speech_timestamps(_floats(audio), VadOptions(threshold=VOICE_THRESHOLD), sampling_rate=SAMPLE_RATE)
+        return sum(s["end"] - s["start"] for s in found) / SAMPLE_RATE
+
+    def _piece(self, audio: Audio, offset: float, seconds: float) -> tuple[list[Word], str, list[Segment]]:
+        """The words of one piece, timed from ``offset`` in a recording of ``seconds``, its text and segments."""
         samples = _floats(audio)
         with self._loaded.lock:
             segments, _ = self._loaded.model.transcribe(
@@ -115,7 +129,13 @@ class WhisperTranscriber:
                 word_timestamps=True,
                 condition_on_previous_text=False,
             )
-            kept = [s for s in segments if not _no_speech(s)]  # decoding happens while iterating
+            heard = list(segments)  # decoding happens while iterating
+        kept = [s for s in heard if not _no_speech(s)]
+        figures = [
+            Segment(round(offset + s.start, 2), round(offset + s.end, 2), round(float(s.avg_logprob), 3),
+                    round(float(s.no_speech_prob), 3), round(float(s.compression_ratio), 3), not _no_speech(s))
+            for s in heard
+        ]
         words = []
         text = " ".join(s.text.strip() for s in kept if s.text.strip())
         for segment in kept:
@@ -124,7 +144,7 @@ class WhisperTranscriber:
                     start = min(seconds, offset + w.start)
                     end = min(seconds, max(start, offset + w.end))
                     words.append(Word(w.word.strip(), round(float(start), 2), round(float(end), 2), round(float(w.probability), 3)))
-        return words, text
+        return words, text, figures
 
 
 def _no_speech(segment) -> bool:
