@@ -110,16 +110,30 @@ class CallbackSettings(_CallsPatients):
         return value
 
 
-DEFAULT_URGENT_PHRASES = {
+DEFAULT_URGENT_PHRASES = {  # the same as config/clinic.yaml ships
     "en": [
-        "chest pain", "chest hurts", "heart attack", "trouble breathing", "can't breathe", "cannot breathe",
-        "short of breath", "shortness of breath", "chest pressure", "bleed*", "suicid*", "kill myself",
-        "hurt myself", "hurting myself", "harm myself", "end my life", "overdose", "stroke", "seizure", "unconscious", "passed out", "allergic reaction",
+        "chest pain* | chest hurts | pain in my chest | pressure in my chest | chest pressure | tightness in my chest | chest tightness | heart attack",
+        "can't breathe | cannot breathe | can't catch my breath | trouble breathing | difficulty breathing | struggling to breathe | hard to breathe | short of breath | shortness of breath | not breathing | gasping for air | turning blue | lips are blue",
+        "bleeding a lot | bleed* | lot of blood | losing blood | hemorrhag*",
+        "suicidal thoughts | suicid* | kill myself | kill himself | kill herself | end my life | ending my life | take my own life | want to die | wants to die | don't want to live | better off dead",
+        "hurting myself | hurt myself | harm myself | harming myself | self harm | cutting myself",
+        "overdose | overdose* | too many pills | whole bottle of pills | took all my pills",
+        "stroke | face is drooping | face drooping | slurred speech | speech is slurred | can't move my arm | numb on one side",
+        "seizure | seizure* | convulsion* | epileptic fit",
+        "passed out | pass out | passing out | fainted | fainting | collapsed | unconscious | unresponsive | not responding | won't wake up | can't wake him | can't wake her",
+        "allergic reaction | anaphyla* | throat is closing | throat closing | throat feels tight | tongue is swelling | face is swelling | epipen",
     ],
     "es": [
-        "dolor de pecho", "dolor en el pecho", "infarto", "no puedo respirar", "falta de aire",
-        "dificultad para respirar", "sangr*", "hemorragia", "suicid*", "matarme", "quitarme la vida",
-        "hacerme dano", "sobredosis", "derrame", "convulsi*", "inconsciente", "desmay*", "reaccion alergica",
+        "dolor en el pecho | dolor de pecho | me duele el pecho | le duele el pecho | presión en el pecho | opresión en el pecho | me aprieta el pecho | infarto | ataque al corazón | ataque cardiaco",
+        "no puedo respirar | no puede respirar | me falta el aire | le falta el aire | falta de aire | falta la respiración | dificultad para respirar | cuesta respirar | me ahogo | se ahoga | ahogando | labios morados",
+        "sangra mucho | sangrando | sangrado | mucha sangre | no deja de sangrar | no para de sangrar | hemorragia",
+        "pensamientos suicidas | suicid* | matarme | matarse | quitarme la vida | quitarse la vida | quiero morirme | me quiero morir | se quiere morir | quiere morirse | no quiero vivir | no quiero seguir viviendo | acabar con mi vida",
+        "hacerme daño | hacerse daño | lastimarme",
+        "sobredosis | muchas pastillas | demasiadas pastillas | todas las pastillas",
+        "derrame | derrame cerebral | embolia | cara caída | cara chueca | no puede mover el brazo",
+        "convulsión | convulsi* | ataque epiléptico | crisis epiléptica | ataque de epilepsia",
+        "se desmayó | desmay* | perdió el conocimiento | perdió la conciencia | inconsciente | no responde | no despierta | no se despierta",
+        "reacción alérgica | se me cierra la garganta | se le cierra la garganta | cerrando la garganta | se le hincha la cara | anafila*",
     ],
 }
 

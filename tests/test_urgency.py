@@ -1,48 +1,108 @@
-"""Urgent phrases in transcripts, as configured in clinic.yaml."""
+"""Urgent phrases in transcripts, as configured in clinic.yaml: heard through recognition errors."""
 
 from __future__ import annotations
 
 import pytest
 
-from ivr.clinic import DEFAULT_URGENT_PHRASES
-from ivr.urgency import UrgentPhrases, reason
+from ivr.clinic import DEFAULT_URGENT_PHRASES, load_clinic
+from ivr.urgency import Match, Phrase, UrgentPhrases, closeness, reason
+
+from .processes import ROOT
 
 PHRASES = UrgentPhrases(DEFAULT_URGENT_PHRASES)
+
+
+def heard(text: str, lang: str) -> list[tuple[str, str]]:
+    return [(m.heard, m.phrase) for m in PHRASES.matches(text, lang)]
+
+
+def test_the_shipped_clinic_yaml_has_the_default_phrases():
+    assert load_clinic(ROOT / "config" / "clinic.yaml").voicemail.urgent_phrases == DEFAULT_URGENT_PHRASES
 
 
 @pytest.mark.parametrize(
     "text, lang, found",
     [
-        ("hi this is maria I've had chest pain since last night", "en", ["chest pain"]),
-        ("My husband CAN'T BREATHE, please call", "en", ["can't breathe"]),
-        ("the cut is still bleeding a lot", "en", ["bleeding"]),
-        ("I've been having suicidal thoughts", "en", ["suicidal"]),
-        ("tengo dolor en el pecho y estoy sangrando", "es", ["dolor en el pecho", "sangrando"]),
-        ("Mi hija tuvo una reacción alérgica", "es", ["reaccion alergica"]),
+        ("hi this is maria I've had chest pain since last night", "en", [("chest pain", "chest pain")]),
+        ("My husband CAN'T BREATHE, please call", "en", [("CAN'T BREATHE", "can't breathe")]),
+        ("the cut is still bleeding a lot", "en", [("bleeding a lot", "bleeding a lot")]),
+        ("I've been having suicidal thoughts", "en", [("suicidal thoughts", "suicidal thoughts")]),
+        ("my son just had a seizure", "en", [("seizure", "seizure")]),
+        ("she passed out in the kitchen", "en", [("passed out", "passed out")]),
+        ("I just want to die", "en", [("want to die", "suicidal thoughts")]),
+        ("there's pain in my chest and it won't go away", "en", [("pain in my chest", "chest pain")]),
+        ("tengo dolor en el pecho y estoy sangrando", "es", [("dolor en el pecho", "dolor en el pecho"), ("sangrando", "sangra mucho")]),
+        ("Mi hija tuvo una reacción alérgica", "es", [("reacción alérgica", "reacción alérgica")]),
+        # Inflections and other ways of saying the same emergency.
+        ("mi hijo está convulsionando", "es", [("convulsionando", "convulsión")]),
+        ("tuvo convulsiones toda la noche", "es", [("convulsiones", "convulsión")]),
+        ("me duele mucho el pecho", "es", [("me duele mucho el pecho", "dolor en el pecho")]),
+        ("desde ayer me falta el aire", "es", [("me falta el aire", "no puedo respirar")]),
+        ("ya no aguanto, quiero morirme", "es", [("quiero morirme", "pensamientos suicidas")]),
+        ("tengo ganas de hacerme daño", "es", [("hacerme daño", "hacerme daño")]),
+        ("mi mamá se desmayó", "es", [("se desmayó", "se desmayó")]),
+        ("la herida sangra mucho", "es", [("sangra mucho", "sangra mucho")]),
+        # What Whisper base heard espeak-ng's es-419 say, on the development set (tests/data/voicemails).
+        ("tengo no lor me pecho desde esta mañana", "es", [("no lor me pecho", "dolor en el pecho")]),
+        ("he venido pensamientos cuidí más noces", "es", [("pensamientos cuidí más", "pensamientos suicidas")]),
+        ("tengo sangrano y cólicos muy fuertes", "es", [("sangrano", "sangra mucho")]),
+        ("mi hijo tuvo una combulsión con la fiebre", "es", [("combulsión", "convulsión")]),
     ],
 )
-def test_urgent_messages_are_flagged_with_the_phrase_heard(text, lang, found):
-    assert PHRASES.find(text, lang) == found
+def test_urgent_messages_are_flagged_with_what_was_heard_and_the_phrase(text, lang, found):
+    assert heard(text, lang) == found
 
 
 @pytest.mark.parametrize(
-    "text",
+    "text, lang",
     [
-        "I would like to reschedule my appointment on Tuesday",
-        "calling about a refill of my blood pressure pills",
-        "my chest x-ray results",  # "chest" alone is not "chest pain"
-        "the stroller was left in the waiting room",  # "stroke" only as a whole word
-        "",
+        ("I would like to reschedule my appointment on Tuesday", "en"),
+        ("calling about a refill of my blood pressure pills", "en"),
+        ("my chest x-ray results", "en"),  # "chest" alone is not "chest pain"
+        ("the stroller was left in the waiting room", "en"),  # "stroke" only as a whole word
+        ("There is a temporary greeting, which overrides your standard greetings.", "en"),  # overrides: not overdose
+        ("my Bluetooth headset", "en"),
+        ("", "en"),
+        ("quiero los resultados del análisis de sangre", "es"),  # sangr* flagged this before
+        ("quisiera donar sangre el sábado", "es"),
+        ("usted se encuentra ahora en modo mudo", "es"),  # "ahora" is not "ahoga"
+        ("muchas gracias por su paciencia", "es"),
+        ("necesito una cita para la radiografía del pecho", "es"),
+        ("me duele la espalda desde el lunes", "es"),
     ],
 )
-def test_routine_messages_are_not_flagged(text):
-    assert PHRASES.find(text, "en") == []
+def test_routine_messages_are_not_flagged(text, lang):
+    assert heard(text, lang) == []
+
+
+def test_known_misrecognitions_a_clinic_adds_are_heard():
+    """Whisper base heard espeak's "convulsión" as "combude" and "pensamientos suicidas" as "pensamientos
+    muy dinacetas" (issue 29): too far from the words to be taken for them unasked; a clinic that sees
+    such a miss adds it as a way of saying the emergency."""
+    assert heard("mi hijo tuvo una combude con la fiebre", "es") == []
+    own = UrgentPhrases({"es": ["convulsión | convulsi* | combude", "pensamientos suicidas | pensamientos muy dinacetas"]})
+    found = own.matches("mi hijo tuvo una combude y pensamientos muy dinacetas", "es")
+    assert [(m.heard, m.phrase) for m in found] == [("combude", "convulsión"), ("pensamientos muy dinacetas", "pensamientos suicidas")]
+
+
+def test_short_words_must_be_said_exactly_long_ones_may_be_near():
+    assert closeness("ahoga", "ahora", "es") == 0.0
+    assert closeness("convulsi*", "combulsiones", "es") >= 0.8
+    assert closeness("respirar", "respilar", "es") >= 0.8
+    assert closeness("overdose*", "overrides", "en") < 0.8
 
 
 def test_language_without_its_own_list_is_checked_against_all():
-    assert PHRASES.find("chest pain", "fr") == ["chest pain"]
+    assert heard("chest pain", "fr") == [("chest pain", "chest pain")]
 
 
-def test_reason_reads_plainly():
-    assert reason(["chest pain", "bleeding"]) == 'said "chest pain", "bleeding"'
+def test_reason_says_what_was_heard_and_what_it_was_taken_for():
+    assert reason([Match("chest pain", "chest pain", True), Match("combulsión", "convulsión", False)]) == (
+        'said "chest pain"; heard "combulsión" (taken for "convulsión")')
+    assert reason([Match("me falta el aire", "no puedo respirar", True)]) == 'heard "me falta el aire" (taken for "no puedo respirar")'
     assert reason([]) == ""
+
+
+def test_a_phrase_with_an_empty_way_is_refused():
+    with pytest.raises(ValueError, match="empty way"):
+        Phrase.parse("chest pain | | heart attack")
