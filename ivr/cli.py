@@ -795,6 +795,16 @@ def _speech_settings() -> tuple[tuple[str, ...], dict[str, str]]:
     return tuple(clinic.languages), dict(clinic.voicemail.engines)
 
 
+def _urgent_phrases() -> dict[str, list[str]]:
+    """The clinic's urgent phrases (the shipped ones when clinic.yaml is unreadable)."""
+    from ivr.clinic import DEFAULT_URGENT_PHRASES, ClinicConfigError, load_clinic
+
+    try:
+        return load_clinic(Path(_settings()["CONFIG_DIR"]) / "clinic.yaml").voicemail.urgent_phrases
+    except (ClinicConfigError, OSError):
+        return DEFAULT_URGENT_PHRASES
+
+
 MODELS_DIR_HELP = "Speech models folder (Vosk models per language, joined and added Whisper models). Default: IVR_DATA_DIR/models."
 
 
@@ -802,20 +812,27 @@ MODELS_DIR_HELP = "Speech models folder (Vosk models per language, joined and ad
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--language", default="en", show_default=True, help="Language of the recordings (en, es, ...).")
 @click.option("--engine", default="", help="Engine instead of the clinic's setting: whisper, whisper:base, whisper:FOLDER, vosk, pocketsphinx.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list: text, words, confidence, seconds, engine per file.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON list per file: text, words, confidence, seconds, engine, the engine's certainty per "
+                   "segment, urgent (what was heard and the urgent phrase it was taken for) and unclear (true/false).")
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), help=MODELS_DIR_HELP)
 def transcribe(files: tuple[Path, ...], language: str, engine: str, as_json: bool, models_dir: Path | None) -> None:
-    """Transcribe recordings offline (nothing leaves this machine)."""
+    """Transcribe recordings offline (nothing leaves this machine), with the clinic's urgent phrases and the clarity check."""
     import json
 
-    from ivr.speech import AudioUnreadable, ModelFileError, TranscriberUnavailable, transcribe_bytes
+    from ivr.speech import AudioUnreadable, ModelFileError, TranscriberUnavailable, decode_audio, transcriber_for, unclear
+    from ivr.urgency import UrgentPhrases, reason
 
     models_dir = _models_dir(models_dir)
-    spec = engine or _speech_settings()[1].get(language.lower().split("-")[0], "")
+    lang = language.lower().split("-")[0]
+    spec = engine or _speech_settings()[1].get(lang, "")
+    phrases = UrgentPhrases(_urgent_phrases())
     results, failed = [], 0
     for path in files:
         try:
-            transcript = transcribe_bytes(path.read_bytes(), language, models_dir, spec)
+            transcriber = transcriber_for(language, models_dir, spec)
+            audio = decode_audio(path.read_bytes(), transcriber.sample_rate)
+            transcript = transcriber.transcribe(audio)
         except (TranscriberUnavailable, ModelFileError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
@@ -824,9 +841,12 @@ def transcribe(files: tuple[Path, ...], language: str, engine: str, as_json: boo
             click.echo(f"error: {path}: {exc}", err=True)
             results.append({"file": str(path), "error": str(exc)})
             continue
-        results.append({"file": str(path), **transcript.as_dict()})
+        found = phrases.matches(transcript.text, lang)
+        is_unclear = unclear(transcript, audio)
+        results.append({"file": str(path), **transcript.as_dict(), "urgent": [m.as_dict() for m in found], "unclear": is_unclear})
         if not as_json:
-            click.echo(f"{path}: {transcript.text or '(no speech detected)'}")
+            notes = [f"URGENT: {reason(found)}"] * bool(found) + ["UNCLEAR: listen to the recording"] * is_unclear
+            click.echo(f"{path}: {transcript.text or '(no speech detected)'}" + "".join(f"\n  {n}" for n in notes))
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
     if failed:

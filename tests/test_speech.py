@@ -217,7 +217,8 @@ def test_pieces_are_cut_in_pauses_and_none_is_a_scrap():
 
 def test_as_dict_is_json_ready():
     d = transcribe_bytes(wav_bytes("nurse-02"), "en").as_dict()
-    assert set(d) == {"text", "words", "confidence", "seconds", "engine", "language"}
+    assert set(d) == {"text", "words", "confidence", "seconds", "engine", "language", "speech_heard", "segments"}
+    assert d["speech_heard"] is True and {"avg_logprob", "no_speech_prob", "compression_ratio", "kept"} <= set(d["segments"][0])
     assert set(d["words"][0]) == {"text", "start", "end", "confidence"}
     assert json.loads(json.dumps(d)) == d
 
@@ -468,8 +469,10 @@ def test_cli_transcribe_json(tmp_path):
     result = CliRunner().invoke(cli, ["transcribe", "--json", str(VOICEMAILS / "nurse-02.wav"), "--models-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     (item,) = json.loads(result.stdout)
-    assert set(item) == {"file", "text", "words", "confidence", "seconds", "engine", "language"}
+    assert set(item) == {"file", "text", "words", "confidence", "seconds", "engine", "language", "speech_heard", "segments",
+                         "urgent", "unclear"}
     assert "blood sugar" in item["text"] and item["words"][0]["end"] > item["words"][0]["start"]
+    assert item["urgent"] == [] and item["unclear"] is False
 
 
 def test_cli_models_lists_engines_their_check_and_how_to_add_a_better_one(tmp_path):
