@@ -45,6 +45,7 @@ from ivr.store.drafts import DraftStore
 from ivr.sealing import TEXT_PREFIX, SealError
 from ivr.store.outbound import OutboundCalls
 from ivr.store.voicemails import Voicemail
+from ivr.urgency import UNCLEAR_REASON
 from ivr.vault import VaultError
 from ivr.workers import HIGH_QUEUE
 from ivr.workers.callbacks import enqueue_call_patient, job_id, new_attempt_key
@@ -98,6 +99,7 @@ EVENT_WORDS = {
     "escalated": "urgent and not reached: moved to the on-call desk",
     "closed": "closed",
     "urgent": "marked urgent",
+    "not_urgent": "back to its place in line (the unclear message was listened to)",
 }
 
 
@@ -136,6 +138,30 @@ def _urgent_filter(cb: Callback) -> str:
     return unseal(cb.urgent_reason, f"callback-urgent:{cb.id}")
 
 
+# What staff read for a message with speech the engine could not make out (ivr.speech.clarity), in the
+# console's language and, for a Spanish-speaking caller, in Spanish beside it.
+UNCLEAR_WORDS = {"en": "Unclear — listen to the recording", "es": "Poco claro — escuche la grabación"}
+
+
+def unclear_words(lang: str) -> Markup:
+    words = Markup("<strong>{}</strong>").format(UNCLEAR_WORDS["en"])
+    spoken = (lang or "").split("-")[0]
+    if spoken != "en" and spoken in UNCLEAR_WORDS:
+        words += Markup(' <span lang="{}">({})</span>').format(spoken, UNCLEAR_WORDS[spoken])
+    return words
+
+
+@bp.app_template_filter("priority")
+def _priority_filter(cb: Callback) -> Markup:
+    """The priority cell: "Urgent: said ...", "Unclear — listen to the recording" (until someone has), or normal."""
+    if not cb.urgent:
+        return Markup("normal")
+    why = _urgent_filter(cb)
+    if why == UNCLEAR_REASON:
+        return unclear_words(cb.lang)
+    return Markup("<strong>Urgent</strong>") + (Markup(": {}").format(why) if why else "")
+
+
 @bp.app_template_filter("message_status")
 def _message_status_filter(cb: Callback) -> str:
     """Where the caller's message stands ("no speech detected", ...), for a row with no transcript."""
@@ -159,10 +185,22 @@ def _messages(cb: Callback) -> list[dict]:
             "kind": "Reason for the callback" if vm.purpose == "callback_reason" else "Voicemail",
             "transcript": readable(unseal(vm.transcript, f"transcript:{vm.recording_sid}")),
             "urgent_reason": unseal(vm.urgent_reason, f"urgent:{vm.recording_sid}"),
-            "words": MESSAGE_WORDS.get(str(vm.status), vm.status_text.capitalize()),
+            "words": MESSAGE_WORDS.get(str(vm.status), vm.status_text.capitalize()) if not vm.unclear else UNCLEAR_WORDS["en"],
+            "unclear": _unclear_note(vm, zone) if vm.unclear else "",
         }
         for vm in found
     ]
+
+
+def _unclear_note(vm: Voicemail, zone) -> Markup:
+    """An unclear message: the label, and who listened to it when someone has."""
+    note = unclear_words(vm.lang)
+    if vm.listened_at:
+        when = dt.datetime.fromtimestamp(vm.listened_at, zone).strftime("%a %d %b %H:%M")
+        note += Markup(" · listened to by {} at {}").format(vm.listened_by, when)
+    else:
+        note += Markup(" · nobody has listened yet: it waits with the urgent messages until someone does")
+    return note
 
 
 @bp.get("/console")
@@ -437,9 +475,22 @@ def recording(callback_id: str, recording_sid: str):
         abort(500)
     if request.range is None or request.range.ranges[0][0] == 0:  # one entry per play, not per chunk
         record(actions.PLAY_RECORDING, target=cb.id, detail=recording_sid)
+        if svc.voicemails.mark_listened(recording_sid, current_user().name):
+            _listened(cb, vm)
     resp = Response(audio, mimetype="audio/wav")
     resp.headers["Cache-Control"] = "no-store"
     return resp.make_conditional(request, accept_ranges=True, complete_length=len(audio))
+
+
+def _listened(cb: Callback, vm: Voicemail) -> None:
+    """Someone has heard an unclear message: its callback goes back to its place by time, unless an urgent
+    phrase (in this or another of its messages) keeps it urgent, or another unclear message is unheard."""
+    if not vm.unclear or vm.urgent or not cb.urgent or _urgent_filter(cb) != UNCLEAR_REASON:
+        return
+    others = [m for m in services.get().voicemails.for_callback(cb.id) if m.recording_sid != vm.recording_sid]
+    if any(m.urgent or m.unclear_unheard for m in others):
+        return
+    services.get().callbacks.not_urgent(cb.id)
 
 
 def _on_do_not_call(phone: str) -> bool:
@@ -645,6 +696,8 @@ def _message_words_filter(cb: Callback) -> str:
     vm = services.get().voicemails.get(cb.reason_recording_sid)
     if vm is None:
         return "Message not found"
+    if vm.unclear:
+        return unclear_words(vm.lang)
     return MESSAGE_WORDS.get(str(vm.status.value if hasattr(vm.status, "value") else vm.status), vm.status_text.capitalize())
 
 

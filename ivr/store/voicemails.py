@@ -81,8 +81,13 @@ class Voicemail:
     confidence: float = 0.0
     engine: str = ""
     seconds: float = 0.0  # audio length as decoded
-    urgent: bool = False
+    urgent: bool = False  # an urgent phrase was heard (ivr.urgency)
     urgent_reason: str = ""  # sealed token
+    # Speech in the audio that the engine could not make out, or not surely (ivr.speech.clarity): shown as
+    # "unclear — listen to the recording", with the urgent ones, until someone has listened.
+    unclear: bool = False
+    listened_at: float = 0.0  # when a person first played the recording in the console (0: nobody yet)
+    listened_by: str = ""
     updated_at: float = 0.0
 
     @property
@@ -92,6 +97,11 @@ class Voicemail:
     @property
     def has_audio(self) -> bool:
         return bool(self.path)
+
+    @property
+    def unclear_unheard(self) -> bool:
+        """Unclear and nobody has listened yet: its callback waits with the urgent ones."""
+        return self.unclear and not self.listened_at
 
     def to_fields(self) -> dict[str, str]:
         return {f.name: records.encode(getattr(self, f.name)) for f in fields(self)}
@@ -114,11 +124,22 @@ return 1
 """
 
 
+# KEYS: record. ARGV: now, user. Returns 1 when this is the first listen, 0 otherwise (or no record).
+_LISTENED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local at = tonumber(redis.call('HGET', KEYS[1], 'listened_at') or '0') or 0
+if at > 0 then return 0 end
+redis.call('HSET', KEYS[1], 'listened_at', ARGV[1], 'listened_by', ARGV[2])
+return 1
+"""
+
+
 class VoicemailStore:
     def __init__(self, conn: redis.Redis, clock: Callable[[], float] = time.time) -> None:
         self.conn = conn
         self.clock = clock
         self._receive = conn.register_script(_RECEIVE)
+        self._listened = conn.register_script(_LISTENED)
 
     def receive(self, vm: Voicemail) -> tuple[Voicemail, bool]:
         """Keep a newly reported recording once. Returns the stored record and whether it is new."""
@@ -176,6 +197,10 @@ class VoicemailStore:
 
     def unlock(self, recording_sid: str) -> None:
         self.conn.delete(keys.VOICEMAIL_LOCK.format(recording_sid))
+
+    def mark_listened(self, recording_sid: str, user: str) -> bool:
+        """Note that ``user`` played the recording. True the first time (someone has now heard it)."""
+        return bool(self._listened(keys=[keys.VOICEMAIL.format(recording_sid)], args=[repr(self.clock()), user]))
 
     def touch(self, recording_sid: str) -> None:
         self.conn.hset(keys.VOICEMAIL.format(recording_sid), "updated_at", repr(self.clock()))

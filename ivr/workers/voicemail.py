@@ -13,7 +13,10 @@ enqueues ``process_recording``. The job:
    caller's menu language, or when that is unknown the clinic language heard
    (which is then kept on the voicemail);
 3. marks it urgent when an urgent phrase is heard (ivr.urgency): the callback
-   moves to the top of its queue and staff see the phrase;
+   moves to the top of its queue and staff see what was heard and which phrase it
+   was taken for; a message with speech the engine could not make out, or not
+   surely (ivr.speech.clarity), is marked unclear and waits with the urgent ones
+   until someone has listened to it (the console's player, ivr.staff.console);
 4. deletes Twilio's copy, only once our copy is verified and readable.
 
 Every step is recorded on the voicemail (ivr.store.voicemails), so a job run
@@ -40,7 +43,7 @@ from ivr.clinic import ClinicSettings
 from ivr.sealing import Sealer
 from ivr.store.callbacks import CallbackQueue, UnknownCallback
 from ivr.store.voicemails import FINAL, Voicemail, VoicemailStatus, VoicemailStore
-from ivr.urgency import UrgentPhrases, reason
+from ivr.urgency import UNCLEAR_REASON, UrgentPhrases, reason
 from ivr.vault import RecordingVault, VaultError
 from ivr.workers import context
 
@@ -347,7 +350,7 @@ class Pipeline:
                 raise TransientError(f"transcription failed ({type(exc).__name__})") from exc
             self._finish(vm, VoicemailStatus.FAILED, detail=f"transcription failed ({type(exc).__name__})")
             return
-        self._transcribed(vm, transcript)
+        self._transcribed(vm, transcript, speech.unclear(transcript, decoded))
 
     def _language(self, vm: Voicemail, audio: speech.Audio) -> str:
         """The caller's menu language; when unknown, the clinic language heard (kept on the voicemail)."""
@@ -368,18 +371,20 @@ class Pipeline:
         vm.status = status
         log.info("voicemail %s: %s", vm.recording_sid, status.value)
 
-    def _transcribed(self, vm: Voicemail, transcript: speech.Transcript) -> None:
+    def _transcribed(self, vm: Voicemail, transcript: speech.Transcript, unclear: bool = False) -> None:
+        """Keep the transcript; an urgent phrase, or speech nobody could make out (``unclear``, until someone
+        has listened), puts the callback with the urgent ones."""
         sid = vm.recording_sid
-        found = UrgentPhrases(self.clinic.voicemail.urgent_phrases).find(transcript.text, vm.lang)
-        why = reason(found)
+        found = UrgentPhrases(self.clinic.voicemail.urgent_phrases).matches(transcript.text, vm.lang)
+        why = reason(found) or (UNCLEAR_REASON if unclear and not vm.listened_at else "")
         words = json.dumps([w.as_dict() for w in transcript.words], separators=(",", ":"))
-        status = VoicemailStatus.TRANSCRIBED if transcript.words else VoicemailStatus.NO_SPEECH
+        status = VoicemailStatus.TRANSCRIBED if transcript.words or unclear else VoicemailStatus.NO_SPEECH
         if vm.callback_id:
             try:
                 self.callbacks.set_transcript(
                     vm.callback_id,
                     self.sealer.seal_text(transcript.text, f"callback-transcript:{vm.callback_id}"),
-                    urgent=bool(found),
+                    urgent=bool(why),
                     urgent_reason=self.sealer.seal_text(why, f"callback-urgent:{vm.callback_id}"),
                 )
             except UnknownCallback:
@@ -394,12 +399,13 @@ class Pipeline:
             engine=transcript.engine,
             seconds=transcript.seconds,
             urgent=bool(found),
-            urgent_reason=self.sealer.seal_text(why, f"urgent:{sid}"),
+            urgent_reason=self.sealer.seal_text(reason(found), f"urgent:{sid}"),
+            unclear=unclear,
         )
         vm.status = status
         log.info(
-            "voicemail %s: %s by %s, %.1f s of audio%s",
-            sid, status.value, transcript.engine, transcript.seconds, ", URGENT" if found else "",
+            "voicemail %s: %s by %s, %.1f s of audio%s%s",
+            sid, status.value, transcript.engine, transcript.seconds, ", URGENT" if found else "", ", UNCLEAR" if unclear else "",
         )
 
 
