@@ -54,6 +54,12 @@ class Defaults:
     LOGIN_LIMIT_PER_ADDRESS = "20 per minute"  # login attempts from one IP address, right or wrong
     API_LIMIT = "60 per minute"  # requests to the scheduling API per key name, every route counted together
     API_BAD_KEY_LIMIT = "20 per minute"  # requests to the scheduling API without a valid key, per address
+    # Reports (/admin/reports; ivr.reports.figures): definitions and how long call records are kept.
+    REPORTS_RECORD_CALLS = True  # keep one record per call (no patient data) when it ends
+    REPORTS_KEEP_DAYS = 400  # call records are kept this many days, then pruned by Redis
+    REPORTS_SERVICE_LEVEL_SECONDS = 60  # service level: a person or a promise within this many seconds of arrival
+    REPORTS_SHORT_ABANDON_SECONDS = 5  # hung up within this many seconds of reaching a queue: left out of service level and abandonment
+    REPORTS_PROMISES_COUNT = "served"  # "served": a callback/voicemail promise counts as served; "excluded": left out of service level
 
 
 def load_environment(config: dict, environ: os._Environ | dict | None = None) -> None:

@@ -26,6 +26,12 @@ local cur = redis.call('HGET', KEYS[1], 'seq')
 if (cur or '') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'state', ARGV[3], 'r:' .. ARGV[4], ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
+-- Marks for the call's report record (ivr.store.call_records.Marks): "+name" adds, else the first value stays.
+for i = 7, #ARGV - 1, 2 do
+  local name = ARGV[i]
+  if string.sub(name, 1, 1) == '+' then redis.call('HINCRBY', KEYS[1], string.sub(name, 2), ARGV[i + 1])
+  else redis.call('HSETNX', KEYS[1], name, ARGV[i + 1]) end
+end
 return 1
 """
 
@@ -57,7 +63,8 @@ class CallStore:
         )
 
     def advance(
-        self, call_sid: str, expected_seq: int | None, state: dict, request_seq: int, reply: str
+        self, call_sid: str, expected_seq: int | None, state: dict, request_seq: int, reply: str,
+        marks: list[str] | None = None,
     ) -> bool:
         """Store the new state and the reply to ``request_seq`` if nobody else did first."""
         done = self._advance(
@@ -69,6 +76,7 @@ class CallStore:
                 str(request_seq),
                 reply,
                 self.ttl,
+                *(marks or ()),
             ],
         )
         return bool(done)
@@ -76,6 +84,19 @@ class CallStore:
     def reply(self, call_sid: str, request_seq: int) -> str | None:
         raw = self.conn.hget(keys.CALL.format(call_sid), f"r:{request_seq}")
         return raw.decode() if raw is not None else None
+
+    def ended(self, call_sid: str, fields: tuple[str, ...]) -> tuple[dict | None, dict[str, str]]:
+        """The call's state and its report marks (``fields``), in one round trip."""
+        raw = self.conn.hmget(keys.CALL.format(call_sid), "state", *fields)
+        state = json.loads(raw[0]) if raw[0] is not None else None
+        return state, {f: v.decode() for f, v in zip(fields, raw[1:]) if v is not None}
+
+    def mark(self, call_sid: str, name: str, value: str = "1") -> None:
+        """Note something about the call for its record (a fallback, the emergency switch)."""
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.hsetnx(keys.CALL.format(call_sid), name, value)
+        pipe.expire(keys.CALL.format(call_sid), self.ttl)
+        pipe.execute()
 
     def state(self, call_sid: str) -> dict | None:
         raw = self.conn.hget(keys.CALL.format(call_sid), "state")

@@ -8,6 +8,10 @@ PREFIX = "ivr:"
 CALL = "ivr:call:{0}"  # hash per CallSid: seq, state, r:{n}
 CALL_STATS = "ivr:stats:calls:{0}"  # hash per clinic-local date
 CALL_COUNTED = "ivr:stats:counted:{0}"  # CallSid already in the statistics
+# Reports (ivr.store.call_records): one packed row per finished call, no patient data.
+CALL_RECORDS = "ivr:records:calls:{0}"  # list per clinic-local date: packed CallRecord rows; expires after the keep time
+CALL_RECORDED = "ivr:records:done:{0}"  # string per CallSid, 1 day: its row is kept
+REPORT_TOTALS = "ivr:records:totals"  # hash: counters that only grow (calls, queued, served, abandoned, time to a person buckets)
 
 # Voicemail and callback-reason recordings (ivr.store.voicemails)
 VOICEMAIL = "ivr:voicemail:{0}"  # hash per RecordingSid: the fields of voicemails.Voicemail (transcript sealed)

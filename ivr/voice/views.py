@@ -14,13 +14,18 @@ voicemail, never Twilio's "application error".
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
+import time
 
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
+import redis
 from werkzeug.exceptions import HTTPException
 
 from ivr import services
+from ivr.reports import record as report_record
+from ivr.store.call_records import MARK_FIELDS, CallRecords, metric_fields
 from ivr.flows import CallState, Event, start, step
 from ivr.voice import effects, safety
 from ivr.voice.security import twilio_signed
@@ -52,7 +57,21 @@ def _any_failure(exc: Exception):
     if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
         return exc
     log.exception("voice webhook failed; caller sent to the fallback desk")
+    if not isinstance(exc, redis.RedisError):  # Redis failing: do not wait on it again for the record
+        _mark_fallback()
     return apology()
+
+
+def _mark_fallback() -> None:
+    """Note on the call that it got the apology (its report record says so)."""
+    call_sid = request.form.get("CallSid", "")
+    if call_sid.startswith("CA"):
+        try:
+            svc = services.get()
+            svc.calls.mark(call_sid, "m:fb")
+            svc.calls.mark(call_sid, "m:t0", f"{svc.now().timestamp():.3f}")
+        except Exception:  # noqa: BLE001 - the fallback must not fail
+            log.warning("could not note the fallback on the call for its record")
 
 
 def _event() -> Event:
@@ -82,6 +101,7 @@ def _event() -> Event:
 
 
 def _answer(request_seq: int, loaded: tuple | None = None, in_line: tuple | None = None) -> Response:
+    began = time.perf_counter()
     call_sid = request.form.get("CallSid", "")
     if not call_sid.startswith("CA"):
         log.warning("webhook without a CallSid on %s; sending the caller to a person", request.path)
@@ -103,12 +123,13 @@ def _answer(request_seq: int, loaded: tuple | None = None, in_line: tuple | None
     if request_seq == 0 and seq is None:
         flow = runtime.flows.live(runtime.clinic.flow_for(request.form.get("To", "")))
         reply, state = start(flow, ctx, caller=request.form.get("From", ""))
-        held = ""
+        held, outcome_before, event = "", "", None
     elif seq is not None and saved is not None and request_seq == seq:
         state = CallState.from_dict(saved)
         held = state.data.get("hold", "")
         flow = runtime.flows.version(state.flow, state.version)
-        reply, state = step(flow, state, _event(), ctx)
+        outcome_before, event = state.outcome, _event()
+        reply, state = step(flow, state, event, ctx)
     else:
         # Out of order (an old request whose answer expired, or an unknown call):
         # repeat the latest answer if there is one, else a person.
@@ -122,7 +143,13 @@ def _answer(request_seq: int, loaded: tuple | None = None, in_line: tuple | None
 
     state.seq = request_seq + 1
     body = runtime.render(reply, state.seq, _audio_base(), ctx.now)
-    if not svc.calls.advance(call_sid, seq, state.to_dict(), request_seq, body):
+    marks = report_record.step_marks(
+        request_seq, ctx.now, flow, outcome_before, state, event,
+        dial_duration=request.form.get("DialCallDuration", 0, type=int) or 0,
+        first_ms=int((time.perf_counter() - began) * 1000) if request_seq == 0 else None,
+        open_status=ctx.schedule.status(ctx.now).value if request_seq == 0 else "",
+    )
+    if not svc.calls.advance(call_sid, seq, state.to_dict(), request_seq, body, marks.args()):
         # The same webhook is being answered concurrently: send what was stored.
         return twiml(svc.calls.reply(call_sid, request_seq) or body)
     return twiml(body)
@@ -160,6 +187,7 @@ def incoming():
         from ivr.voice.closed import closed_twiml
 
         log.info("emergency closed switch is on: call sent to %s", switch.desk or "the fallback desk")
+        _mark_emergency(svc, request.form.get("CallSid", ""))
         return twiml(closed_twiml(svc.runtime.clinic, switch, svc.now()))
     return _answer(0, loaded, in_line)
 
@@ -202,6 +230,7 @@ def step_view():
 @bp.post("/fallback")
 @twilio_signed
 def fallback():
+    _mark_fallback()
     return apology()
 
 
@@ -241,15 +270,40 @@ def status():
     if call_sid.startswith("CA") and call_status in FINAL_CALL_STATUSES:
         from ivr.workers.calls import summarize_call
 
-        held = ((services.get().calls.state(call_sid) or {}).get("data") or {}).get("hold")
+        svc = services.get()
+        state, marks = svc.calls.ended(call_sid, MARK_FIELDS)
+        held = ((state or {}).get("data") or {}).get("hold")
         if held:  # hung up while holding
-            services.get().holds.leave(held, call_sid)
+            svc.holds.leave(held, call_sid)
+        _keep_record(svc, call_sid, state, marks)
 
         services.get().queue.enqueue(
             summarize_call, call_sid, call_status, request.form.get("CallDuration", "0"),
             job_id=f"call-summary-{call_sid}", result_ttl=0,
         )
     return Response(status=204)
+
+
+def _keep_record(svc, call_sid: str, state: dict | None, marks: dict[str, str]) -> None:
+    """The call's report record (no patient data): one round trip. A failure only loses the record."""
+    if not current_app.config.get("REPORTS_RECORD_CALLS", True):
+        return
+    try:
+        runtime = svc.runtime
+        flow = None
+        if state:
+            try:
+                flow = runtime.flows.version(state["flow"], state["version"])
+            except Exception:  # noqa: BLE001 - a version no longer known: the path's steps are left out
+                flow = None
+        now = svc.now()
+        rec = report_record.build(state, marks, flow, now)
+        day = dt.datetime.fromtimestamp(rec.arrived, runtime.clinic.zone).date()
+        threshold = int(current_app.config.get("REPORTS_SERVICE_LEVEL_SECONDS") or 60)
+        records = CallRecords(svc.redis, int(current_app.config.get("REPORTS_KEEP_DAYS") or 400))
+        records.record(call_sid, day, rec, metric_fields(rec, threshold))
+    except Exception:  # noqa: BLE001 - Twilio's status callback must not fail for a statistic
+        log.exception("call %s: its report record could not be kept", call_sid)
 
 
 @bp.post("/recording")
