@@ -3,7 +3,8 @@
 What runs
     A real redis-server (ivr.redis_server.EmbeddedRedis: Unix socket,
     append-only file on with fsync every second, as in production) and gunicorn
-    (gthread workers, as `ivr serve` runs them: 4 x 2 threads) serving ``ivr:create_app()`` with Twilio
+    (gevent workers, as `ivr serve` runs them: 4 processes; ``--worker-class gthread`` for the
+    threaded one, 4 x 2 threads) serving ``ivr:create_app()`` with Twilio
     signature checks on, all in a temporary folder. Nothing listens outside
     127.0.0.1. Both servers are stopped at the end, also on Ctrl-C or error.
 
@@ -83,6 +84,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 from twilio.request_validator import RequestValidator
 
+from ivr import web_server
 from ivr.redis_server import EmbeddedRedis, RedisStartError
 from ivr.simulator import API_VERSION, CallError, PhoneCall, Transport, Turn
 from ivr.voice.safety import APOLOGY
@@ -127,6 +129,7 @@ class Settings:
     json: bool
     server_timing: bool = False
     client: str = "requests"
+    worker_class: str = web_server.WORKER_CLASS  # or "gthread" (with ``threads``), to compare
 
     @property
     def saturation(self) -> bool:
@@ -154,7 +157,9 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     p.add_argument("--think-max", type=float, default=1.0, help="longest pause, s (default %(default)s)")
     p.add_argument("--think", type=float, help="fixed pause (sets min and max); 0 = saturation mode")
     p.add_argument("--web-workers", type=int, default=4, help="gunicorn worker processes (default %(default)s)")
-    p.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker (default %(default)s)")
+    p.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker with --worker-class gthread (default %(default)s)")
+    p.add_argument("--worker-class", choices=[web_server.WORKER_CLASS, "gthread"], default=web_server.WORKER_CLASS,
+                   help="gunicorn worker: as `ivr serve` runs it (default %(default)s), or the threaded one to compare")
     p.add_argument("--warmup-calls", type=int, default=20, help="unmeasured calls before the run (default %(default)s)")
     p.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, s (default %(default)s)")
     p.add_argument(
@@ -185,6 +190,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         calls=a.calls, duration=a.duration, think_min=think_min, think_max=think_max,
         web_workers=a.web_workers, threads=a.threads, warmup_calls=a.warmup_calls,
         timeout=a.timeout, seed=a.seed, json=a.json, server_timing=a.server_timing, client=a.client,
+        worker_class=a.worker_class,
     )
 
 
@@ -235,16 +241,19 @@ ACCESS_LOG_FORMAT = "%({x-bench-kind}i)s|%({x-bench-window}i)s|%(s)s|%(D)s"
 
 
 def gunicorn_command(settings: Settings, port: int, access_log: Path) -> list[str]:
-    command = [
+    """gunicorn as `ivr serve` runs it (ivr.web_server), or with the threaded worker (--worker-class gthread)."""
+    extra = ["--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT] if settings.server_timing else []
+    if settings.worker_class == web_server.WORKER_CLASS:
+        return web_server.gunicorn_command(f"127.0.0.1:{port}", settings.web_workers, graceful_seconds=5, extra=extra)
+    return [
         sys.executable, "-m", "gunicorn",
         "--bind", f"127.0.0.1:{port}",
         "--workers", str(settings.web_workers),
-        "--worker-class", "gthread", "--threads", str(settings.threads),
+        "--worker-class", settings.worker_class, "--threads", str(settings.threads),
         "--graceful-timeout", "5",
+        *extra,
+        "ivr:create_app()",
     ]
-    if settings.server_timing:
-        command += ["--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT]
-    return command + ["ivr:create_app()"]
 
 
 def stop_process_group(proc: subprocess.Popen, timeout: float = 10.0) -> None:
@@ -958,8 +967,8 @@ def analyse(
         "machine": machine_info(),
         "server": {
             "gunicorn_workers": settings.web_workers,
-            "threads_per_worker": settings.threads,
-            "worker_class": "gthread",
+            "threads_per_worker": settings.threads if settings.worker_class == "gthread" else None,
+            "worker_class": settings.worker_class,
             "redis": f"embedded redis-server {redis_ver}, unix socket, appendonly yes, appendfsync everysec",
             "signature_checks": True,
             "health": server.health.get("status"),
@@ -1039,7 +1048,7 @@ def report_lines(res: dict[str, Any], log_count: int, log_lines: list[str]) -> l
         "Clinic phone system: webhook benchmark",
         f"machine     {m['nproc']} CPUs (nproc), {m['platform']}, Python {m['python']}",
         f"server      gunicorn {srv['worker_class']}, {srv['gunicorn_workers']} web workers"
-        f" x {srv['threads_per_worker']} threads, Twilio signature checks on (healthz: {srv['health']})",
+        f"{' x ' + str(srv['threads_per_worker']) + ' threads' if srv['threads_per_worker'] else ''}, Twilio signature checks on (healthz: {srv['health']})",
         f"redis       {srv['redis']}",
         f"load        {load['concurrent_calls']} concurrent calls, think time {think} between webhooks,"
         f" {load['window_s']:.1f} s measured after a {load['ramp_s']:.1f} s ramp-up"
@@ -1125,7 +1134,7 @@ def run(settings: Settings) -> tuple[dict[str, Any], int, list[str]]:
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp:
         folder = Path(tmp)
         print(
-            f"starting redis + gunicorn ({settings.web_workers} workers x {settings.threads} threads) ...",
+            f"starting redis + gunicorn ({settings.worker_class}, {settings.web_workers} workers) ...",
             file=sys.stderr, flush=True,
         )
         with running_server(settings, folder) as server:

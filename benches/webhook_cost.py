@@ -37,6 +37,7 @@ from urllib.parse import urlencode
 from twilio.request_validator import RequestValidator
 
 from benches.webhook_bench import PROJECT_ROOT, Settings, free_port, running_server, stop_process_group
+from ivr import web_server
 
 LUA = r"""
 local lines = {}
@@ -120,7 +121,7 @@ def round_trips(redis_url: str) -> int:
 
 @contextlib.contextmanager
 def minimal_server(settings: Settings, token: str, folder: Path):
-    """The do-nothing signed TwiML app under gunicorn with the same workers and threads."""
+    """The do-nothing signed TwiML app under gunicorn run the same way as ours (ivr.web_server)."""
     import os
 
     import requests
@@ -128,8 +129,10 @@ def minimal_server(settings: Settings, token: str, folder: Path):
     port = free_port()
     log = open(folder / "minimal.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
+        web_server.gunicorn_command(f"127.0.0.1:{port}", settings.web_workers, app="benches.minimal_twiml_app:app")
+        if settings.worker_class == web_server.WORKER_CLASS else
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(settings.web_workers),
-         "--worker-class", "gthread", "--threads", str(settings.threads), "benches.minimal_twiml_app:app"],
+         "--worker-class", settings.worker_class, "--threads", str(settings.threads), "benches.minimal_twiml_app:app"],
         env={**os.environ, "TWILIO_AUTH_TOKEN": token}, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )
@@ -154,12 +157,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds, medians reported (default %(default)s)")
     p.add_argument("--connections", type=int, default=10, help="wrk connections (default %(default)s)")
     p.add_argument("--web-workers", type=int, default=4, help="gunicorn workers (default %(default)s, as ivr serve)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--worker-class", choices=[web_server.WORKER_CLASS, "gthread"], default=web_server.WORKER_CLASS,
+                   help="gunicorn worker for both servers: as ivr serve (default %(default)s), or gthread to compare")
+    p.add_argument("--threads", type=int, default=2, help="threads per process with --worker-class gthread")
     a = p.parse_args(argv)
     if not shutil.which("wrk"):
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
-    settings = Settings(calls=1, duration=1, think_min=0, think_max=0, web_workers=a.web_workers, threads=a.threads,
+    settings = Settings(calls=1, duration=1, think_min=0, think_max=0, web_workers=a.web_workers, threads=a.threads, worker_class=a.worker_class,
                         warmup_calls=0, timeout=10, seed=None, json=False, server_timing=False, client="requests")
     with tempfile.TemporaryDirectory(prefix="webhook-cost-") as tmp:
         folder = Path(tmp)
@@ -195,6 +200,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"ratio     incoming / baseline: {ratio:.2f}  (target >= 0.50: {'PASS' if ratio >= 0.5 else 'MISS'}); "
           f"per round: {', '.join(f'{r:.2f}' for r in ratios)}")
     print(f"redis     round trips per new call: {trips}")
-    print(f"setup     {a.connections} connections, {a.web_workers} gunicorn workers x {a.threads} threads, "
+    print(f"setup     {a.connections} connections, {a.web_workers} gunicorn {a.worker_class} workers, "
           f"{a.rounds} alternating rounds of {a.seconds} s (medians), wrk and servers on the same machine")
     return 0

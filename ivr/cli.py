@@ -10,6 +10,7 @@ import click
 
 from ivr import config as config_module
 from ivr import logging_setup
+from ivr import web_server
 from ivr.clinic import ROLES
 
 
@@ -572,11 +573,12 @@ def worker(burst: bool, scheduler: bool, speech: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all).")
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--web-workers", default=4, show_default=True, type=int, help="Web server processes.")
-@click.option("--threads", default=2, show_default=True, type=int, help="Threads per web server process.")
+@click.option("--connections", default=web_server.CONNECTIONS, show_default=True, type=click.IntRange(10, 100000),
+              help="Connections each web server process holds at once (gevent: slow clients cost no thread).")
 @click.option("--workers", "rq_workers", default=1, show_default=True, type=int, help="RQ worker processes.")
 @click.option("--speech-workers", default=1, show_default=True, type=click.IntRange(1, 16),
               help="Voicemail transcription processes (each holds the speech models: 465-680 MB).")
-def serve(host: str, port: int, web_workers: int, threads: int, rq_workers: int, speech_workers: int) -> None:
+def serve(host: str, port: int, web_workers: int, connections: int, rq_workers: int, speech_workers: int) -> None:
     """Run everything on this machine: Redis (embedded unless REDIS_URL or IVR_REDIS_SENTINELS is set), web, workers."""
     from ivr.clinic import ClinicConfigError
     from ivr.prompts import PromptError
@@ -619,16 +621,7 @@ def serve(host: str, port: int, web_workers: int, threads: int, rq_workers: int,
     config_module.secret_key({**settings, "DATA_DIR": str(data_dir)})  # and the session key, before the web workers
 
     commands = {
-        "web": [
-            sys.executable, "-m", "gunicorn",
-            "--bind", f"{host}:{port}",
-            "--workers", str(web_workers),
-            # Few threads per process: each webhook waits on Redis 2-4 times, and with many threads
-            # a thread back from Redis waits for the GIL (measured: 4x2 p99 26-39 ms, 2x8 99-151 ms).
-            "--worker-class", "gthread", "--threads", str(threads),
-            "--graceful-timeout", "10",
-            "ivr:create_app()",
-        ],
+        "web": web_server.gunicorn_command(f"{host}:{port}", web_workers, connections=connections),
         **{f"worker-{i + 1}": [sys.executable, "-m", "ivr.cli", "worker"] for i in range(rq_workers)},
         **{f"speech-{i + 1}": [sys.executable, "-m", "ivr.cli", "worker", "--speech"] for i in range(speech_workers)},
     }

@@ -24,6 +24,10 @@ The limit is enforced while reading, not from headers alone:
   and "more" look alike unless one more byte is asked for). What was read is
   kept for the form parser, so it is read once.
 
+- under gevent (`ivr serve`), a form's or webhook's body must arrive within
+  ``BODY_SECONDS`` (408 otherwise), so a client trickling it in holds only
+  its own greenlet, and not for long.
+
 Flask's own per-request limits do the rest: ``request.max_content_length``,
 ``max_form_memory_size`` (urlencoded bodies and non-file multipart fields),
 ``max_form_parts``. JSON that nests deeper than ``MAX_JSON_DEPTH`` (or deep
@@ -33,6 +37,7 @@ enough to exhaust Python's recursion) is a bad request (400), not a 500.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +48,7 @@ log = logging.getLogger(__name__)
 KB = 1024
 MB = 1024 * KB
 MAX_JSON_DEPTH = 64
+BODY_SECONDS = 10  # a body of a form or webhook must arrive within this (under gevent)
 
 
 @dataclass(frozen=True)
@@ -83,9 +89,38 @@ def limit_for(req: Request) -> Limit | None:
 
 def too_large(limit: Limit) -> Response:
     log.warning("refused %s to %s: body over %d bytes (%s)", request.method, request.path, limit.body, limit.name)
-    return Response(
+    return close_after(Response(
         f"Request body too large: {request.path} accepts at most {limit.body} bytes.\n", 413, mimetype="text/plain"
-    )
+    ))
+
+
+CLOSE = "ivr.close_connection"
+
+
+def close_after(resp: Response) -> Response:
+    """Close the connection after this answer: the body it refused is never read, not even to skip it
+    (gunicorn would read a refused 250 MB body to its end to reuse the connection, and under gevent a
+    sender that fast would keep the process to itself)."""
+    request.environ[CLOSE] = True
+    return resp
+
+
+class CloseRefused:
+    """WSGI middleware: when a request was refused unread (``close_after``), tell gunicorn to close the
+    connection instead of keeping it alive (its response object's ``force_close``; other servers
+    close such connections themselves)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        def start(status, headers, exc_info=None):
+            server_response = getattr(start_response, "__self__", None)
+            if environ.get(CLOSE) and hasattr(server_response, "force_close"):
+                server_response.force_close()
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
 
 
 def enforce() -> Response | None:
@@ -102,14 +137,41 @@ def enforce() -> Response | None:
 
         refused = refuse_unsigned()  # no or malformed X-Twilio-Signature: refused before a byte is read
         if refused is not None:
-            return refused
+            return close_after(refused)
     length = request.content_length
     if length is not None:
-        return too_large(limit) if length > limit.body else None
+        if length > limit.body:
+            return too_large(limit)
+        return read_in_time(limit) if length else None
     if request.environ.get("wsgi.input_terminated"):
         # No Content-Length (chunked): read it now, at most limit + 1 bytes, kept for the parsers.
         if len(request.get_data(cache=True)) > limit.body:
             return too_large(limit)
+    return None
+
+
+def _cooperative() -> bool:
+    """Whether this process serves requests as greenlets (gunicorn's gevent worker, as `ivr serve` runs it)."""
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey and monkey.is_module_patched("socket"))
+
+
+def read_in_time(limit: Limit) -> Response | None:
+    """Under gevent, read a small body now and refuse it (408) unless it all arrives within
+    ``BODY_SECONDS``: a client trickling its body holds its greenlet no longer than that. (The
+    request line and headers are bounded by gunicorn's keep-alive time; see ivr.web_server.)
+    Prompt recordings are streamed to their parser instead, bounded by their size."""
+    if limit.body > ADMIN.body or not _cooperative():
+        return None
+    import gevent
+
+    try:
+        with gevent.Timeout(BODY_SECONDS):
+            request.get_data(cache=True)
+    except gevent.Timeout:
+        log.warning("refused %s to %s: body not received within %d s", request.method, request.path, BODY_SECONDS)
+        return close_after(Response(f"Request body not received within {BODY_SECONDS} seconds.\n", 408,
+                                    mimetype="text/plain"))
     return None
 
 
@@ -153,4 +215,5 @@ class LimitedRequest(Request):
 def init_app(app: Flask) -> None:
     """Size limits for every request, checked before anything else reads the body."""
     app.request_class = LimitedRequest
+    app.wsgi_app = CloseRefused(app.wsgi_app)
     app.before_request_funcs.setdefault(None, []).insert(0, enforce)

@@ -195,15 +195,21 @@ def test_a_process_keeps_threads_for_webhooks(make_app, staff):
     assert refused.status_code == 503 and refused.headers["Retry-After"]
 
 
-def test_gunicorn_threads_are_read_from_its_command_line(monkeypatch):
+def test_streams_a_process_serves_follow_how_gunicorn_runs_it(monkeypatch):
+    """Under ivr serve's gevent worker, half the connections; under a threaded worker, threads - 1."""
     import sys
 
+    from ivr import web_server
     from ivr.staff import live
 
     monkeypatch.setitem(sys.modules, "gunicorn", sys.modules.get("gunicorn") or object())
-    assert live.gunicorn_threads(["gunicorn", "--workers", "4", "--threads", "8", "ivr:create_app()"]) == 8
-    assert live.gunicorn_threads(["gunicorn", "--threads=3"]) == 3
-    assert live.gunicorn_threads(["gunicorn", "ivr:create_app()"]) == 1
+    assert live.default_max_streams(web_server.gunicorn_command("0.0.0.0:5000", 4)) == web_server.CONNECTIONS // 2
+    assert live.default_max_streams(web_server.gunicorn_command("0.0.0.0:5000", 4, connections=40)) == 20
+    assert live.default_max_streams(["gunicorn", "--worker-class", "gthread", "--threads", "8", "x:y"]) == 7
+    assert live.default_max_streams(["gunicorn", "-k", "gthread", "--threads=3"]) == 2
+    assert live.default_max_streams(["gunicorn", "ivr:create_app()"]) == 0  # sync: one request at a time
+    monkeypatch.delitem(sys.modules, "gunicorn")
+    assert live.default_max_streams(["anything"]) is None
 
 
 def _requests_login(base: str, username: str = "nina") -> requests.Session:

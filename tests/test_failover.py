@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from ivr import web_server
 from ivr.redis_server import EmbeddedRedis, EmbeddedSentinel
 from ivr.sealing import new_key
 from ivr.simulator import CallError, PhoneCall, requests_transport
@@ -220,8 +221,7 @@ def test_losing_the_primary_loses_nothing_confirmed(tmp_path):
         ports = [free_port(), free_port()]
         for i, port in enumerate(ports):  # two "machines": each its own data folder
             machine = dict(shared, IVR_DATA_DIR=str(tmp_path / f"machine-{i}"))
-            processes.append(start([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                                    "--worker-class", "gthread", "--threads", "2", "ivr:create_app()"],
+            processes.append(start(web_server.gunicorn_command(f"127.0.0.1:{port}", 2),  # as `ivr serve` runs it
                                    tmp_path / f"web-{i}.log", machine))
             processes.append(start([sys.executable, "-m", "ivr.cli", "worker"], tmp_path / f"worker-{i}.log", machine))
         for port in ports:

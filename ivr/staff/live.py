@@ -17,15 +17,17 @@ browser that reconnects (Last-Event-ID) gets what it missed, or one
 read before its own data (``?since=``), so nothing between rendering the page
 and opening the stream is missed.
 
-Threads. A stream holds a web server thread for its life: it ends after
+Connections. A stream holds a web server connection for its life (a greenlet
+under ``ivr serve``'s gevent worker, a thread under a threaded one): it ends after
 ``LIVE_STREAM_SECONDS`` (300; the browser reconnects within seconds), sends a
 comment every ``LIVE_HEARTBEAT_SECONDS`` (15; proxies keep the connection, a
 browser that left is noticed) and checks the session then, and at once when a
 session of its user ends anywhere (logout, disable, new password: published by
 ``ivr.store.sessions``), so a stream ends within a second of its logout. So a process never
-runs out of threads for Twilio's webhooks, it serves at most
+runs out of connections or threads for Twilio's webhooks, it serves at most
 ``LIVE_MAX_STREAMS`` streams (IVR_LIVE_MAX_STREAMS; by default, under
-gunicorn, its ``--threads`` minus one; no limit under other servers); a
+gunicorn's gevent worker, half its ``--worker-connections``; under its
+threaded worker, its ``--threads`` minus one; no limit under other servers); a
 console refused (503) fetches the queue every 10 s and tries the stream again
 a minute later.
 
@@ -102,17 +104,27 @@ def _setting(name: str, default: float) -> float:
     return float(value) if value not in (None, "") else default
 
 
-def gunicorn_threads(argv: list[str] | None = None) -> int | None:
-    """The ``--threads`` gunicorn was started with (1 when not given), or None when not under gunicorn."""
-    if "gunicorn" not in sys.modules:
-        return None
+def gunicorn_option(flag: str, argv: list[str] | None = None) -> str | None:
+    """The value of gunicorn's option ``flag`` (``--threads``, ``-k``) on its command line, or None."""
     argv = sys.argv if argv is None else argv
     for i, arg in enumerate(argv):
-        if arg == "--threads" and i + 1 < len(argv):
-            return int(argv[i + 1])
-        if arg.startswith("--threads="):
-            return int(arg.split("=", 1)[1])
-    return 1
+        if arg == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if flag.startswith("--") and arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def default_max_streams(argv: list[str] | None = None) -> int | None:
+    """Streams a gunicorn process serves by default: half its connections under an asynchronous
+    worker (gevent, as ``ivr serve`` runs it), its threads minus one under the threaded one, no
+    limit when not under gunicorn."""
+    if "gunicorn" not in sys.modules:
+        return None
+    worker_class = gunicorn_option("--worker-class", argv) or gunicorn_option("-k", argv) or "sync"
+    if "gevent" in worker_class or "eventlet" in worker_class:
+        return int(gunicorn_option("--worker-connections", argv) or 1000) // 2
+    return max(int(gunicorn_option("--threads", argv) or 1) - 1, 0)
 
 
 def max_streams() -> int | None:
@@ -120,8 +132,7 @@ def max_streams() -> int | None:
     value = current_app.config.get("LIVE_MAX_STREAMS")
     if value not in (None, ""):
         return int(value)
-    threads = gunicorn_threads()
-    return None if threads is None else max(threads - 1, 0)
+    return default_max_streams()
 
 
 def session_user(sid: str | None = None) -> User | None:
