@@ -65,6 +65,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(staff.bp)
     app.register_blueprint(admin.bp)
     _followups(app, csrf)
+    from ivr.admin import reports as reports_admin
+
+    app.register_blueprint(reports_admin.bp)
     return app
 
 

@@ -32,7 +32,7 @@ def step_marks(
             marks.fields["m:fp"] = str(first_ms)
         if open_status:
             marks.fields["m:open"] = open_status[:1]
-    if event is not None:
+    if event is not None and not event.recording_url and not event.dial_status:  # answers to a question only
         if event.digits:
             marks.counts["m:k"] = 1
         elif event.speech.strip():

@@ -70,6 +70,7 @@ API_KEY_REVOKE = "api_key_revoke"  # an API key stops working (target apikey:<id
 API_KEY_REFUSED = "api_key_refused"  # a revoked API key was presented (at most one a minute per key)
 API_REQUEST = "api_request"  # one request with an API key (actor api:<name>#<id>, target apikey:<id>): method, path, status
 VIEW_FOLLOWUPS = "view_followups"  # follow-up results page or export
+VIEW_REPORTS = "view_reports"  # the reports page or one of its CSV tables
 APPOINTMENTS_IMPORT = "appointments_import"  # appointments sent by the scheduling system (API, CSV): counts
 APPOINTMENT_MOVE = "appointment_move"  # an appointment's time or number changed: its follow-up moved
 APPOINTMENT_CANCEL = "appointment_cancel"  # an appointment cancelled: its follow-up too

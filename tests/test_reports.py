@@ -1,0 +1,242 @@
+"""Reports measured on real calls (issue 28): a mix of signed calls through the real app, with the clock
+moved on; every figure equals the hand count, and the chart, the table and the CSV agree."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from ivr.store import keys
+from ivr.store.call_records import CallRecord, CallRecords
+
+from .conftest import CLINIC_TZ, OPEN_TIME
+from ivr.staff.passwords import hash_password
+
+from .test_followup_pages import admin_client
+from .test_staff_auth import PASSWORD, Auth
+
+
+class Tables(HTMLParser):
+    """Tables by data-table (rows of cell texts) and chart rects by svg id (data-label, data-value)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.charts: dict[str, list[tuple[str, str]]] = {}
+        self._table = self._svg = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table" and a.get("data-table"):
+            self._table = a["data-table"]
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table:
+            self.tables[self._table].append([])
+        elif tag in ("td", "th") and self._table:
+            self._cell = []
+        elif tag == "svg" and (a.get("id") or "").startswith("chart-"):
+            self._svg = a["id"][6:]
+            self.charts[self._svg] = []
+        elif tag == "rect" and self._svg:
+            self.charts[self._svg].append((a.get("data-label"), a.get("data-value")))
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._table = None
+        elif tag in ("td", "th") and self._cell is not None and self._table:
+            self.tables[self._table][-1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "svg":
+            self._svg = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def parse(html: str) -> Tables:
+    p = Tables()
+    p.feed(html)
+    return p
+
+
+def at(clock, base: dt.datetime, seconds: float) -> None:
+    clock.set(base + dt.timedelta(seconds=seconds))
+
+
+def drive_calls(phone, clock) -> None:
+    t = OPEN_TIME  # Tuesday 10:00 in the clinic: open
+    # 1. Scheduling by key; the desk answers 30 s after arrival (talks 95 s).
+    call = phone(caller="+12025550111")
+    at(clock, t, 0); call.start()
+    at(clock, t, 10); call.press("1")
+    at(clock, t, 125); call.dial_result("completed", duration=95)
+    at(clock, t, 130); call.hang_up()
+    # 2. Billing by key; answered after 90 s (over the 60 s service level).
+    t2 = t + dt.timedelta(minutes=5)
+    call = phone(caller="+12025550112")
+    at(clock, t2, 0); call.start()
+    at(clock, t2, 8); call.press("2")
+    at(clock, t2, 150); call.dial_result("completed", duration=60)
+    at(clock, t2, 151); call.hang_up()
+    # 3. Billing does not answer: callback requested 50 s after arrival.
+    t3 = t + dt.timedelta(minutes=10)
+    call = phone(caller="+12025550113")
+    at(clock, t3, 0); call.start()
+    at(clock, t3, 5); call.press("2")
+    at(clock, t3, 30); call.dial_result("no-answer")
+    at(clock, t3, 40); call.press("1")  # keep my place
+    at(clock, t3, 45); call.press("1")  # this number
+    at(clock, t3, 50); call.record_nothing()  # no reason: the request is stored
+    at(clock, t3, 55); call.hang_up()
+    # 4. Spanish by speech, nurse busy, voicemail kept 45 s after arrival.
+    t4 = t + dt.timedelta(minutes=15)
+    call = phone(caller="+13055550147")
+    at(clock, t4, 0); call.start()
+    at(clock, t4, 5); call.say("Español")
+    at(clock, t4, 12); call.say("necesito hablar con una enfermera")
+    at(clock, t4, 20); call.dial_result("busy")
+    at(clock, t4, 30); call.say("quiero dejar un mensaje")
+    at(clock, t4, 45); call.record(seconds=14)
+    at(clock, t4, 50); call.hang_up()
+    # 5. Hangs up in the main menu.
+    t5 = t + dt.timedelta(hours=1)  # 11:00
+    call = phone(caller="+12025550115")
+    at(clock, t5, 0); call.start()
+    at(clock, t5, 8); call.hang_up()
+    # 6. Hangs up while the nurse line rings (14 s after reaching it: an abandon).
+    call = phone(caller="+12025550116")
+    at(clock, t5, 100); call.start()
+    at(clock, t5, 106); call.press("3")
+    at(clock, t5, 120); call.hang_up()
+    # 7. Hangs up 2 s after the front desk starts ringing: a short abandon.
+    call = phone(caller="+12025550117")
+    at(clock, t5, 200); call.start()
+    at(clock, t5, 205); call.press("0")
+    at(clock, t5, 207); call.hang_up()
+    # 8. After hours (22:00): a message for the front desk, kept 30 s after arrival.
+    t8 = OPEN_TIME.replace(hour=22)
+    call = phone(caller="+12025550118")
+    at(clock, t8, 0); call.start()
+    at(clock, t8, 6); call.press("2")
+    at(clock, t8, 30); call.record(seconds=20)
+    at(clock, t8, 33); call.hang_up()
+
+
+def summary_of(page: Tables) -> dict[str, str]:
+    return {row[0]: row[1] for row in page.tables["summary"][1:]}
+
+
+def test_report_figures_equal_the_hand_count_and_chart_table_csv_agree(app, phone, clock, redis_conn):
+    drive_calls(phone, clock)
+    clock.set(OPEN_TIME + dt.timedelta(days=1, hours=-1))  # the next morning at 09:00
+    client = admin_client(app)
+    resp = client.get("/admin/reports?range=7")
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
+    page = parse(resp.get_data(as_text=True))
+    s = summary_of(page)
+    assert s["Calls"] == "8"
+    assert s["Reached a queue (short abandons left out)"] == "6"
+    assert s["Service level (60 s)"] == "66.7%"  # calls 1, 3, 4, 8 of 1, 2, 3, 4, 6, 8
+    assert s["Abandonment rate"] == "16.7%"  # call 6 of six
+    assert s["Short abandons (under 5 s)"] == "1"
+    assert s["A desk answered"] == "2"
+    assert s["Speed to a person, average"] == "60 s"  # (30 + 90) / 2
+    assert s["Speed to a person, 90th percentile"] == "90 s"
+    assert s["Hung up in the menu"] == "1"
+    assert s["Answers by key / by speech"] == "8 / 3"
+
+    outcomes = {r[0]: r[1] for r in page.tables["outcomes"][1:]}
+    assert outcomes == {
+        "A desk answered": "2", "Callback requested": "1", "Voicemail left": "2",
+        "Hung up while ringing, holding or at the callback offer": "2", "Hung up in the menu": "1",
+    }
+    assert {r[0]: r[1] for r in page.tables["languages"][1:]} == {"en": "7", "es": "1"}
+    assert {r[0]: r[1] for r in page.tables["hours_open"][1:]} == {"Open": "7", "Closed": "1"}
+    funnel = {r[0]: (r[1], r[2]) for r in page.tables["funnel"][1:]}
+    assert funnel["main: main_menu"] == ("7", "1")
+    assert funnel["main: after_hours_menu"] == ("1", "0")
+    # Call 6: the nurse queue already held call 4's message, so the long wait offered a callback first.
+    assert funnel["main: nurse_callback_offer"][1] == "1" and funnel["main: to_front_desk"][1] == "1"
+    heat = {r[0]: r[1:] for r in page.tables["heat_calls"][1:]}
+    assert heat["Tuesday"][10] == "4" and heat["Tuesday"][11] == "3" and heat["Tuesday"][22] == "1"
+    assert sum(int(v) for row in heat.values() for v in row) == 8
+
+    # The chart, the table and the CSV of each table say the same.
+    for key in ("outcomes", "languages", "funnel", "choices", "departments", "hours_open", "heat_calls", "heat_queued"):
+        rows = page.tables[key][1:]
+        got = list(csv.reader(io.StringIO(client.get(f"/admin/reports/{key}.csv?range=7").get_data(as_text=True))))
+        assert got[1:] == rows, key
+        bars = page.charts[key]
+        if key.startswith("heat"):
+            assert [v for _, v in bars] == [v for r in rows for v in r[1:]], key
+        else:
+            col = 2 if key == "choices" else 1
+            assert [v for _, v in bars] == [r[col] for r in rows], key
+    # Per department: billing had calls 2 and 3.
+    billing = summary_of(parse(client.get("/admin/reports?range=7&department=billing").get_data(as_text=True)))
+    assert billing["Calls"] == "2" and billing["Service level (60 s)"] == "50.0%"
+
+    # No patient data in the stored rows, and a row is kept once however often Twilio reports the end.
+    day = OPEN_TIME.date().isoformat()
+    rows = redis_conn.lrange(keys.CALL_RECORDS.format(day), 0, -1)
+    assert len(rows) == 8 and not any(re.search(rb"555|CA[0-9a-f]{8}", r) for r in rows)
+    pruned_at = dt.datetime.combine(OPEN_TIME.date() + dt.timedelta(days=401), dt.time(), dt.timezone.utc)
+    left = pruned_at - dt.datetime.now(dt.timezone.utc)
+    assert abs(redis_conn.ttl(keys.CALL_RECORDS.format(day)) - left.total_seconds()) < 5  # kept 400 days, then pruned
+
+
+def test_a_status_callback_sent_again_adds_no_second_record(app, phone, clock, redis_conn):
+    call = phone()
+    call.start()
+    call.hang_up()
+    call.hang_up()
+    assert redis_conn.llen(keys.CALL_RECORDS.format(OPEN_TIME.date().isoformat())) == 1
+
+
+@pytest.mark.parametrize("query, words", [
+    ("range=custom&from=2026-11-30&to=2026-11-01", "ends (2026-11-01) before it begins"),
+    ("range=custom&from=yesterday&to=2026-11-01", "is not a date"),
+    ("range=custom&from=2020-01-01&to=2026-11-24", "kept 400 days"),
+    ("range=custom&from=2026-11-20&to=2027-01-01", "in the future"),
+    ("range=fortnight", "Unknown range"),
+    ("range=7&department=nope", "Unknown department"),
+])
+def test_a_bad_range_is_said_in_words_never_a_500(app, query, words):
+    client = admin_client(app)
+    resp = client.get(f"/admin/reports?{query}")
+    assert resp.status_code == 400
+    assert words in resp.get_data(as_text=True)
+    assert client.get(f"/admin/reports/outcomes.csv?{query}").status_code == 400
+
+
+def test_a_clinic_with_no_calls_sees_an_empty_report_that_says_so(app):
+    client = admin_client(app)
+    resp = client.get("/admin/reports?range=today")
+    assert resp.status_code == 200
+    assert "No calls recorded in this range" in resp.get_data(as_text=True)
+
+
+def test_reports_are_for_admins_and_viewing_is_audited(app, redis_conn):
+    assert admin_client(app, "nurse").get("/admin/reports").status_code == 403
+    redis_conn.delete(keys.AUDIT)
+    app.extensions["ivr"].users.disable("root")
+    app.extensions["ivr"].users.add("boss", "admin", hash_password(PASSWORD))
+    client = app.test_client()
+    Auth(client).login("boss")
+    assert client.get("/admin/reports?range=30").status_code == 200
+    assert client.get("/admin/reports/languages.csv?range=30").status_code == 200
+    details = [e.get(b"detail", b"").decode() for _, e in redis_conn.xrange(keys.AUDIT) if e.get(b"action") == b"view_reports"]
+    assert len(details) == 2 and details[1].startswith("reports CSV languages")
+
+
+def test_rows_pack_small_and_round_trip():
+    rec = CallRecord(1795000000, "main", "0123456789ab", "es", (0, 1, 2, 11), "V", "on_call_nurse", 7, 12, None, 45, 50, 0, 3, "c")
+    assert CallRecord.unpack(rec.pack()) == rec
+    assert len(rec.pack()) < 80
