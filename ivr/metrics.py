@@ -236,6 +236,9 @@ class _Collector:
             ping.add_metric([], time.perf_counter() - t0)
             up.add_metric([], 1)
             families = list(self._from_redis(conn))
+            from ivr.reports.metrics import families as report_families
+
+            families += list(report_families(conn, _label))
         except (redis.RedisError, OSError) as exc:
             log.warning("metrics: Redis unreadable (%s)", exc.__class__.__name__)
             up.add_metric([], 0)

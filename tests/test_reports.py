@@ -240,3 +240,27 @@ def test_rows_pack_small_and_round_trip():
     rec = CallRecord(1795000000, "main", "0123456789ab", "es", (0, 1, 2, 11), "V", "on_call_nurse", 7, 12, None, 45, 50, 0, 3, "c")
     assert CallRecord.unpack(rec.pack()) == rec
     assert len(rec.pack()) < 80
+
+
+def test_prometheus_has_the_same_figures_without_patient_data(make_app, clock):
+    from ivr.simulator import PhoneCall
+
+    from .conftest import TOKEN, flask_transport
+
+    app = make_app(METRICS_TOKEN="m" * 24)
+
+    def dial(caller):
+        return PhoneCall(flask_transport(app), "http://localhost", TOKEN, caller=caller)
+
+    c = dial("+12025550121"); clock.set(OPEN_TIME); c.start()
+    clock.set(OPEN_TIME + dt.timedelta(seconds=5)); c.press("1")
+    clock.set(OPEN_TIME + dt.timedelta(seconds=80)); c.dial_result("completed", duration=60)  # a person at 20 s
+    c.hang_up()
+    c = dial("+12025550122"); clock.set(OPEN_TIME); c.start(); c.hang_up()
+    text = app.test_client().get("/metrics", headers={"Authorization": "Bearer " + "m" * 24}).get_data(as_text=True)
+    assert 'ivr_report_calls_total{department="scheduling",outcome="answered"} 1.0' in text
+    assert 'ivr_report_calls_total{department="none",outcome="abandoned_menu"} 1.0' in text
+    assert 'ivr_report_served_within_target_total{department="scheduling"} 1.0' in text
+    assert 'ivr_report_time_to_person_seconds_bucket{department="scheduling",kind="person",le="20.0"} 1.0' in text
+    assert 'ivr_report_time_to_person_seconds_bucket{department="scheduling",kind="person",le="10.0"} 0.0' in text
+    assert "555" not in "".join(line for line in text.splitlines() if line.startswith("ivr_report"))
