@@ -114,3 +114,34 @@ def test_the_on_call_desk_must_be_one_of_the_desks(tmp_path):
     path.write_text((ROOT / "config" / "clinic.yaml").read_text().replace("urgent_on_call_desk: on_call_nurse", "urgent_on_call_desk: on_cal"))
     with pytest.raises(ClinicConfigError, match=r"urgent_on_call_desk.*'on_cal' is not one of the desks"):
         load_clinic(path)
+
+
+def test_urgent_callbacks_of_a_desk_with_nobody_on_duty_go_to_the_on_call_desk(app, client, staff, queue, redis_conn, clock):  # noqa: F811
+    """At night nobody works the nurse queue: an urgent callback there goes to the on-call nurse at once
+    (checked by the workers' sweep once a minute), keeping its place; a routine one waits for the morning."""
+    from ivr.store.sessions import SessionStore
+    from ivr.workers.escalation import escalate_unattended
+
+    clinic = app.extensions["ivr"].runtime.clinic
+    idle = 15 * 60
+    urgent = queue.request("nurse", "+13055550147", "en", urgent=True, urgent_reason="chest pain").callback
+    routine = queue.request("nurse", "+13055550148", "en").callback
+    now = clock().timestamp()
+
+    login(client, "nina")  # a nurse is on duty: nothing moves
+    assert escalate_unattended(redis_conn, clinic, idle, now=now) == 0
+    assert queue.get(urgent.id).department == "nurse"
+
+    assert SessionStore(redis_conn).of_user("nina")  # still logged in, but:
+    later = now + idle + 1  # her console left open, unused past the idle time: she is not on duty
+    clock.set(dt.datetime.fromtimestamp(later, dt.timezone.utc))
+    admin = app.test_client()
+    login(admin, "ada")  # an admin active now does not count: admins do not call patients back
+    assert SessionStore(redis_conn).anyone_in(["ada"], later, idle)
+    assert escalate_unattended(redis_conn, clinic, idle, now=later) == 1
+    moved = queue.get(urgent.id)
+    assert (moved.department, moved.escalated_from, moved.status) == ("on_call_nurse", "nurse", Status.WAITING)
+    assert [cb.id for cb in queue.waiting("on_call_nurse")] == [urgent.id]
+    assert [cb.id for cb in queue.waiting("nurse")] == [routine.id]  # routine: stays for the nurses
+    assert queue.history("+13055550147")[0]["event"] == "escalated"
+    assert escalate_unattended(redis_conn, clinic, idle, now=later) == 0  # once

@@ -595,6 +595,33 @@ log_event(phone, {event = 'cancelled', id = id, department = dept, at = t, statu
 return dept
 """
 
+# Urgent callbacks waiting (or between tries) in a desk nobody works now move to the on-call desk,
+# each at its own place: ARGV = from, to, now, reason. Returns the ids moved.
+_ESCALATE_UNATTENDED = _PRELUDE + """
+local from, to, now, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local moved = {}
+local function move(id, zfrom, zto, score)
+  local h = K_CB .. id
+  local f = redis.call('HMGET', h, 'urgent', 'phone', 'department')
+  if f[1] ~= '1' or f[3] ~= from then return end
+  redis.call('ZREM', zfrom .. from, id)
+  redis.call('ZADD', zto .. to, score, id)
+  local phone = f[2]
+  if redis.call('HGET', K_PHONES .. from, phone) == id then redis.call('HDEL', K_PHONES .. from, phone) end
+  if not redis.call('HGET', K_PHONES .. to, phone) then redis.call('HSET', K_PHONES .. to, phone, id) end
+  redis.call('HSET', h, 'department', to, 'escalated_from', from)
+  log_event(phone, {event = 'escalated', id = id, department = to, at = tonumber(now), from = from, reason = reason})
+  table.insert(moved, id)
+end
+-- Waiting: urgent ones have the lowest places (requested_at - URGENT_SHIFT < 0).
+local waiting = redis.call('ZRANGEBYSCORE', K_QUEUE .. from, '-inf', '(0', 'WITHSCORES', 'LIMIT', 0, SWEEP_LIMIT * 2)
+for i = 1, #waiting, 2 do move(waiting[i], K_QUEUE, K_QUEUE, waiting[i + 1]) end
+local scheduled = redis.call('ZRANGE', K_SCHEDULED .. from, 0, -1, 'WITHSCORES')
+for i = 1, #scheduled, 2 do move(scheduled[i], K_SCHEDULED, K_SCHEDULED, scheduled[i + 1]) end
+if #moved > 0 then redis.call('SADD', K_DEPARTMENTS, to) end
+return moved
+"""
+
 
 # The queue ----------------------------------------------------------------------------
 
@@ -629,6 +656,7 @@ class CallbackQueue:
         self._not_urgent = conn.register_script(_NOT_URGENT)
         self._position = conn.register_script(_POSITION)
         self._cancel = conn.register_script(_CANCEL)
+        self._escalate_unattended = conn.register_script(_ESCALATE_UNATTENDED)
         self.live = LiveEvents(conn)  # tells open consoles about each change (ivr.store.events)
 
     # Callers ------------------------------------------------------------
@@ -904,6 +932,17 @@ class CallbackQueue:
         else:
             self.live.publish("outcome", done.id, done.department)
         return done
+
+    def escalate_unattended(self, department: str, on_call: str, reason: str = "nobody on duty") -> list[str]:
+        """Move ``department``'s urgent callbacks that wait or wait for their next try (not one a
+        person holds) to the ``on_call`` desk, each keeping its place; the ids moved."""
+        if not on_call or on_call == department:
+            return []
+        moved = [_text(i) for i in self._escalate_unattended(args=[department, on_call, repr(self.clock()), reason])]
+        for callback_id in moved:
+            self.live.publish("outcome", callback_id, department)
+            self.live.publish("urgent", callback_id, on_call)
+        return moved
 
     def release_expired(self) -> int:
         """Put expired claims and due retries of every department back in line; how many moved."""

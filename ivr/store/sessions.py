@@ -164,6 +164,16 @@ class SessionStore:
         publish_session_end(self.conn, user, pipeline=pipeline)
         return None if pipeline is not None else int(result)
 
+    def anyone_in(self, users: list[str], now: float, idle: float) -> bool:
+        """Whether any of ``users`` has a session in use within ``idle`` seconds of ``now`` (read only)."""
+        pipe = self.conn.pipeline(transaction=False)
+        for user in users:
+            pipe.smembers(keys.STAFF_SESSIONS_OF.format(user))
+        sids = [sid.decode() for found in (pipe.execute() if users else []) for sid in found]
+        for sid in sids:
+            pipe.hget(keys.STAFF_SESSION.format(sid), "seen")
+        return any(seen is not None and float(seen) >= now - idle for seen in (pipe.execute() if sids else []))
+
     def of_user(self, user: str) -> list[str]:
         """Ids of the user's sessions (some may have just expired)."""
         return sorted(s.decode() for s in self.conn.smembers(keys.STAFF_SESSIONS_OF.format(user)))

@@ -119,7 +119,8 @@ class _EndsWhenTold:
 def sweep_forever(conn: redis.Redis, interval: float, stop: threading.Event, voicemail_attempts: int = 5) -> None:
     """Every ``interval`` s: callbacks whose claim lapsed, and retries now due, go back in line;
     voicemails whose job was lost (a worker killed mid-run) are queued again; recordings Twilio holds
-    that were never kept become voicemails (one worker every few minutes); blocked follow-ups
+    that were never kept become voicemails (one worker every few minutes); urgent callbacks of a desk
+    with nobody on duty go to the on-call desk (one worker a minute); blocked follow-ups
     go again once their cause is fixed; and (one worker a minute) follow-up calls with no final
     status are looked up at Twilio.
 
@@ -140,10 +141,24 @@ def sweep_forever(conn: redis.Redis, interval: float, stop: threading.Event, voi
             recover_now = True
             continue
         recover_now = _twilio_rounds(conn, recover_now)
+        _escalation_round(conn)
         if moved:
             log.info("callback sweep: %d back in line", moved)
         if requeued:
             log.warning("voicemail sweep: %d stalled voicemails queued again", requeued)
+
+
+def _escalation_round(conn: redis.Redis) -> None:
+    """Once a minute among all workers: urgent callbacks of desks nobody works go to the on-call desk."""
+    from ivr.config import environment_settings
+    from ivr.workers import escalation
+
+    try:
+        if take_turn(conn, "urgent-escalation", escalation.TURN_SECONDS):
+            idle = float(environment_settings()["STAFF_IDLE_MINUTES"]) * 60
+            escalation.escalate_unattended(conn, context.get().clinic, idle)
+    except Exception:  # noqa: BLE001 - the sweep must go on; the next round tries again
+        log.exception("urgent escalation failed")
 
 
 def _twilio_rounds(conn: redis.Redis, recover_now: bool = False) -> bool:
