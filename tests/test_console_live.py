@@ -185,6 +185,31 @@ def test_the_fragment_is_the_console_with_masked_numbers(client, staff, redis_co
     assert re.search(r'data-since="\d+"', console)
 
 
+def test_consoles_of_the_same_departments_share_one_render_per_change_each_with_its_own_claims_and_token(app, staff, redis_conn):
+    """Issue 33: 50 consoles fetching the queue after a change cost one render, not 50; what is per user
+    (the callbacks I hold, my form token) stays mine."""
+    staff.add("nora", "nurse", hash_password(PASSWORD), display_name="Nora Diaz")
+    queue = app.extensions["ivr"].callbacks
+    held = queue.request("nurse", "+13055550147", "en").callback
+    queue.request("nurse", "+13055550148", "en")
+    assert queue.claim_next(["nurse"], "nina").id == held.id
+    nina, nora = app.test_client(), app.test_client()
+    log_in(nina)
+    log_in(nora, "nora")
+    shared = app.extensions.get("ivr_live_shared")
+    before = shared.renders if shared else 0
+    pages = {who: c.get("/console/live/queues").get_data(as_text=True) for who, c in (("nina", nina), ("nora", nora))}
+    assert app.extensions["ivr_live_shared"].renders == before + 1  # one render for both
+    assert "Your callbacks" in pages["nina"] and held.id in pages["nina"] and "Your callbacks" not in pages["nora"]
+    assert "0148" in pages["nora"] and "3055550148" not in pages["nora"]  # the waiting one, masked
+    tokens = {who: csrf(page) for who, page in pages.items()}
+    assert tokens["nina"] != tokens["nora"] and "__ivr_csrf_token__" not in pages["nina"] + pages["nora"]
+    # each token is its own user's: Take next works for nora with hers
+    assert nora.post("/console/take", data={"csrf_token": tokens["nora"]}).status_code == 302
+    after_change = nina.get("/console/live/queues").get_data(as_text=True)  # a change: rendered anew
+    assert app.extensions["ivr_live_shared"].renders == before + 2 and "Nobody is waiting" in after_change
+
+
 def test_a_process_keeps_threads_for_webhooks(make_app, staff):
     app = make_app(LIVE_MAX_STREAMS=1, LIVE_STREAM_SECONDS=2)
     client, other = app.test_client(), app.test_client()

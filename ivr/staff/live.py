@@ -50,6 +50,7 @@ import time
 from typing import Iterator
 
 from flask import Blueprint, Response, current_app, g, render_template, request, session
+from flask_wtf.csrf import generate_csrf
 
 from ivr import services
 from ivr.store.events import RESYNC, SESSION_END, Hub, LiveEvents
@@ -246,26 +247,71 @@ def stream():
 
 @live_bp.get("/console/live/queues")
 def queues():
-    """The live part of the console (claims, Take next, queues, statistics), as on the console page."""
+    """The live part of the console (claims, Take next, queues, statistics), as on the console page.
+
+    After a change every open console fetches this at once: the part that is the same for everyone
+    who works the same departments is rendered once per change in each process and shared
+    (``shared_queues``); only the user's own callbacks and form token are theirs."""
     user = session_user()
     if user is None:
         return _refused(401, "Log in first.")
     svc = services.get()
     version = _events().version()  # read before the data: a change after this is a newer version
-    clinic = svc.runtime.clinic
-    svc.callbacks.release_expired()
-    target = clinic.callbacks.target_minutes * 60
-    found = [queue_view(key, target) for key in _departments(user)]
-    html = render_template(
-        "staff/_console_live.html",
-        queues=found,
-        mine=svc.callbacks.claimed_by(user.name),
-        chart=_chart(found, target),
-        target_minutes=clinic.callbacks.target_minutes,
-    )
-    resp = Response(html, mimetype="text/html")
+    shared = shared_queues(tuple(_departments(user)), version)
+    html = render_template("staff/_console_mine.html", mine=svc.callbacks.claimed_by(user.name))
+    resp = Response(html + "\n" + shared.replace(CSRF_SLOT, str(generate_csrf())), mimetype="text/html")
     resp.headers["X-Live-Version"] = str(version)
     return resp
+
+
+CSRF_SLOT = "__ivr_csrf_token__"  # where each user's own CSRF token goes in the shared part
+SHARED_SECONDS = 5.0  # a shared render is reused for the same version this long (waits shown move on)
+
+
+class _Shared:
+    """The last shared render per set of departments, in this process, with a lock each: of many consoles
+    asking at once after a change, one renders and the others wait for it and take the same."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.locks: dict[tuple[str, ...], threading.Lock] = {}
+        self.rendered: dict[tuple[str, ...], tuple[int, float, str]] = {}
+        self.renders = 0  # how many times it rendered (for tests and the bench)
+
+    def lock_for(self, departments: tuple[str, ...]) -> threading.Lock:
+        with self.lock:
+            return self.locks.setdefault(departments, threading.Lock())
+
+
+def _shared() -> _Shared:
+    ext = current_app.extensions
+    if "ivr_live_shared" not in ext:
+        ext["ivr_live_shared"] = _Shared()
+    return ext["ivr_live_shared"]
+
+
+def shared_queues(departments: tuple[str, ...], version: int) -> str:
+    """The queues of ``departments`` as of ``version``, rendered once and shared (with CSRF_SLOT for the token)."""
+    cache = _shared()
+    with cache.lock_for(departments):
+        hit = cache.rendered.get(departments)
+        if hit and hit[0] == version and time.monotonic() - hit[1] < SHARED_SECONDS:
+            return hit[2]
+        svc = services.get()
+        clinic = svc.runtime.clinic
+        svc.callbacks.release_expired()
+        target = clinic.callbacks.target_minutes * 60
+        found = [queue_view(key, target) for key in departments]
+        html = render_template(
+            "staff/_console_queues.html",
+            queues=found,
+            chart=_chart(found, target),
+            target_minutes=clinic.callbacks.target_minutes,
+            csrf_slot=CSRF_SLOT,
+        )
+        cache.rendered[departments] = (version, time.monotonic(), html)
+        cache.renders += 1
+        return html
 
 
 @bp.before_request
