@@ -134,15 +134,18 @@ def test_serve_answers_every_call_while_writes_are_refused_and_recovers_every_me
         left: list[tuple[str, str, str]] = []
         callers = iter(f"+1202555{n:04d}" for n in range(1400, 1500))
 
-        conn.config_set("min-replicas-to-write", 1)  # Redis refuses every write; PING and reads still work
-        try:
-            health = requests.get(system.url + "/healthz", timeout=5).json()
-            assert health["status"] == "degraded" and "refuses every write" in health["write_problems"]["redis"]
+        def messages_left() -> None:
             for _ in range(CALLS_PER_PHASE):
                 caller = next(callers)
                 got = leave_message(system, fake, checked, caller)
                 assert got, checked.answers[-3:]
                 left.append((*got, caller))
+
+        conn.config_set("min-replicas-to-write", 1)  # Redis refuses every write; PING and reads still work
+        try:
+            health = requests.get(system.url + "/healthz", timeout=5).json()
+            assert health["status"] == "degraded" and "refuses every write" in health["write_problems"]["redis"]
+            messages_left()
         finally:
             conn.config_set("min-replicas-to-write", 0)
 
@@ -151,11 +154,7 @@ def test_serve_answers_every_call_while_writes_are_refused_and_recovers_every_me
             health = wait_for(lambda: (h := requests.get(system.url + "/healthz", timeout=5).json())
                               .get("write_problems", {}).get("disk") and h, timeout=20, what="healthz to see the full disk")
             assert health["status"] == "degraded" and "the data disk is full" in health["write_problems"]["disk"]
-            for _ in range(CALLS_PER_PHASE):
-                caller = next(callers)
-                got = leave_message(system, fake, checked, caller)
-                assert got, checked.answers[-3:]
-                left.append((*got, caller))
+            messages_left()
             assert system.proc.poll() is None, system.output()[-3000:]
         finally:
             ballast.unlink()
