@@ -151,7 +151,7 @@ def timed_transport(app, sink: dict):
 
 def one_call(post, n: int, clock_state: list) -> None:
     call = PhoneCall(post, "http://localhost", TOKEN, caller=f"+1202555{n % 10000:04d}", called="+12025550199")
-    clock_state[0] += dt.timedelta(seconds=3)
+    clock_state[0] = NOW + dt.timedelta(seconds=n % 600)  # every call while the clinic is open
     call.start()
     clock_state[0] += dt.timedelta(seconds=8)
     call.press(str(1 + n % 3))
