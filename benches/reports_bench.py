@@ -121,15 +121,21 @@ def admin_client(app):
     return client
 
 
-def time_page(client, query: str, rounds: int) -> list[float]:
+def time_page(client, query: str, rounds: int) -> tuple[float, list[float]]:
+    """(the first request, with no day counted yet in this process; the requests after it)."""
+    from ivr.admin import reports
+
+    reports._TALLIES.clear()
+    t0 = time.perf_counter()
     assert client.get(f"/admin/reports?{query}").status_code == 200
+    cold = time.perf_counter() - t0
     out = []
     for _ in range(rounds):
         t0 = time.perf_counter()
         resp = client.get(f"/admin/reports?{query}")
         out.append(time.perf_counter() - t0)
         assert resp.status_code == 200
-    return out
+    return cold, out
 
 
 def timed_transport(app, sink: dict):
@@ -224,16 +230,16 @@ def run(server, tmp: Path, args) -> int:
     client = admin_client(app)
     today = NOW.astimezone(app.extensions["ivr"].runtime.clinic.zone).date()
     first = today - dt.timedelta(days=args.days - 1)
-    t30 = time_page(client, "range=30", args.rounds)
-    t365 = time_page(client, f"range=custom&from={first}&to={today}", max(5, args.rounds // 2))
+    c30, t30 = time_page(client, "range=30", args.rounds)
+    c365, t365 = time_page(client, f"range=custom&from={first}&to={today}", max(5, args.rounds // 2))
 
     per_call = (after - before) / stored
     print(f"stored: {stored:,} calls ({args.days} days x {args.per_day}) in {load_s:.1f} s; packed row {row_bytes:.0f} B on average")
     print(f"Redis memory per stored call: {per_call:.0f} B (used_memory delta {after - before:,} B; "
           f"MEMORY USAGE of one day's list / calls: {one_day / args.per_day:.0f} B)   goal <= 300 B: "
           f"{'PASS' if per_call <= 300 else 'FAIL'}")
-    print(f"/admin/reports 30 days:  p50 {statistics.median(t30) * 1000:.0f} ms  p95 {pct(t30, 95) * 1000:.0f} ms  ({len(t30)} requests)")
-    print(f"/admin/reports {args.days} days: p50 {statistics.median(t365) * 1000:.0f} ms  p95 {pct(t365, 95) * 1000:.0f} ms  ({len(t365)} requests)"
+    print(f"/admin/reports 30 days:  p50 {statistics.median(t30) * 1000:.0f} ms  p95 {pct(t30, 95) * 1000:.0f} ms  ({len(t30)} requests; the first, no day counted yet: {c30 * 1000:.0f} ms)")
+    print(f"/admin/reports {args.days} days: p50 {statistics.median(t365) * 1000:.0f} ms  p95 {pct(t365, 95) * 1000:.0f} ms  ({len(t365)} requests; the first: {c365 * 1000:.0f} ms)"
           f"   goal p95 < 1 s: {'PASS' if pct(t365, 95) < 1 and pct(t30, 95) < 1 else 'FAIL'}")
     for what in ("all", "status"):
         on, off = sinks["on"][what], sinks["off"][what]

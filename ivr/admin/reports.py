@@ -16,18 +16,19 @@ import csv
 import datetime as dt
 import functools
 import io
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import redis
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from ivr import services
-from ivr.reports.figures import OPEN_WORDS, Definitions, Report, Table, compute, heat_max
+from ivr.reports.figures import OPEN_WORDS, Definitions, Report, Table, Tally, heat_max, report_of, tally
 from ivr.staff.auth import current_user, role_required
 from ivr.staff.pages import staff_pages, writes_refused
 from ivr.store import audit as actions
 from ivr.store import keys
-from ivr.store.call_records import CallRecords
+from ivr.store.call_records import CallRecord, CallRecords
 
 bp = Blueprint("reports_admin", __name__, url_prefix="/admin/reports")
 bp.register_error_handler(redis.ResponseError, writes_refused)
@@ -135,17 +136,51 @@ def _simulated_for(name: str, version: str) -> dict:
             "slowest": round(max(reached), 1) if reached else None}
 
 
+# A day's tally stays valid while its list keeps its length and last row (rows are only appended; pruning
+# drops the list; the last row tells apart another Redis, e.g. after a restore).
+_TALLIES: "OrderedDict[tuple, Tally]" = OrderedDict()
+TALLIES_KEPT = 800  # days x departments asked for, per web process (a few kB each)
+
+
+def _tally(records: CallRecords, days: list[dt.date], defs: Definitions, zone, department: str) -> Tally:
+    """The range's counts: each day's from this process's cache when its list has not grown, else read
+    and counted again; one round trip for the lengths and one for the days to read."""
+    pipe = records.conn.pipeline(transaction=False)
+    for day in days:
+        pipe.llen(keys.CALL_RECORDS.format(day.isoformat()))
+        pipe.lindex(keys.CALL_RECORDS.format(day.isoformat()), -1)
+    marks = pipe.execute()
+    total, missing = Tally(), []
+    for i, day in enumerate(days):
+        key = (day, int(marks[2 * i]), marks[2 * i + 1], department, defs, str(zone))
+        hit = _TALLIES.get(key)
+        if hit is None:
+            missing.append((day, key))
+        else:
+            _TALLIES.move_to_end(key)
+            total.merge(hit)
+    if missing:
+        rows = records.days([day for day, _ in missing])
+        for day, key in missing:
+            one = tally((CallRecord.unpack(r) for r in rows[day]), defs, _node_names, zone, department)
+            total.merge(one)
+            _TALLIES[key] = one
+            while len(_TALLIES) > TALLIES_KEPT:
+                _TALLIES.popitem(last=False)
+    return total
+
+
 def build_report(period: Period, department: str) -> Report:
     svc = services.get()
     clinic = svc.runtime.clinic
     config = current_app.config
-    records = CallRecords(svc.redis, int(config.get("REPORTS_KEEP_DAYS") or 400)).read(period.days)
+    defs = Definitions.from_config(config, clinic.callbacks.target_minutes)
+    total = _tally(CallRecords(svc.redis), period.days, defs, clinic.zone, department)
     start = dt.datetime.combine(period.first, dt.time(), clinic.zone).timestamp()
     end = dt.datetime.combine(period.last + dt.timedelta(days=1), dt.time(), clinic.zone).timestamp()
     depts = [department] if department else list(clinic.desks)
     events = _callback_events(svc.redis, depts, start, end)
-    defs = Definitions.from_config(config, clinic.callbacks.target_minutes)
-    report = compute(records, defs, _node_names, clinic.zone, department, events)
+    report = report_of(total, defs, events)
     report.tables["followups"] = _followups_table(period, department, clinic.zone)
     return report
 

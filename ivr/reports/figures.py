@@ -94,6 +94,84 @@ class Report:
     values: dict[str, object]
 
 
+COUNTERS = ("outcomes", "languages", "opened", "heat_calls", "heat_queued", "funnel_heard", "funnel_left", "choices", "depts")
+SUMS = ("calls", "queued", "short", "abandoned", "served_in", "counted", "keys", "speech")
+LISTS = ("person_secs", "first_ms")
+
+
+class Tally:
+    """The figures' raw counts over some records; tallies of days add up (``merge``), so a day's is kept."""
+
+    def __init__(self) -> None:
+        for name in COUNTERS:
+            setattr(self, name, Counter())
+        for name in SUMS:
+            setattr(self, name, 0)
+        for name in LISTS:
+            setattr(self, name, [])
+
+    def merge(self, other: "Tally") -> "Tally":
+        for name in COUNTERS:
+            getattr(self, name).update(getattr(other, name))
+        for name in SUMS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in LISTS:
+            getattr(self, name).extend(getattr(other, name))
+        return self
+
+
+def tally(records: Iterable[CallRecord], definitions: Definitions, node_names: Callable[[str, str], list[str]],
+          zone: ZoneInfo, department: str = "") -> Tally:
+    d = definitions
+    t = Tally()
+    names_cache: dict[tuple[str, str], list[str]] = {}
+    for r in records:
+        if department and r.department != department:
+            continue
+        t.calls += 1
+        t.outcomes[r.outcome] += 1
+        t.languages[r.lang or "—"] += 1
+        t.opened[r.open] += 1
+        local = dt.datetime.fromtimestamp(r.arrived, zone)
+        slot = (local.weekday(), local.hour)
+        t.heat_calls[slot] += 1
+        t.keys += r.keys
+        t.speech += r.speech
+        if r.first_prompt_ms is not None:
+            t.first_ms.append(r.first_prompt_ms)
+        t.depts[r.department or "—"] += 1
+        names = names_cache.get((r.flow, r.version))
+        if names is None:
+            names = names_cache[(r.flow, r.version)] = node_names(r.flow, r.version) if r.flow else []
+        steps = [f"{r.flow}: {names[i]}" if i < len(names) else f"{r.flow}: step {i}" for i in r.path]
+        for s in dict.fromkeys(steps):
+            t.funnel_heard[s] += 1
+        for a, b in zip(steps, steps[1:]):
+            if a != b:
+                t.choices[(a, b.split(": ", 1)[1])] += 1
+        if steps and r.outcome in ("M", "W", "E"):
+            t.funnel_left[steps[-1]] += 1
+        if r.to_person is not None:
+            t.person_secs.append(r.to_person)
+        if r.to_queue is None:
+            continue
+        t.heat_queued[slot] += 1
+        if r.outcome in ABANDONED and r.to_end - r.to_queue < d.short_abandon_seconds:
+            t.short += 1
+            continue
+        t.queued += 1
+        if r.outcome in ABANDONED:
+            t.abandoned += 1
+        promise = r.to_person is None and r.outcome in SERVED
+        if promise and d.promises_count == "excluded":
+            continue
+        t.counted += 1
+        served = r.served_seconds
+        if r.outcome in SERVED and served is not None and served <= d.service_level_seconds:
+            t.served_in += 1
+    return t
+
+
 def compute(
     records: Iterable[CallRecord],
     definitions: Definitions,
@@ -104,61 +182,17 @@ def compute(
 ) -> Report:
     """``node_names(flow, version)``: that version's node ids in order; ``callbacks``: (kind, seconds, at)
     events from the callback queues (claim / done / closed)."""
+    return report_of(tally(records, definitions, node_names, zone, department), definitions, callbacks)
+
+
+def report_of(t: Tally, definitions: Definitions, callbacks: Iterable[tuple[str, float, float]] = ()) -> Report:
     d = definitions
-    recs = [r for r in records if not department or r.department == department]
-    outcomes = Counter(r.outcome for r in recs)
-    languages = Counter(r.lang or "—" for r in recs)
-    opened = Counter(r.open for r in recs)
-    heat_calls: Counter = Counter()
-    heat_queued: Counter = Counter()
-    funnel_heard: Counter = Counter()
-    funnel_left: Counter = Counter()
-    choices: Counter = Counter()
-    depts: Counter = Counter()
-    queued = short = abandoned = served_in = counted = 0
-    person_secs: list[int] = []
-    keys = speech = 0
-    first_ms: list[int] = []
-    names_cache: dict[tuple[str, str], list[str]] = {}
-    for r in recs:
-        local = dt.datetime.fromtimestamp(r.arrived, zone)
-        slot = (local.weekday(), local.hour)
-        heat_calls[slot] += 1
-        keys += r.keys
-        speech += r.speech
-        if r.first_prompt_ms is not None:
-            first_ms.append(r.first_prompt_ms)
-        depts[r.department or "—"] += 1
-        names = names_cache.get((r.flow, r.version))
-        if names is None:
-            names = names_cache[(r.flow, r.version)] = node_names(r.flow, r.version) if r.flow else []
-        steps = [f"{r.flow}: {names[i]}" if i < len(names) else f"{r.flow}: step {i}" for i in r.path]
-        for s in dict.fromkeys(steps):
-            funnel_heard[s] += 1
-        for a, b in zip(steps, steps[1:]):
-            if a != b:
-                choices[(a, b.split(": ", 1)[1])] += 1
-        if steps and r.outcome in ("M", "W", "E"):
-            funnel_left[steps[-1]] += 1
-        if r.to_person is not None:
-            person_secs.append(r.to_person)
-        if r.to_queue is None:
-            continue
-        heat_queued[slot] += 1
-        if r.outcome in ABANDONED and r.to_end - r.to_queue < d.short_abandon_seconds:
-            short += 1
-            continue
-        queued += 1
-        if r.outcome in ABANDONED:
-            abandoned += 1
-        promise = r.to_person is None and r.outcome in SERVED
-        if promise and d.promises_count == "excluded":
-            continue
-        counted += 1
-        served = r.served_seconds
-        if r.outcome in SERVED and served is not None and served <= d.service_level_seconds:
-            served_in += 1
-    calls = len(recs)
+    outcomes, languages, opened = t.outcomes, t.languages, t.opened
+    heat_calls, heat_queued, funnel_heard, funnel_left = t.heat_calls, t.heat_queued, t.funnel_heard, t.funnel_left
+    choices, depts = t.choices, t.depts
+    queued, short, abandoned, served_in, counted = t.queued, t.short, t.abandoned, t.served_in, t.counted
+    keys, speech, person_secs, first_ms = t.keys, t.speech, t.person_secs, t.first_ms
+    calls = t.calls
     avg = round(sum(person_secs) / len(person_secs), 1) if person_secs else None
     p90 = percentile(person_secs, 90)
     cb_done = [s for k, s, _ in callbacks if k == "done"]
