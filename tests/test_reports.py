@@ -264,3 +264,31 @@ def test_prometheus_has_the_same_figures_without_patient_data(make_app, clock):
     assert 'ivr_report_time_to_person_seconds_bucket{department="scheduling",kind="person",le="20.0"} 1.0' in text
     assert 'ivr_report_time_to_person_seconds_bucket{department="scheduling",kind="person",le="10.0"} 0.0' in text
     assert "555" not in "".join(line for line in text.splitlines() if line.startswith("ivr_report"))
+
+
+def test_callback_times_are_kept_past_the_callbacks_own_life_and_reported(app, redis_conn, clock):
+    from ivr.store.callbacks import CallbackQueue, Outcome
+
+    now = [OPEN_TIME.timestamp()]
+    queue = CallbackQueue(redis_conn, clock=lambda: now[0], lease_seconds=lambda: 7200)
+    queue.request("billing", "+12025550131", "en")  # a call's callback
+    queue.request("nurse", "+12025550132", "es", source="voicemail")  # a voicemail
+    now[0] += 600
+    first = queue.claim_next(["billing"], "bea")
+    now[0] += 1200
+    queue.finish(first.id, "bea", Outcome.REACHED)  # 30 min after the request: within the 60 min target
+    now[0] += 2200
+    second = queue.claim_next(["nurse"], "nina")  # the message heard 4000 s after it came
+    now[0] += 1000
+    queue.finish(second.id, "nina", Outcome.LEFT_MESSAGE)  # 5000 s: over the target
+    # The callbacks' own hashes and statistics go after 35 days; the reports' rows stay.
+    for key in redis_conn.scan_iter("ivr:callback*"):
+        redis_conn.delete(key)
+    clock.set(OPEN_TIME + dt.timedelta(days=1))
+    s = summary_of(parse(admin_client(app).get("/admin/reports?range=7").get_data(as_text=True)))
+    assert s["Callbacks done within target (60 min)"] == "1 of 2"
+    assert s["Time to callback, p50"] == "30.0 min" and s["Time to callback, p90"] == "83.3 min"
+    assert s["Request → first claim by staff, p50"] == "10.0 min"
+    assert s["Voicemail response (received → first claim), p50"] == "66.7 min"
+    rows = redis_conn.lrange(keys.CALLBACK_RECORDS.format(OPEN_TIME.astimezone(dt.timezone.utc).date().isoformat()), 0, -1)
+    assert len(rows) == 2 and not any(b"555" in r for r in rows)

@@ -95,14 +95,16 @@ def _node_names(flow: str, version: str) -> list[str]:
 
 
 def _callback_events(conn: redis.Redis, departments: list[str], start: float, end: float) -> list[tuple[str, float, float]]:
-    pipe = conn.pipeline(transaction=False)
-    for dept in departments:
-        pipe.zrangebyscore(keys.CALLBACK_EVENTS.format(dept), start, end, withscores=True)
+    """(kind, seconds, at) of callbacks that ended in the range (CallbackLifecycle, kept as long as the call
+    records): ``done``/``closed`` (request -> end), ``claim`` (request -> first claim), ``vm_claim`` (the same
+    for voicemails: the response time)."""
+    from ivr.store.call_records import CallbackLifecycle
+
     out = []
-    for rows in pipe.execute():
-        for member, at in rows:
-            kind, _, seconds = member.decode().split("|")
-            out.append((kind, float(seconds), at))
+    for c in CallbackLifecycle(conn).between(start, end, departments):
+        out.append((c["status"], c["finished"] - c["requested"], c["finished"]))
+        if c["first_claimed"]:
+            out.append(("vm_claim" if c["source"] == "voicemail" else "claim", c["first_claimed"] - c["requested"], c["first_claimed"]))
     return out
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-from ivr.store.call_records import ABANDONED, OUTCOMES, SERVED, CallRecord
+from ivr.store.call_records import ABANDONED, OUTCOMES, SERVED, CallRecord  # noqa: F401
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 OPEN_WORDS = {"o": "Open", "c": "Closed", "h": "Holiday"}
@@ -196,7 +196,8 @@ def report_of(t: Tally, definitions: Definitions, callbacks: Iterable[tuple[str,
     avg = round(sum(person_secs) / len(person_secs), 1) if person_secs else None
     p90 = percentile(person_secs, 90)
     cb_done = [s for k, s, _ in callbacks if k == "done"]
-    cb_claim = [s for k, s, _ in callbacks if k == "claim"]
+    cb_claim = [s for k, s, _ in callbacks if k in ("claim", "vm_claim")]
+    vm_claim = [s for k, s, _ in callbacks if k == "vm_claim"]
     cb_closed = sum(1 for k, _, _ in callbacks if k == "closed")
     target = d.callback_target_minutes * 60
     within = sum(1 for s in cb_done if s <= target)
@@ -208,7 +209,7 @@ def report_of(t: Tally, definitions: Definitions, callbacks: Iterable[tuple[str,
         "keys": keys, "speech": speech,
         "callbacks_done": len(cb_done), "callbacks_within_target": within, "callbacks_closed": cb_closed,
         "callback_p50": percentile(cb_done, 50), "callback_p90": percentile(cb_done, 90),
-        "first_claim_p50": percentile(cb_claim, 50),
+        "first_claim_p50": percentile(cb_claim, 50), "voicemail_response_p50": percentile(vm_claim, 50),
         "first_prompt_p90_ms": percentile(first_ms, 90),
     }
 
@@ -237,6 +238,7 @@ def report_of(t: Tally, definitions: Definitions, callbacks: Iterable[tuple[str,
          f"{within} of {len(cb_done)}"),
         ("callbacks_closed", "Callbacks closed unreached", str(cb_closed)),
         ("first_claim_p50", "Request → first claim by staff, p50", mins(values["first_claim_p50"])),
+        ("voicemail_response_p50", "Voicemail response (received → first claim), p50", mins(values["voicemail_response_p50"])),
     ]
     tables = {
         "summary": Table("summary", "Summary", ["Figure", "Value"], [[f, v] for _, f, v in summary], chart="none"),

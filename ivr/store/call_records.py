@@ -198,3 +198,47 @@ class Marks:
 
 
 MARK_FIELDS = ("m:t0", "m:fp", "m:tq", "m:tp", "m:tpr", "m:k", "m:v", "m:open", "m:fb", "m:em")
+
+
+# Callbacks' lifecycle, kept as long as the call records (the callback's own hash goes 35 days after it ends).
+# One row per callback that ended (done or closed), under the UTC date it ended:
+# requested_at|first_claimed_at|finished_at|status|outcome|attempts|urgent|source|department (no number, no name).
+class CallbackLifecycle:
+    def __init__(self, conn: redis.Redis, keep_days: int = DEFAULT_KEEP_DAYS) -> None:
+        self.conn = conn
+        self.keep_days = int(keep_days)
+
+    def record(self, fields: dict[str, str]) -> None:
+        finished = float(fields.get("finished_at") or 0)
+        day = dt.datetime.fromtimestamp(finished, dt.timezone.utc).date()
+        row = "|".join((
+            str(int(float(fields.get("requested_at") or 0))), str(int(float(fields.get("first_claimed_at") or 0))),
+            str(int(finished)), fields.get("status", ""), fields.get("outcome", ""), fields.get("attempts", "0"),
+            "1" if fields.get("urgent") in ("1", "True", "true") else "0", fields.get("source", ""),
+            fields.get("department", ""),
+        ))
+        key = keys.CALLBACK_RECORDS.format(day.isoformat())
+        end = dt.datetime.combine(day + dt.timedelta(days=self.keep_days + 1), dt.time(), dt.timezone.utc)
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.rpush(key, row)
+        pipe.expireat(key, int(end.timestamp()))
+        pipe.execute()
+
+    def between(self, start: float, end: float, departments: Sequence[str] = ()) -> list[dict]:
+        """Callbacks that ended in [start, end): requested, first_claimed, finished, status, outcome, source, ..."""
+        first = dt.datetime.fromtimestamp(start, dt.timezone.utc).date()
+        last = dt.datetime.fromtimestamp(end, dt.timezone.utc).date()
+        days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+        pipe = self.conn.pipeline(transaction=False)
+        for day in days:
+            pipe.lrange(keys.CALLBACK_RECORDS.format(day.isoformat()), 0, -1)
+        out = []
+        for rows in pipe.execute():
+            for raw in rows:
+                req, claim, fin, status, outcome, attempts, urgent, source, dept = raw.decode().split("|")
+                if not (start <= int(fin) < end) or (departments and dept not in departments):
+                    continue
+                out.append({"requested": int(req), "first_claimed": int(claim), "finished": int(fin), "status": status,
+                            "outcome": outcome, "attempts": int(attempts), "urgent": urgent == "1", "source": source,
+                            "department": dept})
+        return out

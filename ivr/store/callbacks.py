@@ -50,6 +50,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass, fields
@@ -65,6 +66,8 @@ from .events import LiveEvents
 
 if TYPE_CHECKING:  # pragma: no cover
     from ivr.clinic import ClinicSettings
+
+log = logging.getLogger(__name__)
 
 URGENT_SHIFT = 1e10  # subtracted from an urgent callback's place: ahead of every non-urgent one
 DEFAULT_HANDLING_SECONDS = 300  # assumed time per callback before a department has any history
@@ -926,6 +929,8 @@ class CallbackQueue:
         if verdict == "not_claimed":
             raise NotClaimed(f"callback {callback_id} is {_text(reply[1])}, not claimed by {staff}")
         done = Callback.from_fields(_pairs(reply[1]))
+        if done.status in (Status.DONE, Status.CLOSED):
+            self._keep_lifecycle(_pairs(reply[1]))
         if before is not None and before.department != done.department:  # moved to the on-call desk
             self.live.publish("outcome", done.id, before.department)
             self.live.publish("urgent", done.id, done.department)
@@ -943,6 +948,15 @@ class CallbackQueue:
             self.live.publish("outcome", callback_id, department)
             self.live.publish("urgent", callback_id, on_call)
         return moved
+
+    def _keep_lifecycle(self, fields: dict[str, str]) -> None:
+        """Its times for the reports (ivr.store.call_records.CallbackLifecycle); never fails the outcome."""
+        from .call_records import CallbackLifecycle
+
+        try:
+            CallbackLifecycle(self.conn).record(fields)
+        except redis.RedisError:
+            log.warning("callback %s: its lifecycle could not be kept for the reports", fields.get("id", ""))
 
     def release_expired(self) -> int:
         """Put expired claims and due retries of every department back in line; how many moved."""

@@ -11,6 +11,7 @@ CALL_COUNTED = "ivr:stats:counted:{0}"  # CallSid already in the statistics
 # Reports (ivr.store.call_records): one packed row per finished call, no patient data.
 CALL_RECORDS = "ivr:records:calls:{0}"  # list per clinic-local date: packed CallRecord rows; expires after the keep time
 CALL_RECORDED = "ivr:records:done:{0}"  # string per CallSid, 1 day: its row is kept
+CALLBACK_RECORDS = "ivr:records:callbacks:{0}"  # list per UTC date: packed lifecycle rows of callbacks that ended then
 REPORT_TOTALS = "ivr:records:totals"  # hash: counters that only grow (calls, queued, served, abandoned, time to a person buckets)
 
 # Voicemail and callback-reason recordings (ivr.store.voicemails)
