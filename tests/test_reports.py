@@ -292,3 +292,15 @@ def test_callback_times_are_kept_past_the_callbacks_own_life_and_reported(app, r
     assert s["Voicemail response (received → first claim), p50"] == "66.7 min"
     rows = redis_conn.lrange(keys.CALLBACK_RECORDS.format(OPEN_TIME.astimezone(dt.timezone.utc).date().isoformat()), 0, -1)
     assert len(rows) == 2 and not any(b"555" in r for r in rows)
+
+
+def test_calls_during_the_emergency_switch_and_fallbacks_are_recorded_as_such(app, phone, redis_conn, clock):
+    from ivr.store.emergency import EmergencySwitch
+
+    EmergencySwitch(redis_conn).set(True, "on_call_nurse", {"en": "A storm closed the clinic today."}, "ada")
+    call = phone()
+    call.start()
+    call.hang_up()
+    EmergencySwitch(redis_conn).set(False, "", {}, "ada")
+    [row] = redis_conn.lrange(keys.CALL_RECORDS.format(OPEN_TIME.date().isoformat()), 0, -1)
+    assert CallRecord.unpack(row).outcome == "X"

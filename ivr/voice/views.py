@@ -192,6 +192,16 @@ def incoming():
     return _answer(0, loaded, in_line)
 
 
+def _mark_emergency(svc, call_sid: str) -> None:
+    """Note on the call that the emergency switch answered it (its report record says so)."""
+    if call_sid.startswith("CA"):
+        try:
+            svc.calls.mark(call_sid, "m:em")
+            svc.calls.mark(call_sid, "m:t0", f"{svc.now().timestamp():.3f}")
+        except Exception:  # noqa: BLE001 - never fail the call for its record
+            log.warning("could not note the emergency switch on the call for its record")
+
+
 def _switch_and_call(svc, call_sid: str, caller: str = ""):
     """The emergency switch, the call's stored state and the caller's callback already in line (if
     any: ``CallbackQueue.open_for``), read in one round trip.
