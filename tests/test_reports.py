@@ -304,3 +304,13 @@ def test_calls_during_the_emergency_switch_and_fallbacks_are_recorded_as_such(ap
     EmergencySwitch(redis_conn).set(False, "", {}, "ada")
     [row] = redis_conn.lrange(keys.CALL_RECORDS.format(OPEN_TIME.date().isoformat()), 0, -1)
     assert CallRecord.unpack(row).outcome == "X"
+
+
+def test_a_call_that_got_the_fallback_is_recorded_as_such(app, phone, redis_conn):
+    call = phone()
+    call.start()
+    status, _ = call._post(call.base_url + "/voice/fallback", {}, document=False)  # Twilio's fallback URL
+    assert status == 200
+    call.hang_up()
+    [row] = redis_conn.lrange(keys.CALL_RECORDS.format(OPEN_TIME.date().isoformat()), 0, -1)
+    assert CallRecord.unpack(row).outcome == "F"
