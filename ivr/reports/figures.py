@@ -125,6 +125,8 @@ def tally(records: Iterable[CallRecord], definitions: Definitions, node_names: C
     d = definitions
     t = Tally()
     names_cache: dict[tuple[str, str], list[str]] = {}
+    walks: dict[tuple, tuple] = {}  # (flow, version, path) -> steps, steps heard, moves: paths repeat
+    slots: dict[int, tuple[int, int]] = {}  # quarter hour -> (weekday, hour) in the clinic's zone
     for r in records:
         if department and r.department != department:
             continue
@@ -132,23 +134,31 @@ def tally(records: Iterable[CallRecord], definitions: Definitions, node_names: C
         t.outcomes[r.outcome] += 1
         t.languages[r.lang or "—"] += 1
         t.opened[r.open] += 1
-        local = dt.datetime.fromtimestamp(r.arrived, zone)
-        slot = (local.weekday(), local.hour)
+        quarter = r.arrived // 900  # every zone's offset is a whole number of quarter hours
+        slot = slots.get(quarter)
+        if slot is None:
+            local = dt.datetime.fromtimestamp(quarter * 900, zone)
+            slot = slots[quarter] = (local.weekday(), local.hour)
         t.heat_calls[slot] += 1
         t.keys += r.keys
         t.speech += r.speech
         if r.first_prompt_ms is not None:
             t.first_ms.append(r.first_prompt_ms)
         t.depts[r.department or "—"] += 1
-        names = names_cache.get((r.flow, r.version))
-        if names is None:
-            names = names_cache[(r.flow, r.version)] = node_names(r.flow, r.version) if r.flow else []
-        steps = [f"{r.flow}: {names[i]}" if i < len(names) else f"{r.flow}: step {i}" for i in r.path]
-        for s in dict.fromkeys(steps):
+        walk = (r.flow, r.version, r.path)
+        done = walks.get(walk)
+        if done is None:
+            names = names_cache.get((r.flow, r.version))
+            if names is None:
+                names = names_cache[(r.flow, r.version)] = node_names(r.flow, r.version) if r.flow else []
+            steps = [f"{r.flow}: {names[i]}" if i < len(names) else f"{r.flow}: step {i}" for i in r.path]
+            pairs = [(a, b.split(": ", 1)[1]) for a, b in zip(steps, steps[1:]) if a != b]
+            done = walks[walk] = (steps, list(dict.fromkeys(steps)), pairs)
+        steps, heard, pairs = done
+        for s in heard:
             t.funnel_heard[s] += 1
-        for a, b in zip(steps, steps[1:]):
-            if a != b:
-                t.choices[(a, b.split(": ", 1)[1])] += 1
+        for pair in pairs:
+            t.choices[pair] += 1
         if steps and r.outcome in ("M", "W", "E"):
             t.funnel_left[steps[-1]] += 1
         if r.to_person is not None:
