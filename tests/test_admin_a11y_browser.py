@@ -15,6 +15,7 @@ from playwright.sync_api import Page
 
 from ivr import admin as admin_pages
 from ivr.admin import followups as followups_admin
+from ivr.admin import reports as reports_admin
 from ivr.store import audit as actions
 from ivr.store.api_keys import ApiKeyStore
 
@@ -39,6 +40,7 @@ SAMPLES: dict[str, list[dict]] = {
 NOT_PAGES = {
     "admin.play_audio": "a prompt's recording (audio)",
     "followups_admin.export": "the CSV download",
+    "reports_admin.table_csv": "a report table's CSV download",
 }
 
 
@@ -47,6 +49,7 @@ def _routes_app() -> Flask:
     app = Flask("admin-routes")
     app.register_blueprint(admin_pages.bp)
     app.register_blueprint(followups_admin.bp)
+    app.register_blueprint(reports_admin.bp)
     return app
 
 

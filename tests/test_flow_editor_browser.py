@@ -171,16 +171,19 @@ def test_the_visual_editor_works_with_the_keyboard_alone(page, server, admin):  
 
 
 def test_dragging_an_arrow_onto_another_step_retargets_it_and_the_yaml_follows(page, server, admin):  # noqa: F811
+    page.set_viewport_size({"width": 2560, "height": 2400})
     log_in(page, server.url, "/admin/flows/main")
+    # The picture's box scrolls; open it to the picture's size so the arrow and the step it is dragged
+    # onto are in sight at once (a person scrolls the box while dragging; a test's mouse cannot).
+    page.evaluate("document.querySelectorAll('.picture-box').forEach((box) => { box.style.maxHeight = 'none'; })")
     key_2 = page.locator('#picture g.edge[data-from="main_menu"][data-field="options[1].next"]')
     expect(key_2).to_have_attribute("data-to", "to_billing")
     picture = page.locator("#picture")
     target = page.locator('#picture g.node[data-node="to_nurse"]')
     label = key_2.locator("text")
-    label.scroll_into_view_if_needed()
-    start = label.bounding_box()
     target.scroll_into_view_if_needed()
-    end = target.bounding_box()
+    label.scroll_into_view_if_needed()  # the box scrolls sideways to the arrow; the step stays in sight
+    start, end = label.bounding_box(), target.bounding_box()
     assert start and end and picture.bounding_box()
     page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
     page.mouse.down()
