@@ -45,8 +45,9 @@ SIGNATURE_SHAPED = b"A" * 27 + b"="
 KINDS = ("slow headers", "slow body", "silent")
 
 
-def hold(port: int, kind: str, until: float, closed: list[str]) -> None:
-    """Keep one slow connection of ``kind`` open until ``until``; open it again when the server closes it."""
+def hold(port: int, kind: str, until: float, closed: list[str], answers: list[tuple[str, bytes]] | None = None) -> None:
+    """Keep one slow connection of ``kind`` open until ``until``; open it again when the server closes it.
+    What the server said before closing goes in ``answers`` (kind, first bytes)."""
     while time.monotonic() < until:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
@@ -61,8 +62,11 @@ def hold(port: int, kind: str, until: float, closed: list[str]) -> None:
                     if kind != "silent":
                         sock.sendall(b"a" if kind == "slow body" else b"X")
                     try:
-                        if not sock.recv(4096):  # the server closed it (or answered and closed)
+                        said = sock.recv(4096)
+                        if not said:  # the server closed it (or answered and closed)
                             raise ConnectionResetError
+                        if answers is not None:
+                            answers.append((kind, said))
                     except socket.timeout:
                         pass
         except OSError:
@@ -74,7 +78,8 @@ def phase(server, args) -> dict:
     port = int(server.base_url.rsplit(":", 1)[1])
     until = time.monotonic() + args.settle + args.duration + 2
     closed: list[str] = []
-    holders = [threading.Thread(target=hold, args=(port, KINDS[i % 3], until, closed), daemon=True)
+    answers: list[tuple[str, bytes]] = []
+    holders = [threading.Thread(target=hold, args=(port, KINDS[i % 3], until, closed, answers), daemon=True)
                for i in range(args.slow)]
     for t in holders:
         t.start()
@@ -103,7 +108,7 @@ def phase(server, args) -> dict:
             errors.append(f"{type(exc).__name__}: {exc}"[:160])
     for t in holders:
         t.join(5)
-    return {"latencies": latencies, "errors": errors, "calls": calls, "closed": closed}
+    return {"latencies": latencies, "errors": errors, "calls": calls, "closed": closed, "answers": answers}
 
 
 def report(name: str, result: dict) -> bool:

@@ -9,8 +9,6 @@ connection as Twilio's come. The same harness as benches/slow_clients_bench.py, 
 from __future__ import annotations
 
 import argparse
-import socket
-import time
 
 import pytest
 
@@ -37,33 +35,12 @@ def test_signed_webhooks_answer_within_a_second_while_slow_connections_are_held(
     assert not result["errors"], result["errors"][:3]
     assert len(latencies) > 100  # calls went on the whole time
     assert max(latencies) < 1.0, sorted(latencies)[-5:]
-    # and the slow ones were let go: headers after the keep-alive time, a trickled body after BODY_SECONDS
+    # and the slow ones were let go: headers after the keep-alive time (no answer), a trickled body
+    # after BODY_SECONDS, told why
     assert result["closed"].count("slow headers") >= 10
     assert result["closed"].count("slow body") >= 10
-
-
-def test_a_body_that_trickles_in_is_refused_with_408_in_words(server):
-    port = int(server.base_url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=request_limits.BODY_SECONDS + 10) as sock:
-        sock.sendall(b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-                     b"Content-Length: 100\r\n\r\nusername=a")
-        started = time.monotonic()
-        reply = b""
-        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"seconds."):
-            more = sock.recv(4096)
-            if not more:
-                break
-            reply += more
-    waited = time.monotonic() - started
-    assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
-    assert f"Request body not received within {request_limits.BODY_SECONDS} seconds.".encode() in reply
-    assert request_limits.BODY_SECONDS - 1 <= waited <= request_limits.BODY_SECONDS + 5
-
-
-def test_headers_that_never_end_are_closed_after_the_keep_alive_time(server):
-    port = int(server.base_url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=web_server.KEEPALIVE_SECONDS + 10) as sock:
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-        started = time.monotonic()
-        assert sock.recv(4096) == b""  # closed, no answer
-    assert time.monotonic() - started <= web_server.KEEPALIVE_SECONDS + 2
+    said = [a for kind, a in result["answers"] if kind == "slow body"]
+    statuses = {a.split(b"\r\n", 1)[0] for a in said if a.startswith(b"HTTP/")}
+    assert statuses == {b"HTTP/1.1 408 REQUEST TIMEOUT"}, said[:2]
+    assert f"Request body not received within {request_limits.BODY_SECONDS} seconds.".encode() in b"".join(said)
+    assert not [a for kind, a in result["answers"] if kind != "slow body"]
