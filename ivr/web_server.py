@@ -21,7 +21,8 @@ What bounds a slow client:
 
 Redis, RQ and the Twilio client use sockets, which gevent makes cooperative
 (gunicorn patches the standard library in each worker before loading the
-app); speech never runs in the web processes.
+app); speech never runs in the web processes. A request that computes for
+long (the reports page over a year) calls ``let_others_run`` between steps.
 """
 
 from __future__ import annotations
@@ -33,6 +34,17 @@ WORKER_CLASS = "gevent"
 CONNECTIONS = 1000  # per process, gunicorn's own default
 KEEPALIVE_SECONDS = 5  # idle keep-alive, and the time a request's headers may take
 GRACEFUL_SECONDS = 10
+
+
+def let_others_run() -> None:
+    """Under gevent, let the process's other requests (Twilio's webhooks) go before going on: a long
+    computation in a request (a year's report) calls this between its steps, since gevent never takes
+    the process from a greenlet that does not wait. Elsewhere it does nothing."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey and monkey.is_module_patched("socket"):
+        import gevent
+
+        gevent.sleep(0)
 
 
 def gunicorn_command(
