@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -32,7 +32,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 10_000  # actions and expect() alike: two test processes share the machine (scripts/test)
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @dataclass
