@@ -86,8 +86,6 @@ def run_wrk(url: str, requests_file: Path, script: Path, seconds: int, connectio
 def round_trips(redis_url: str) -> int:
     """Round trips to Redis one new call's incoming webhook makes (an app in this process, same Redis):
     each request or pipeline sent counts once, whatever it holds."""
-    import redis.connection
-
     from ivr import create_app
 
     token = "round-trips"
@@ -103,6 +101,14 @@ def round_trips(redis_url: str) -> int:
         assert client.post("/voice/incoming", data=params, headers=headers).status_code == 200
 
     post("CA" + "e" * 32)  # warm: scripts loaded, flows read
+    return commands_sent(lambda: post("CA" + "f" * 32))[0]
+
+
+def commands_sent(action):
+    """(Redis round trips ``action()`` made in this process, what it returned): each request or
+    pipeline sent counts once, whatever it holds."""
+    import redis.connection
+
     sent = 0
     real = redis.connection.AbstractConnection.send_packed_command
 
@@ -113,10 +119,10 @@ def round_trips(redis_url: str) -> int:
 
     redis.connection.AbstractConnection.send_packed_command = counting
     try:
-        post("CA" + "f" * 32)
+        result = action()
     finally:
         redis.connection.AbstractConnection.send_packed_command = real
-    return sent
+    return sent, result
 
 
 @contextlib.contextmanager

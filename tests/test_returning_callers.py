@@ -214,9 +214,9 @@ def test_a_wait_under_a_minute_is_one_minute_on_the_phone_and_on_the_console(pho
 def test_a_new_call_still_makes_two_redis_round_trips(app, queue, has_callback):
     """The "callback in line?" question rides in the pipeline the first webhook already sends
     (emergency switch + call state), then the call state is written: 2, as before it was asked."""
-    import redis.connection
-
     from twilio.request_validator import RequestValidator
+
+    from benches.webhook_cost import commands_sent
 
     from .conftest import TOKEN
 
@@ -233,19 +233,7 @@ def test_a_new_call_still_makes_two_redis_round_trips(app, queue, has_callback):
         return resp.get_data(as_text=True)
 
     post("CA" + "e" * 32)  # warm: flows read, scripts loaded
-    sent = 0
-    real = redis.connection.AbstractConnection.send_packed_command
-
-    def counting(self, command, check_health=True):
-        nonlocal sent
-        sent += 1
-        return real(self, command, check_health)
-
-    redis.connection.AbstractConnection.send_packed_command = counting
-    try:
-        body = post("CA" + "f" * 32)
-    finally:
-        redis.connection.AbstractConnection.send_packed_command = real
+    sent, body = commands_sent(lambda: post("CA" + "f" * 32))
     assert ("You already have a call back in line" in body) is has_callback
     assert sent == 2
 
