@@ -2,12 +2,13 @@
 
 What runs
     benches.webhook_bench's server (embedded Redis with the append-only file,
-    gunicorn gthread workers serving ``ivr:create_app()``, signatures checked)
-    and its simulated callers (each call: incoming, language, menu, dial
-    result, callback offer, a recorded message, status callbacks; think time
-    between webhooks). The web processes get ``--threads`` (default 20) each:
-    every open console holds one thread for its stream, and a process serves at
-    most threads - 1 streams (one is kept for webhooks; see ivr/staff/live.py).
+    gunicorn as `ivr serve` runs it: gevent workers serving ``ivr:create_app()``,
+    signatures checked) and its simulated callers (each call: incoming, language,
+    menu, dial result, callback offer, a recorded message, status callbacks; think
+    time between webhooks). Every open console holds one connection (a greenlet)
+    for its stream; a process serves up to half its connections as streams (see
+    ivr/staff/live.py). ``--worker-class gthread --threads N`` measures the
+    threaded worker instead (a thread per stream, threads - 1 streams a process).
 
 Phases (the same callers and duration each)
     1. no console open: webhook p50/p99;
@@ -154,11 +155,12 @@ def webhook_figures(phase: wb.Phase) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = wb.Settings(
         calls=args.calls, duration=args.duration, think_min=0.2, think_max=1.0, web_workers=args.web_workers,
-        threads=args.threads, warmup_calls=10, timeout=10.0, seed=1, json=False,
+        threads=args.threads, warmup_calls=10, timeout=10.0, seed=1, json=False, worker_class=args.worker_class,
     )
     rng = random.Random(1)
     result: dict[str, Any] = {"consoles": args.consoles, "calls": args.calls, "web_workers": args.web_workers,
-                              "threads": args.threads, "duration_s": args.duration, "rate_per_s": args.rate}
+                              "threads": args.threads, "worker_class": args.worker_class,
+                              "duration_s": args.duration, "rate_per_s": args.rate}
     with tempfile.TemporaryDirectory(prefix="console-bench-") as tmp, wb.running_server(settings, Path(tmp)) as server:
         redis_client = server.redis.client()
         wb.warm_up(server, settings, rng)
@@ -206,7 +208,7 @@ def report(res: dict[str, Any]) -> str:
         return f"{name:<32} n={st['count']:<6} p50 {st['p50_ms']} ms  p99 {st['p99_ms']} ms  max {st['max_ms']} ms{extra}"
 
     return "\n".join([
-        f"{res['web_workers']} web processes x {res['threads']} threads; {res['calls']} concurrent calls; "
+        f"{res['web_workers']} web processes ({res['worker_class']}); {res['calls']} concurrent calls; "
         f"{res['duration_s']:g} s per phase",
         line("webhooks, no console", res["webhooks_without_consoles"], f"  errors {res['webhooks_without_consoles']['errors']}"),
         line(f"webhooks, {res['streams_open']} consoles open", res["webhooks_with_consoles"],
@@ -225,7 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=20.0, help="seconds measured per phase (default %(default)s)")
     p.add_argument("--rate", type=float, default=2.0, help="callbacks created per second in phase 2 (default %(default)s)")
     p.add_argument("--web-workers", type=int, default=4)
-    p.add_argument("--threads", type=int, default=20, help="threads per web process (default %(default)s)")
+    p.add_argument("--worker-class", choices=["gevent", "gthread"], default="gevent",
+                   help="gunicorn worker: as ivr serve (default %(default)s), or the threaded one to compare")
+    p.add_argument("--threads", type=int, default=20, help="threads per web process with --worker-class gthread (default %(default)s)")
     p.add_argument("--no-fetch", action="store_true", help="consoles only hold streams, no fragment fetches")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
