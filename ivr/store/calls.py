@@ -91,10 +91,12 @@ class CallStore:
         state = json.loads(raw[0]) if raw[0] is not None else None
         return state, {f: v.decode() for f, v in zip(fields, raw[1:]) if v is not None}
 
-    def mark(self, call_sid: str, name: str, value: str = "1") -> None:
-        """Note something about the call for its record (a fallback, the emergency switch)."""
+    def mark(self, call_sid: str, **fields: str) -> None:
+        """Note things about the call for its record (a fallback, the emergency switch), each kept only
+        the first time: one round trip."""
         pipe = self.conn.pipeline(transaction=False)
-        pipe.hsetnx(keys.CALL.format(call_sid), name, value)
+        for name, value in fields.items():
+            pipe.hsetnx(keys.CALL.format(call_sid), f"m:{name}", value)
         pipe.expire(keys.CALL.format(call_sid), self.ttl)
         pipe.execute()
 

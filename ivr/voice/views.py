@@ -58,20 +58,20 @@ def _any_failure(exc: Exception):
         return exc
     log.exception("voice webhook failed; caller sent to the fallback desk")
     if not isinstance(exc, redis.RedisError):  # Redis failing: do not wait on it again for the record
-        _mark_fallback()
+        _mark("fb")
     return apology()
 
 
-def _mark_fallback() -> None:
-    """Note on the call that it got the apology (its report record says so)."""
+def _mark(flag: str) -> None:
+    """Note on the call that the apology (``fb``) or the emergency switch (``em``) answered it, and
+    when: its report record says so. One round trip; never fails the call."""
     call_sid = request.form.get("CallSid", "")
     if call_sid.startswith("CA"):
         try:
             svc = services.get()
-            svc.calls.mark(call_sid, "m:fb")
-            svc.calls.mark(call_sid, "m:t0", f"{svc.now().timestamp():.3f}")
-        except Exception:  # noqa: BLE001 - the fallback must not fail
-            log.warning("could not note the fallback on the call for its record")
+            svc.calls.mark(call_sid, **{flag: "1", "t0": f"{svc.now().timestamp():.3f}"})
+        except Exception:  # noqa: BLE001 - the answer must not fail for its record
+            log.warning("could not note on the call what answered it, for its record")
 
 
 def _event() -> Event:
@@ -187,19 +187,9 @@ def incoming():
         from ivr.voice.closed import closed_twiml
 
         log.info("emergency closed switch is on: call sent to %s", switch.desk or "the fallback desk")
-        _mark_emergency(svc, request.form.get("CallSid", ""))
+        _mark("em")
         return twiml(closed_twiml(svc.runtime.clinic, switch, svc.now()))
     return _answer(0, loaded, in_line)
-
-
-def _mark_emergency(svc, call_sid: str) -> None:
-    """Note on the call that the emergency switch answered it (its report record says so)."""
-    if call_sid.startswith("CA"):
-        try:
-            svc.calls.mark(call_sid, "m:em")
-            svc.calls.mark(call_sid, "m:t0", f"{svc.now().timestamp():.3f}")
-        except Exception:  # noqa: BLE001 - never fail the call for its record
-            log.warning("could not note the emergency switch on the call for its record")
 
 
 def _switch_and_call(svc, call_sid: str, caller: str = ""):
@@ -240,7 +230,7 @@ def step_view():
 @bp.post("/fallback")
 @twilio_signed
 def fallback():
-    _mark_fallback()
+    _mark("fb")
     return apology()
 
 
