@@ -37,11 +37,12 @@ enough to exhaust Python's recursion) is a bad request (400), not a 500.
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Request, Response, current_app, request
+
+from ivr import web_server
 
 log = logging.getLogger(__name__)
 
@@ -150,18 +151,12 @@ def enforce() -> Response | None:
     return None
 
 
-def _cooperative() -> bool:
-    """Whether this process serves requests as greenlets (gunicorn's gevent worker, as `ivr serve` runs it)."""
-    monkey = sys.modules.get("gevent.monkey")
-    return bool(monkey and monkey.is_module_patched("socket"))
-
-
 def read_in_time(limit: Limit) -> Response | None:
     """Under gevent, read a small body now and refuse it (408) unless it all arrives within
     ``BODY_SECONDS``: a client trickling its body holds its greenlet no longer than that. (The
     request line and headers are bounded by gunicorn's keep-alive time; see ivr.web_server.)
     Prompt recordings are streamed to their parser instead, bounded by their size."""
-    if limit.body > ADMIN.body or not _cooperative():
+    if limit.body > ADMIN.body or not web_server.cooperative():
         return None
     import gevent
 

@@ -36,12 +36,17 @@ KEEPALIVE_SECONDS = 5  # idle keep-alive, and the time a request's headers may t
 GRACEFUL_SECONDS = 10
 
 
+def cooperative() -> bool:
+    """Whether this process serves requests as greenlets (gunicorn's gevent worker, as `ivr serve` runs it)."""
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey and monkey.is_module_patched("socket"))
+
+
 def let_others_run() -> None:
     """Under gevent, let the process's other requests (Twilio's webhooks) go before going on: a long
     computation in a request (a year's report) calls this between its steps, since gevent never takes
     the process from a greenlet that does not wait. Elsewhere it does nothing."""
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey and monkey.is_module_patched("socket"):
+    if cooperative():
         import gevent
 
         gevent.sleep(0)
