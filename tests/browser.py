@@ -52,6 +52,29 @@ class LiveServer:
         self.server.server_close()
 
 
+class _StaticRead:
+    """Read static files whole and close them before werkzeug writes them.
+
+    werkzeug's development server leaves a file response open when the browser
+    drops the connection mid-transfer (a page closed while its script loads),
+    and the leaked file's ResourceWarning fails whichever test is running.
+    gunicorn, which serves the product, closes it; here we read it first.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        body = self.app(environ, start_response)
+        if not environ.get("PATH_INFO", "").startswith("/static/"):
+            return body
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+
 def _real_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -65,7 +88,7 @@ def start_server(make_app):
         app = make_app(**settings)
         if real_time:
             app.extensions["ivr"].now = _real_now
-        server = make_server("127.0.0.1", 0, app, threaded=True)  # port 0: the OS picks a free one
+        server = make_server("127.0.0.1", 0, _StaticRead(app), threaded=True)  # port 0: the OS picks a free one
         thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
         thread.start()
         live = LiveServer(app, server, thread)
