@@ -51,15 +51,47 @@ class _Strict(BaseModel):
 
 PhoneNumber = Annotated[str, AfterValidator(e164)]
 
+# Numbers a caller would pay extra to be put through to, or that share the cost: never a desk.
+COSTLY = {
+    phonenumbers.PhoneNumberType.PREMIUM_RATE: "a premium-rate number (callers put through to it would pay extra)",
+    phonenumbers.PhoneNumberType.SHARED_COST: "a shared-cost number (callers put through to it would pay part of the cost)",
+}
+
+
+def ordinary(value: str) -> str:
+    """A desk's number: valid, and not premium-rate or shared-cost (ValueError with the reason)."""
+    kind = COSTLY.get(phonenumbers.number_type(phonenumbers.parse(value, None)))
+    if kind:
+        raise ValueError(f"{value} is {kind}: give the desk's ordinary number")
+    return value
+
+
+DeskNumber = Annotated[str, AfterValidator(e164), AfterValidator(ordinary)]
+
 
 ROLES = ("nurse", "billing", "scheduling", "admin")
 
 
 class Desk(_Strict):
     name: str
-    number: PhoneNumber
+    number: DeskNumber
     # Staff roles that work this desk's callback queue (admins see every queue).
     roles: list[Literal["nurse", "billing", "scheduling", "admin"]] = Field(default_factory=list)
+    # Its own weekly hours (the clinic's holidays still apply); absent: the clinic's hours. Outside them a
+    # transfer to the desk does not ring it and goes on as if nobody answered (callback offer, voicemail).
+    hours: dict[str, list[str]] | None = None
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        for day, spans in (value or {}).items():
+            if day not in WEEKDAYS:
+                raise _At(f"{day!r} is not a weekday ({', '.join(WEEKDAYS)})", day)
+            try:
+                parse_spans(spans)
+            except ValueError as exc:
+                raise _At(str(exc), day) from None
+        return value
 
 
 class _CallsPatients(_Strict):
@@ -306,6 +338,14 @@ class ClinicSettings(_Strict):
         weekly = {WEEKDAYS.index(day): parse_spans(spans) for day, spans in self.hours.items()}
         holidays = {h.date: Holiday(h.date, h.name, parse_spans(h.hours)) for h in self.holidays}
         return Schedule(self.zone, weekly, holidays)
+
+    @functools.cached_property
+    def desk_schedules(self) -> dict[str, Schedule]:
+        """The schedules of the desks that keep their own hours (with the clinic's holidays)."""
+        clinic = self.schedule()
+        return {key: Schedule(clinic.timezone, {WEEKDAYS.index(d): parse_spans(s) for d, s in desk.hours.items()},
+                              clinic.holidays)
+                for key, desk in self.desks.items() if desk.hours is not None}
 
     def desk_numbers(self) -> dict[str, str]:
         return {key: desk.number for key, desk in self.desks.items()}

@@ -211,6 +211,8 @@ class Context:
     # caller's number -> their callback already in line, if any (a ``returning`` node asks)
     in_line: Callable[[str], InLine | None] = _nobody_in_line
     languages: frozenset[str] = frozenset()  # languages calls may switch to (the clinic's voices)
+    # desk id -> its own hours, for desks that keep them (a transfer outside them goes on as if unanswered)
+    desk_schedules: Mapping[str, Schedule] = field(default_factory=dict)
 
 
 @dataclass

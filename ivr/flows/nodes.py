@@ -291,6 +291,9 @@ class Transfer:
             limit = ctx.long_wait_seconds if node.long_wait_minutes is None else node.long_wait_minutes * 60
             if ctx.wait_seconds(node.desk) > limit:
                 return Transition(goto=node.on_long_wait)
+        own_hours = ctx.desk_schedules.get(node.desk or "")
+        if own_hours is not None and own_hours.status(ctx.now) != OpenStatus.OPEN and node.on_no_answer:
+            return Transition(goto=node.on_no_answer)  # the desk is closed now: nobody would answer
         number = node.number or ctx.desks[node.desk or ""]
         said: list[Action] = [Prompt(node.prompt, call.lang)] if node.prompt else []
         return Transition(said + [Dial(number=number, timeout=node.timeout, desk=node.desk)])
