@@ -94,3 +94,10 @@ FOLLOWUP_RATE = "ivr:fu:rate"  # string: the calls-per-second limiter's theoreti
 CALLBACK_LIVE = "ivr:callbacks:live"  # pub/sub channel: JSON {v, department, kind, id} after each change (no patient data)
 CALLBACK_LIVE_VERSION = "ivr:callbacks:live:version"  # counter: +1 per published change (the events' ids)
 CALLBACK_LIVE_RECENT = "ivr:callbacks:live:recent"  # list: the last published events, newest first (replayed on reconnect)
+# Texts to patients (ivr.store.texts): {0} of the patient's keys is followups.patient_key(phone), never the number.
+TEXT_SENT = "ivr:texts:sent:{0}"  # zset per patient: "purpose:ref" -> when texted (the per-day and per-week limits)
+TEXT_GUARD = "ivr:texts:guard:{0}"  # string per "purpose:ref": "pending" (SET NX before the REST request), then the MessageSid
+TEXT_MESSAGE = "ivr:texts:message:{0}"  # hash per MessageSid: callback, purpose, status, rank, error
+TEXT_LOG = "ivr:texts:log:{0}"  # list per callback id: JSON lines (sent, not sent, replies sealed, opt-outs), newest first
+TEXT_LATEST = "ivr:texts:latest:{0}"  # string per patient: the callback last texted about (replies land there)
+TEXT_LINE = "ivr:texts:line:{0}"  # string per patient: "type|source" (mobile|lookup, landline|keypad...), 30 days
