@@ -589,7 +589,7 @@ redis.call('ZREM', K_LEASES .. dept, id)
 redis.call('ZREM', K_SCHEDULED .. dept, id)
 if (f[4] or '') ~= '' then redis.call('SREM', K_STAFF .. f[4], id) end
 redis.call('HSET', h, 'status', 'closed', 'claimed_by', '', 'lease_until', '0',
-           'note', 'cancelled by the patient on the phone', 'finished_at', now)
+           'note', 'cancelled by the patient ' .. (ARGV[6] or 'on the phone'), 'finished_at', now)
 if redis.call('HGET', K_PHONES .. dept, phone) == id then redis.call('HDEL', K_PHONES .. dept, phone) end
 redis.call('ZADD', K_EVENTS .. dept, now, 'cancelled|' .. id .. '|' .. tostring(t - tonumber(f[5])))
 redis.call('ZREMRANGEBYSCORE', K_EVENTS .. dept, '-inf', '(' .. tostring(t - tonumber(ARGV[5])))
@@ -758,10 +758,10 @@ class CallbackQueue:
         self.open_for_into(pipe, phone)
         return self.parse_open_for(pipe.execute()[0], phone)
 
-    def cancel(self, callback_id: str, phone: str) -> bool:
-        """The patient calling from ``phone`` cancels their open callback: it leaves the queue (closed,
-        "cancelled by the patient on the phone"). False if it is not open or not that number's."""
-        dept = self._cancel(args=[callback_id, phone, repr(self.clock()), FINISHED_TTL, EVENTS_KEEP])
+    def cancel(self, callback_id: str, phone: str, how: str = "on the phone") -> bool:
+        """The patient calling (or texting, ``how``) from ``phone`` cancels their open callback: it leaves the
+        queue (closed, "cancelled by the patient on the phone"). False if it is not open or not that number's."""
+        dept = self._cancel(args=[callback_id, phone, repr(self.clock()), FINISHED_TTL, EVENTS_KEEP, how])
         if not dept:
             return False
         self.live.publish("outcome", callback_id, _text(dept))  # closed, as a console sees it
