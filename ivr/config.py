@@ -42,6 +42,9 @@ class Defaults:
     REDIS_REPLICA_WAIT_MS = 500  # IVR_REDIS_REPLICA_WAIT_MS: how long a confirmed write waits for them
     TWILIO_ACCOUNT_SID = ""
     TWILIO_AUTH_TOKEN = ""
+    # Texts to patients (ivr.texts): on once a Messaging Service is named; its numbers send them.
+    TWILIO_MESSAGING_SERVICE_SID = ""  # IVR_TWILIO_MESSAGING_SERVICE_SID (or TWILIO_MESSAGING_SERVICE_SID): MG...
+    TEXTS_AFTER_UNREACHED_FOLLOWUP = False  # IVR_TEXTS_AFTER_UNREACHED_FOLLOWUP=1: a text when a follow-up call reached nobody
     CALL_STATE_TTL = 6 * 3600
     RELOAD_INTERVAL = 2.0  # seconds between checks for edited config/prompt files
     LOG_LEVEL = "INFO"
