@@ -109,6 +109,15 @@ class PromptCatalog:
         """Language -> prompt id -> the {names} its text says (flow validation checks them per node)."""
         return {lang: {pid: placeholder_names(text) for pid, text in texts.items()} for lang, texts in self.texts.items()}
 
+    def with_texts(self, changes: dict[str, dict[str, str]]) -> "PromptCatalog":
+        """This catalog with some texts replaced or added (a flow's draft prompts over the live ones)."""
+        if not any(changes.values()):
+            return self
+        texts = {lang: dict(t) for lang, t in self.texts.items()}
+        for lang, changed in changes.items():
+            texts.setdefault(lang, {}).update(changed)
+        return PromptCatalog(texts, self.audio, self.folder)
+
     def audio_file(self, lang: str, prompt_id: str) -> str | None:
         return self.audio.get(lang, {}).get(prompt_id)
 

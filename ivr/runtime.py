@@ -68,6 +68,7 @@ class Runtime:
         self._checked_at = clock()
         self.store: FlowStore | None = None  # set by attach(): flow versions in Redis
         self._generation: int | None = None
+        self._settings_generation: int | None = None  # ivr:settings:generation when the files were last read
         self._checked: dict[str, Flow] = {}  # flows loaded from Redis against the current settings
         self.settings_error = ""  # why the latest edit of clinic settings or prompts is not live ("" if it is)
         clinic, prompts, report = check_all(self.config_dir, self.prompts_dir)
@@ -145,8 +146,9 @@ class Runtime:
         with self._lock:
             self._sync_store()
 
-    def environment(self) -> Environment:
-        return environment(self.clinic, self.prompts)
+    def environment(self, prompts: PromptCatalog | None = None) -> Environment:
+        """What flows may refer to now (with ``prompts``: a draft's prompts instead of the live ones)."""
+        return environment(self.clinic, prompts or self.prompts)
 
     def _source(self, flow: Flow) -> str:
         return f"{self.config_dir.name}/flows/{Path(flow.source).name}"
@@ -161,7 +163,14 @@ class Runtime:
             if force:
                 for flow in self._report.flows.values():
                     self.store.publish_file(flow.name, flow.text, self._source(flow))
-            generation = self.store.generation()
+            generation, settings = self.store.generations()
+            if self._settings_generation is None:
+                self._settings_generation = settings
+            elif settings != self._settings_generation:  # prompts or clinic.yaml written by another process
+                self._settings_generation = settings
+                self._stamp = self._fingerprint()
+                self.reload()
+                return
             if generation == self._generation and not force:
                 return
             self._load_live(self.store.live())

@@ -225,12 +225,17 @@ def test_prompt_text_edit_rewrites_only_that_prompt_and_audits_the_old_text(make
     before = (prompts / "en" / "prompts.yaml").read_text()
     admin.post("/admin/prompts/welcome", data={"csrf_token": csrf(admin, "/admin/prompts/welcome"),
                                               "text_en": "Welcome to {clinic_name}.", "text_es": ""})
+    assert (prompts / "en" / "prompts.yaml").read_text() == before  # in the draft of flow main until it is published
+    admin.post("/admin/flows/main/save", data={"csrf_token": csrf(admin, "/admin/flows/main"),
+                                              "text": FlowStore(redis_conn).draft("main").text, "action": "publish"})
     after = (prompts / "en" / "prompts.yaml").read_text()
     changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines()) if a != b]
     assert changed == [("welcome: Thank you for calling {clinic_name}.", 'welcome: "Welcome to {clinic_name}."')]
     assert _phone(app).start().said[0] == "Welcome to Riverside Family Clinic."
     entry = AuditLog(redis_conn).for_actor("ada")[0]
-    assert entry.action == "prompt_edit" and entry.detail == "was: Thank you for calling {clinic_name}."
+    assert entry.action == "flow_publish"
+    entry = next(e for e in AuditLog(redis_conn).for_actor("ada") if e.action == "prompt_edit")
+    assert entry.detail == "live with flow main; was: Thank you for calling {clinic_name}."
 
 
 def test_a_misspelled_placeholder_is_refused_with_the_ones_a_call_can_fill(make_app, config_copy, users, phone):
@@ -243,7 +248,7 @@ def test_a_misspelled_placeholder_is_refused_with_the_ones_a_call_can_fill(make_
         resp = admin.post("/admin/prompts/welcome", data={"csrf_token": csrf(admin, "/admin/prompts/welcome"),
                                                          "text_en": text, "text_es": ""}, follow_redirects=True)
         page = resp.get_data(as_text=True)
-        assert "not saved" in page
+        assert "Not saved" in page
         assert (prompts / "en" / "prompts.yaml").read_text() == before
     assert "{clinc_name} is not a value a call can fill in" in admin.post(
         "/admin/prompts/welcome", data={"csrf_token": csrf(admin, "/admin/prompts/welcome"), "text_en": "Hi {clinc_name}"},
@@ -389,4 +394,4 @@ def test_try_it_speaks_a_prompt_saved_a_moment_ago(make_app, config_copy, users)
 
     assert "Thank you for calling Riverside Family Clinic." in first_words()
     admin.post("/admin/prompts/welcome", data={"csrf_token": token, "text_en": "Welcome to {clinic_name}.", "text_es": ""})
-    assert "Welcome to Riverside Family Clinic." in first_words()
+    assert "Welcome to Riverside Family Clinic." in first_words()  # the draft's prompt, before it is published

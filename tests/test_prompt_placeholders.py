@@ -35,7 +35,7 @@ def test_the_prompt_page_refuses_a_placeholder_the_prompts_uses_cannot_fill(make
     before = (prompts / "en" / "prompts.yaml").read_text()
 
     page = _save(admin, "main_menu", "The wait is {minutes}. For appointments, press 1.")
-    assert "en: not saved: {minutes} cannot be filled in here: this prompt is played by node &#39;main_menu&#39; " \
+    assert "Not saved: English: {minutes} cannot be filled in here: this prompt is played by node &#39;main_menu&#39; " \
            "(a menu) in flow &#39;main&#39;; it can use {clinic_name}, {hours_today}, {hours_week}, {next_open}" in page
     page = _save(admin, "welcome", "Hello {first_name}, thank you for calling {clinic_name}.")
     assert "{first_name} cannot be filled in here" in page
@@ -44,9 +44,9 @@ def test_the_prompt_page_refuses_a_placeholder_the_prompts_uses_cannot_fill(make
     assert (prompts / "en" / "prompts.yaml").read_text() == before  # nothing written
 
     # Where the use fills them in, the same placeholders are fine.
-    assert "Saved (en)" in _save(admin, "callback_offer", "The wait is about {minutes}. Press 1 for a call back.")
-    assert "Saved (en)" in _save(admin, "followup_feeling", "{first_name}, how do you feel? Press 1 if better.")
-    assert "Saved (en)" in _save(admin, "main_menu", "{hours_today} For appointments, press 1. {next_open}")
+    assert "Saved in the draft of flow" in _save(admin, "callback_offer", "The wait is about {minutes}. Press 1 for a call back.")
+    assert "Saved in the draft of flow" in _save(admin, "followup_feeling", "{first_name}, how do you feel? Press 1 if better.")
+    assert "Saved in the draft of flow" in _save(admin, "main_menu", "{hours_today} For appointments, press 1. {next_open}")
     # A typo is refused with the ones this prompt can use.
     assert "{clinc_name} is not a value a call can fill in (this prompt can use {clinic_name}, {hours_today}, " \
            "{hours_week}, {next_open})" in _save(admin, "welcome", "Welcome to {clinc_name}.")

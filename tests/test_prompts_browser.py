@@ -57,7 +57,7 @@ def test_try_it_speaks_a_prompt_saved_a_second_earlier(page, start_server, confi
     page.goto(server.url + "/admin/prompts/welcome")
     page.get_by_label("Text in English (en)").fill("Hello from {clinic_name}, with words saved just now.")
     page.get_by_role("button", name="Save texts").click()
-    expect(page.locator(".flash-info")).to_contain_text("Saved (en)")
+    expect(page.locator(".flash-info")).to_contain_text("Saved in the draft of flow main (en)")
 
     page.wait_for_timeout(1000)
     page.goto(server.url + "/admin/flows/main")

@@ -11,6 +11,8 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 
 from ivr import services
 from ivr.flows import Flow, FlowInvalid, FlowRuntimeError, load_flow
+from ivr.flows.validate import flow_prompt_uses
+from ivr.prompts import PromptCatalog, PromptError, load_prompts
 from ivr.staff.audit import record
 from ivr.staff.auth import current_user, role_required
 from ivr.store import audit as actions
@@ -35,6 +37,23 @@ def draft_text(name: str) -> str:
     return draft.text if draft else live_flow_text(name)
 
 
+def draft_catalog(name: str) -> PromptCatalog:
+    """The live prompts with the texts saved into flow ``name``'s draft: what Try-it plays and checks use."""
+    svc = services.get()
+    return svc.runtime.prompts.with_texts(svc.flow_versions.draft_prompts(name))
+
+
+def prompt_changes(name: str) -> dict[str, dict[str, str]]:
+    """The draft's prompt texts that differ from the live ones (language -> id -> new text)."""
+    live = services.get().runtime.prompts.texts
+    out: dict[str, dict[str, str]] = {}
+    for lang, texts in services.get().flow_versions.draft_prompts(name).items():
+        for pid, text in texts.items():
+            if live.get(lang, {}).get(pid) != text:
+                out.setdefault(lang, {})[pid] = text
+    return out
+
+
 def editor_state(name: str) -> tuple[Draft | None, str, list[dict], str]:
     """(draft, the text both views show, its problems, the live text) for flow ``name``."""
     draft = services.get().flow_versions.draft(name)
@@ -53,11 +72,17 @@ def problems_by_node(issues: list[dict]) -> dict[str, int]:
     return counts
 
 
-def said(prompt_id: str) -> str:
+def said(prompt_id: str, catalog: PromptCatalog | None = None) -> str:
     """A prompt's text in the clinic's first language, for pictures and lists ("" if it has none)."""
     runtime = services.get().runtime
     lang = next(iter(runtime.clinic.languages))
-    return runtime.prompts.texts.get(lang, {}).get(prompt_id, "")
+    return (catalog or runtime.prompts).texts.get(lang, {}).get(prompt_id, "")
+
+
+def said_in(name: str):
+    """``said`` with flow ``name``'s draft prompts (the editor shows what the draft says)."""
+    catalog = draft_catalog(name)
+    return lambda prompt_id: said(prompt_id, catalog)
 
 
 def live_flow_text(name: str) -> str:
@@ -78,7 +103,7 @@ def check(name: str, text: str) -> tuple[Flow | None, list[dict]]:
     if len(text) > MAX_TEXT:
         return None, [{"line": None, "node": None, "message": _too_long(text)}]
     try:
-        flow = load_flow(text, name, services.get().runtime.environment())
+        flow = load_flow(text, name, services.get().runtime.environment(draft_catalog(name)))
     except FlowInvalid as exc:
         return None, [{"line": i.line, "node": i.node, "message": i.message} for i in exc.issues]
     if flow.name != name:
@@ -138,12 +163,13 @@ def flow_yaml(name: str):
         text=text,
         draft=draft,
         issues=issues,
-        svg=flow_svg(text, problems_by_node(issues), node_link(url_for("admin.flow", name=name)), said),
+        svg=flow_svg(text, problems_by_node(issues), node_link(url_for("admin.flow", name=name)), said_in(name)),
         history=history,
         live=live,
         languages=list(svc.runtime.clinic.languages),
         zone=svc.runtime.clinic.zone,
-        changed=draft is not None and draft.text != live_text,
+        changed=draft is not None and (draft.text != live_text or bool(prompt_changes(name))),
+        prompt_changes=prompt_changes(name),
     )
 
 
@@ -153,7 +179,7 @@ def check_view(name: str):
     require_flow(name)
     text = _json_text(_json_body())
     flow, issues = check(name, text)  # the length first: a too-long text is neither parsed nor drawn
-    svg = flow_svg(text, problems_by_node(issues), node_link(url_for("admin.flow", name=name)), said)
+    svg = flow_svg(text, problems_by_node(issues), node_link(url_for("admin.flow", name=name)), said_in(name))
     return jsonify({"ok": flow is not None, "issues": issues, "svg": svg, "version": flow.version if flow else None})
 
 
@@ -185,7 +211,7 @@ def try_view(name: str):
     try:
         if state is not None and state.get("version") != flow.version:
             return jsonify({"error": "The draft changed during the call: start a new call."}), 409
-        turn = tryit.run(svc.runtime, flow, svc.now(), state, action, str(body.get("hours") or ""))
+        turn = tryit.run(svc.runtime, flow, svc.now(), state, action, str(body.get("hours") or ""), draft_catalog(name))
     except (FlowRuntimeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         return jsonify({"error": f"The call cannot go on: {exc}"}), 422
     return jsonify(turn)
@@ -217,17 +243,57 @@ def save(name: str):
         record(actions.FLOW_PUBLISH_REFUSED, target=f"flow:{name}", detail="; ".join(f"line {i['line']}: {i['message']}" for i in issues))
         flash(f"Not published: the draft has {len(issues)} problem{'s' if len(issues) != 1 else ''}. It is kept as a draft.", "error")
         return _back(name)
-    if flow.version == svc.flow_versions.live_version(name):
+    changes = prompt_changes(name)
+    if flow.version == svc.flow_versions.live_version(name) and not changes:
         svc.flow_versions.discard_draft(name)
         flash("Nothing to publish: the draft is the same as the live version.", "info")
         return _back(name)
     note = (request.form.get("note") or "").strip()[:200]
-    version = svc.flow_versions.publish(name, text, user.name, note=note)
+    try:
+        version = publish_with_prompts(name, text, changes, user.name, note)
+    except PromptError as exc:
+        flash(f"Not published: a prompt could not be saved: {exc}. The draft is kept.", "error")
+        return _back(name)
     svc.flow_versions.discard_draft(name)
-    svc.runtime.sync_flows()
-    record(actions.FLOW_PUBLISH, target=f"flow:{name}", detail=f"version {version.n} ({version.version}) {note}".strip())
-    flash(f"Version {version.n} is live. Calls already in progress finish on the version they started with.", "info")
+    record(actions.FLOW_PUBLISH, target=f"flow:{name}", detail=f"version {version.n} ({version.version}) {note}".strip()
+           + (f"; prompts {_listed(changes)}" if changes else ""))
+    flash(f"Version {version.n} is live" + (f", with the prompts {_listed(changes)}" if changes else "")
+          + ". Calls already in progress finish on the version they started with.", "info")
     return _back(name)
+
+
+def _listed(changes: dict[str, dict[str, str]]) -> str:
+    return ", ".join(f"{pid} ({lang})" for lang, texts in sorted(changes.items()) for pid in sorted(texts))
+
+
+def publish_with_prompts(name: str, text: str, changes: dict[str, dict[str, str]], who: str, note: str):
+    """Make flow text and prompt texts live together: the prompt files, then the flow version.
+
+    The prompts live before (if not yet kept) and after are kept with the versions, so a
+    rollback restores both. Every web process reloads the prompts at its next request.
+    Raises PromptError (nothing published) if a prompts file cannot be changed.
+    """
+    from .prompt_pages import write_prompt
+
+    svc = services.get()
+    store, runtime = svc.flow_versions, svc.runtime
+    folder = runtime.prompts_dir
+    live = store.live_version(name)
+    current = next((v for v in store.history(name) if v.version == live), None)
+    if current is not None and store.kept_prompts(name, current.n) is None:
+        store.keep_prompts(name, current.n, load_prompts(folder).texts)
+    for lang, texts in sorted(changes.items()):
+        for pid, new_text in sorted(texts.items()):
+            previous = write_prompt(folder, lang, pid, new_text)
+            record(actions.PROMPT_EDIT, target=f"prompt:{lang}:{pid}",
+                   detail=f"live with flow {name}; was: {previous}" if previous is not None else f"live with flow {name}; new text")
+    version = store.publish(name, text, who, note=note)
+    store.keep_prompts(name, version.n, load_prompts(folder).texts)
+    if changes:
+        store.settings_changed()
+        runtime.refresh(force=True)
+    runtime.sync_flows()
+    return version
 
 
 @bp.post("/flows/<name>/discard")
@@ -281,7 +347,40 @@ def diff(name: str):
         )
     )
     record(actions.VIEW_FLOW_DIFF, target=f"flow:{name}", detail=f"versions {a.n} and {b.n}")
-    return render_template("admin/flow_diff.html", name=name, a=a, b=b, lines=lines, history=history, zone=svc.runtime.clinic.zone)
+    before, after = svc.flow_versions.kept_prompts(name, a.n), svc.flow_versions.kept_prompts(name, b.n)
+    prompts = _prompt_diff(name, before, after, [svc.flow_versions.text(a.version) or "", svc.flow_versions.text(b.version) or ""])
+    return render_template("admin/flow_diff.html", name=name, a=a, b=b, lines=lines, history=history, zone=svc.runtime.clinic.zone,
+                           prompts=prompts, prompts_known=before is not None and after is not None)
+
+
+def used_prompts(name: str, text: str, texts: dict[str, dict[str, str]]) -> set[str] | None:
+    """The prompt ids a version of a flow plays (with the prompts it was published with); None if it does not load."""
+    runtime = services.get().runtime
+    try:
+        flow = load_flow(text, name, runtime.environment(runtime.prompts.with_texts(texts)))
+    except FlowInvalid:
+        return None
+    return set(flow_prompt_uses([flow], {}))
+
+
+def _prompt_diff(name: str, before, after, texts: list[str]) -> list[dict]:
+    """Prompt texts the two versions differ in, among those either plays: [{id, lang, old, new}]."""
+    if before is None or after is None:
+        return []
+    used: set[str] = set()
+    for text, kept in zip(texts, (before, after)):
+        ids = used_prompts(name, text, kept)
+        if ids is None:  # cannot tell which it plays: every prompt that changed
+            used = {pid for t in (before, after) for lang in t.values() for pid in lang}
+            break
+        used |= ids
+    rows = []
+    for lang in sorted(set(before) | set(after)):
+        for pid in sorted(used):
+            old, new = before.get(lang, {}).get(pid), after.get(lang, {}).get(pid)
+            if old != new:
+                rows.append({"id": pid, "lang": lang, "old": old, "new": new})
+    return rows
 
 
 @bp.post("/flows/<name>/rollback/<int:n>")
@@ -290,13 +389,30 @@ def rollback(name: str, n: int):
     svc = services.get()
     entry = _entry(name, n)
     text = svc.flow_versions.text(entry.version) or ""
-    flow, issues = check(name, text)
+    kept = svc.flow_versions.kept_prompts(name, n) or {}
+    used = used_prompts(name, text, kept) or set()
+    live = svc.runtime.prompts.texts
+    restore = {}  # the prompts version n plays, as they were when it was live
+    for lang, texts in kept.items():
+        changed = {pid: t for pid, t in texts.items() if pid in used and live.get(lang, {}).get(pid) != t}
+        if changed:
+            restore[lang] = changed
+    try:
+        flow = load_flow(text, name, svc.runtime.environment(svc.runtime.prompts.with_texts(restore)))
+        issues: list[dict] = []
+    except FlowInvalid as exc:
+        flow, issues = None, [{"line": i.line, "node": i.node, "message": i.message} for i in exc.issues]
     if flow is None:
         record(actions.FLOW_PUBLISH_REFUSED, target=f"flow:{name}", detail=f"rollback to version {n}: {issues[0]['message']}")
         flash(f"Version {n} no longer validates with today's settings and prompts: {issues[0]['message']}", "error")
         return redirect(url_for("admin.flow", name=name))
-    version = svc.flow_versions.publish(name, text, current_user().name, note=f"rollback to version {n}")
-    svc.runtime.sync_flows()
-    record(actions.FLOW_ROLLBACK, target=f"flow:{name}", detail=f"version {n} published again as version {version.n} ({version.version})")
-    flash(f"Rolled back: version {n} is live again as version {version.n}.", "info")
+    try:
+        version = publish_with_prompts(name, text, restore, current_user().name, f"rollback to version {n}")
+    except PromptError as exc:
+        flash(f"Not rolled back: a prompt could not be restored: {exc}.", "error")
+        return redirect(url_for("admin.flow", name=name))
+    record(actions.FLOW_ROLLBACK, target=f"flow:{name}", detail=f"version {n} published again as version {version.n} ({version.version})"
+           + (f"; prompts {_listed(restore)} restored" if restore else ""))
+    flash(f"Rolled back: version {n} is live again as version {version.n}"
+          + (f", with its prompts {_listed(restore)}" if restore else "") + ".", "info")
     return redirect(url_for("admin.flow", name=name))

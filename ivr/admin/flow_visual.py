@@ -24,7 +24,8 @@ from ivr.staff.audit import record
 from ivr.staff.auth import current_user, role_required
 
 from . import bp, node_forms
-from .flow_pages import MAX_TEXT, check, draft_text, editor_state, problems_by_node, require_flow, said
+from .flow_pages import (MAX_TEXT, check, draft_catalog, draft_text, editor_state, prompt_changes,
+                         problems_by_node, require_flow, said, said_in)
 from .picture import flow_svg, node_link
 
 
@@ -59,7 +60,7 @@ def flow(name: str):
             abort(404)
         step = _step_view(selected, raw, edit, issues)
     languages = _flow_languages(edit)
-    prompts = _prompt_choices()
+    prompts = _prompt_choices(name)
     history = svc.flow_versions.history(name)
     record(actions.VIEW_FLOW, target=f"flow:{name}", detail=f"visual editor{', step ' + selected if selected else ''}")
     counts = problems_by_node(issues)
@@ -75,7 +76,7 @@ def flow(name: str):
         steps=[(n, raw.get("type") if isinstance(raw, dict) else None) for n, raw in edit.nodes.items()],
         start=edit.data.get("start"),
         step=step,
-        svg=flow_svg(text, counts, node_link(url_for("admin.flow", name=name)), said, selected),
+        svg=flow_svg(text, counts, node_link(url_for("admin.flow", name=name)), said_in(name), selected),
         kinds=[(k, node_forms.KIND_WORDS.get(k, k)) for k in KINDS],
         kind_words=node_forms.KIND_WORDS,
         connect=_targets(edit),
@@ -90,7 +91,8 @@ def flow(name: str):
         history=history,
         live=svc.flow_versions.live_version(name),
         zone=svc.runtime.clinic.zone,
-        changed=draft is not None and draft.text != live_text,
+        changed=draft is not None and (draft.text != live_text or bool(prompt_changes(name))),
+        prompt_changes=prompt_changes(name),
     )
 
 
@@ -101,13 +103,13 @@ def _flow_languages(edit: FlowEdit) -> list[str]:
     return list(services.get().runtime.clinic.languages)
 
 
-def _prompt_choices() -> list[tuple[str, str]]:
-    """(id, "id — what it says") for every prompt the clinic has, for the prompt lists."""
-    runtime = services.get().runtime
-    ids = sorted(set().union(*runtime.prompts.ids().values())) if runtime.prompts.ids() else []
+def _prompt_choices(name: str) -> list[tuple[str, str]]:
+    """(id, "id — what it says") for every prompt the clinic has and the draft adds, for the prompt lists."""
+    catalog = draft_catalog(name)
+    ids = sorted(set().union(*catalog.ids().values())) if catalog.ids() else []
     out = []
     for pid in ids:
-        words = said(pid)
+        words = said(pid, catalog)
         out.append((pid, f"{pid} — “{words[:70]}{'…' if len(words) > 70 else ''}”" if words else f"{pid} (recording)"))
     return out
 

@@ -1,10 +1,12 @@
 """Prompt pages: texts per language, missing translations, recorded audio (upload, listen).
 
-The files stay the source the runtime reads (prompts/<lang>/prompts.yaml and
-prompts/<lang>/audio/<id>.wav|mp3): an edit rewrites only that prompt's entry
-in the language's file, atomically, after checking the result parses to the
-same prompts plus the change; the previous text goes to the audit log. The
-runtime picks the change up within two seconds like any file edit.
+A text edit goes into a flow's draft (``save_prompt_to_draft``: the flow that plays
+the prompt, or the one chosen), so callers hear it only when that flow is published,
+together with the flow's own changes; Try-it plays it at once. Publishing writes
+the live files the runtime reads (prompts/<lang>/prompts.yaml: only that prompt's
+entry, atomically, after checking the result parses to the same prompts plus the
+change; ``write_prompt``) and the previous text goes to the audit log.
+Recordings (prompts/<lang>/audio/<id>.wav|mp3) are used at once.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 
 from ivr import services
+from ivr.flows import FlowInvalid, load_flow
+from ivr.flows.validate import flow_prompt_uses
 from ivr.flows import yaml_lines
 from ivr.flows.validate import PromptUse, braces, unfillable
 from ivr.prompts import (AUDIO_TYPES, FOLLOWUP_VALUES, PLACEHOLDERS, PromptCatalog, PromptError, load_prompts,
@@ -25,7 +29,8 @@ from ivr.store import audit as actions
 
 from . import audio, bp
 from .clinic_file import atomic_write, replace_blocks
-from ivr.staff.auth import role_required
+from .flow_pages import check, draft_catalog, draft_text
+from ivr.staff.auth import current_user, role_required
 
 PROMPT_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MAX_TEXT = 2000
@@ -66,8 +71,7 @@ def prompts():
                            placeholders=PLACEHOLDERS)
 
 
-def _uses(prompt_id: str) -> list[PromptUse]:
-    """Where calls play the prompt now: nodes of the live flows, and the code's own uses."""
+def _live_flows() -> list:
     runtime = services.get().runtime
     flows = []
     for name in runtime.flows.names:
@@ -75,7 +79,90 @@ def _uses(prompt_id: str) -> list[PromptUse]:
             flows.append(runtime.flows.live(name))
         except KeyError:
             continue
+    return flows
+
+
+def _uses(prompt_id: str, draft_of: str | None = None) -> list[PromptUse]:
+    """Where calls play the prompt: nodes of the live flows (flow ``draft_of`` as its draft has it, when
+    the draft loads), and the code's own uses."""
+    runtime = services.get().runtime
+    drafted = _draft_flow(draft_of) if draft_of is not None else None
+    flows = [f for f in _live_flows() if drafted is None or f.name != draft_of] + ([drafted] if drafted else [])
     return prompt_uses(prompt_id, flows, {runtime.clinic.followups.flow: FOLLOWUP_VALUES})
+
+
+def _draft_flow(name: str):
+    try:
+        return load_flow(draft_text(name), name, services.get().runtime.environment(draft_catalog(name)))
+    except FlowInvalid:
+        return None
+
+
+def flow_for(prompt_id: str) -> str:
+    """The flow a prompt's edit goes live with: the first live flow that plays it, else the default flow."""
+    for flow in _live_flows():
+        if prompt_id in flow_prompt_uses([flow], {}):
+            return flow.name
+    return services.get().runtime.clinic.default_flow
+
+
+def _flows() -> list[str]:
+    svc = services.get()
+    return sorted(set(svc.flow_versions.live()) | set(svc.runtime.flows.names) | set(svc.flow_versions.draft_names()))
+
+
+def pending(prompt_id: str | None = None) -> list[tuple[str, str, str, str]]:
+    """Prompt texts saved into drafts, not heard by callers yet: (flow, lang, id, text)."""
+    store = services.get().flow_versions
+    out = []
+    for flow in store.draft_names():
+        for lang, texts in sorted(store.draft_prompts(flow).items()):
+            out += [(flow, lang, pid, text) for pid, text in sorted(texts.items()) if prompt_id in (None, pid)]
+    return out
+
+
+class PromptRefused(ValueError):
+    """A prompt text that would not be heard as written; the message says why, in the manager's words."""
+
+
+def save_prompt_to_draft(flow: str, prompt_id: str, texts: dict[str, str], who: str) -> list[str]:
+    """Save a prompt's texts (language -> text) into flow ``flow``'s draft; returns the languages changed.
+
+    Every language is checked before any is kept (length, placeholders every use of the
+    prompt can fill, the draft's own use included); callers hear them when the flow is
+    published. Raises PromptRefused (nothing kept) with "<language name>: reason".
+    The one way prompt texts are changed: the prompt page, the step form's "new prompt"
+    and the department wizard all call it.
+    """
+    if not PROMPT_ID.fullmatch(prompt_id):
+        raise PromptRefused("a prompt's name uses lower-case letters, digits and _ and starts with a letter")
+    svc = services.get()
+    store = svc.flow_versions
+    names = {code: voice.name for code, voice in svc.runtime.clinic.languages.items()}
+    current = draft_catalog(flow)
+    uses = _uses(prompt_id, draft_of=flow)
+    keep: dict[str, str] = {}
+    for lang in _languages():
+        text = " ".join((texts.get(lang) or "").split())
+        if not text or current.texts.get(lang, {}).get(prompt_id) == text:
+            continue  # an empty box leaves the prompt as it is (or missing)
+        if len(text) > MAX_TEXT:
+            raise PromptRefused(f"{names.get(lang, lang)}: the text is longer than {MAX_TEXT} characters")
+        problem = text_problem(text, uses)
+        if problem:
+            raise PromptRefused(f"{names.get(lang, lang)}: {problem}")
+        keep[lang] = text
+    if not keep:
+        return []
+    base = draft_text(flow)
+    for lang, text in keep.items():
+        store.save_draft_prompt(flow, lang, prompt_id, text)
+        was = current.texts.get(lang, {}).get(prompt_id)
+        record(actions.PROMPT_EDIT, target=f"prompt:{lang}:{prompt_id}",
+               detail=f"in the draft of flow {flow}; " + (f"was: {was}" if was is not None else "new text"))
+    # The draft (its text as it was, or the live one) with its problems as they are now with these prompts.
+    store.save_draft(flow, base, who, check(flow, base)[1])
+    return list(keep)
 
 
 def usable(uses: list[PromptUse]) -> list[str]:
@@ -98,10 +185,15 @@ def text_problem(text: str, uses: list[PromptUse]) -> str:
 def prompt(prompt_id: str):
     _check_id(prompt_id)
     catalog = _catalog()
-    uses = _uses(prompt_id)
+    flow = request.args.get("flow") or flow_for(prompt_id)
+    if flow not in _flows():
+        flow = flow_for(prompt_id)
+    uses = _uses(prompt_id, draft_of=flow)
+    drafted = draft_catalog(flow).texts
     return render_template("admin/prompt.html", prompt_id=prompt_id, languages=_languages(), catalog=catalog,
                            clinic=services.get().runtime.clinic, uses=uses, usable=usable(uses),
-                           placeholders=PLACEHOLDERS)
+                           placeholders=PLACEHOLDERS, flow=flow, flows=_flows(), drafted=drafted,
+                           pending=pending(prompt_id))
 
 
 def write_prompt(folder: Path, lang: str, prompt_id: str, text: str) -> str | None:
@@ -127,32 +219,22 @@ def write_prompt(folder: Path, lang: str, prompt_id: str, text: str) -> str | No
 @role_required("admin")
 def save_prompt(prompt_id: str):
     _check_id(prompt_id)
-    catalog, uses = _catalog(), _uses(prompt_id)
-    texts: dict[str, str] = {}
-    for lang in _languages():  # every language is checked before any is written
-        text = " ".join((request.form.get(f"text_{lang}") or "").split())
-        if not text or catalog.texts.get(lang, {}).get(prompt_id) == text:
-            continue  # an empty box leaves the prompt as it is (or missing)
-        if len(text) > MAX_TEXT:
-            flash(f"{lang}: the text is longer than {MAX_TEXT} characters.", "error")
-            return redirect(url_for("admin.prompt", prompt_id=prompt_id))
-        problem = text_problem(text, uses)
-        if problem:
-            flash(f"{lang}: not saved: {problem}.", "error")
-            return redirect(url_for("admin.prompt", prompt_id=prompt_id))
-        texts[lang] = text
-    changed = []
-    for lang, text in texts.items():
-        try:
-            previous = write_prompt(_folder(), lang, prompt_id, text)
-        except PromptError as exc:
-            flash(f"{lang}: not saved: {exc}", "error")
-            return redirect(url_for("admin.prompt", prompt_id=prompt_id))
-        record(actions.PROMPT_EDIT, target=f"prompt:{lang}:{prompt_id}",
-               detail=f"was: {previous}" if previous is not None else "new text")
-        changed.append(lang)
-    flash(f"Saved ({', '.join(changed)}). Calls use it within two seconds." if changed else "Nothing changed.", "info")
-    return redirect(url_for("admin.prompt", prompt_id=prompt_id))
+    flow = request.form.get("flow") or flow_for(prompt_id)
+    if flow not in _flows():
+        flash("Not saved: choose one of the flows.", "error")
+        return redirect(url_for("admin.prompt", prompt_id=prompt_id))
+    texts = {lang: request.form.get(f"text_{lang}") or "" for lang in _languages()}
+    try:
+        changed = save_prompt_to_draft(flow, prompt_id, texts, current_user().name)
+    except PromptRefused as exc:
+        flash(f"Not saved: {exc}.", "error")
+        return redirect(url_for("admin.prompt", prompt_id=prompt_id, flow=flow))
+    if changed:
+        flash(f"Saved in the draft of flow {flow} ({', '.join(changed)}): Try it plays it now; callers hear it "
+              f"when you publish flow {flow}.", "info")
+    else:
+        flash("Nothing changed.", "info")
+    return redirect(url_for("admin.prompt", prompt_id=prompt_id, flow=flow))
 
 
 @bp.post("/prompts/new")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ivr.flows import CallState, Dial, Event, Flow, Gather, Hangup, Prompt, Record, start, step
 from ivr.flows.actions import CancelCallback, Music, RequestCallback, SaveVoicemail
 from ivr.hours import OpenStatus, Schedule
+from ivr.prompts import PromptCatalog
 from ivr.runtime import Runtime
 from ivr.spoken_hours import spans_on
 from ivr.voice.twiml import Renderer
@@ -69,8 +70,12 @@ def event_from(data: dict) -> Event:
     return Event()  # silence
 
 
-def run(runtime: Runtime, flow: Flow, now: dt.datetime, state: dict | None, action: dict, hours: str = "") -> dict:
-    """One turn: start the call (no state) or answer the node it waits at. Returns what the page shows."""
+def run(runtime: Runtime, flow: Flow, now: dt.datetime, state: dict | None, action: dict, hours: str = "",
+        prompts: PromptCatalog | None = None) -> dict:
+    """One turn: start the call (no state) or answer the node it waits at. Returns what the page shows.
+
+    ``prompts``: what the caller hears (the draft's prompts over the live ones); the live ones by default."""
+    prompts = prompts or runtime.prompts
     ports = {"call_key": "try-it", "wait_seconds": lambda department: 0, "hold_position": lambda desk, key: 1}
     ctx = runtime.context(now, **ports)
     heard: list[dict] = []
@@ -92,7 +97,7 @@ def run(runtime: Runtime, flow: Flow, now: dt.datetime, state: dict | None, acti
         if not actions or not isinstance(actions[-1], (RequestCallback, CancelCallback, SaveVoicemail)):
             break
         effect = actions.pop()
-        heard.extend(_describe(runtime, actions, spoken_at))
+        heard.extend(_describe(runtime, prompts, actions, spoken_at))
         actions = []
         if isinstance(effect, CancelCallback):
             text = "Would cancel the caller's callback request (not stored in try-it)."
@@ -106,17 +111,17 @@ def run(runtime: Runtime, flow: Flow, now: dt.datetime, state: dict | None, acti
         heard.append({"kind": "effect", "text": text})
         more, call = step(flow, call, result, ctx)
         actions = list(more.actions)
-    heard.extend(_describe(runtime, actions, spoken_at))
+    heard.extend(_describe(runtime, prompts, actions, spoken_at))
     last = actions[-1] if actions else Hangup()
     waiting = {Gather: "gather", Dial: "dial", Record: "record"}.get(type(last), "ended")
     return {"heard": heard, "waiting": waiting, "state": None if waiting == "ended" else call.to_dict(),
             "node": call.node, "lang": call.lang, "outcome": call.outcome}
 
 
-def _describe(runtime: Runtime, actions: list, now: dt.datetime) -> list[dict]:
+def _describe(runtime: Runtime, prompts: PromptCatalog, actions: list, now: dt.datetime) -> list[dict]:
     clinic = runtime.clinic
     # The words a real call hears at ``now`` (the real hours, even when the page pretends "closed").
-    renderer = Renderer(clinic, runtime.prompts, "", now=now, schedule=runtime.schedule)
+    renderer = Renderer(clinic, prompts, "", now=now, schedule=runtime.schedule)
     out: list[dict] = []
 
     def say(p: Prompt) -> None:

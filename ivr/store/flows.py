@@ -161,7 +161,45 @@ class FlowStore:
         return sorted(k.decode()[len(prefix):] for k in self.conn.scan_iter(match=keys.FLOW_DRAFT.format("*"), count=500))
 
     def discard_draft(self, name: str) -> None:
-        self.conn.delete(keys.FLOW_DRAFT.format(name))
+        """Drop the draft: its text and the prompt texts saved into it."""
+        self.conn.delete(keys.FLOW_DRAFT.format(name), keys.FLOW_DRAFT_PROMPTS.format(name))
+
+    # Prompts versioned with a flow ----------------------------------------------
+
+    def save_draft_prompt(self, name: str, lang: str, prompt_id: str, text: str) -> None:
+        """Keep a prompt's new text in flow ``name``'s draft: callers hear it once that flow is published."""
+        self.conn.hset(keys.FLOW_DRAFT_PROMPTS.format(name), f"{lang}:{prompt_id}", text)
+
+    def draft_prompts(self, name: str) -> dict[str, dict[str, str]]:
+        """Language -> prompt id -> text saved into flow ``name``'s draft."""
+        out: dict[str, dict[str, str]] = {}
+        for field, text in self.conn.hgetall(keys.FLOW_DRAFT_PROMPTS.format(name)).items():
+            lang, _, prompt_id = field.decode().partition(":")
+            out.setdefault(lang, {})[prompt_id] = text.decode()
+        return out
+
+    def drop_draft_prompt(self, name: str, lang: str, prompt_id: str) -> None:
+        self.conn.hdel(keys.FLOW_DRAFT_PROMPTS.format(name), f"{lang}:{prompt_id}")
+
+    def keep_prompts(self, name: str, n: int, texts: dict[str, dict[str, str]]) -> None:
+        """The prompt texts live with version ``n`` of flow ``name`` (a rollback to it restores them)."""
+        self.conn.hset(keys.FLOW_PROMPTS.format(name), str(n), json.dumps(texts, ensure_ascii=False, sort_keys=True))
+
+    def kept_prompts(self, name: str, n: int) -> dict[str, dict[str, str]] | None:
+        """The prompt texts that were live with version ``n`` (None: not known, e.g. published from a file)."""
+        raw = self.conn.hget(keys.FLOW_PROMPTS.format(name), str(n))
+        return json.loads(raw) if raw else None
+
+    # Settings written by the admin pages ------------------------------------------
+
+    def settings_changed(self) -> int:
+        """Say to every web process that prompts or clinic settings on disk changed: reload them now."""
+        return int(self.conn.incr(keys.SETTINGS_GENERATION))
+
+    def generations(self) -> tuple[int, int]:
+        """(flow publishes, settings writes) in one round trip."""
+        flows, settings = self.conn.mget(keys.FLOW_GENERATION, keys.SETTINGS_GENERATION)
+        return int(flows or 0), int(settings or 0)
 
 
 def _version(name: str, raw: bytes) -> Version:

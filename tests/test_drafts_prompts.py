@@ -1,0 +1,104 @@
+"""Prompts are versioned with the flows: an edit goes into a flow's draft, Try-it plays it, callers hear it
+only when that flow is published (together with the flow's own changes), a rollback brings the old text back,
+and the diff shows both (real Redis, signed webhooks)."""
+
+from __future__ import annotations
+
+import html
+
+import yaml
+
+from ivr.store.audit import AuditLog
+from ivr.store.flows import FlowStore
+
+from .test_admin import FOUR_TO_BILLING, _phone, csrf, logged_in, users  # noqa: F401  (users: a fixture)
+
+OFFER_4 = "For appointments, press 1. For billing, press 2. For pharmacy refills, press 4."
+
+
+def _save_prompt(admin, prompt_id: str, text: str, lang: str = "en", **extra) -> str:
+    path = f"/admin/prompts/{prompt_id}"
+    data = {"csrf_token": csrf(admin, path), f"text_{lang}": text, **extra}
+    return html.unescape(admin.post(path, data=data, follow_redirects=True).get_data(as_text=True))
+
+
+def _publish(admin, redis_conn, name: str = "main", text: str | None = None) -> str:
+    draft = FlowStore(redis_conn).draft(name)
+    body = text if text is not None else draft.text
+    resp = admin.post(f"/admin/flows/{name}/save", data={"csrf_token": csrf(admin, f"/admin/flows/{name}"),
+                                                        "text": body, "action": "publish"}, follow_redirects=True)
+    return html.unescape(resp.get_data(as_text=True))
+
+
+def _menu_words(app) -> str:
+    return _phone(app).start().text
+
+
+def test_a_prompt_edit_is_not_heard_before_publish_and_is_undone_by_rollback(make_app, config_copy, users, redis_conn):  # noqa: F811
+    config, prompts = config_copy
+    app = make_app(CONFIG_DIR=str(config), PROMPTS_DIR=str(prompts), RELOAD_INTERVAL=0)
+    admin = logged_in(app)
+    store = FlowStore(redis_conn)
+    before_file = (prompts / "en" / "prompts.yaml").read_text()
+    first = store.history("main")[0].n
+
+    page = _save_prompt(admin, "main_menu", OFFER_4)
+    assert "Saved in the draft of flow main (en)" in page
+    # Callers still hear the live menu: the draft's menu has no option 4 yet.
+    assert OFFER_4 not in _menu_words(app)
+    assert (prompts / "en" / "prompts.yaml").read_text() == before_file
+    # Try-it plays the draft, with the new prompt.
+    token = csrf(admin, "/admin/flows/main")
+    tried = admin.post("/admin/flows/main/try", json={"text": store.draft("main").text, "action": {}},
+                       headers={"X-CSRFToken": token}).get_json()
+    assert OFFER_4 in " ".join(h.get("text", "") for h in tried["heard"])
+    # The editor says the prompt goes live with the next publish.
+    editor = html.unescape(admin.get("/admin/flows/main").get_data(as_text=True))
+    assert "Prompts that go live with this publish" in editor and OFFER_4 in editor
+
+    # Publish: the menu's option 4 and the prompt that offers it go live together.
+    page = _publish(admin, redis_conn, text=FOUR_TO_BILLING)
+    assert "is live, with the prompts main_menu (en)" in page
+    assert OFFER_4 in _menu_words(app)
+    call = _phone(app)
+    call.start()
+    assert call.press("4").dial_number == "+12025550102"  # billing: the menu has the option the prompt offers
+    old, new = yaml.safe_load(before_file), yaml.safe_load((prompts / "en" / "prompts.yaml").read_text())
+    assert {k for k in old if old[k] != new[k]} == {"main_menu"} and set(old) == set(new)  # only that prompt
+    assert store.draft("main") is None and store.draft_prompts("main") == {}
+    published = store.history("main")[0].n
+    audit = [e for e in AuditLog(redis_conn).for_actor("ada") if e.action == "prompt_edit"]
+    assert audit[0].detail.startswith("live with flow main; was: ")
+
+    # The diff shows the steps and the prompt.
+    diff = html.unescape(admin.get(f"/admin/flows/main/diff?a={first}&b={published}").get_data(as_text=True))
+    assert "{digit: 4, next: to_billing}" in diff and OFFER_4 in diff and "main_menu" in diff
+
+    # Rollback restores the flow and the prompt it played.
+    token = csrf(admin, "/admin/flows/main")
+    page = html.unescape(admin.post(f"/admin/flows/main/rollback/{first}", data={"csrf_token": token},
+                                    follow_redirects=True).get_data(as_text=True))
+    assert "with its prompts main_menu (en)" in page
+    assert OFFER_4 not in _menu_words(app)
+    call = _phone(app)
+    call.start()
+    assert call.press("4").dial_number != "+12025550102"
+    assert yaml.safe_load((prompts / "en" / "prompts.yaml").read_text()) == old  # the texts as they were
+
+
+def test_a_prompt_saved_in_one_web_process_is_listed_and_heard_by_another_at_once(make_app, config_copy, users, redis_conn):  # noqa: F811
+    """Two app instances on one Redis and one prompts folder; the second never serves a call in between."""
+    config, prompts = config_copy
+    one = make_app(CONFIG_DIR=str(config), PROMPTS_DIR=str(prompts), RELOAD_INTERVAL=3600)
+    two = make_app(CONFIG_DIR=str(config), PROMPTS_DIR=str(prompts), RELOAD_INTERVAL=3600)
+    admin_one, admin_two = logged_in(one), logged_in(two)
+    _menu_words(two)  # process two has served a call: its prompts are loaded
+
+    assert "Saved in the draft of flow main" in _save_prompt(admin_one, "pharmacy_intro", "Connecting you to the pharmacy.")
+    for _ in range(3):  # every page load of the other process lists it
+        form = html.unescape(admin_two.get("/admin/flows/main?node=main_menu").get_data(as_text=True))
+        assert "pharmacy_intro — “Connecting you to the pharmacy.”" in form
+    _publish(admin_one, redis_conn)
+    for _ in range(3):
+        prompts_page = html.unescape(admin_two.get("/admin/prompts").get_data(as_text=True))
+        assert "pharmacy_intro" in prompts_page
