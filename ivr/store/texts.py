@@ -101,6 +101,10 @@ class TextStore:
                   SENT_KEEP],
         ))
 
+    def guarded(self, purpose: str, ref: str) -> bool:
+        """Whether this text was sent, or may have been (a run took its guard)."""
+        return bool(self.conn.exists(keys.TEXT_GUARD.format(f"{purpose}:{ref}")))
+
     def release(self, phone: str, purpose: str, ref: str, *, guard: bool) -> None:
         """The text was certainly not sent: it no longer counts; ``guard``: another run may try again."""
         pipe = self.conn.pipeline(transaction=True)
@@ -169,6 +173,34 @@ class TextStore:
     def latest_callback(self, phone: str) -> str | None:
         found = self.conn.get(keys.TEXT_LATEST.format(patient_key(phone)))
         return _text(found) if found else None
+
+    # The patient's own texts and their answers ------------------------------------------
+
+    def record_inbound(self, message_sid: str, phone: str, callback_id: str) -> bool:
+        """Keep who sent an inbound text for a day (the answer job reads it); False if it was seen before."""
+        name = keys.TEXT_MESSAGE.format(message_sid)
+        if not self.conn.hsetnx(name, "from", phone):
+            return False
+        self.conn.hset(name, mapping={"callback": callback_id or "-", "purpose": "inbound"})
+        self.conn.expire(name, 86400)
+        return True
+
+    def inbound_sender(self, message_sid: str) -> str:
+        return _text(self.conn.hget(keys.TEXT_MESSAGE.format(message_sid), "from"))
+
+    def claim_answer(self, answer: str, inbound_sid: str) -> bool:
+        return bool(self.conn.set(keys.TEXT_GUARD.format(f"answer:{inbound_sid}"), answer, nx=True, ex=GUARD_TTL))
+
+    def release_answer(self, answer: str, inbound_sid: str) -> None:
+        self.conn.delete(keys.TEXT_GUARD.format(f"answer:{inbound_sid}"))
+
+    def answered(self, callback_id: str, answer: str, message_sid: str, status: str) -> None:
+        name = keys.TEXT_MESSAGE.format(message_sid)
+        self.conn.hset(name, mapping={"callback": callback_id or "-", "purpose": answer, "status": status,
+                                      "rank": STATUS_RANK.get(status, 1), "error": ""})
+        self.conn.expire(name, LOG_TTL)
+        if callback_id:
+            self.note(callback_id, "sent", purpose=answer, sid=message_sid)
 
     # Number type ----------------------------------------------------------------
 
