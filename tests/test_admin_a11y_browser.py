@@ -33,6 +33,8 @@ SAMPLES: dict[str, list[dict]] = {
     "admin.version": [{"name": "main", "n": 1}],
     "admin.diff": [{"name": "main", "a": 1, "b": 2}],
     "admin.prompt": [{"prompt_id": "welcome"}],
+    "admin.desk": [{"key": "billing"}],
+    "admin.department_wizard": [{"name": "main"}],
     "admin.confirm_api_key": [{"key_id": "{api_key}", "action": "rotate"}, {"key_id": "{api_key}", "action": "revoke"}],
     "followups_admin.detail": [{"appointment_id": "{appointment}"}],
 }
