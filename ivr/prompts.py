@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ivr.flows import yaml_lines
-from ivr.flows.validate import PromptUse, flow_prompt_uses
+from ivr.flows.validate import EVERY_CALL, PromptUse, braces, flow_prompt_uses, unfillable
 from ivr.spoken_hours import NAMES as TIMED
 
 AUDIO_TYPES = (".mp3", ".wav")
@@ -80,6 +80,29 @@ def placeholder_problem(text: str) -> str:
         known = ", ".join("{" + k + "}" for k in PLACEHOLDERS)
         return f"{', '.join('{' + n + '}' for n in unknown)} is not a value a call can fill in (known: {known})"
     return ""
+
+
+def spoken_problem(text: str, where: list[PromptUse] | frozenset[str] = EVERY_CALL, what: str = "this prompt") -> str:
+    """Why callers would not hear ``text`` as written ("" if they would): the one check of every text a caller
+    hears, wherever it is typed (prompts, the emergency message, holiday names).
+
+    ``where``: the places a prompt is played (PromptUse), or the values the place fills in
+    (the emergency message: EVERY_CALL; a holiday's name: none). A misspelled {clinc_name},
+    a value this place cannot fill or braces that do not pair up are refused, in words.
+    """
+    fills = where if isinstance(where, frozenset) else frozenset(PLACEHOLDERS).intersection(*(u.fills for u in where))
+    usable = [n for n in PLACEHOLDERS if n in fills]
+    can = f"{what} can use {braces(usable)}" if usable else f"{what} is said as typed, with no values in braces"
+    names = placeholder_names(text)
+    unknown = names - set(PLACEHOLDERS)
+    if unknown:
+        return f"{braces(unknown)} is not a value a call can fill in ({can})"
+    problem = placeholder_problem(text)
+    if problem:
+        return problem
+    if isinstance(where, frozenset):
+        return f"{braces(names - fills)} cannot be filled in here: {can}" if names - fills else ""
+    return unfillable(names, where)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from ivr import services
 from ivr.staff.audit import record
 from ivr.staff.auth import current_user, role_required
 from ivr.store import audit as actions
+from ivr.flows.validate import EVERY_CALL
+from ivr.prompts import spoken_problem
 from ivr.voice.closed import DEFAULT_MESSAGES
 
 from . import bp
@@ -27,9 +29,13 @@ def emergency():
     switch = svc.emergency.get()
     messages = {lang: switch.messages.get(lang) or DEFAULT_MESSAGES.get(lang, "") for lang in clinic.languages}
     record(actions.VIEW_ADMIN, target="emergency")
+    return _page(switch, messages, switch.desk or _default_desk(clinic.desks))
+
+
+def _page(switch, messages: dict[str, str], desk: str, errors: dict[str, str] | None = None):
+    clinic = services.get().runtime.clinic
     return render_template("admin/emergency.html", switch=switch, messages=messages, desks=clinic.desks,
-                           desk=switch.desk or _default_desk(clinic.desks), languages=clinic.languages,
-                           zone=clinic.zone)
+                           desk=desk, languages=clinic.languages, zone=clinic.zone, errors=errors or {}), 422 if errors else 200
 
 
 @bp.post("/emergency")
@@ -42,10 +48,16 @@ def set_emergency():
     if desk not in clinic.desks:
         flash("Choose one of the desks.", "error")
         return redirect(url_for("admin.emergency"))
-    messages = {}
-    for lang in clinic.languages:
+    messages, errors = {}, {}
+    for lang, voice in clinic.languages.items():
         text = " ".join((request.form.get(f"message_{lang}") or "").split())[:MAX_MESSAGE]
         messages[lang] = text or DEFAULT_MESSAGES.get(lang, "")
+        problem = spoken_problem(messages[lang], EVERY_CALL, "the message")
+        if problem:  # callers would hear the braces read out
+            errors[f"message_{lang}"] = f"Message in {voice.name}: {problem}."
+    if errors:
+        flash("Nothing changed: " + " ".join(errors.values()), "error")
+        return _page(svc.emergency.get(), messages, desk, errors)
     svc.emergency.set(turn_on, desk, messages, current_user().name)
     if turn_on:
         record(actions.EMERGENCY_ON, target="emergency", detail=f"calls go to {desk}: {messages.get('en', '')}")

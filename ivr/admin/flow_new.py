@@ -111,12 +111,24 @@ def _live_flows() -> list[str]:
     return sorted(set(svc.flow_versions.live()) | set(svc.runtime.flows.names))
 
 
+def inbound_flows() -> list[str]:
+    """The live flows that can answer a call coming in: not the follow-up flow (it greets a patient it
+    called by name, which a caller's call cannot fill in)."""
+    return [f for f in _live_flows() if f != services.get().runtime.clinic.followups.flow]
+
+
+def _not_inbound(flow: str) -> str:
+    if flow == services.get().runtime.clinic.followups.flow:
+        return f"flow {flow} is for the clinic's calls to patients after a visit and cannot answer calls coming in"
+    return f"flow {flow or '(none)'} is not a published flow (publish it first)"
+
+
 @bp.route("/numbers", methods=["GET", "POST"])
 @role_required("admin")
 def numbers():
     svc = services.get()
     clinic = svc.runtime.clinic
-    flows = _live_flows()
+    flows = inbound_flows()
     if request.method == "GET":
         record(actions.VIEW_FLOW, target="numbers")
         rows = sorted(clinic.flows_by_number.items())
@@ -124,7 +136,7 @@ def numbers():
     default = request.form.get("default_flow") or ""
     problems = []
     if default not in flows:
-        problems.append(f"{default!r} is not a live flow")
+        problems.append(f"default flow: {_not_inbound(default)}")
     mapping: dict[str, str] = {}
     numbers_ = request.form.getlist("number")
     targets = request.form.getlist("flow")
@@ -137,7 +149,7 @@ def numbers():
             problems.append(f"row {i}: {exc}")
             continue
         if flow not in flows:
-            problems.append(f"row {i}: {flow!r} is not a live flow (publish it first)")
+            problems.append(f"number {i}: {_not_inbound(flow)}")
             continue
         if number in mapping:
             problems.append(f"row {i}: {number} is listed twice")

@@ -16,6 +16,7 @@ from flask import flash, redirect, render_template, request, url_for
 from ivr import services
 from ivr.clinic import ClinicConfigError, load_clinic
 from ivr.hours import WEEKDAYS
+from ivr.prompts import spoken_problem
 from ivr.staff.audit import record
 from ivr.staff.auth import role_required
 from ivr.store import audit as actions
@@ -84,6 +85,10 @@ def save_hours():
             day = clinic_file.parse_date(date)
         except ValueError:
             flash(f"Not saved: {date or '(empty)'} is not a date (YYYY-MM-DD) for holiday {name or i + 1}.", "error")
+            return _render({d: ", ".join(v) for d, v in hours.items()}, status=422)
+        problem = spoken_problem(name, frozenset(), "a holiday's name")
+        if problem:  # the name is said in {hours_today}: braces would be read out
+            flash(f"Not saved: holiday {name}: {problem}.", "error")
             return _render({d: ", ".join(v) for d, v in hours.items()}, status=422)
         holidays.append({"date": day, "name": name or "Holiday", "hours": _spans(form.get(f"holiday_hours_{i}", ""))})
     try:

@@ -21,9 +21,9 @@ from ivr import services
 from ivr.flows import FlowInvalid, load_flow
 from ivr.flows.validate import flow_prompt_uses
 from ivr.flows import yaml_lines
-from ivr.flows.validate import PromptUse, braces, unfillable
+from ivr.flows.validate import PromptUse
 from ivr.prompts import (AUDIO_TYPES, FOLLOWUP_VALUES, PLACEHOLDERS, PromptCatalog, PromptError, load_prompts,
-                         placeholder_names, placeholder_problem, prompt_uses)
+                         prompt_uses, spoken_problem)
 from ivr.staff.audit import record
 from ivr.store import audit as actions
 
@@ -173,11 +173,7 @@ def usable(uses: list[PromptUse]) -> list[str]:
 
 def text_problem(text: str, uses: list[PromptUse]) -> str:
     """Why callers would not hear ``text`` as meant where the prompt is played ("" if they would)."""
-    names = placeholder_names(text)
-    unknown = names - set(PLACEHOLDERS)
-    if unknown:
-        return f"{braces(unknown)} is not a value a call can fill in (this prompt can use {braces(usable(uses))})"
-    return placeholder_problem(text) or unfillable(names, uses)
+    return spoken_problem(text, uses)
 
 
 @bp.get("/prompts/<prompt_id>")

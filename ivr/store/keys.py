@@ -13,6 +13,7 @@ CALL_RECORDS = "ivr:records:calls:{0}"  # list per clinic-local date: packed Cal
 CALL_RECORDED = "ivr:records:done:{0}"  # string per CallSid, 1 day: its row is kept
 CALLBACK_RECORDS = "ivr:records:callbacks:{0}"  # list per UTC date: packed lifecycle rows of callbacks that ended then
 REPORT_TOTALS = "ivr:records:totals"  # hash: counters that only grow (calls, queued, served, abandoned, time to a person buckets)
+REPORT_TALLY = "ivr:records:tally:{0}"  # hash per clinic-local date: a past day's report counts, shared by web processes
 
 # Voicemail and callback-reason recordings (ivr.store.voicemails)
 VOICEMAIL = "ivr:voicemail:{0}"  # hash per RecordingSid: the fields of voicemails.Voicemail (transcript sealed)
