@@ -16,7 +16,7 @@ import csv
 import datetime as dt
 import functools
 import io
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 import redis
@@ -27,8 +27,7 @@ from ivr.reports.figures import OPEN_WORDS, Definitions, Report, Table, Tally, h
 from ivr.staff.auth import current_user, role_required
 from ivr.staff.pages import staff_pages, writes_refused
 from ivr.store import audit as actions
-from ivr.store import keys
-from ivr.store.call_records import CallRecord, CallRecords
+from ivr.store.call_records import CallbackLifecycle, CallRecord, CallRecords
 from ivr.web_server import let_others_run
 
 bp = Blueprint("reports_admin", __name__, url_prefix="/admin/reports")
@@ -36,6 +35,9 @@ bp.register_error_handler(redis.ResponseError, writes_refused)
 staff_pages(bp)
 
 RANGES = {"today": "Today", "7": "Last 7 days", "30": "Last 30 days", "custom": "Custom"}
+WAITING_READ = 5000  # callbacks read per department and state for the "waiting now" table
+# Follow-up outcomes of a call that was placed and ended: the reach rate's denominator.
+CALLED = frozenset({"reached", "wrong_person", "not_confirmed", "message_left", "unreached"})
 
 
 class RangeError(ValueError):
@@ -95,20 +97,6 @@ def _node_names(flow: str, version: str) -> list[str]:
         return []
 
 
-def _callback_events(conn: redis.Redis, departments: list[str], start: float, end: float) -> list[tuple[str, float, float]]:
-    """(kind, seconds, at) of callbacks that ended in the range (CallbackLifecycle, kept as long as the call
-    records): ``done``/``closed`` (request -> end), ``claim`` (request -> first claim), ``vm_claim`` (the same
-    for voicemails: the response time)."""
-    from ivr.store.call_records import CallbackLifecycle
-
-    out = []
-    for c in CallbackLifecycle(conn).between(start, end, departments):
-        out.append((c["status"], c["finished"] - c["requested"], c["finished"]))
-        if c["first_claimed"]:
-            out.append(("vm_claim" if c["source"] == "voicemail" else "claim", c["first_claimed"] - c["requested"], c["first_claimed"]))
-    return out
-
-
 def _simulated() -> dict:
     """The published flow's simulated time to a person (ivr.flows.timing), for the callers who press nothing."""
     runtime = services.get().runtime
@@ -127,7 +115,7 @@ def _simulated_for(name: str, version: str) -> dict:
     clinic = runtime.clinic
     flow = runtime.flows.version(name, version)
     schedule = clinic.schedule()
-    now = dt.datetime.now(clinic.zone)
+    now = services.get().now().astimezone(clinic.zone)
     monday = (now - dt.timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     open_at = next((monday + dt.timedelta(days=d, hours=h) for d in range(7) for h in range(24)
                     if schedule.status(monday + dt.timedelta(days=d, hours=h)).value == "open"), now)
@@ -139,66 +127,97 @@ def _simulated_for(name: str, version: str) -> dict:
             "slowest": round(max(reached), 1) if reached else None}
 
 
-# A day's tally stays valid while its list keeps its length and last row (rows are only appended; pruning
-# drops the list; the last row tells apart another Redis, e.g. after a restore).
+# A day's counts stay valid while what they were made from is unchanged (``CallRecords.fingerprints``):
+# kept per web process (this dict) and, for past days, in Redis for every process.
 _TALLIES: "OrderedDict[tuple, Tally]" = OrderedDict()
 TALLIES_KEPT = 800  # days x departments asked for, per web process (a few kB each)
 
 
-def _tally(records: CallRecords, days: list[dt.date], defs: Definitions, zone, department: str) -> Tally:
-    """The range's counts: each day's from this process's cache when its list has not grown, else read
-    and counted again; one round trip for the lengths and one for the days to read."""
-    pipe = records.conn.pipeline(transaction=False)
+def _tally(conn: redis.Redis, days: list[dt.date], defs: Definitions, zone, department: str, today: dt.date) -> Tally:
+    """The range's counts. Per day, in order: this process's copy; the copy in Redis (past days); else the
+    day's rows counted now (and kept in Redis if the day is past). Round trips: the fingerprints, the
+    copies asked for, the rows to count, the copies kept."""
+    records, lifecycle = CallRecords(conn), CallbackLifecycle(conn)
+    variant = f"{department}|{defs.service_level_seconds}|{defs.short_abandon_seconds}|{defs.promises_count}|{zone}"
+    prints = records.fingerprints(days)
+    found: dict[dt.date, Tally] = {}
     for day in days:
-        pipe.llen(keys.CALL_RECORDS.format(day.isoformat()))
-        pipe.lindex(keys.CALL_RECORDS.format(day.isoformat()), -1)
-    marks = pipe.execute()
-    total, missing = Tally(), []
-    for i, day in enumerate(days):
-        key = (day, int(marks[2 * i]), marks[2 * i + 1], department, defs, str(zone))
-        hit = _TALLIES.get(key)
-        if hit is None:
-            missing.append((day, key))
-        else:
-            _TALLIES.move_to_end(key)
-            total.merge(hit)
+        hit = _TALLIES.get((day, prints[day], variant))
+        if hit is not None:
+            _TALLIES.move_to_end((day, prints[day], variant))
+            found[day] = hit
+    past = [day for day in days if day not in found and day < today]
+    for i, (day, text) in enumerate(records.cached_tallies(past, variant, prints).items()):
+        if i % 30 == 29:
+            let_others_run()
+        found[day] = Tally.from_json(text)
+    missing = [day for day in days if day not in found]
     if missing:
-        rows = records.days([day for day, _ in missing])
-        for day, key in missing:
+        rows, ended = records.days(missing), lifecycle.ended_on(missing, zone)
+        keep = {}
+        for day in missing:
             let_others_run()  # a day at a time (a few ms each): webhooks in this process go first
-            one = tally((CallRecord.unpack(r) for r in rows[day]), defs, _node_names, zone, department)
-            total.merge(one)
-            _TALLIES[key] = one
-            while len(_TALLIES) > TALLIES_KEPT:
-                _TALLIES.popitem(last=False)
+            found[day] = tally((CallRecord.unpack(r) for r in rows[day]), defs, _node_names, zone, department, ended[day])
+            if day < today:
+                keep[day] = (prints[day], found[day].to_json())
+        if keep:
+            records.keep_tallies(variant, keep)
+    total = Tally()
+    for day in days:
+        _TALLIES[(day, prints[day], variant)] = found[day]
+        total.merge(found[day])
+    while len(_TALLIES) > TALLIES_KEPT:
+        _TALLIES.popitem(last=False)
     return total
 
 
-def build_report(period: Period, department: str) -> Report:
+def _waiting_table(departments: list[str], now: float, target_minutes: int, zone) -> Table:
+    """Callbacks waiting now (in line or for their next try), by the clinic day they were asked for."""
+    queue = services.get().callbacks
+    by_day: Counter = Counter()
+    late: Counter = Counter()
+    for dept in departments:
+        for cb in queue.waiting(dept, limit=WAITING_READ) + queue.scheduled(dept, limit=WAITING_READ):
+            day = dt.datetime.fromtimestamp(cb.requested_at, zone).date()
+            by_day[day] += 1
+            late[day] += now - cb.requested_at > target_minutes * 60
+    rows = [[day.strftime("%a %d %b %Y"), by_day[day], late[day]] for day in sorted(by_day)]
+    return Table("waiting", f"Callbacks waiting now ({sum(by_day.values())}), by the day they were asked for",
+                 ["Asked on", "Waiting", f"Over the {target_minutes} min target"], rows)
+
+
+def build_report(period: Period, department: str, today: dt.date) -> Report:
     svc = services.get()
     clinic = svc.runtime.clinic
-    config = current_app.config
-    defs = Definitions.from_config(config, clinic.callbacks.target_minutes)
-    total = _tally(CallRecords(svc.redis), period.days, defs, clinic.zone, department)
-    start = dt.datetime.combine(period.first, dt.time(), clinic.zone).timestamp()
-    end = dt.datetime.combine(period.last + dt.timedelta(days=1), dt.time(), clinic.zone).timestamp()
+    defs = Definitions.from_config(current_app.config, clinic.callbacks.target_minutes)
+    report = report_of(_tally(svc.redis, period.days, defs, clinic.zone, department, today), defs)
+    followups, reach = _followups_table(period, department, clinic.zone)
+    report.tables["followups"] = followups
     depts = [department] if department else list(clinic.desks)
-    events = _callback_events(svc.redis, depts, start, end)
-    report = report_of(total, defs, events)
-    report.tables["followups"] = _followups_table(period, department, clinic.zone)
+    report.tables["waiting"] = _waiting_table(depts, svc.callbacks.clock(), clinic.callbacks.target_minutes, clinic.zone)
+    waiting = report.tables["waiting"]
+    extra = [["Follow-up reach rate (reached ÷ called)", reach],
+             ["Callbacks waiting now (over target)", f"{sum(r[1] for r in waiting.rows)} ({sum(r[2] for r in waiting.rows)})"]]
+    report.tables["summary"].rows += extra
     return report
 
 
-def _followups_table(period: Period, department: str, zone) -> Table:
+def _followups_table(period: Period, department: str, zone) -> tuple[Table, str]:
+    """The follow-up results of appointments in the range, and the reach rate: reached and confirmed ÷
+    appointments whose follow-up call was placed and ended (reached, someone else, not confirmed, message
+    left, unreached)."""
     from ivr.admin.followups import summary
-    from ivr.store.followups import FollowupStore
+    from ivr.store.followups import FollowupStore, Outcome
 
     first = dt.datetime.combine(period.first, dt.time(), zone)
     last = dt.datetime.combine(period.last + dt.timedelta(days=1), dt.time(), zone)
     recs = [r for r in FollowupStore(services.get().redis).iter_all()
             if first <= r.at < last and (not department or r.department == department)]
     rows = [[f"{g.title}: {c.label}", c.value] for g in summary(recs).groups for c in g.counts if c.value]
-    return Table("followups", f"Follow-up calls for appointments in the range ({len(recs)})", ["Result", "Appointments"], rows)
+    called = [r for r in recs if r.outcome in CALLED]
+    reached = sum(1 for r in called if r.outcome == Outcome.REACHED)
+    reach = f"{100 * reached / len(called):.1f}% ({reached} of {len(called)})" if called else "—"
+    return Table("followups", f"Follow-up calls for appointments in the range ({len(recs)})", ["Result", "Appointments"], rows), reach
 
 
 def _audit(detail: str) -> None:
@@ -228,7 +247,7 @@ def index():
         _audit(f"reports page refused: {exc}")
         return render_template("admin/reports.html", error=str(exc), args=request.args, ranges=RANGES,
                                desks=clinic.desks, report=None), 400
-    report = build_report(period, department)
+    report = build_report(period, department, today)
     _audit(f"reports page {period.first}..{period.last} {department or 'all departments'}")
     defs = Definitions.from_config(current_app.config, clinic.callbacks.target_minutes)
     return render_template(
@@ -248,10 +267,10 @@ def _safe(cell) -> str:
 @role_required("admin")
 def table_csv(key: str):
     try:
-        period, department, _ = _request_period()
+        period, department, today = _request_period()
     except RangeError as exc:
         return Response(f"{exc}\n", 400, mimetype="text/plain")
-    report = build_report(period, department)
+    report = build_report(period, department, today)
     table = report.tables.get(key)
     if table is None:
         abort(404)

@@ -7,6 +7,11 @@ Layout (names in ``keys``):
 * ``CALL_RECORDED:{CallSid}``     string, one day: the call already has its row (a status callback
   Twilio sends again adds nothing).
 * ``REPORT_TOTALS``               hash of counters that only grow (Prometheus reads them): see ``metric_fields``.
+* ``REPORT_TALLY:{clinic date}``  hash: the reports' counts of a past day (``ivr.reports.figures.Tally`` as JSON),
+  one field per department/definitions/zone, with what they were counted from (the day's row count and
+  last row, the callbacks' rows around it); shared by every web process, so a fresh one does not count a
+  year again. A day whose rows changed since (a call that ended after midnight, a callback finished
+  later) does not match and is counted again. Expires with the day's list.
 
 A row holds when the call arrived, its flow and version, language, the steps it passed (as indexes
 into that flow version's nodes, resolved with the stored version), where it ended, seconds from arrival
@@ -20,6 +25,7 @@ Writing is one Lua script: one round trip, added to the status callback's work.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -55,8 +61,10 @@ for i = 4, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) 
 return 1
 """
 
-# Histogram buckets (seconds) for time to a person or promise (Prometheus).
+# Histogram buckets (seconds) for time to a person or promise, and to a callback (Prometheus).
 BUCKETS = (10, 20, 30, 45, 60, 90, 120, 180, 300, 600)
+CALLBACK_BUCKETS = (300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200)
+TALLY_FORMAT = "1"  # change when the cached counts' shape changes: counts cached before are not read
 
 
 def _b36(n: int) -> str:
@@ -177,6 +185,48 @@ class CallRecords:
     def read(self, days: Sequence[dt.date]) -> list[CallRecord]:
         return [CallRecord.unpack(r) for rows in self.days(days).values() for r in rows]
 
+    def fingerprints(self, days: Sequence[dt.date]) -> dict[dt.date, str]:
+        """What each clinic day's counts are made from: its row count and last row (rows are only appended;
+        pruning drops the list) and the row counts of the callbacks' lists of the UTC days around it. One
+        round trip."""
+        utc_days = sorted({day + dt.timedelta(days=i) for day in days for i in (-1, 0, 1)})
+        pipe = self.conn.pipeline(transaction=False)
+        for day in days:
+            pipe.llen(keys.CALL_RECORDS.format(day.isoformat()))
+            pipe.lindex(keys.CALL_RECORDS.format(day.isoformat()), -1)
+        for day in utc_days:
+            pipe.llen(keys.CALLBACK_RECORDS.format(day.isoformat()))
+        replies = pipe.execute()
+        ended = dict(zip(utc_days, replies[2 * len(days):]))
+        out = {}
+        for i, day in enumerate(days):
+            last = hashlib.blake2b(replies[2 * i + 1] or b"", digest_size=6).hexdigest()
+            around = ".".join(str(ended[day + dt.timedelta(days=k)]) for k in (-1, 0, 1))
+            out[day] = f"{replies[2 * i]}:{last}:{around}"
+        return out
+
+    def cached_tallies(self, days: Sequence[dt.date], variant: str, fingerprints: dict[dt.date, str]) -> dict[dt.date, str]:
+        """The counts kept for these days (JSON) that were made from what the days hold now."""
+        pipe = self.conn.pipeline(transaction=False)
+        for day in days:
+            pipe.hget(keys.REPORT_TALLY.format(day.isoformat()), f"{TALLY_FORMAT}|{variant}")
+        out = {}
+        for day, raw in zip(days, pipe.execute()):
+            if raw:
+                fingerprint, _, counts = raw.decode().partition("\n")
+                if fingerprint == fingerprints[day]:
+                    out[day] = counts
+        return out
+
+    def keep_tallies(self, variant: str, counts: dict[dt.date, tuple[str, str]]) -> None:
+        """Keep days' counts (day -> (fingerprint, JSON)) for every web process; one round trip."""
+        pipe = self.conn.pipeline(transaction=False)
+        for day, (fingerprint, text) in counts.items():
+            key = keys.REPORT_TALLY.format(day.isoformat())
+            pipe.hset(key, f"{TALLY_FORMAT}|{variant}", f"{fingerprint}\n{text}")
+            pipe.expireat(key, self.expire_at(day))
+        pipe.execute()
+
     def totals(self) -> dict[str, int]:
         return {k.decode(): int(v) for k, v in self.conn.hgetall(keys.REPORT_TOTALS).items()}
 
@@ -222,23 +272,33 @@ class CallbackLifecycle:
         pipe = self.conn.pipeline(transaction=False)
         pipe.rpush(key, row)
         pipe.expireat(key, int(end.timestamp()))
+        dept = fields.get("department", "") or "none"
+        pipe.hincrby(keys.REPORT_TOTALS, f"cb|{fields.get('status', '')}|{dept}", 1)
+        if fields.get("status") == "done":  # time to callback (Prometheus): request -> reached or message left
+            seconds = max(0, int(finished - float(fields.get("requested_at") or finished)))
+            le = next((b for b in CALLBACK_BUCKETS if seconds <= b), "inf")
+            pipe.hincrby(keys.REPORT_TOTALS, f"ttc|{dept}|{le}", 1)
+            pipe.hincrby(keys.REPORT_TOTALS, f"ttc_sum|{dept}", seconds)
         pipe.execute()
 
-    def between(self, start: float, end: float, departments: Sequence[str] = ()) -> list[dict]:
-        """Callbacks that ended in [start, end): requested, first_claimed, finished, status, outcome, source, ..."""
-        first = dt.datetime.fromtimestamp(start, dt.timezone.utc).date()
-        last = dt.datetime.fromtimestamp(end, dt.timezone.utc).date()
-        days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    @staticmethod
+    def _parse(raw: bytes) -> dict:
+        req, claim, fin, status, outcome, attempts, urgent, source, dept = raw.decode().split("|")
+        return {"requested": int(req), "first_claimed": int(claim), "finished": int(fin), "status": status,
+                "outcome": outcome, "attempts": int(attempts), "urgent": urgent == "1", "source": source,
+                "department": dept}
+
+    def ended_on(self, days: Sequence[dt.date], zone) -> dict[dt.date, list[dict]]:
+        """Callbacks that ended on each clinic day (in ``zone``), in one round trip."""
+        utc_days = sorted({day + dt.timedelta(days=i) for day in days for i in (-1, 0, 1)})
         pipe = self.conn.pipeline(transaction=False)
-        for day in days:
+        for day in utc_days:
             pipe.lrange(keys.CALLBACK_RECORDS.format(day.isoformat()), 0, -1)
-        out = []
+        out: dict[dt.date, list[dict]] = {day: [] for day in days}
         for rows in pipe.execute():
             for raw in rows:
-                req, claim, fin, status, outcome, attempts, urgent, source, dept = raw.decode().split("|")
-                if not (start <= int(fin) < end) or (departments and dept not in departments):
-                    continue
-                out.append({"requested": int(req), "first_claimed": int(claim), "finished": int(fin), "status": status,
-                            "outcome": outcome, "attempts": int(attempts), "urgent": urgent == "1", "source": source,
-                            "department": dept})
+                row = self._parse(raw)
+                day = dt.datetime.fromtimestamp(row["finished"], zone).date()
+                if day in out:
+                    out[day].append(row)
         return out
