@@ -223,6 +223,10 @@ class Runtime:
                     stamp.append((folder, name, st.st_mtime_ns, st.st_size))
         return tuple(sorted(stamp))
 
+    def files_changed(self) -> bool:
+        """Whether a file under config/ or prompts/ changed since this process last read them."""
+        return self._fingerprint() != self._stamp
+
     def refresh(self, force: bool = False) -> None:
         """Reload if any file changed (checked at most every ``interval`` seconds; now, with ``force``)."""
         now = self._clock()

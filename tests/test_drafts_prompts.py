@@ -102,3 +102,15 @@ def test_a_prompt_saved_in_one_web_process_is_listed_and_heard_by_another_at_onc
     for _ in range(3):
         prompts_page = html.unescape(admin_two.get("/admin/prompts").get_data(as_text=True))
         assert "pharmacy_intro" in prompts_page
+    for _ in range(3):  # published: the draft is gone, the other process's own prompts have it
+        form = html.unescape(admin_two.get("/admin/flows/main?node=main_menu").get_data(as_text=True))
+        assert "pharmacy_intro — “Connecting you to the pharmacy.”" in form
+    assert two.extensions["ivr"].runtime.prompts.text("en", "pharmacy_intro") == "Connecting you to the pharmacy."
+    # Hours saved in one process: the other's settings have them at its next page, and the version moved.
+    settings_before = FlowStore(redis_conn).generations()[1]
+    form = {f"hours_{d}": "08:00-17:00" for d in ("monday", "wednesday", "thursday", "friday")}
+    admin_one.post("/admin/hours", data={"csrf_token": csrf(admin_one, "/admin/hours"), "holiday_count": "0",
+                                         "hours_tuesday": "13:00-17:00", **form})
+    assert FlowStore(redis_conn).generations()[1] > settings_before
+    admin_two.get("/admin/flows")
+    assert two.extensions["ivr"].runtime.clinic.hours["tuesday"] == ["13:00-17:00"]

@@ -59,6 +59,24 @@ def _check_id(prompt_id: str) -> None:
         abort(404)
 
 
+@bp.before_request
+def _settings_now():
+    """Every admin page shows the prompts and settings as saved now, whichever web process saved them:
+    the files, and ivr:settings:generation (moved by any process that wrote them), checked per request."""
+    services.get().runtime.refresh(force=True)
+
+
+@bp.after_request
+def _say_settings_changed(response):
+    """A page that wrote prompts or clinic.yaml tells every web process to read them again."""
+    if request.method == "POST":
+        runtime = services.get().runtime
+        if runtime.files_changed():
+            services.get().flow_versions.settings_changed()
+            runtime.refresh(force=True)
+    return response
+
+
 @bp.get("/prompts")
 @role_required("admin")
 def prompts():
