@@ -68,6 +68,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from ivr.admin import reports as reports_admin
 
     app.register_blueprint(reports_admin.bp)
+    from ivr.texts import webhooks as texts
+
+    texts.init_app(app, csrf, limits.limiter)  # /sms/*: Twilio's signed webhooks for texts (ivr.texts)
     return app
 
 

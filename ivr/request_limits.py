@@ -5,7 +5,7 @@ Every request gets a size limit from what its route needs, set in a
 the sessions, CSRF, the login limiter and the blueprints), so nothing has
 parsed the body yet:
 
-    /voice/*        Twilio's webhooks: 64 KB (their forms are a few KB)
+    /voice/*, /sms/* Twilio's webhooks: 64 KB (their forms are a few KB)
     admin upload    POST /admin/prompts/<lang>/<id>/audio: the recording's limit
                     (ivr.admin.audio.MAX_UPLOAD_BYTES, 25 MB) plus 256 KB of form
     /admin/*        2 MB (a 200 KB flow, urlencoded or as JSON; a 1 MB .ics)
@@ -79,7 +79,7 @@ def limit_for(req: Request) -> Limit | None:
     blueprint = req.blueprint
     if blueprint == API_BLUEPRINT:
         return None
-    if blueprint == "voice":
+    if blueprint in ("voice", "texts"):  # /voice/*, /sms/*
         return WEBHOOK
     if req.endpoint == AUDIO_ENDPOINT:
         return audio_upload_limit()

@@ -36,7 +36,7 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from ivr import services, twilio_rest
+from ivr import services, texts, twilio_rest
 from ivr.flows.nodes import wait_minutes
 from ivr.speech.numbers import readable
 from ivr.store import audit as actions
@@ -535,6 +535,7 @@ def outcome(callback_id: str):
             flash(f"No answer: this urgent callback will be tried again at {when:%H:%M} and stays at the top of the queue.")
         else:
             flash(f"No answer: another try is scheduled for {when:%a %d %b %H:%M}.")
+        texts.send_later(svc.redis, "missed_callback", texts.CALLBACK, done.id, str(done.attempts))  # ivr.texts
     else:
         flash(f"Saved: {OUTCOME_LABELS[result].lower()}.")
     return redirect(url_for("staff.console"))

@@ -11,10 +11,11 @@ not reach them raises, and the caller gets the fallback (a person, then voicemai
 
 from __future__ import annotations
 
-from ivr import services
+from ivr import services, texts
 from ivr.flows import CallState, Context, Event, Flow, Reply, step
 from ivr.flows.actions import EFFECTS, CancelCallback, RequestCallback, SaveVoicemail
 from ivr.store import durable
+from ivr.texts import wording
 from ivr.workers import voicemail as voicemail_jobs
 
 MAX_EFFECTS = 4  # per webhook; a flow cannot ask for more than this
@@ -56,6 +57,8 @@ def _perform(effect: RequestCallback | CancelCallback | SaveVoicemail, state: Ca
     )
     if effect.reason_recording_sid:
         _receive(effect.reason_recording_sid, effect.department, effect.lang, "callback_reason", 0, state, call_sid)
+    if placed.created:  # a confirmation text, when texts are set up (queued only; never fails the call)
+        texts.send_later(svc.redis, wording.CONFIRM_CALLBACK, texts.CALLBACK, placed.callback.id)
     return Event(callback_position=placed.position, callback_existing=not placed.created)
 
 

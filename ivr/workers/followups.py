@@ -44,7 +44,7 @@ from rq.job import Job
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
-from ivr import twilio_rest
+from ivr import texts, twilio_rest
 from ivr.calling_hours import CallingHours, zone_named
 from ivr.clinic import ClinicSettings, FollowupSettings
 from ivr.followups import rules
@@ -579,6 +579,7 @@ def settle_attempt(appointment_id: str, n: int, call_status: str, answered_by: s
         store.complete(appointment_id, Outcome.UNREACHED)
         store.note(appointment_id, "finished", attempt=n, outcome=Outcome.UNREACHED, status=call_status)
         log.info("follow-up %s attempt %s: %s, no tries left", appointment_id, n, call_status)
+        texts.send_later(ctx.redis, "followup_unreached", texts.FOLLOWUP, appointment_id)  # only if turned on
         return Outcome.UNREACHED
     earliest = (now or _now()).astimezone(UTC) + dt.timedelta(minutes=settings.retry_spacing_minutes)
     decision = _gate(store, clinic, rec, earliest)

@@ -103,6 +103,10 @@ def ensure_callback(vm: Voicemail, store: VoicemailStore, callbacks: CallbackQue
         reason_recording_sid=vm.recording_sid,
     )
     store.link_callback(vm.recording_sid, placed.callback.id)
+    if placed.callback.phone.startswith("+"):  # a confirmation text, when texts are set up (ivr.texts)
+        from ivr import texts
+
+        texts.send_later(callbacks.conn, "confirm_voicemail", texts.CALLBACK, placed.callback.id, vm.recording_sid)
     return placed.callback.id
 
 
