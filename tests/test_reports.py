@@ -133,8 +133,39 @@ def summary_of(page: Tables) -> dict[str, str]:
     return {row[0]: row[1] for row in page.tables["summary"][1:]}
 
 
+def work_callbacks(app, clock) -> None:
+    """Staff work two of the three callbacks the calls left (billing's and the nurse's voicemail), by the app's clock."""
+    from ivr.store.callbacks import Outcome
+
+    queue = app.extensions["ivr"].callbacks
+    t = OPEN_TIME
+    at(clock, t, 10 * 60 + 50 + 1800)  # billing's request (10:10:50) claimed 30 min after it
+    billing = queue.claim_next(["billing"], "bea")
+    at(clock, t, 10 * 60 + 50 + 2100)  # within her claim (10 min)
+    queue.finish(billing.id, "bea", Outcome.REACHED)  # 35 min: within the 60 min target
+    at(clock, t, 15 * 60 + 45 + 3600)  # the nurse's voicemail (10:15:45) heard an hour after it came
+    nurse = queue.claim_next(["nurse"], "nina")
+    assert nurse.source == "voicemail"
+    at(clock, t, 15 * 60 + 45 + 3900)
+    queue.finish(nurse.id, "nina", Outcome.LEFT_MESSAGE)  # 65 min: over the target
+    # The front desk's after-hours message (22:00:30) still waits the next morning.
+
+
 def test_report_figures_equal_the_hand_count_and_chart_table_csv_agree(app, phone, clock, redis_conn):
+    from ivr.store.followups import FollowupStore
+
+    from .test_followup_pages import GOOD, post
+
+    # The web process's callback store keeps the app's clock, as it keeps the wall clock in production (the
+    # test moves the app's clock; the store's own default is the wall clock).
+    app.extensions["ivr"].callbacks.clock = lambda: clock().timestamp()
+    follow = FollowupStore(redis_conn)
+    assert post(app.test_client(), [GOOD, {**GOOD, "name": "John Smith", "phone": "+13125550147"}],
+                follow.new_api_key("scheduler")).status_code == 200
+    for rec in follow.list():
+        follow.complete(rec.id, "reached" if rec.name == "Maria Lopez" else "unreached")
     drive_calls(phone, clock)
+    work_callbacks(app, clock)
     clock.set(OPEN_TIME + dt.timedelta(days=1, hours=-1))  # the next morning at 09:00
     client = admin_client(app)
     resp = client.get("/admin/reports?range=7")
@@ -151,6 +182,13 @@ def test_report_figures_equal_the_hand_count_and_chart_table_csv_agree(app, phon
     assert s["Speed to a person, 90th percentile"] == "90 s"
     assert s["Hung up in the menu"] == "1"
     assert s["Answers by key / by speech"] == "8 / 3"
+    assert s["Callbacks done within target (60 min)"] == "1 of 2"
+    assert s["Time to callback, p50"] == "35.0 min" and s["Time to callback, p90"] == "65.0 min"
+    assert s["Request → first claim by staff, p50"] == "30.0 min"  # 30 and 60 min: nearest rank
+    assert s["Voicemail response (received → first claim), p50"] == "60.0 min"
+    assert s["Callbacks closed unreached"] == "0"
+    assert s["Callbacks waiting now (over target)"] == "1 (1)"  # the after-hours message, 11 h by now
+    assert s["Follow-up reach rate (reached ÷ called)"] == "50.0% (1 of 2)"
 
     outcomes = {r[0]: r[1] for r in page.tables["outcomes"][1:]}
     assert outcomes == {
@@ -167,9 +205,25 @@ def test_report_figures_equal_the_hand_count_and_chart_table_csv_agree(app, phon
     heat = {r[0]: r[1:] for r in page.tables["heat_calls"][1:]}
     assert heat["Tuesday"][10] == "4" and heat["Tuesday"][11] == "3" and heat["Tuesday"][22] == "1"
     assert sum(int(v) for row in heat.values() for v in row) == 8
+    waiting_callers = {r[0]: r[1:] for r in page.tables["heat_queued"][1:]}
+    assert waiting_callers["Tuesday"][10] == "4" and waiting_callers["Tuesday"][11] == "2" and waiting_callers["Tuesday"][22] == "1"
+    assert sum(int(v) for row in waiting_callers.values() for v in row) == 7
+    # Waits from reaching a queue to a person, a promise or hanging up: 10:00 calls 20 + 82 + 45 + 33 s,
+    # 11:00 calls 14 + 2 s, 22:00 24 s.
+    minutes = {r[0]: r[1:] for r in page.tables["heat_wait"][1:]}
+    assert (minutes["Tuesday"][10], minutes["Tuesday"][11], minutes["Tuesday"][22]) == ("3.0", "0.3", "0.4")
+    assert sum(float(v) for row in minutes.values() for v in row) == pytest.approx(3.7)
+    times = {r[0]: (r[1], r[2]) for r in page.tables["callback_times"][1:]}
+    assert times["30 min to 60 min (the target)"] == ("1", "50.0%") and times["60 min to 2 h"] == ("1", "100.0%")
+    assert sum(int(n) for n, _ in times.values()) == 2
+    assert page.tables["waiting"][1:] == [["Tue 24 Nov 2026", "1", "1"]]
+    followups = {r[0]: r[1] for r in page.tables["followups"][1:]}
+    assert followups["Where each appointment stands: Reached"] == "1"
+    assert followups["Where each appointment stands: Not reached"] == "1"
 
     # The chart, the table and the CSV of each table say the same.
-    for key in ("outcomes", "languages", "funnel", "choices", "departments", "hours_open", "heat_calls", "heat_queued"):
+    for key in ("outcomes", "languages", "funnel", "choices", "departments", "hours_open", "heat_calls", "heat_queued",
+                "heat_wait", "callback_times", "waiting", "followups"):
         rows = page.tables[key][1:]
         got = list(csv.reader(io.StringIO(client.get(f"/admin/reports/{key}.csv?range=7").get_data(as_text=True))))
         assert got[1:] == rows, key
@@ -314,3 +368,96 @@ def test_a_call_that_got_the_fallback_is_recorded_as_such(app, phone, redis_conn
     call.hang_up()
     [row] = redis_conn.lrange(keys.CALL_RECORDS.format(OPEN_TIME.date().isoformat()), 0, -1)
     assert CallRecord.unpack(row).outcome == "F"
+
+
+def test_a_fresh_web_process_reads_past_days_counts_from_redis_and_a_day_that_changed_is_counted_again(
+    make_app, clock, redis_conn, monkeypatch
+):
+    """Past days' counts are kept in Redis for every web process: a fresh process (its own cache empty)
+    counts only today; a row added to a past day, or a callback that ended later, makes that day count again."""
+    from ivr.admin import reports
+    from ivr.store.call_records import CallbackLifecycle
+
+    app = make_app()
+    flow = app.extensions["ivr"].runtime.flows.live("main")
+    records = CallRecords(redis_conn)
+    for d in range(3):  # Sunday, Monday, today (Tuesday): 2 answered calls a day
+        day = OPEN_TIME.date() - dt.timedelta(days=d)
+        arrived = int(dt.datetime.combine(day, dt.time(10), CLINIC_TZ).timestamp())
+        records.add_raw(day, [CallRecord(arrived + i, "main", flow.version, "en", (), "A", "billing", 5, 10, 30, None, 90).pack()
+                              for i in range(2)])
+    counted: list[int] = []
+    real = reports.tally
+
+    def counting(rows, *args, **kwargs):
+        rows = list(rows)
+        counted.append(len(rows))
+        return real(rows, *args, **kwargs)
+
+    monkeypatch.setattr(reports, "tally", counting)
+
+    def calls(client) -> str:
+        return summary_of(parse(client.get("/admin/reports?range=7").get_data(as_text=True)))["Calls"]
+
+    reports._TALLIES.clear()
+    assert calls(admin_client(app)) == "6" and len(counted) == 7  # every day of the week counted once
+    stored = [day for day in range(7) if redis_conn.exists(keys.REPORT_TALLY.format((OPEN_TIME.date() - dt.timedelta(days=day)).isoformat()))]
+    assert stored == [1, 2, 3, 4, 5, 6]  # past days only: today still changes
+
+    reports._TALLIES.clear()  # a fresh web process
+    counted.clear()
+    fresh = make_app()
+    fresh.extensions["ivr"].users.add("root2", "admin", hash_password(PASSWORD))
+    client = fresh.test_client()
+    Auth(client).login("root2")
+    assert calls(client) == "6" and counted == [2]  # only today counted; six past days read from Redis
+
+    # A call that arrived on Monday ends after midnight (its row joins Monday's list): Monday counts again.
+    monday = OPEN_TIME.date() - dt.timedelta(days=1)
+    late = int(dt.datetime.combine(monday, dt.time(23, 59), CLINIC_TZ).timestamp())
+    records.add_raw(monday, [CallRecord(late, "main", flow.version, "en", (), "M", "", 5).pack()])
+    reports._TALLIES.clear()
+    counted.clear()
+    assert calls(client) == "7" and sorted(counted) == [2, 3]
+
+    # A callback asked for on Monday and finished today changes the days around today's callbacks list.
+    requested = dt.datetime.combine(monday, dt.time(15), CLINIC_TZ).timestamp()
+    CallbackLifecycle(redis_conn).record({"requested_at": str(requested), "first_claimed_at": str(requested + 600),
+                                          "finished_at": str(OPEN_TIME.timestamp()), "status": "done", "outcome": "reached",
+                                          "attempts": "1", "source": "call", "department": "billing"})
+    reports._TALLIES.clear()
+    counted.clear()
+    page = summary_of(parse(client.get("/admin/reports?range=7").get_data(as_text=True)))
+    assert page["Callbacks done within target (60 min)"] == "0 of 1"  # 19 h
+    assert sorted(counted) == [2, 3]  # its list is today's UTC day: Monday and today count again, no other day
+
+
+def test_the_grafana_dashboard_asks_only_for_figures_the_app_exports(make_app, clock, redis_conn):
+    import json
+
+    from ivr.simulator import PhoneCall
+    from ivr.store.call_records import CallbackLifecycle
+
+    from .conftest import ROOT, TOKEN, flask_transport
+
+    app = make_app(METRICS_TOKEN="m" * 24)
+    c = PhoneCall(flask_transport(app), "http://localhost", TOKEN, caller="+12025550121")
+    c.start()
+    c.press("1")
+    clock.set(OPEN_TIME + dt.timedelta(seconds=40))
+    c.dial_result("completed", duration=20)
+    c.hang_up()
+    for status, took in (("done", 1500), ("closed", 7200)):
+        CallbackLifecycle(redis_conn).record({"requested_at": "1795000000", "finished_at": str(1795000000 + took),
+                                              "status": status, "department": "billing"})
+    text = app.test_client().get("/metrics", headers={"Authorization": "Bearer " + "m" * 24}).get_data(as_text=True)
+    assert 'ivr_report_time_to_callback_seconds_bucket{department="billing",le="1800.0"} 1.0' in text
+    assert 'ivr_report_time_to_callback_seconds_bucket{department="billing",le="900.0"} 0.0' in text
+    assert 'ivr_report_callbacks_ended_total{department="billing",status="closed"} 1.0' in text
+    exported = set(re.findall(r"^# TYPE (ivr_report_\w+) (\w+)", text, re.M))
+    names = {name for name, _ in exported} | {f"{name}_total" for name, kind in exported if kind == "counter"} \
+        | {f"{name}_{part}" for name, kind in exported if kind == "histogram" for part in ("bucket", "count", "sum")}
+    board = json.loads((ROOT / "deploy" / "grafana" / "reports.json").read_text())
+    asked = {m for p in board["panels"] for t in p["targets"] for m in re.findall(r"ivr_report_\w+", t["expr"])}
+    assert asked and asked <= names, asked - names
+    assert {"ivr_report_time_to_callback_seconds_bucket", "ivr_report_served_within_target_total"} <= asked
