@@ -16,6 +16,10 @@ What a backup holds (folder DEST, 0700; every file 0600)
                     one dumped (the manifest names it).
     recordings/     the sealed voicemail audio from DATA_DIR/recordings, as is
                     (still encrypted: a copy of it opens nothing without the key)
+    recordings/bucket/  with a recordings bucket (ivr.recording_store): its objects,
+                    by key, as sealed as they are there; a restore uploads them
+                    to the configured bucket (and refuses, before changing
+                    anything, when none is configured)
     config/, prompts/  the clinic's settings, flows and prompt texts/recordings
     data-key or data-key.env  only with ``--include-key``
 
@@ -74,11 +78,13 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 
 from ivr import backup_trust as trust
+from ivr.recording_store import KEY, ObjectStore, ObjectStoreError
 
 FORMAT = 1
 MANIFEST = "manifest.json"
 DUMP = "redis.dump"
 RECORDINGS = "recordings"
+BUCKET = "bucket"  # recordings/bucket/<key>: the recordings bucket's objects
 KEY_FILE = "data-key"
 KEY_ENV_FILE = "data-key.env"
 MAGIC = b"IVR-BACKUP-1\n"
@@ -212,8 +218,10 @@ def backup(
     data_key: str,
     include_key: bool = False,
     batch: int = SNAPSHOT_BATCH,
+    objects: ObjectStore | None = None,
 ) -> Summary:
-    """Write a backup folder ``dest`` (must not exist). Raises BackupError."""
+    """Write a backup folder ``dest`` (must not exist), with the recordings bucket's objects when ``objects``
+    is given. Raises BackupError."""
     dest = Path(dest)
     if dest.exists():
         raise BackupError(f"{dest} exists: give a new folder name (backups are never written over)")
@@ -226,7 +234,7 @@ def backup(
     summary = Summary()
     try:
         manifest = _write_backup(conn, work, summary, redis_url, Path(data_dir), config_dir, prompts_dir,
-                                 data_key, include_key, batch)
+                                 data_key, include_key, batch, objects)
         signers = raw_keys(data_key, Path(data_dir))
         if signers:
             manifest = trust.sign(manifest, signers[0])
@@ -243,7 +251,7 @@ def backup(
 
 
 def _write_backup(conn, work: Path, summary: Summary, redis_url: str, data_dir: Path, config_dir, prompts_dir,
-                  data_key: str, include_key: bool, batch: int) -> dict:
+                  data_key: str, include_key: bool, batch: int, objects: ObjectStore | None = None) -> dict:
     started = time.time()
     info = conn.info("server")
     names = _scan(conn)
@@ -289,6 +297,21 @@ def _write_backup(conn, work: Path, summary: Summary, redis_url: str, data_dir: 
         summary.recordings += 1
         summary.recording_bytes += path.stat().st_size
     _private_dir(work / RECORDINGS)
+    if objects is not None:
+        try:
+            for obj in objects.objects():
+                target = trust.confined_target(work / RECORDINGS / BUCKET, obj.key)
+                _private_dir(target.parent)
+                with _open_private(target) as fh:
+                    fh.write(objects.get(obj.key))
+                files[f"{RECORDINGS}/{BUCKET}/{obj.key}"] = _sha256(target)
+                kid = _sealed_key_id(target)
+                if kid:
+                    sealed_ids.add(kid)
+                summary.recordings += 1
+                summary.recording_bytes += obj.size
+        except ObjectStoreError as exc:
+            raise BackupError(f"the recordings bucket: {exc}") from None
     for label, folder in (("config", config_dir), ("prompts", prompts_dir)):
         if folder and Path(folder).is_dir():
             for path in _files(Path(folder)):
@@ -319,7 +342,8 @@ def _write_backup(conn, work: Path, summary: Summary, redis_url: str, data_dir: 
                   "keys": summary.keys, "bytes": summary.redis_bytes, "by_prefix": prefixes,
                   "patterns": list(PATTERNS), "skipped_prefixes": list(SKIP_PREFIXES)},
         "dump": {"file": DUMP, "sha256": h.hexdigest()},
-        "recordings": {"root": str(recordings_root), "count": summary.recordings, "bytes": summary.recording_bytes},
+        "recordings": {"root": str(recordings_root), "count": summary.recordings, "bytes": summary.recording_bytes,
+                       "bucket": objects.bucket if objects is not None else None},
         "files": files,
         "data_key": key_info,
     }
@@ -485,8 +509,10 @@ def restore(
     with_config: bool = False,
     data_key: str = "",
     progress: Callable[[str], None] = lambda _m: None,
+    objects: ObjectStore | None = None,
 ) -> Summary:
-    """Replace this install's Redis data and recordings with the backup's (after ``plan_restore``)."""
+    """Replace this install's Redis data and recordings with the backup's (after ``plan_restore``); the
+    backup's bucket objects go to ``objects``, the recordings bucket."""
     src, manifest = plan.src, plan.manifest
     summary = Summary()
     root = (Path(data_dir) / RECORDINGS).resolve()
@@ -495,8 +521,17 @@ def restore(
         folders.update((label, Path(folder)) for label, folder in (("config", config_dir), ("prompts", prompts_dir))
                        if folder is not None)
     # Every destination is checked before anything changes (a link in the way refuses the whole restore).
+    in_bucket = {rel[len(RECORDINGS) + len(BUCKET) + 2:]: plan.files[rel] for rel in plan.files
+                 if rel.startswith(f"{RECORDINGS}/{BUCKET}/")}
+    strange = sorted(k for k in in_bucket if not KEY.fullmatch(k))
+    if strange:
+        raise trust.UntrustedBackup(f"the backup names {strange[0]!r} as a bucket recording: refused")
+    if in_bucket and objects is None:
+        raise BackupError(f"the backup holds {len(in_bucket)} recording(s) from object storage, and no recordings "
+                          "bucket is configured here: set it up (README, Configuration) and restore again")
     copies = [(top, plan.files[rel], trust.confined_target(folders[top], tail))
-              for rel in plan.files for top, _, tail in [rel.partition("/")] if top in folders and tail]
+              for rel in plan.files for top, _, tail in [rel.partition("/")]
+              if top in folders and tail and not rel.startswith(f"{RECORDINGS}/{BUCKET}/")]
     progress("deleting the current ivr:* and rq:* keys")
     names = _scan(conn)
     for start in range(0, len(names), 1000):
@@ -533,6 +568,15 @@ def restore(
         if top == RECORDINGS:
             summary.recordings += 1
             summary.recording_bytes += source.stat().st_size
+    if in_bucket:
+        progress(f"uploading {len(in_bucket)} recordings to the bucket")
+    for key, source in in_bucket.items():
+        try:
+            objects.put(key, source.read_bytes())
+        except ObjectStoreError as exc:
+            raise BackupError(f"the recordings bucket: {exc}; restore again once it answers") from None
+        summary.recordings += 1
+        summary.recording_bytes += source.stat().st_size
     old_root = manifest["recordings"]["root"]
     if old_root != str(root):
         summary.paths_rewritten = _move_paths(conn, old_root, str(root))

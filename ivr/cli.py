@@ -887,6 +887,7 @@ def backup(dest: Path, include_key: bool) -> None:
     recordings in a backup open only with it, so keep it in a secret store, apart from backups.
     """
     from ivr import backup as backups
+    from ivr import recording_store
     from ivr.store import audit
 
     settings, data_dir, config_dir, prompts_dir = _backup_paths()
@@ -896,8 +897,9 @@ def backup(dest: Path, include_key: bool) -> None:
     try:
         done = backups.backup(conn, dest, redis_url=config_module.redis_url(settings), data_dir=data_dir,
                               config_dir=config_dir, prompts_dir=prompts_dir,
-                              data_key=str(settings.get("DATA_KEY") or ""), include_key=include_key)
-    except (backups.BackupError, OSError) as exc:
+                              data_key=str(settings.get("DATA_KEY") or ""), include_key=include_key,
+                              objects=recording_store.from_config(settings))  # the recordings bucket, if any
+    except (backups.BackupError, OSError, ValueError) as exc:
         click.echo(f"backup failed: {exc}", err=True)
         sys.exit(1)
     click.echo(f"backed up {done.keys} Redis keys ({done.redis_bytes} bytes) and {done.recordings} recordings "
@@ -923,7 +925,7 @@ def restore(src: Path, yes: bool, with_config: bool, force: bool) -> None:
     this install's data key) are checked, and what it holds is shown, before anything changes.
     """
     from ivr import backup as backups
-    from ivr import backup_trust
+    from ivr import backup_trust, recording_store
     from ivr.store import audit
 
     settings, data_dir, config_dir, prompts_dir = _backup_paths()
@@ -954,8 +956,9 @@ def restore(src: Path, yes: bool, with_config: bool, force: bool) -> None:
     try:
         done = backups.restore(conn, plan, data_dir=data_dir, config_dir=config_dir, prompts_dir=prompts_dir,
                                with_config=with_config, data_key=data_key,
-                               progress=lambda msg: click.echo(msg, err=True))
-    except (backups.BackupError, backup_trust.UntrustedBackup, OSError) as exc:
+                               progress=lambda msg: click.echo(msg, err=True),
+                               objects=recording_store.from_config(settings))  # the recordings bucket, if any
+    except (backups.BackupError, backup_trust.UntrustedBackup, OSError, ValueError) as exc:
         click.echo(f"restore failed: {exc}", err=True)
         sys.exit(1)
     forced = f"; --force past: {'; '.join(refusals)}" if refusals else ""

@@ -176,6 +176,9 @@ class VoicemailSettings(_Strict):
     # Phrases that make a voicemail urgent (top of its queue), per language.
     urgent_phrases: dict[str, list[str]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_URGENT_PHRASES.items()})
     attempts: int = Field(default=5, ge=1, le=20)  # pipeline runs (fetch, transcribe) before a failure is final
+    # Days voicemail audio and transcripts are kept after the message arrived, on disk and in the bucket
+    # (ivr.workers.retention deletes them, with the voicemail, and says so in the audit log).
+    keep_days: int = Field(default=90, ge=1, le=3660)
     # Which speech engine transcribes each language (ivr.speech.registry): whisper (the default),
     # whisper:MODEL or whisper:FOLDER, vosk or vosk:FOLDER, pocketsphinx (English only).
     engines: dict[str, str] = Field(default_factory=dict)

@@ -49,6 +49,11 @@ class Defaults:
     RELOAD_INTERVAL = 2.0  # seconds between checks for edited config/prompt files
     LOG_LEVEL = "INFO"
     DATA_KEY = ""  # IVR_DATA_KEY: encrypts recordings and transcripts at rest; empty: a per-install key file
+    # Voicemail audio in S3-compatible object storage (ivr.recording_store); no bucket: the data folder only.
+    RECORDINGS_BUCKET = ""  # IVR_RECORDINGS_BUCKET; credentials from boto3's chain (AWS_ACCESS_KEY_ID, ...)
+    RECORDINGS_ENDPOINT_URL = ""  # e.g. https://s3.clinic.internal:9000 (Ceph RGW, SeaweedFS, Garage, MinIO); empty: AWS
+    RECORDINGS_REGION = ""  # the bucket's region, if the store needs one
+    RECORDINGS_ADDRESSING_STYLE = "path"  # "path" (most on-premises stores) or "virtual" (bucket in the host name)
     SECRET_KEY = ""  # signs staff sessions; empty: a per-install key under DATA_DIR
     STAFF_IDLE_MINUTES = 15.0  # staff are logged off after this long without a request
     STAFF_SESSION_HOURS = 12.0  # a session ends this long after login, however active

@@ -11,6 +11,7 @@ import redis
 from flask import Flask, current_app
 from rq import Queue
 
+from ivr import recording_store
 from ivr.runtime import Runtime
 from ivr.sealing import Sealer
 from ivr.store import CallStore, StatsStore
@@ -64,7 +65,7 @@ def init_app(app: Flask, runtime: Runtime, conn: redis.Redis) -> Services:
         callbacks=CallbackQueue(conn, lease_seconds=lambda: runtime.clinic.callbacks.lease_minutes * 60),
         holds=HoldLine(conn),
         sealer=sealer,
-        vault=RecordingVault(Path(app.config["DATA_DIR"]) / "recordings", sealer),
+        vault=RecordingVault(Path(app.config["DATA_DIR"]) / "recordings", sealer, recording_store.from_config(app.config)),
     )
     app.extensions[EXTENSION] = svc
     return svc

@@ -5,6 +5,10 @@ A file is written to a temporary name, flushed to disk and renamed, so a crash
 leaves either the whole file or none; ``put`` reads it back and checks it opens
 to the same bytes before it reports success (the pipeline deletes Twilio's copy
 only after that).
+
+With an object store (ivr.recording_store), ``upload`` puts the sealed file's bytes, as they are, in the
+bucket (key ``voicemail/<yyyy-mm>/<RecordingSid>.sealed``) and the voicemail's path becomes
+``bucket:<key>``; ``get`` and ``remove`` take either kind of path.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr import recording_store
+from ivr.recording_store import ObjectStore, ObjectStoreError
 from ivr.sealing import Sealer
 
 _SID = re.compile(r"^RE[0-9a-fA-F]{32}$")
@@ -37,9 +43,10 @@ def _context(recording_sid: str) -> str:
 
 
 class RecordingVault:
-    def __init__(self, root: str | Path, sealer: Sealer) -> None:
+    def __init__(self, root: str | Path, sealer: Sealer, objects: ObjectStore | None = None) -> None:
         self.root = Path(root)
         self.sealer = sealer
+        self.objects = objects  # the recordings bucket, when one is configured
 
     def path_for(self, recording_sid: str, when: dt.datetime | None = None) -> Path:
         if not _SID.match(recording_sid):
@@ -74,12 +81,55 @@ class RecordingVault:
         return Stored(path, digest, len(audio))
 
     def get(self, path: str | Path, recording_sid: str) -> bytes:
-        """The audio of a stored recording (decrypted). Raises VaultError."""
+        """The audio of a stored recording (decrypted), from the disk or the bucket. Raises VaultError."""
+        key = recording_store.key_of(str(path))
         try:
-            blob = Path(path).read_bytes()
+            blob = self._bucket().get(key) if key else Path(path).read_bytes()
+        except ObjectStoreError as exc:
+            raise VaultError(str(exc)) from exc
         except OSError as exc:
             raise VaultError(f"cannot read the stored recording: {exc.strerror or exc}") from exc
         try:
             return self.sealer.open(blob, _context(recording_sid))
         except ValueError as exc:
             raise VaultError(f"stored recording does not open: {exc}") from exc
+
+    def _bucket(self) -> ObjectStore:
+        if self.objects is None:
+            raise VaultError("the recording is in object storage, which is not configured here")
+        return self.objects
+
+    def upload(self, path: str | Path, recording_sid: str) -> str:
+        """Put a stored file's sealed bytes in the bucket; returns the voicemail's new path (``bucket:…``).
+        The file stays: the caller deletes it once the record points at the object. Raises VaultError."""
+        path = Path(path)
+        try:
+            blob = path.read_bytes()
+            self.sealer.open(blob, _context(recording_sid))  # never upload what would not open
+        except OSError as exc:
+            raise VaultError(f"cannot read the stored recording: {exc.strerror or exc}") from exc
+        except ValueError as exc:
+            raise VaultError(f"stored recording does not open: {exc}") from exc
+        key = f"{recording_store.PREFIX}{path.parent.name}/{path.name}"  # <yyyy-mm>/<sid>.sealed, as on disk
+        try:
+            self._bucket().put(key, blob)
+        except ObjectStoreError as exc:
+            raise VaultError(str(exc)) from exc
+        return recording_store.SCHEME + key
+
+    def remove(self, path: str | Path) -> None:
+        """Delete a stored recording, file or object (one already gone counts as deleted). Raises VaultError."""
+        key = recording_store.key_of(str(path))
+        try:
+            if key:
+                self._bucket().delete(key)
+            elif path:
+                Path(path).unlink(missing_ok=True)
+        except ObjectStoreError as exc:
+            raise VaultError(str(exc)) from exc
+        except OSError as exc:
+            raise VaultError(f"cannot delete the stored recording: {exc.strerror or exc}") from exc
+
+    def files(self) -> list[Path]:
+        """The sealed files in the data folder (not temporary ones)."""
+        return sorted(p for p in self.root.glob("*/RE*.sealed") if p.is_file()) if self.root.is_dir() else []

@@ -135,3 +135,4 @@ def phone(app):
 # Real-browser fixtures (tests/browser.py), registered once for every module.
 from .browser import browser, live_server, page, start_server  # noqa: E402,F401
 from .prism import prism, twilio_spec  # noqa: E402,F401
+from .object_store import bucket, s3_server  # noqa: E402,F401

@@ -72,7 +72,7 @@ class Voicemail:
     detail: str = ""  # the reason behind a failure status, for staff and logs (no patient data)
     callback_id: str = ""
     attempts: int = 0  # pipeline runs started
-    path: str = ""  # the sealed file in the vault
+    path: str = ""  # the sealed file in the vault, or "bucket:<key>" once in object storage (ivr.recording_store)
     sha256: str = ""
     size: int = 0
     twilio_deleted: bool = False
@@ -134,12 +134,21 @@ return 1
 """
 
 
+# KEYS: callback. The callback's copy of a deleted message's words goes with it.
+_FORGET_TEXT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'reason_transcript', '', 'urgent_reason', '')
+return 1
+"""
+
+
 class VoicemailStore:
     def __init__(self, conn: redis.Redis, clock: Callable[[], float] = time.time) -> None:
         self.conn = conn
         self.clock = clock
         self._receive = conn.register_script(_RECEIVE)
         self._listened = conn.register_script(_LISTENED)
+        self._forget_text = conn.register_script(_FORGET_TEXT)
 
     def receive(self, vm: Voicemail) -> tuple[Voicemail, bool]:
         """Keep a newly reported recording once. Returns the stored record and whether it is new."""
@@ -197,6 +206,29 @@ class VoicemailStore:
 
     def unlock(self, recording_sid: str) -> None:
         self.conn.delete(keys.VOICEMAIL_LOCK.format(recording_sid))
+
+    def lock_upload(self, recording_sid: str, seconds: int) -> bool:
+        """One upload to object storage at a time per recording (apart from the pipeline's own lock)."""
+        return bool(self.conn.set(keys.VOICEMAIL_LOCK.format(recording_sid) + ":upload", "1", nx=True, ex=seconds))
+
+    def unlock_upload(self, recording_sid: str) -> None:
+        self.conn.delete(keys.VOICEMAIL_LOCK.format(recording_sid) + ":upload")
+
+    def received_before(self, when: float, limit: int = 1000) -> list[str]:
+        """RecordingSids reported before ``when`` (a timestamp), oldest first."""
+        return [_text(s) for s in self.conn.zrangebyscore(keys.VOICEMAILS, "-inf", f"({when!r}", start=0, num=limit)]
+
+    def delete(self, vm: Voicemail) -> None:
+        """Forget a voicemail: its record, its place in the lists, and the transcript its callback shows (the
+        audio is the vault's to delete first)."""
+        pipe = self.conn.pipeline()
+        pipe.delete(keys.VOICEMAIL.format(vm.recording_sid))
+        pipe.zrem(keys.VOICEMAILS, vm.recording_sid)
+        if vm.callback_id:
+            pipe.zrem(keys.VOICEMAILS_OF_CALLBACK.format(vm.callback_id), vm.recording_sid)
+        pipe.execute()
+        if vm.callback_id:
+            self._forget_text(keys=[keys.CALLBACK.format(vm.callback_id)])
 
     def mark_listened(self, recording_sid: str, user: str) -> bool:
         """Note that ``user`` played the recording. True the first time (someone has now heard it)."""

@@ -142,10 +142,23 @@ def sweep_forever(conn: redis.Redis, interval: float, stop: threading.Event, voi
             continue
         recover_now = _twilio_rounds(conn, recover_now)
         _escalation_round(conn)
+        _recordings_round(conn)
         if moved:
             log.info("callback sweep: %d back in line", moved)
         if requeued:
             log.warning("voicemail sweep: %d stalled voicemails queued again", requeued)
+
+
+def _recordings_round(conn: redis.Redis) -> None:
+    """Recordings this data folder still holds go to the bucket (when one is set); once an hour per data
+    folder, what is older than the clinic keeps is deleted (ivr.workers.retention)."""
+    from ivr.workers import retention
+
+    try:
+        voicemail_jobs.upload_pending(voicemail_jobs.vault(), VoicemailStore(conn))
+        retention.run_turn(conn)
+    except Exception:  # noqa: BLE001 - the sweep must go on; the next round tries again
+        log.exception("recordings sweep failed")
 
 
 def _escalation_round(conn: redis.Redis) -> None:

@@ -7,7 +7,10 @@ enqueues ``process_recording``. The job:
 
 1. fetches the audio from Twilio with the account's credentials (Twilio may
    answer 404 for a few seconds after the callback: the job is retried with
-   backoff), seals it into the vault and reads it back (ivr.vault);
+   backoff), seals it into the vault and reads it back (ivr.vault); with a
+   recordings bucket (ivr.recording_store) the sealed file is uploaded as it is
+   and deleted here once the bucket has it; an upload that fails leaves the file,
+   which every worker's sweep on this machine uploads again (``upload_pending``);
 2. decodes it with pydub and transcribes it offline (ivr.speech), once per
    recording, with the engine loaded once per speech worker process, in the
    caller's menu language, or when that is unknown the clinic language heard
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -38,8 +42,9 @@ import requests
 from rq import Queue, Retry
 from rq.job import Job
 
-from ivr import twilio_rest
+from ivr import recording_store, twilio_rest
 from ivr.clinic import ClinicSettings
+from ivr.config import environment_settings
 from ivr.sealing import Sealer
 from ivr.store.callbacks import CallbackQueue, UnknownCallback
 from ivr.store.voicemails import FINAL, Voicemail, VoicemailStatus, VoicemailStore
@@ -57,6 +62,7 @@ RETRY_INTERVALS = [10, 30, 90, 300, 900, 1800]  # seconds between runs after a p
 FETCH_TIMEOUT = 30.0  # seconds per request to Twilio
 MAX_SECONDS = 15 * 60  # longer audio is cut here for transcription (the whole file is kept)
 STALLED_SECONDS = 20 * 60  # a voicemail whose record has not moved this long has lost its job
+UPLOAD_LOCK_SECONDS = 60  # one upload of a recording at a time (a second one would only write the same bytes again)
 
 
 class TransientError(RuntimeError):
@@ -240,11 +246,59 @@ def process_recording(recording_sid: str) -> str:
         store=VoicemailStore(ctx.redis),
         callbacks=CallbackQueue(ctx.redis),
         clinic=ctx.clinic,
-        vault=RecordingVault(Path(ctx.data_dir) / "recordings", ctx.sealer),
+        vault=vault(),
         sealer=ctx.sealer,
         settings={**twilio_rest.settings_from_env(), "DATA_DIR": ctx.data_dir},  # the data folder: for `ivr call`'s recordings
         models=models_dir(ctx.data_dir),
     ).run(recording_sid)
+
+
+@lru_cache(maxsize=1)
+def vault() -> RecordingVault:
+    """This worker's vault: the data folder's recordings, and the recordings bucket when one is configured."""
+    ctx = context.get()
+    return RecordingVault(Path(ctx.data_dir) / "recordings", ctx.sealer, recording_store.from_config(environment_settings()))
+
+
+def upload(vault: RecordingVault, store: VoicemailStore, recording_sid: str) -> str:
+    """Move a recording kept in this data folder into the bucket; returns its new path ("" when there was
+    nothing here to move, or another worker is moving it). The record points at the object before the
+    file is deleted, so a worker killed at any moment leaves the file, the object, or both. Raises VaultError."""
+    if not store.lock_upload(recording_sid, UPLOAD_LOCK_SECONDS):
+        return ""
+    try:
+        vm = store.get(recording_sid)
+        if vm is None or not vm.path or recording_store.key_of(vm.path) or not Path(vm.path).is_file():
+            return ""
+        path = vault.upload(vm.path, recording_sid)
+        store.update(recording_sid, path=path)
+        Path(vm.path).unlink(missing_ok=True)
+        log.info("voicemail %s: in object storage", recording_sid)
+        return path
+    finally:
+        store.unlock_upload(recording_sid)
+
+
+def upload_pending(vault: RecordingVault, store: VoicemailStore) -> int:
+    """Upload the recordings this data folder still holds (an upload that failed, a worker killed during
+    one); delete those the bucket already has. Every worker's sweep runs it. Returns how many went up."""
+    if vault.objects is None:
+        return 0
+    done = 0
+    for file in vault.files():
+        sid = file.name.removesuffix(".sealed")
+        vm = store.get(sid)
+        if vm is None:
+            continue  # deleted, or not in this Redis (a restore): retention removes the file in time
+        if recording_store.key_of(vm.path):
+            file.unlink(missing_ok=True)  # in the bucket: left by a worker stopped before it deleted the file
+        elif vm.path and Path(vm.path).resolve() == file.resolve():
+            try:
+                done += bool(upload(vault, store, sid))
+            except VaultError as exc:
+                log.warning("voicemail %s: still kept on this machine only: %s", sid, exc)
+                break  # the store is out of reach: the next sweep tries again
+    return done
 
 
 def _twilio_copy_to_delete(vm: Voicemail) -> bool:
@@ -333,6 +387,11 @@ class Pipeline:
             self.store.update(sid, status=VoicemailStatus.STORED, path=vm.path, sha256=stored.sha256, size=stored.size, detail="")
             vm.status = VoicemailStatus.STORED
             log.info("voicemail %s: stored, %d bytes", sid, stored.size)
+            if self.vault.objects is not None:
+                try:
+                    vm.path = upload(self.vault, self.store, sid) or vm.path
+                except VaultError as exc:  # the file stays here; the sweep uploads it when the store answers
+                    log.warning("voicemail %s: kept on this machine until object storage answers: %s", sid, exc)
 
         try:
             decoded = speech.decode_audio(audio, 16_000, max_seconds=MAX_SECONDS)

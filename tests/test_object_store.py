@@ -1,0 +1,117 @@
+"""Voicemail audio in S3-compatible object storage (ivr.recording_store), against a real S3 API on localhost
+(moto's server): sealed before it leaves the machine, played by a console with another data folder, an
+upload that fails keeps the local sealed copy until the store answers, and backup/restore cover the bucket."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ivr import backup as backups
+from ivr import recording_store
+from ivr.staff.passwords import hash_password
+from ivr.store.voicemails import VoicemailStatus
+from ivr.workers import voicemail as jobs
+
+from .conftest import DATA_KEY
+from .test_voicemail_pipeline import Rig, reference, twilio  # noqa: F401 (the Twilio stand-in fixture)
+
+PASSWORD = "correct horse battery staple"
+
+
+def bucket_rig(redis_conn, tmp_path, twilio, bucket) -> Rig:
+    rig = Rig(redis_conn, tmp_path, twilio)
+    rig.vault.objects = recording_store.from_config(bucket.settings())
+    return rig
+
+
+def plays(app, callback_id: str, sid: str):
+    """A nurse logs in to ``app``'s console and plays the message: the response."""
+    app.extensions["ivr"].users.add("nina", "nurse", hash_password(PASSWORD))
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    client.post("/login", data={"csrf_token": token, "username": "nina", "password": PASSWORD})
+    return client.get(f"/console/callbacks/{callback_id}/recordings/{sid}.wav")
+
+
+def test_a_message_is_sealed_into_the_bucket_and_a_console_with_another_data_folder_plays_it(
+    redis_conn, tmp_path, twilio, bucket, make_app
+):
+    rig = bucket_rig(redis_conn, tmp_path / "speech", twilio, bucket)
+    audio = reference("urgent-02")
+    sid = rig.leave(audio)
+    assert rig.run(sid) == "transcribed"
+
+    vm = rig.store.get(sid)
+    key = recording_store.key_of(vm.path)
+    assert bucket.keys() == [key] and key.endswith(f"/{sid}.sealed")
+    blob = bucket.read(key)
+    assert blob.startswith(b"IVR1") and audio[44:2000] not in blob  # the store holds sealed bytes, never audio
+    assert rig.sealer.open(blob, f"recording:{sid}") == audio
+    assert rig.vault.files() == []  # the local copy went once the bucket had it
+    assert twilio.deleted == [sid]
+
+    web = make_app(DATA_DIR=str(tmp_path / "web"), **bucket.settings())  # another machine: its own data folder
+    played = plays(web, vm.callback_id, sid)
+    assert played.status_code == 200 and played.data == audio
+    assert not (tmp_path / "web" / "recordings").exists() or not any((tmp_path / "web" / "recordings").iterdir())
+
+
+def test_an_upload_that_fails_keeps_the_sealed_copy_here_and_the_sweep_uploads_it_once_the_store_answers(
+    redis_conn, tmp_path, twilio, s3_server, bucket, monkeypatch
+):
+    rig = bucket_rig(redis_conn, tmp_path, twilio, bucket)
+    missing = recording_store.from_config({**bucket.settings(), "RECORDINGS_BUCKET": "not-made-yet"})
+    rig.vault.objects = missing  # the store refuses the upload (no such bucket yet)
+    audio = reference("appt-05")
+    sid = rig.leave(audio)
+    assert rig.run(sid) == "transcribed"  # the message is transcribed all the same
+
+    vm = rig.store.get(sid)
+    assert not recording_store.key_of(vm.path) and rig.vault.files() == [Path(vm.path)]
+    assert rig.vault.get(vm.path, sid) == audio  # kept sealed on this machine
+    assert jobs.upload_pending(rig.vault, rig.store) == 0  # still refused: the file stays
+    assert rig.vault.files()
+
+    s3_server.client().create_bucket(Bucket="not-made-yet")  # the store answers now
+    assert jobs.upload_pending(rig.vault, rig.store) == 1
+    vm = rig.store.get(sid)
+    assert recording_store.key_of(vm.path) == f"voicemail/{vm.path.split('/')[-2]}/{sid}.sealed"
+    assert [o.key for o in missing.objects()] == [recording_store.key_of(vm.path)]
+    assert rig.vault.files() == [] and rig.vault.get(vm.path, sid) == audio
+    assert jobs.upload_pending(rig.vault, rig.store) == 0  # nothing left to do
+
+
+def test_backup_holds_the_buckets_sealed_recordings_and_restore_puts_them_back(
+    redis_conn, tmp_path, twilio, s3_server, bucket
+):
+    rig = bucket_rig(redis_conn, tmp_path / "speech", twilio, bucket)
+    audio = reference("appt-06")
+    sid = rig.leave(audio)
+    assert rig.run(sid) == "transcribed"
+    key = recording_store.key_of(rig.store.get(sid).path)
+    data_dir = tmp_path / "var"
+
+    done = backups.backup(redis_conn, tmp_path / "backup", redis_url="unix:///redis", data_dir=data_dir,
+                          config_dir=None, prompts_dir=None, data_key=DATA_KEY, objects=rig.vault.objects)
+    assert done.recordings == 1
+    manifest = backups.read_manifest(tmp_path / "backup")
+    assert f"recordings/bucket/{key}" in manifest["files"] and manifest["recordings"]["bucket"] == bucket.name
+    assert manifest["data_key"]["recordings_sealed_with"] == [rig.sealer.key_id]
+    assert (tmp_path / "backup" / "recordings" / "bucket" / key).read_bytes() == bucket.read(key)  # still sealed
+
+    # The clinic's bucket is lost; restored into a new one, the message plays as before.
+    s3_server.client().create_bucket(Bucket="recordings-restored")
+    restored = recording_store.from_config({**bucket.settings(), "RECORDINGS_BUCKET": "recordings-restored"})
+    plan = backups.plan_restore(redis_conn, tmp_path / "backup", DATA_KEY, data_dir)
+    assert plan.refusals() == []
+    with pytest.raises(backups.BackupError, match="object storage"):  # nowhere to put them: nothing changes
+        backups.restore(redis_conn, plan, data_dir=data_dir, data_key=DATA_KEY, objects=None)
+    assert rig.store.get(sid) is not None
+    summary = backups.restore(redis_conn, plan, data_dir=data_dir, data_key=DATA_KEY, objects=restored)
+    assert summary.recordings == 1
+    assert [o.key for o in restored.objects()] == [key]
+    rig.vault.objects = restored
+    assert rig.vault.get(rig.store.get(sid).path, sid) == audio
