@@ -241,7 +241,10 @@ def save(name: str):
         return _back(name)
     if flow is None:
         record(actions.FLOW_PUBLISH_REFUSED, target=f"flow:{name}", detail="; ".join(f"line {i['line']}: {i['message']}" for i in issues))
-        flash(f"Not published: the draft has {len(issues)} problem{'s' if len(issues) != 1 else ''}. It is kept as a draft.", "error")
+        where = "beside their lines" if request.form.get("view") == "yaml" else \
+            "under “Problems to fix before publishing”, with links to their steps"
+        flash(f"Not published: the draft has {len(issues)} problem{'s' if len(issues) != 1 else ''}, listed {where}. "
+              "It is kept as a draft.", "error")
         return _back(name)
     changes = prompt_changes(name)
     if flow.version == svc.flow_versions.live_version(name) and not changes:

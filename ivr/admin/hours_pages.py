@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 from flask import flash, redirect, render_template, request, url_for
 
 from ivr import services
 from ivr.clinic import ClinicConfigError, load_clinic
-from ivr.hours import WEEKDAYS
+from ivr.hours import WEEKDAYS, parse_spans
 from ivr.prompts import spoken_problem
 from ivr.staff.audit import record
 from ivr.staff.auth import role_required
@@ -43,7 +44,7 @@ def _clinic():
         return services.get().runtime.clinic
 
 
-def _render(hours=None, holidays=None, preview=None, status=200):
+def _render(hours=None, holidays=None, preview=None, status=200, errors=None):
     clinic = _clinic()
     return render_template(
         "admin/hours.html",
@@ -52,7 +53,55 @@ def _render(hours=None, holidays=None, preview=None, status=200):
         holidays=holidays if holidays is not None else clinic_file.holiday_dicts(clinic),
         preview=preview,
         zone=clinic.timezone,
+        errors=errors or {},
     ), status
+
+
+_TIME = r"(\d{1,2})(?:[:.h](\d{2}))?\s*([ap])?\.?\s*(?:m\.?)?"
+_SPAN_WORDS = re.compile(rf"^\s*(?:{_TIME}|(noon))\s*(?:-|–|—|to|until)\s*(?:{_TIME}|(noon))\s*$", re.IGNORECASE)
+
+
+def read_span(text: str) -> str:
+    """A span as managers write it ("9-12", "8am-1pm", "9:00–17:30", "9 to 5", "noon-5pm") as "HH:MM-HH:MM".
+
+    Without am/pm the times are 24-hour, except that an end before the start is in the
+    afternoon ("9-5" is 09:00-17:00). Raises ValueError in words.
+    """
+    match = _SPAN_WORDS.match(text)
+    if not match:
+        raise ValueError(f"“{text}” is not a time span: write it like 9-12, 8am-1pm or 09:00-17:30")
+    h1, m1, s1, noon1, h2, m2, s2, noon2 = match.groups()
+    (h1, m1, s1) = (12, 0, "p") if noon1 else (int(h1), int(m1 or 0), (s1 or "").lower())
+    (h2, m2, s2) = (12, 0, "p") if noon2 else (int(h2), int(m2 or 0), (s2 or "").lower())
+    if (s1 and not 1 <= h1 <= 12) or (s2 and not 1 <= h2 <= 12):
+        raise ValueError(f"“{text}” has a time that does not exist")
+
+    def clock(h: int, suffix: str) -> int:
+        return h % 12 + (12 if suffix == "p" else 0) if suffix else h
+
+    if s2 and not s1:  # "1-5pm": the start in the afternoon too, unless that is after the end ("9-5pm")
+        s1 = s2 if clock(h1, s2) * 60 + m1 < clock(h2, s2) * 60 + m2 else "a"
+    start, end = clock(h1, s1) * 60 + m1, clock(h2, s2) * 60 + m2
+    if not s1 and not s2 and end <= start and h2 < 12:
+        end += 12 * 60  # "9-5"
+    if start >= 24 * 60 or m1 > 59 or m2 > 59 or end > 24 * 60:
+        raise ValueError(f"“{text}” has a time that does not exist")
+    span = f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
+    try:
+        parse_spans([span])
+    except ValueError:
+        raise ValueError(f"“{text}” ends before it starts: split a span that crosses midnight in two") from None
+    return span
+
+
+def _read_day(value: str) -> list[str]:
+    """A day's spans as typed ("9-12, 1pm-5pm"), read and checked together. Raises ValueError in words."""
+    spans = [read_span(s) for s in _spans(value)]
+    try:
+        parse_spans(spans)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("spans ", "the times ")) from None
+    return spans
 
 
 @bp.get("/hours")
@@ -69,9 +118,18 @@ def _spans(value: str) -> list[str]:
 @bp.post("/hours")
 @role_required("admin")
 def save_hours():
+    """Every field is read and checked; any error is shown beside its field, in its label's words,
+    with everything as typed, and nothing is written."""
     form = request.form
-    hours = {day: _spans(form.get(f"hours_{day}", "")) for day in WEEKDAYS}
-    holidays = []
+    errors: dict[str, str] = {}
+    typed_hours = {day: form.get(f"hours_{day}", "") for day in WEEKDAYS}
+    hours: dict[str, list[str]] = {}
+    for day in WEEKDAYS:
+        try:
+            hours[day] = _read_day(typed_hours[day])
+        except ValueError as exc:
+            errors[f"hours_{day}"] = f"{day.capitalize()}: {exc}"
+    holidays, typed = [], []
     try:
         count = int(form.get("holiday_count", "0") or 0)
     except ValueError:
@@ -79,23 +137,34 @@ def save_hours():
     for i in range(min(max(count, 0), MAX_HOLIDAYS) + 1):
         date = (form.get(f"holiday_date_{i}") or "").strip()
         name = " ".join((form.get(f"holiday_name_{i}") or "").split())
+        spans = form.get(f"holiday_hours_{i}", "")
         if form.get(f"holiday_remove_{i}") or (not date and not name):
             continue
+        row = len(typed)  # the row's place on the page shown again
+        typed.append({"date": date, "name": name, "hours": [spans] if spans.strip() else []})
         try:
             day = clinic_file.parse_date(date)
         except ValueError:
-            flash(f"Not saved: {date or '(empty)'} is not a date (YYYY-MM-DD) for holiday {name or i + 1}.", "error")
-            return _render({d: ", ".join(v) for d, v in hours.items()}, status=422)
+            errors[f"holiday_date_{row}"] = f"Date of holiday {row + 1}: {'empty' if not date else f'“{date}” is not a date'}: pick a day"
+            day = None
         problem = spoken_problem(name, frozenset(), "a holiday's name")
         if problem:  # the name is said in {hours_today}: braces would be read out
-            flash(f"Not saved: holiday {name}: {problem}.", "error")
-            return _render({d: ", ".join(v) for d, v in hours.items()}, status=422)
-        holidays.append({"date": day, "name": name or "Holiday", "hours": _spans(form.get(f"holiday_hours_{i}", ""))})
+            errors[f"holiday_name_{row}"] = f"Name of holiday {row + 1}: {problem}"
+        try:
+            reduced = _read_day(spans)
+        except ValueError as exc:
+            errors[f"holiday_hours_{row}"] = f"Hours of holiday {row + 1}: {exc}"
+            reduced = []
+        if day is not None:
+            holidays.append({"date": day, "name": name or "Holiday", "hours": reduced})
+    if errors:
+        flash(f"Not saved: {len(errors)} field{'s' if len(errors) != 1 else ''} to correct, marked below.", "error")
+        return _render(typed_hours, typed, status=422, errors=errors)
     try:
         old, _new = clinic_file.write(_path(), hours=hours, holidays=holidays)
     except ClinicConfigError as exc:
         flash(f"Not saved: {_short(str(exc))}", "error")
-        return _render({d: ", ".join(v) for d, v in hours.items()}, holidays, status=422)
+        return _render(typed_hours, typed, status=422)
     record(actions.HOURS_EDIT, target="clinic:hours", detail=_summary(hours, holidays))
     flash("Hours and holidays saved. Calls use them within two seconds.", "info")
     return redirect(url_for("admin.hours"))
