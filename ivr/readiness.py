@@ -8,12 +8,17 @@ Each problem names the feature it stops and the setting that fixes it:
   (``outbound_problems``; workers check their own environment with ``worker_outbound_problems``);
 * recordings at rest: ``IVR_DATA_KEY`` (without it the key lives in DATA_DIR, beside the recordings);
 * the clinic's numbers in config/clinic.yaml: still the example's fictional 555-01xx numbers.
+
+``problems`` says them as the person who runs the server needs them (the setting's name, for the log and
+/healthz); ``missing`` says the same for staff: what is switched off and who can fix it, in words
+(the admin banner, the Setup page), with the setting and what it does kept apart for the Setup page.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ivr import twilio_rest
@@ -60,6 +65,79 @@ def problems(config: Mapping[str, Any], clinic) -> list[str]:
             found.append("config/clinic.yaml still has the example's fictional 555-01xx numbers "
                          f"({', '.join(fictional)}): calls to them reach nobody")
     return found
+
+
+@dataclass(frozen=True)
+class Missing:
+    """One thing this install lacks, for staff: ``words`` say what is off until it is set (no setting names);
+    ``settings`` and ``does`` are for the Setup page, for whoever runs the server; ``page`` is the admin page
+    that fixes it in the browser, if one does."""
+
+    key: str
+    words: str
+    settings: tuple[str, ...]
+    does: str
+    page: str = ""
+
+
+def missing(config: Mapping[str, Any], clinic) -> list[Missing]:
+    """``problems``, said for staff."""
+    settings = twilio_rest.settings_from_config(config)
+    found = []
+    if not config.get("TWILIO_AUTH_TOKEN"):
+        found.append(Missing(
+            "auth_token", "Calls from patients are not answered until the clinic's Twilio account is connected",
+            ("TWILIO_AUTH_TOKEN",), "Twilio's secret for the clinic's account: this server checks with it that "
+            "every call it answers really comes from Twilio (without it only the test phone on the server can call)"))
+    if not str(settings.get("TWILIO_ACCOUNT_SID") or "").strip() or not str(settings.get("TWILIO_AUTH_TOKEN") or "").strip():
+        found.append(Missing(
+            "account", "Calls to patients (follow-up calls, “Call patient”) are switched off until the clinic's "
+            "Twilio account is connected", ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"),
+            "the clinic's Twilio account and its secret: with them this server can place calls"))
+    base = str(settings.get("TWILIO_API_BASE_URL") or "").strip()
+    if base and not twilio_rest._absolute(base):
+        found.append(Missing(
+            "api_base", "Calls to patients are switched off until the address of Twilio's service is corrected",
+            ("TWILIO_API_BASE_URL",), "another address for Twilio's service (for trials): a full web address, or unset"))
+    public = str(settings.get("PUBLIC_URL") or "").strip()
+    if not public or not twilio_rest._absolute(public.rstrip("/")):
+        found.append(Missing(
+            "public_url", "Calls to patients are switched off until the server's public address is "
+            + ("set" if not public else "corrected (a full web address, such as https://phones.yourclinic.example)"),
+            ("IVR_PUBLIC_URL",), "the web address Twilio reaches this server at, such as "
+            "https://phones.yourclinic.example: Twilio calls it back during every call this server places"))
+    if not config.get("DATA_KEY"):
+        found.append(Missing(
+            "data_key", "Voicemail recordings are locked with a key kept on the same disk as them, until the key "
+            "is kept apart", ("IVR_DATA_KEY",), "the key that locks recordings and transcripts: kept in a secret store "
+            "instead of the data folder, a copy of that folder alone opens no recording (`ivr data-key` makes one)"))
+    if clinic is not None:
+        fictional = [desk.name for desk in clinic.desks.values() if FICTIONAL.fullmatch(desk.number)]
+        if fictional:
+            found.append(Missing(
+                "desk_numbers", "Calls put through to " + ", ".join(fictional) + " reach nobody until their real "
+                "numbers are entered (they are still the example's)", (), "each desk's phone number", page="admin.desks"))
+        if FICTIONAL.fullmatch(clinic.main_number):
+            found.append(Missing(
+                "main_number", "Patients called back see the example's number, not the clinic's, until it is entered",
+                ("main_number in the clinic settings",), "the clinic's Twilio number: patients see it when staff "
+                "call them back"))
+    return found
+
+
+# A setting problem's technical text (twilio_rest.TwilioNotConfigured names the settings), as staff read it.
+_IN_WORDS = (
+    ("TWILIO_API_BASE_URL", "calls to patients are switched off until the address of Twilio's service is corrected"),
+    ("IVR_PUBLIC_URL must", "calls to patients are switched off until the server's public address is corrected"),
+    ("IVR_PUBLIC_URL", "calls to patients are switched off until the server's public address is set"),
+    ("TWILIO_", "calls to patients are switched off until the clinic's Twilio account is connected"),
+)
+
+
+def in_words(detail: object) -> str:
+    """What a missing or wrong setting switches off, for staff (the setting's name stays in the log)."""
+    text = str(detail or "")
+    return next((words for marker, words in _IN_WORDS if marker in text), text)
 
 
 def warn_at_start(config: Mapping[str, Any], clinic) -> None:

@@ -230,7 +230,7 @@ def _attempt(**fields) -> Attempt:
         (_attempt(result="rejected", detail="Twilio error 21219 (HTTP 400): The number +12025550177 is unverified."),
          "finished", "rejected", "a trial account may only call verified numbers", False),
         (_attempt(result="rejected", detail="Twilio error 20003 (HTTP 401): Authenticate"), "finished", "rejected",
-         "TWILIO_AUTH_TOKEN", False),
+         "it did not accept the clinic's Twilio account details", False),
         (_attempt(result="rejected", detail="Twilio error 99999 (HTTP 400): Something new"), "finished", "rejected",
          "Twilio said: Something new", False),
         (_attempt(result="in_doubt", detail="ReadTimeout talking to Twilio"), "finished", "in_doubt",
@@ -242,7 +242,7 @@ def _attempt(**fields) -> Attempt:
         (_attempt(result="refused", detail="no phone number on the staff member's account"), "finished", "refused",
          "your account has no phone number", False),
         (_attempt(result="refused", detail="the claim has expired"), "finished", "refused", "your claim on this callback ran out", False),
-        (None, "failed", "not_configured", "IVR_PUBLIC_URL is not set", False),
+        (None, "failed", "not_configured", "switched off until the server's public address is set", False),
     ],
 )
 def test_every_call_state_reads_in_words_with_a_next_step(attempt, job, expected_state, words, active):
@@ -259,7 +259,7 @@ def test_every_call_state_reads_in_words_with_a_next_step(attempt, job, expected
 
 def test_a_job_no_worker_picked_up_says_so():
     status = callstatus.describe(None, "queued", "", job_age=120)
-    assert status.state == "worker_late" and "ivr worker" in status.next
+    assert status.state == "worker_late" and "check that the worker runs" in status.next
 
 
 def test_the_callback_page_follows_the_call_as_twilio_reports_it(app, client, staff, queue, redis_conn):
@@ -311,8 +311,8 @@ def test_calls_not_set_up_show_in_the_error_box_not_the_success_box(client, staf
     resp = client.post(page + "/call", data={"csrf_token": csrf_token(client, page), "attempt": new_attempt_key()})
     assert resp.headers["Location"] == page
     html = text(client.get(page))
-    assert "No call was placed: calls are not set up" in alerts(html)
-    assert re.search("TWILIO_ACCOUNT_SID|IVR_PUBLIC_URL", alerts(html))
+    assert "No call was placed: calls to patients are switched off until" in alerts(html)
+    assert "Setup page" in alerts(html) and not re.search("TWILIO_|IVR_", html)  # the setting is named on Setup
     assert "ring" not in statuses(html)
 
 

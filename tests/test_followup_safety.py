@@ -432,4 +432,5 @@ def test_healthz_and_admin_pages_say_what_outbound_calls_need(app, redis_conn):
     client = app.test_client()
     Auth(client).login("root")
     html = client.get("/admin/followups").get_data(as_text=True)
-    assert 'id="outbound-banner"' in html and "IVR_PUBLIC_URL is not set" in html
+    assert 'id="outbound-banner"' in html and "switched off until the server&#39;s public address is set" in html
+    assert "IVR_PUBLIC_URL" not in html  # the setting's name is on the Setup page, not in the banner

@@ -26,6 +26,7 @@
     GET/POST  /admin/desks                         the desks; POST adds one (desk_pages)
     GET/POST  /admin/desks/<key>                   rename, number, roles, hours; POST .../remove removes it
     GET/POST  /admin/flows/<name>/add-department   a desk, its prompts, steps and menu choice as one draft
+    GET       /admin/setup                         what the install lacks, in words, with the setting for each
     GET/POST  /admin/api-keys                      the scheduling system's API keys; POST makes one (shown once)
     GET/POST  /admin/api-keys/<id>/rotate          confirm, then a new key under its name (old revoked)
     GET/POST  /admin/api-keys/<id>/revoke          confirm, then the key stops working
@@ -42,6 +43,6 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 from . import api_key_pages, emergency_pages, flow_new, flow_pages, flow_visual, hours_pages, pages, prompt_pages  # noqa: E402,F401
-from . import department_wizard, desk_pages  # noqa: E402,F401
+from . import department_wizard, desk_pages, setup_pages  # noqa: E402,F401
 
 __all__ = ["bp"]

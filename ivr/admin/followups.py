@@ -209,6 +209,19 @@ NURSE_TEXT = {"yes": "Asked for a nurse", "no": "Did not want a nurse to call"}
 ANSWER_ORDER = ("identity", "feeling", "rating", "nurse", "callback_id")
 
 
+ACCOUNT_REFUSED = "Twilio refused the request for the whole account: "  # ivr.workers.followups
+
+
+def blocked_text(reason: str) -> str:
+    """Why follow-ups wait, for the manager: the setting's name and Twilio's own words stay in the log."""
+    from ivr import readiness
+    from ivr.staff.callstatus import twilio_reason
+
+    if reason.startswith(ACCOUNT_REFUSED):
+        return f"Twilio refuses calls for the whole account: {twilio_reason(reason[len(ACCOUNT_REFUSED):])}"
+    return readiness.in_words(reason) or "no reason recorded"
+
+
 def reason_text(code: str) -> str:
     """Why the next try is later, in words ("" for none; an unknown code as it is)."""
     return REASON_TEXT.get(code, code)
@@ -258,7 +271,7 @@ def state_text(rec: Record) -> str:
     if key == "calling":
         return f"Calling now (attempt {rec.attempts})" if rec.attempts else "Calling now"
     if key == "blocked":
-        return f"Blocked: {rec.blocked_reason or 'no reason recorded'} — resumes by itself once fixed"
+        return f"Blocked: {blocked_text(rec.blocked_reason)} — resumes by itself once fixed"
     if key == NO_COMMON_HOURS:
         return no_common_hours_text(rec)
     return OUTCOME_TEXT.get(key, label)

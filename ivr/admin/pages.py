@@ -38,8 +38,8 @@ def _emergency_banner() -> dict:
 
 @bp.app_context_processor
 def _outbound_banner() -> dict:
-    """What outbound calls need, how many follow-ups wait for it, and what cannot be kept now (Redis refusing
-    writes, a full data disk), for the banner on admin pages."""
+    """What the install lacks (in words: ivr.readiness.missing), how many follow-ups wait for it, and what cannot
+    be kept now (Redis refusing writes, a full data disk), for the banner on admin pages."""
     from flask import current_app, request
 
     from ivr import readiness, write_health
@@ -51,7 +51,7 @@ def _outbound_banner() -> dict:
         blocked = FollowupStore(services.get().redis).blocked_count()
     except Exception:  # noqa: BLE001 - a banner must not break a page
         blocked = 0
-    return {"outbound_problems": readiness.problems(current_app.config, services.get().runtime.clinic),
+    return {"outbound_problems": readiness.missing(current_app.config, services.get().runtime.clinic),
             "followups_blocked": blocked,
             "write_problems": list(write_health.from_app().values())}
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+from ivr import readiness
 from ivr.store.outbound import Attempt
 
 QUEUED_TOO_LONG = 60  # seconds a job may wait for a worker before the page says so
@@ -44,17 +45,17 @@ REFUSALS = {
     "unknown or disabled staff member": ("your account is disabled", "Ask an administrator."),
     "no phone number on the staff member's account": (
         "your account has no phone number to ring",
-        "Ask an administrator to add one (ivr users add --phone).",
+        "Ask an administrator to add one to your account.",
     ),
 }
 
 # Twilio's error codes for a refused "create call" request, in words. The call's "To" is the staff phone.
 TWILIO_ERRORS = {
-    "20003": "it did not accept the account's credentials (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)",
-    "20404": "it does not know the account or address the request went to (TWILIO_ACCOUNT_SID)",
-    "21205": "the webhook address is not a valid URL (IVR_PUBLIC_URL)",
-    "21210": "the clinic's number (main_number) is not a number of this Twilio account or a verified caller ID",
-    "21212": "the clinic's number (main_number) is not a valid caller ID",
+    "20003": "it did not accept the clinic's Twilio account details (the account or its secret is wrong)",
+    "20404": "it does not know the clinic's Twilio account (the account is wrong)",
+    "21205": "the server's public address is not a valid web address",
+    "21210": "the clinic's number is not a number of its Twilio account or a verified caller ID",
+    "21212": "the clinic's number is not a valid caller ID",
     "21211": "the phone number on your account is not a valid number",
     "21214": "the phone number on your account cannot be reached",
     "21215": "the account is not allowed to call that country (Geo permissions in Twilio's console)",
@@ -62,8 +63,8 @@ TWILIO_ERRORS = {
     "21217": "the phone number on your account is not a valid phone number",
     "21219": "a trial account may only call verified numbers: verify your phone in Twilio's console, or upgrade",
     "21401": "the phone number on your account is not a valid number",
-    "21606": "the clinic's number (main_number) cannot place calls",
-    "21609": "the status address is not a valid URL (IVR_PUBLIC_URL)",
+    "21606": "the clinic's number cannot place calls",
+    "21609": "the server's public address is not a valid web address",
     "13223": "a phone number is not in a format Twilio accepts",
 }
 _TWILIO_DETAIL = re.compile(r"Twilio error (\d*) ?\(HTTP (\d+)\): ?(.*)", re.S)
@@ -155,8 +156,8 @@ def job_failure(error: str) -> CallStatus:
         setting = line.split(":", 1)[1].strip() if ":" in line else line
         return CallStatus(
             "not_configured",
-            f"No call was placed: calls are not set up where they are placed (the worker). {setting}.",
-            "Ask an administrator to set it for the worker, then press Call patient again.",
+            f"No call was placed: where calls are placed (the worker), {readiness.in_words(setting)}.",
+            "Ask an administrator (the Setup page says what to set for the worker), then press Call patient again.",
             "error",
         )
     return CallStatus(
@@ -183,7 +184,7 @@ def describe(attempt: Attempt | None, job_state: str = "", job_error: str = "", 
                 return CallStatus(
                     "worker_late",
                     "No call yet: the service that places calls (the worker) has not started it.",
-                    "Wait a moment; if nothing happens, ask an administrator to check that `ivr worker` runs.",
+                    "Wait a moment; if nothing happens, ask an administrator to check that the worker runs.",
                     "warn",
                     True,
                 )

@@ -36,7 +36,7 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from ivr import services, texts, twilio_rest
+from ivr import readiness, services, texts, twilio_rest
 from ivr.flows.nodes import wait_minutes
 from ivr.speech.numbers import readable
 from ivr.store import audit as actions
@@ -556,7 +556,8 @@ def call(callback_id: str):
     try:
         twilio_rest.check(twilio_rest.settings_from_config(current_app.config))
     except twilio_rest.TwilioNotConfigured as exc:
-        flash(f"No call was placed: calls are not set up. {exc}. Ask an administrator to set it.", "error")
+        log.warning("call patient refused: %s", exc)
+        flash(f"No call was placed: {readiness.in_words(exc)}. Ask an administrator: the Setup page says what to set.", "error")
         return redirect(url_for("staff.callback", callback_id=cb.id))
     attempt_key = request.form.get("attempt", "")
     try:
