@@ -288,13 +288,43 @@ def queued_texts(redis_conn) -> list[tuple]:
 
 
 def test_a_callback_kept_on_the_phone_asks_for_a_confirmation_text(phone, redis_conn, svc):
+    """With texts set up, the caller is asked whether the phone is a mobile (keypad only) once the number is
+    confirmed; their answer is the number type when the carrier lookup cannot tell."""
     call = phone(caller=PATIENT, base_url=PUBLIC)
     to_nurse_offer(call)
-    call.press("1"), call.press("1")
+    call.press("1")
+    ask = call.press("1")
+    assert ask.said[-1] == ("If this is a mobile phone and you would like a text with the time of your call back, "
+                            "press 1. If not, press 2.")
+    gather = ET.fromstring(ask.twiml[-1]).find("Gather")
+    assert gather.get("input") == "dtmf"
+    assert "After the tone" in call.press("1").text
     assert "you are number 1" in call.record_nothing().text
     [cb_id] = [a[2] for a in queued_texts(redis_conn)]
     assert queued_texts(redis_conn) == [(wording.CONFIRM_CALLBACK, "callback", cb_id, "", 0)]
     assert svc.callbacks.get(cb_id).phone == PATIENT
+    assert TextStore(redis_conn).line_type(PATIENT) == ("mobile", "keypad")
+
+
+@pytest.mark.parametrize("key, expected", [("2", ("declined", "keypad")), ("", ("", ""))])
+def test_no_or_silence_on_the_keypad_is_kept_and_the_call_goes_on(phone, redis_conn, key, expected):
+    call = phone(caller=PATIENT, base_url=PUBLIC)
+    to_nurse_offer(call)
+    call.press("1"), call.press("1")
+    assert "After the tone" in (call.press(key) if key else call.silence()).text
+    assert "you are number 1" in call.record_nothing().text
+    assert TextStore(redis_conn).line_type(PATIENT) == expected
+
+
+def test_a_caller_who_said_no_on_the_keypad_gets_no_text(phone, redis_conn, job_context, twilio_env, now, sent):
+    call = phone(caller=PATIENT, base_url=PUBLIC)
+    to_nurse_offer(call, language="es")
+    call.press("1"), call.press("1")
+    assert "Después del tono" in call.press("2").text
+    call.record_nothing()
+    [args] = queued_texts(redis_conn)
+    assert jobs.send_text(*args) == "declined"
+    assert messages(sent) == []
 
 
 def test_no_text_is_queued_while_texts_are_off(make_app, redis_conn):

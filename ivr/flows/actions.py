@@ -83,6 +83,7 @@ class RequestCallback:
     lang: str
     reason_recording_sid: str = ""
     reason_recording_url: str = ""
+    mobile: str = ""  # the caller's keypad answer to "is this a mobile phone, for a text?": yes, no, or ""
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,7 @@ class Context:
     languages: frozenset[str] = frozenset()  # languages calls may switch to (the clinic's voices)
     # desk id -> its own hours, for desks that keep them (a transfer outside them goes on as if unanswered)
     desk_schedules: Mapping[str, Schedule] = field(default_factory=dict)
+    texts: bool = False  # texts to patients are set up (ivr.texts): a callback asks whether the phone takes them
 
 
 @dataclass

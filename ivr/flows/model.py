@@ -182,6 +182,10 @@ class CallbackNode(_Strict):
     bad_number_prompt: str = "callback_bad_number"
     not_allowed_prompt: str = "callback_number_not_allowed"  # premium-rate, shared-cost, abroad...
     reason_prompt: str = "callback_reason"
+    # When texts are set up: "if this is a mobile phone, press 1 for a text" (the number type when the
+    # carrier lookup cannot tell; ivr.texts). False: never asked.
+    ask_mobile: bool = True
+    mobile_prompt: str = "callback_mobile"
     confirmed_prompt: str = "callback_confirmed"  # {position} {minutes} {last4}
     already_waiting_prompt: str = "callback_already_waiting"  # {position} {last4}
     on_failure: str | None = None

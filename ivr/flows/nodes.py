@@ -454,6 +454,8 @@ class Callback:
         ]
         if node.ask_reason:
             ids.append(node.reason_prompt)
+        if node.ask_mobile:
+            ids.append(node.mobile_prompt)
         return [(p, languages) for p in ids]
 
     # Stages --------------------------------------------------------------
@@ -488,6 +490,9 @@ class Callback:
             ask = Prompt(node.readback_prompt, lang).with_values(digits=_spaced(digits))
             hints = YES.get(lang, ()) + NO.get(lang, ())
             return Transition([Gather(tuple(before) + (ask,), lang, node.timeout, hints=hints)])
+        if stage == "mobile":
+            ask = Prompt(node.mobile_prompt, lang)
+            return Transition([Gather(tuple(before) + (ask,), lang, node.timeout, speech=False)])
         if stage == "reason":
             return Transition(
                 list(before)
@@ -503,11 +508,17 @@ class Callback:
                     lang=lang,
                     reason_recording_sid=call.data.get("reason_sid", ""),
                     reason_recording_url=call.data.get("reason_url", ""),
+                    mobile=call.data.get("mobile", ""),
                 )
             ]
         )
 
     def _after_number(self, node: CallbackNode, call: CallState, ctx: Context) -> Transition:
+        if ctx.texts and node.ask_mobile:
+            return self._ask(node, call, ctx, "mobile", [])
+        return self._after_mobile(node, call, ctx)
+
+    def _after_mobile(self, node: CallbackNode, call: CallState, ctx: Context) -> Transition:
         return self._ask(node, call, ctx, "reason" if node.ask_reason else "placing", [])
 
     def _retry(self, node: CallbackNode, call: CallState, ctx: Context, event: Event, sorry: str | None = None):
@@ -555,6 +566,9 @@ class Callback:
                 return self._retry(node, call, ctx, event, None if event.is_empty else sorry)
             call.data["phone"] = number
             return self._ask(node, call, ctx, "readback", [])
+        if stage == "mobile":  # 1: a mobile, text me; 2: no; silence or another key: not asked again
+            call.data["mobile"] = {"1": "yes", "2": "no"}.get(event.digits[:1], "")
+            return self._after_mobile(node, call, ctx)
         if stage == "reason":
             if event.recording_url and event.recording_sid and not event.record_empty:
                 call.data["reason_sid"] = event.recording_sid

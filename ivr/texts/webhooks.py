@@ -150,6 +150,7 @@ ERROR_WORDS = {"30003": "the phone is off or out of reach", "30004": "the number
 REASON_WORDS = {
     "not_mobile": "the number is not known to be a mobile phone",
     "landline": "the number is a landline",
+    "declined": "the caller chose no texts on the keypad",
     "opted_out": "the patient asked for no texts or follow-up calls",
     "daily_limit": "the patient already had a text today",
     "weekly_limit": "the patient already had three texts this week",

@@ -11,12 +11,19 @@ not reach them raises, and the caller gets the fallback (a person, then voicemai
 
 from __future__ import annotations
 
+import logging
+
+import redis
+
 from ivr import services, texts
 from ivr.flows import CallState, Context, Event, Flow, Reply, step
 from ivr.flows.actions import EFFECTS, CancelCallback, RequestCallback, SaveVoicemail
 from ivr.store import durable
+from ivr.store.texts import TextStore
 from ivr.texts import wording
 from ivr.workers import voicemail as voicemail_jobs
+
+log = logging.getLogger(__name__)
 
 MAX_EFFECTS = 4  # per webhook; a flow cannot ask for more than this
 
@@ -57,6 +64,11 @@ def _perform(effect: RequestCallback | CancelCallback | SaveVoicemail, state: Ca
     )
     if effect.reason_recording_sid:
         _receive(effect.reason_recording_sid, effect.department, effect.lang, "callback_reason", 0, state, call_sid)
+    if effect.mobile:  # the caller's own answer on the keypad: the number type when the carrier lookup cannot tell
+        try:
+            TextStore(svc.redis).set_line_type(effect.phone, "mobile" if effect.mobile == "yes" else "declined", "keypad")
+        except redis.RedisError:  # the callback is kept: only a text may be missed
+            log.warning("the caller's answer about texts could not be kept")
     if placed.created:  # a confirmation text, when texts are set up (queued only; never fails the call)
         texts.send_later(svc.redis, wording.CONFIRM_CALLBACK, texts.CALLBACK, placed.callback.id)
     return Event(callback_position=placed.position, callback_existing=not placed.created)

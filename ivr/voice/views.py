@@ -24,6 +24,7 @@ import redis
 from werkzeug.exceptions import HTTPException
 
 from ivr import services
+from ivr.texts import messaging_service_sid
 from ivr.reports import record as report_record
 from ivr.store.call_records import MARK_FIELDS, CallRecords, metric_fields
 from ivr.flows import CallState, Event, start, step
@@ -119,6 +120,7 @@ def _answer(request_seq: int, loaded: tuple | None = None, in_line: tuple | None
         wait_seconds=svc.callbacks.estimated_wait_seconds,
         hold_position=svc.holds.position,
         in_line=_in_line(svc, in_line),
+        texts=bool(messaging_service_sid(current_app.config)),  # a callback asks whether the phone takes texts
     )
     if request_seq == 0 and seq is None:
         flow = runtime.flows.live(runtime.clinic.flow_for(request.form.get("To", "")))

@@ -201,7 +201,8 @@ def _send(client: Client, found, base, ctx, store: TextStore, target: Target, ho
           about: str, record_id: str, ref: str, now: dt.datetime) -> str:
     line = line_type(client, found, store, target.phone, ctx.clinic.country)
     if line != "mobile":
-        return _not_sent(store, ctx, target, record_id, purpose, "landline" if line == "landline" else "not_mobile")
+        why = line if line in ("landline", "declined") else "not_mobile"
+        return _not_sent(store, ctx, target, record_id, purpose, why)
     local_now = now.astimezone(hours.timezone)
     body = wording.text_for(purpose, target.lang, ctx.clinic.name, ctx.clinic.main_number,
                             wording.when_words(target.when.astimezone(hours.timezone) if target.when else None,
@@ -268,9 +269,10 @@ def _not_sent(store: TextStore, ctx, target: Target, record_id: str, purpose: st
 
 def line_type(client: Client, found, store: TextStore, phone: str, country: str) -> str:
     """``mobile``, ``landline``, ... : the carrier lookup's answer (kept 30 days) when it gives one, else
-    the caller's choice on the keypad, else the numbering plan when it is certain, else ``unknown``."""
+    the caller's choice on the keypad, else the numbering plan when it is certain, else ``unknown``;
+    ``declined`` when the caller pressed "no texts" on the keypad, whatever the lookup would say."""
     kind, source = store.line_type(phone)
-    if kind and source != "keypad":
+    if kind and (source != "keypad" or kind == "declined"):  # a caller who said no on the keypad is never texted
         return kind
     looked_up = _lookup(client, found, phone)
     if looked_up:
