@@ -83,6 +83,8 @@ class RecordingVault:
     def get(self, path: str | Path, recording_sid: str) -> bytes:
         """The audio of a stored recording (decrypted), from the disk or the bucket. Raises VaultError."""
         key = recording_store.key_of(str(path))
+        if not key and self.objects is not None and not Path(path).exists():
+            key = self._key_for(Path(path))  # uploaded since this path was read (a backup taken meanwhile, say)
         try:
             blob = self._bucket().get(key) if key else Path(path).read_bytes()
         except ObjectStoreError as exc:
@@ -110,12 +112,16 @@ class RecordingVault:
             raise VaultError(f"cannot read the stored recording: {exc.strerror or exc}") from exc
         except ValueError as exc:
             raise VaultError(f"stored recording does not open: {exc}") from exc
-        key = f"{recording_store.PREFIX}{path.parent.name}/{path.name}"  # <yyyy-mm>/<sid>.sealed, as on disk
+        key = self._key_for(path)
         try:
             self._bucket().put(key, blob)
         except ObjectStoreError as exc:
             raise VaultError(str(exc)) from exc
         return recording_store.SCHEME + key
+
+    @staticmethod
+    def _key_for(path: Path) -> str:
+        return f"{recording_store.PREFIX}{path.parent.name}/{path.name}"  # <yyyy-mm>/<sid>.sealed, as on disk
 
     def remove(self, path: str | Path) -> None:
         """Delete a stored recording, file or object (one already gone counts as deleted). Raises VaultError."""

@@ -76,7 +76,9 @@ def test_an_upload_that_fails_keeps_the_sealed_copy_here_and_the_sweep_uploads_i
     assert rig.vault.files()
 
     s3_server.client().create_bucket(Bucket="not-made-yet")  # the store answers now
+    local = vm.path
     assert jobs.upload_pending(rig.vault, rig.store) == 1
+    assert rig.vault.get(local, sid) == audio  # a path read before the upload (a backup's, say) still plays
     vm = rig.store.get(sid)
     assert recording_store.key_of(vm.path) == f"voicemail/{vm.path.split('/')[-2]}/{sid}.sealed"
     assert [o.key for o in missing.objects()] == [recording_store.key_of(vm.path)]
