@@ -10,7 +10,7 @@ import random
 import pytest
 from playwright.sync_api import Page, expect
 
-from ivr.store.call_records import CallRecord, CallRecords
+from ivr.store.call_records import CallbackLifecycle, CallRecord, CallRecords
 
 from .conftest import OPEN_TIME
 from .test_admin_browser import admin, log_in  # noqa: F401
@@ -37,6 +37,13 @@ def _store_calls(app, redis_conn, days: int = 10, per_day: int = 12) -> None:
                                    "" if outcome == "M" else "billing", 5, None if outcome == "M" else 10,
                                    30 if outcome == "A" else None, 40 if outcome in "CV" else None, 90, 1, 0, "o").pack())
         records.add_raw(day, rows)
+    lifecycle = CallbackLifecycle(redis_conn)
+    for i in range(6):  # callbacks done 10 min to 3 h after the request, and one waiting
+        requested = OPEN_TIME.timestamp() - 86400 - 3600 * 4
+        lifecycle.record({"requested_at": str(requested), "first_claimed_at": str(requested + 300),
+                          "finished_at": str(requested + 600 + 1800 * i), "status": "done", "source": "call",
+                          "department": "billing"})
+    svc.callbacks.request("billing", "+12025550190", "en")
 
 
 @pytest.mark.parametrize("size", [WIDE, PHONE], ids=["1366px", "390px"])
@@ -46,6 +53,10 @@ def test_reports_page_fits_and_passes_axe(page: Page, live_server, admin, redis_
     log_in(page, live_server.url, "/admin/reports?range=7")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Reports")
     expect(page.locator("#chart-outcomes rect.bar").first).to_be_visible()
+    for chart in ("heat_calls", "heat_queued", "heat_wait"):  # calls, callers waiting and their minutes: 7 x 24 cells
+        expect(page.locator(f"#chart-{chart} rect.bar")).to_have_count(168)
+    expect(page.locator("#chart-callback_times rect.bar").first).to_be_visible()
+    expect(page.locator('table[data-table="waiting"] tbody tr')).to_have_count(1)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= size["width"], f"the reports page is {width} px wide on a {size['width']} px screen"
     assert _axe(page) == []

@@ -55,9 +55,18 @@ class Definitions:
             ("Speed to a person", "seconds from arrival to a desk answering (the call's length minus the talk "
                                   "time Twilio reports); average and 90th percentile (nearest rank)."),
             ("Hung up in the menu", "ended before reaching a queue, at the step shown."),
-            ("Time to callback", "request → the callback reached or a message left (done); p50/p90 against "
-                                 f"callbacks.target_minutes ({self.callback_target_minutes} min). Voicemail "
+            ("Callers waiting", "the heat maps count, by weekday and hour of arrival (clinic time), the calls that "
+                                "reached a queue, and the minutes they waited there until a person, a promise or "
+                                "hanging up: where more staff are needed."),
+            ("Time to callback", "callbacks that ended in the range: request → the callback reached or a message "
+                                 "left (done); p50/p90 and how many within callbacks.target_minutes "
+                                 f"({self.callback_target_minutes} min), with their spread in steps. Voicemail "
                                  "response: message received → first claim by staff."),
+            ("Callbacks waiting now", "waiting in line or for their next try at this moment (whatever the range), by "
+                                      "the clinic day they were asked for, and how many are past the target."),
+            ("Follow-up reach rate", "appointments in the range whose follow-up call reached the patient (confirmed) "
+                                     "÷ those whose call was placed and ended (reached, someone else, not confirmed, "
+                                     "message left, unreached)."),
         ]
 
 
