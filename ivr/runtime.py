@@ -124,6 +124,7 @@ class Runtime:
             callback_regions=frozenset(self.clinic.callbacks.call_back_countries or [self.clinic.country]),
             long_wait_seconds=self.clinic.callbacks.offer_when_wait_over_minutes * 60,
             languages=self._languages,
+            desk_schedules=self.clinic.desk_schedules,  # desks that keep their own hours
             **ports,
         )
 
