@@ -13,15 +13,14 @@ What runs
 Phases (the same callers and duration each)
     1. no console open: webhook p50/p99;
     2. ``--consoles`` (default 50) open consoles: each is a thread holding a
-       GET /console/live stream (one staff login, its cookie shared) that, like
-       live.js, fetches /console/live/queues after "changed" events (one
-       fetch at a time, at most one a second, changes in between fetched together). Meanwhile a creator
-       thread puts ``--rate`` callbacks a second in the nurse queue through
-       ivr.store.callbacks.CallbackQueue on the same Redis (as a webhook would),
-       alternately urgent: webhook p50/p99 again, and the push latency, from a
-       callback's creation (its ``requested_at``, this machine's clock) to the
-       "changed" event naming it arriving at each console, p50/p99 over
-       every (console, callback) pair; also the fragment fetches' latency.
+       GET /console/live stream (one staff login, its cookie shared) and, like
+       live.js, taking the queues the stream sends after each change ("queues").
+       Meanwhile a creator thread puts ``--rate`` callbacks a second in the nurse
+       queue through ivr.store.callbacks.CallbackQueue on the same Redis (as a
+       webhook would), alternately urgent: webhook p50/p99 again, and the push
+       latency, from a callback's creation (its ``requested_at``, this machine's
+       clock) to the queues as of that change (or later) arriving at each console, p50/p99 over
+       every (console, callback) pair; also the size of what the stream sent.
 
     Webhook figures count only the callers' webhook requests (not the fallback
     / healthz baselines) that started inside the measured window.
@@ -40,7 +39,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -56,24 +54,21 @@ BASELINE_KINDS = {wb.BASE_FALLBACK, wb.BASE_HEALTHZ}
 
 
 class Console(threading.Thread):
-    """One open console: the stream, and a fragment fetch after each change."""
+    """One open console: the stream, the "changed" events and the "queues" that follow them."""
 
-    def __init__(self, base: str, cookies, fetch: bool, stop: threading.Event) -> None:
+    def __init__(self, base: str, cookies, stop: threading.Event) -> None:
         super().__init__(daemon=True)
-        self.base, self.fetch, self.stop = base, fetch, stop
+        self.base, self.stop = base, stop
         self.session = requests.Session()
         self.session.cookies.update(cookies)
-        self.arrivals: dict[str, float] = {}  # callback id -> time.time() its first event arrived
-        self.fetch_ms: list[float] = []
+        self.arrivals: dict[str, float] = {}  # callback id -> time.time() queues as of its change arrived
+        self.pending: dict[str, int] = {}  # callback id -> the event number that named it, until its queues come
+        self.queue_bytes: list[int] = []
         self.opened = threading.Event()
         self.refused = 0
         self.errors: list[str] = []
-        self._dirty = threading.Event()
-        self._last = 0.0
 
     def run(self) -> None:
-        if self.fetch:
-            threading.Thread(target=self._fetcher, daemon=True).start()
         last = ""
         while not self.stop.is_set():
             try:
@@ -94,31 +89,20 @@ class Console(threading.Thread):
                         elif line.startswith("id: "):
                             last = line[4:]
                         elif line.startswith("data: ") and event == "changed":
+                            data = json.loads(line[6:])
+                            self.pending.setdefault(data.get("id", ""), int(data.get("v", 0)))
+                        elif line.startswith("data: ") and event == "queues":
                             now = time.time()
                             data = json.loads(line[6:])
-                            self.arrivals.setdefault(data.get("id", ""), now)
-                            self._dirty.set()
+                            self.queue_bytes.append(len(line))
+                            for cid, number in list(self.pending.items()):
+                                if number <= data["v"]:  # the queues as of this change or later
+                                    self.arrivals.setdefault(cid, now)
+                                    del self.pending[cid]
             except requests.RequestException as exc:
                 if not self.stop.is_set():
                     self.errors.append(f"stream: {exc}")
                     self.stop.wait(1)
-
-    def _fetcher(self) -> None:
-        while not self.stop.is_set():
-            if not self._dirty.wait(0.5):
-                continue
-            self.stop.wait(max(0.0, self._last + 1.0 - time.monotonic()))  # live.js: at most one fetch a second
-            self._dirty.clear()
-            self._last = time.monotonic()
-            started = time.perf_counter()
-            try:
-                resp = self.session.get(self.base + "/console/live/queues", timeout=10)
-                if resp.status_code == 200:
-                    self.fetch_ms.append((time.perf_counter() - started) * 1000)
-                else:
-                    self.errors.append(f"fragment: HTTP {resp.status_code}")
-            except requests.RequestException as exc:
-                self.errors.append(f"fragment: {exc}")
 
 
 def log_in(base: str, redis_client) -> requests.cookies.RequestsCookieJar:
@@ -169,7 +153,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         cookies = log_in(server.base_url, redis_client)
         stop = threading.Event()
-        consoles = [Console(server.base_url, cookies, not args.no_fetch, stop) for _ in range(args.consoles)]
+        consoles = [Console(server.base_url, cookies, stop) for _ in range(args.consoles)]
         for console in consoles:
             console.start()
         deadline = time.monotonic() + 30
@@ -195,7 +179,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 else:
                     push.append((arrived - created) * 1000)
         result["push"] = {**wb.ms_stats(push), "callbacks": len(made), "missing": missing}
-        result["fragment_fetch"] = wb.ms_stats([ms for c in consoles for ms in c.fetch_ms])
+        sizes = [n for c in consoles for n in c.queue_bytes]
+        result["queues_sent"] = {"count": len(sizes), "average_bytes": round(sum(sizes) / len(sizes)) if sizes else 0}
         result["streams_refused"] = sum(c.refused for c in consoles)
         errors = [e for c in consoles for e in c.errors]
         result["console_errors"] = len(errors)
@@ -215,7 +200,7 @@ def report(res: dict[str, Any]) -> str:
              f"  errors {res['webhooks_with_consoles']['errors']}"),
         line("push: created -> at console", res["push"],
              f"  ({res['push']['callbacks']} callbacks x consoles, {res['push']['missing']} missing)"),
-        line("fragment fetch after a change", res["fragment_fetch"]),
+        f"queues sent by the streams: {res['queues_sent']['count']}, {res['queues_sent']['average_bytes']} bytes each on average",
         f"streams refused (503): {res['streams_refused']}; console errors: {res['console_errors']} {res['console_error_sample']}",
     ])
 
@@ -230,7 +215,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--worker-class", choices=["gevent", "gthread"], default="gevent",
                    help="gunicorn worker: as ivr serve (default %(default)s), or the threaded one to compare")
     p.add_argument("--threads", type=int, default=20, help="threads per web process with --worker-class gthread (default %(default)s)")
-    p.add_argument("--no-fetch", action="store_true", help="consoles only hold streams, no fragment fetches")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     res = run(args)

@@ -107,11 +107,49 @@ def test_a_new_callback_reaches_the_stream_within_2_s_without_patient_data(make_
     data, arrived = reader.wait_for("changed", id=placed.callback.id)
     assert arrived - started < 2.0
     assert data == {"v": data["v"], "department": "nurse", "kind": "urgent", "id": placed.callback.id}
+    # Then the queues as the console shows them: masked on the server, the nurse's departments only.
+    shown, _ = reader.wait_for("queues")
+    assert shown["v"] >= data["v"] and f'data-callback="{placed.callback.id}"' in shown["html"]
     reader.done.wait(5)  # the stream ends by itself (LIVE_STREAM_SECONDS)
     assert reader.done.is_set()
-    assert "billing" not in reader.raw
-    for secret in ("2025550188", "0188", "chest", "Nina", "nina"):
-        assert secret not in reader.raw
+    assert "billing" not in reader.raw and "2025550111" not in reader.raw
+    assert "2025550188" not in reader.raw  # never the full number
+    for name, event, _id, _at in reader.events:
+        if name == "changed":
+            assert not any(secret in json.dumps(event) for secret in ("0188", "chest", "Nina", "nina"))
+
+
+def test_the_stream_sends_the_queues_with_the_users_own_callbacks_kept_current(make_app, staff, redis_conn):
+    """After each change the stream sends the queues themselves (no fetch): the shared part, and the
+    part only this user sees, read again when a change is about one of their callbacks."""
+    app = make_app(LIVE_STREAM_SECONDS=4)
+    client = app.test_client()
+    log_in(client)  # nina
+    queue = CallbackQueue(redis_conn)
+    first = queue.request("nurse", PHONE, "en").callback
+    second = queue.request("nurse", "+12025550177", "en").callback
+    resp, reader = open_stream(client)
+
+    def queues_after(number: int) -> str:
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            for name, data, _id, _at in list(reader.events):
+                if name == "queues" and data["v"] >= number:
+                    return data["html"]
+            time.sleep(0.01)
+        raise AssertionError(f"no queues as of {number}: {reader.events}")
+
+    assert queue.claim_next(["nurse"], "nora").id == first.id  # someone else's claim: not nina's callbacks
+    claimed, _ = reader.wait_for("changed", kind="claim", id=first.id)
+    assert "Your callbacks" not in queues_after(claimed["v"])
+    assert queue.claim_next(["nurse"], "nina").id == second.id  # nina, in another tab
+    mine, _ = reader.wait_for("changed", kind="claim", id=second.id)
+    html = queues_after(mine["v"])
+    assert "Your callbacks" in html and html.index(f'data-callback="{second.id}"') < html.index("</section>")
+    queue.release(second.id, "nina")
+    released, _ = reader.wait_for("changed", kind="release", id=second.id)
+    assert "Your callbacks" not in queues_after(released["v"])
+    assert "__ivr_csrf_token__" not in html  # each user's own form token is filled in
 
 
 def test_claims_releases_and_outcomes_are_announced(make_app, staff, redis_conn):

@@ -7,15 +7,19 @@ How it works. Every change to a callback (request, urgent flag, transcript,
 claim, release, outcome, requeue) is published through Redis pub/sub
 (``ivr.store.events``); each web process holds one subscription and hands the
 events to its open streams, so a change made by any process, on any machine,
-reaches every console. A stream sends ``{"v", "department", "kind", "id"}``
+reaches every console. A stream sends ``changed`` ``{"v", "department", "kind", "id"}``
 only for the user's departments (the departments of their role, as the
-console shows them) and no patient data: on each event the page fetches
-``/console/live/queues``, rendered on the server from the same template as
-the console, with the same masking. The events' numbers are SSE ids, so a
-browser that reconnects (Last-Event-ID) gets what it missed, or one
-"changed" telling it to fetch everything. The page also passes the number
-read before its own data (``?since=``), so nothing between rendering the page
-and opening the stream is missed.
+console shows them), then ``queues`` ``{"v", "html"}``: the console's queues as
+``/console/live/queues`` renders them, from the same templates, with the same
+masking. So a change costs a console no request: the part everyone who works
+the same departments sees is rendered once per change in each process and
+shared by its streams (``shared_queues``), and only the user's own callbacks
+are read again, when the change is about one of them or is a claim. Changes
+that arrive together are sent as one ``queues``. The events' numbers are SSE
+ids, so a browser that reconnects (Last-Event-ID) gets what it missed, or one
+"changed" of kind ``resync``, and the queues as they are now. The page also
+passes the number read before its own data (``?since=``), so nothing between
+rendering the page and opening the stream is missed.
 
 Connections. A stream holds a web server connection for its life (a greenlet
 under ``ivr serve``'s gevent worker, a thread under a threaded one): it ends after
@@ -176,7 +180,8 @@ def stream():
             return _refused(503, "Too many live consoles on this server process: fetch the queue instead.", REFUSED_RETRY_SECONDS)
         state.streams += 1
     try:
-        departments = set(_departments(user))
+        order = tuple(_departments(user))  # as the console lists them
+        departments = set(order)
         life = _setting("LIVE_STREAM_SECONDS", STREAM_SECONDS)
         beat = _setting("LIVE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS)
         listener = state.hub.listen()  # subscribed before the version is read: nothing falls in between
@@ -195,16 +200,36 @@ def stream():
         with app.app_context():
             return session_user(sid) is not None
 
+    csrf = str(generate_csrf())
+    # Rendering after the view has returned needs a request like this one (url_for, the templates' globals).
+    environ = {k: v for k, v in request.environ.items() if not k.startswith("werkzeug.")}
+    mine: dict[str, str] = {}  # the user's own callbacks as last rendered: {"html": ..., "ids": " id id "}
+
+    def fragment(version: int, reread_mine: bool) -> str:
+        with app.request_context(environ):
+            if reread_mine or not mine:
+                held = services.get().callbacks.claimed_by(user.name)
+                mine["html"] = render_template("staff/_console_mine.html", mine=held)
+                mine["ids"] = " " + " ".join(cb.id for cb in held) + " "
+            shared = shared_queues(order, version)
+        return mine["html"] + "\n" + shared.replace(CSRF_SLOT, csrf)
+
+    def about_mine(event: dict) -> bool:
+        return event.get("kind") in ("claim", RESYNC) or f" {event.get('id')} " in mine.get("ids", "")
+
     def generate() -> Iterator[str]:  # runs after the view has returned: no request context
         seen = current
         try:
             yield f"retry: {RETRY_MS}\n" + _message("hello", {"v": current}, current)
             if missed is None:
                 yield _message("changed", {"v": current, "kind": RESYNC, "department": "*", "id": ""}, current)
-            else:
-                for event in missed:
-                    if event["department"] in departments or event["department"] == "*":
-                        yield _message("changed", event, event["v"])
+                yield _message("queues", {"v": current, "html": fragment(current, True)}, current)
+            elif missed:
+                relevant = [e for e in missed if e["department"] in departments or e["department"] == "*"]
+                for event in relevant:
+                    yield _message("changed", event, event["v"])
+                if relevant:
+                    yield _message("queues", {"v": current, "html": fragment(current, True)}, current)
             start = time.monotonic()
             deadline, next_beat = start + life, start + beat
             while True:
@@ -220,20 +245,23 @@ def stream():
                         yield f": keep-alive\nid: {seen}\n\n"  # an id with no data moves Last-Event-ID on
                         next_beat = time.monotonic() + beat
                     continue
-                if event.get("kind") == SESSION_END:
-                    if event.get("user") == user.name and not still_in():
-                        yield _message("ended", {"reason": "session"})
-                        return
-                    continue
-                if event.get("kind") == RESYNC:
-                    yield _message("changed", {"v": seen, "kind": RESYNC, "department": "*", "id": ""}, seen)
-                    continue
-                number = int(event.get("v", 0))
-                if number <= seen:
-                    continue  # already sent from the replay
-                seen = number
-                if event.get("department") in departments or event.get("department") == "*":
-                    yield _message("changed", event, number)
+                changed, reread = False, False
+                while event is not None:  # this event and any that came with it: one render for them all
+                    if event.get("kind") == SESSION_END:
+                        if event.get("user") == user.name and not still_in():
+                            yield _message("ended", {"reason": "session"})
+                            return
+                    elif event.get("kind") == RESYNC:
+                        yield _message("changed", {"v": seen, "kind": RESYNC, "department": "*", "id": ""}, seen)
+                        changed = reread = True
+                    elif int(event.get("v", 0)) > seen:  # else: already sent from the replay
+                        seen = int(event["v"])
+                        if event.get("department") in departments or event.get("department") == "*":
+                            yield _message("changed", event, seen)
+                            changed, reread = True, reread or about_mine(event)
+                    event = listener.get(0)
+                if changed:
+                    yield _message("queues", {"v": seen, "html": fragment(seen, reread)}, seen)
         finally:
             listener.close()
             with state.lock:
@@ -249,9 +277,10 @@ def stream():
 def queues():
     """The live part of the console (claims, Take next, queues, statistics), as on the console page.
 
-    After a change every open console fetches this at once: the part that is the same for everyone
-    who works the same departments is rendered once per change in each process and shared
-    (``shared_queues``); only the user's own callbacks and form token are theirs."""
+    A console fetches this when it has no stream (every 10 s); with one, the stream sends the same
+    after each change. The part that is the same for everyone who works the same departments is
+    rendered once per change in each process and shared (``shared_queues``); only the user's own
+    callbacks and form token are theirs."""
     user = session_user()
     if user is None:
         return _refused(401, "Log in first.")

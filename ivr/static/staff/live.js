@@ -1,9 +1,9 @@
 /* The live console (see ivr/staff/live.py).
  *
- * A server-sent event stream says *that* a queue changed (department, kind, id: no patient data);
- * the page then fetches the queue fragment, rendered on the server with its masking and roles,
- * and puts it in place. When the stream cannot be had (refused, broken, not supported) the
- * fragment is fetched every 10 seconds until it comes back.
+ * A server-sent event stream says *that* a queue changed ("changed": department, kind, id) and
+ * then sends the queues as the server renders them, with its masking and roles ("queues": the
+ * HTML fragment), which the page puts in place. When the stream cannot be had (refused, broken,
+ * not supported) the fragment is fetched every 10 seconds until it comes back.
  *
  * A new urgent callback in the user's queues: a sound, "(n) Urgent — ..." in the tab title, a
  * browser notification (after "Turn on urgent alerts") that names only the department, and a
@@ -30,6 +30,8 @@
   var source = null;
   var pollTimer = null, graceTimer = null, retryTimer = null;
   var fetching = false, fetchAgain = false, lastFetch = 0, fetchTimer = null;
+  var PUSH_WAIT_MS = 5000;     // a "changed" whose queues do not follow this soon is fetched instead
+  var pushTimer = null;
   var known = {};   // urgent callback ids the user has already been shown or alerted to
   var sound = null;
 
@@ -206,7 +208,17 @@
       setState("live", "Live: the queue updates by itself.");
       if (wasPolling) refresh();
     });
-    source.addEventListener("changed", function () { refresh(); });
+    source.addEventListener("changed", function () {
+      if (!pushTimer) pushTimer = window.setTimeout(function () { pushTimer = null; refresh(); }, PUSH_WAIT_MS);
+    });
+    source.addEventListener("queues", function (e) {
+      window.clearTimeout(pushTimer);
+      pushTimer = null;
+      var data;
+      try { data = JSON.parse(e.data); } catch (err) { refresh(); return; }
+      if (typeof data.v === "number") version = data.v;
+      apply(data.html);
+    });
     source.addEventListener("ended", function () { ended(); });
     source.onerror = function () {
       if (!source) return;
