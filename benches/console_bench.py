@@ -44,6 +44,7 @@ from typing import Any, Sequence
 
 import requests
 
+from benches import harness
 from benches import webhook_bench as wb
 from ivr.staff.passwords import hash_password
 from ivr.store.callbacks import CallbackQueue
@@ -133,11 +134,11 @@ def webhook_figures(phase: wb.Phase) -> dict[str, Any]:
     start, end = phase.window
     ms = [s.ms for rec in phase.recorders() for s in rec.samples if start <= s.start < end and s.kind not in BASELINE_KINDS]
     errors = sum(len(rec.errors) for rec in phase.recorders())
-    return {**wb.ms_stats(ms), "errors": errors}
+    return {**harness.ms_stats(ms), "errors": errors}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    settings = wb.Settings(
+    settings = harness.Settings(
         calls=args.calls, duration=args.duration, think_min=0.2, think_max=1.0, web_workers=args.web_workers,
         threads=args.threads, warmup_calls=10, timeout=10.0, seed=1, json=False, worker_class=args.worker_class,
     )
@@ -145,7 +146,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"consoles": args.consoles, "calls": args.calls, "web_workers": args.web_workers,
                               "threads": args.threads, "worker_class": args.worker_class,
                               "duration_s": args.duration, "rate_per_s": args.rate}
-    with tempfile.TemporaryDirectory(prefix="console-bench-") as tmp, wb.running_server(settings, Path(tmp)) as server:
+    with tempfile.TemporaryDirectory(prefix="console-bench-") as tmp, harness.running_server(settings, Path(tmp)) as server:
         redis_client = server.redis.client()
         wb.warm_up(server, settings, rng)
         print(f"phase 1: {args.calls} calls, no console, {args.duration:g} s", file=sys.stderr, flush=True)
@@ -178,7 +179,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     missing += 1
                 else:
                     push.append((arrived - created) * 1000)
-        result["push"] = {**wb.ms_stats(push), "callbacks": len(made), "missing": missing}
+        result["push"] = {**harness.ms_stats(push), "callbacks": len(made), "missing": missing}
         sizes = [n for c in consoles for n in c.queue_bytes]
         result["queues_sent"] = {"count": len(sizes), "average_bytes": round(sum(sizes) / len(sizes)) if sizes else 0}
         result["streams_refused"] = sum(c.refused for c in consoles)

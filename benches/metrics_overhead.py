@@ -37,6 +37,7 @@ from pathlib import Path
 
 import requests
 
+from benches import harness
 from benches import webhook_bench as wb
 
 TOKEN = secrets.token_hex(16)
@@ -92,7 +93,7 @@ class Scraper:
         session.close()
 
 
-def seed(server: wb.Server, appointments: int, callbacks: int) -> None:
+def seed(server: harness.Server, appointments: int, callbacks: int) -> None:
     """A clinic's worth of data for the scrape to read (written straight to Redis)."""
     conn = server.redis.client(socket_timeout=30)
     pipe = conn.pipeline(transaction=False)
@@ -115,7 +116,7 @@ def seed(server: wb.Server, appointments: int, callbacks: int) -> None:
 
 
 def pct(values: list[float], p: float) -> float | None:
-    return wb.percentile(sorted(values), p)
+    return harness.percentile(sorted(values), p)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,14 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     if a.think is not None:
         bench_args += ["--think", str(a.think)]
     settings = wb.parse_args(bench_args)
-    wb.server_env = _server_env_with_token(wb.server_env)
+    harness.server_env = _server_env_with_token(harness.server_env)
     seed_rng = random.Random(1)
     modes = {"without scraper": [], "with scraper": []}
     scrapes = argparse.Namespace(ms=[], sizes=[], errors=[])  # every round's scrapes
     idle_ms: list[float] = []
     with tempfile.TemporaryDirectory(prefix="ivr-metrics-bench-") as tmp:
         print("starting redis + gunicorn ...", file=sys.stderr, flush=True)
-        with wb.running_server(settings, Path(tmp)) as server:
+        with harness.running_server(settings, Path(tmp)) as server:
             seed(server, a.appointments, a.callbacks)
             with requests.Session() as s:  # idle scrapes: the first pays the follow-up walk, the rest read the cache
                 for _ in range(5):

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import requests
 
-from benches.webhook_bench import Settings, StartError, child_pids, running_server
+from benches.harness import Settings, StartError, child_pids, running_server
 from ivr.simulator import PhoneCall
 
 MB = 1024 * 1024

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import requests
 
-from benches.webhook_bench import Settings, StartError, running_server
+from benches.harness import Settings, StartError, running_server
 from ivr import web_server
 from ivr.simulator import PhoneCall
 

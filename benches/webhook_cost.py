@@ -36,7 +36,7 @@ from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
-from benches.webhook_bench import PROJECT_ROOT, Settings, free_port, running_server, stop_process_group
+from benches.harness import PROJECT_ROOT, Settings, free_port, running_server, stop_process_group
 from ivr import web_server
 
 LUA = r"""

@@ -14,7 +14,7 @@ import time
 import pytest
 import requests
 
-from benches.webhook_bench import Settings, running_server
+from benches.harness import Settings, running_server
 from ivr.simulator import PhoneCall, requests_transport
 from ivr.staff.passwords import hash_password
 from ivr.store.users import UserStore

@@ -13,7 +13,7 @@ import argparse
 import pytest
 
 from benches.slow_clients_bench import phase
-from benches.webhook_bench import Settings, running_server
+from benches.harness import Settings, running_server
 from ivr import request_limits, web_server
 
 pytestmark = pytest.mark.slow
