@@ -121,8 +121,9 @@ def sweep_forever(conn: redis.Redis, interval: float, stop: threading.Event, voi
     voicemails whose job was lost (a worker killed mid-run) are queued again; recordings Twilio holds
     that were never kept become voicemails (one worker every few minutes); urgent callbacks of a desk
     with nobody on duty go to the on-call desk (one worker a minute); blocked follow-ups
-    go again once their cause is fixed; and (one worker a minute) follow-up calls with no final
-    status are looked up at Twilio.
+    go again once their cause is fixed; (one worker a minute) follow-up calls with no final
+    status are looked up at Twilio; recordings this data folder holds go up to the bucket; and
+    (hourly per data folder) voicemails past the clinic's keep_days are deleted.
 
     Claims and console views also do the first for their own queues; the sweep keeps
     positions and waits right for callers when nobody is looking. Every worker
