@@ -127,6 +127,11 @@ def drive_calls(phone, clock) -> None:
     at(clock, t8, 6); call.press("2")
     at(clock, t8, 30); call.record(seconds=20)
     at(clock, t8, 33); call.hang_up()
+    # 9. After hours (22:10): hangs up in the after-hours menu, another menu step than call 5's.
+    t9 = OPEN_TIME.replace(hour=22, minute=10)
+    call = phone(caller="+12025550119")
+    at(clock, t9, 0); call.start()
+    at(clock, t9, 5); call.hang_up()
 
 
 def summary_of(page: Tables) -> dict[str, str]:
@@ -172,7 +177,7 @@ def test_report_figures_equal_the_hand_count_and_chart_table_csv_agree(app, phon
     assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
     page = parse(resp.get_data(as_text=True))
     s = summary_of(page)
-    assert s["Calls"] == "8"
+    assert s["Calls"] == "9"
     assert s["Reached a queue (short abandons left out)"] == "6"
     assert s["Service level (60 s)"] == "66.7%"  # calls 1, 3, 4, 8 of 1, 2, 3, 4, 6, 8
     assert s["Abandonment rate"] == "16.7%"  # call 6 of six
@@ -180,7 +185,7 @@ def test_report_figures_equal_the_hand_count_and_chart_table_csv_agree(app, phon
     assert s["A desk answered"] == "2"
     assert s["Speed to a person, average"] == "60 s"  # (30 + 90) / 2
     assert s["Speed to a person, 90th percentile"] == "90 s"
-    assert s["Hung up in the menu"] == "1"
+    assert s["Hung up in the menu"] == "2"  # calls 5 (main menu) and 9 (after-hours menu)
     assert s["Answers by key / by speech"] == "8 / 3"
     assert s["Callbacks done within target (60 min)"] == "1 of 2"
     assert s["Time to callback, p50"] == "35.0 min" and s["Time to callback, p90"] == "65.0 min"
@@ -193,18 +198,18 @@ def test_report_figures_equal_the_hand_count_and_chart_table_csv_agree(app, phon
     outcomes = {r[0]: r[1] for r in page.tables["outcomes"][1:]}
     assert outcomes == {
         "A desk answered": "2", "Callback requested": "1", "Voicemail left": "2",
-        "Hung up while ringing, holding or at the callback offer": "2", "Hung up in the menu": "1",
+        "Hung up while ringing, holding or at the callback offer": "2", "Hung up in the menu": "2",
     }
-    assert {r[0]: r[1] for r in page.tables["languages"][1:]} == {"en": "7", "es": "1"}
-    assert {r[0]: r[1] for r in page.tables["hours_open"][1:]} == {"Open": "7", "Closed": "1"}
+    assert {r[0]: r[1] for r in page.tables["languages"][1:]} == {"en": "8", "es": "1"}
+    assert {r[0]: r[1] for r in page.tables["hours_open"][1:]} == {"Open": "7", "Closed": "2"}
     funnel = {r[0]: (r[1], r[2]) for r in page.tables["funnel"][1:]}
     assert funnel["main: main_menu"] == ("7", "1")
-    assert funnel["main: after_hours_menu"] == ("1", "0")
+    assert funnel["main: after_hours_menu"] == ("2", "1")
     # Call 6: the nurse queue already held call 4's message, so the long wait offered a callback first.
     assert funnel["main: nurse_callback_offer"][1] == "1" and funnel["main: to_front_desk"][1] == "1"
     heat = {r[0]: r[1:] for r in page.tables["heat_calls"][1:]}
-    assert heat["Tuesday"][10] == "4" and heat["Tuesday"][11] == "3" and heat["Tuesday"][22] == "1"
-    assert sum(int(v) for row in heat.values() for v in row) == 8
+    assert heat["Tuesday"][10] == "4" and heat["Tuesday"][11] == "3" and heat["Tuesday"][22] == "2"
+    assert sum(int(v) for row in heat.values() for v in row) == 9
     waiting_callers = {r[0]: r[1:] for r in page.tables["heat_queued"][1:]}
     assert waiting_callers["Tuesday"][10] == "4" and waiting_callers["Tuesday"][11] == "2" and waiting_callers["Tuesday"][22] == "1"
     assert sum(int(v) for row in waiting_callers.values() for v in row) == 7
@@ -233,6 +238,8 @@ def test_report_figures_equal_the_hand_count_and_chart_table_csv_agree(app, phon
         else:
             col = 2 if key == "choices" else 1
             assert [v for _, v in bars] == [r[col] for r in rows], key
+    summary_csv = list(csv.reader(io.StringIO(client.get("/admin/reports/summary.csv?range=7").get_data(as_text=True))))
+    assert summary_csv[1:] == page.tables["summary"][1:]
     # Per department: billing had calls 2 and 3.
     billing = summary_of(parse(client.get("/admin/reports?range=7&department=billing").get_data(as_text=True)))
     assert billing["Calls"] == "2" and billing["Service level (60 s)"] == "50.0%"
@@ -240,7 +247,7 @@ def test_report_figures_equal_the_hand_count_and_chart_table_csv_agree(app, phon
     # No patient data in the stored rows, and a row is kept once however often Twilio reports the end.
     day = OPEN_TIME.date().isoformat()
     rows = redis_conn.lrange(keys.CALL_RECORDS.format(day), 0, -1)
-    assert len(rows) == 8 and not any(re.search(rb"555|CA[0-9a-f]{8}", r) for r in rows)
+    assert len(rows) == 9 and not any(re.search(rb"555|CA[0-9a-f]{8}", r) for r in rows)
     pruned_at = dt.datetime.combine(OPEN_TIME.date() + dt.timedelta(days=401), dt.time(), dt.timezone.utc)
     left = pruned_at - dt.datetime.now(dt.timezone.utc)
     assert abs(redis_conn.ttl(keys.CALL_RECORDS.format(day)) - left.total_seconds()) < 5  # kept 400 days, then pruned
