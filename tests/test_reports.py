@@ -265,6 +265,8 @@ def test_a_status_callback_sent_again_adds_no_second_record(app, phone, clock, r
     ("range=custom&from=2026-11-30&to=2026-11-01", "ends (2026-11-01) before it begins"),
     ("range=custom&from=yesterday&to=2026-11-01", "is not a date"),
     ("range=custom&from=2020-01-01&to=2026-11-24", "kept 400 days"),
+    ("range=custom&from=2025-09-01&to=2025-12-01", "kept 400 days"),  # 92 days, but reaching past the records kept
+    ("range=custom&from=&to=2026-11-24", "is not a date"),
     ("range=custom&from=2026-11-20&to=2027-01-01", "in the future"),
     ("range=fortnight", "Unknown range"),
     ("range=7&department=nope", "Unknown department"),
@@ -273,7 +275,9 @@ def test_a_bad_range_is_said_in_words_never_a_500(app, query, words):
     client = admin_client(app)
     resp = client.get(f"/admin/reports?{query}")
     assert resp.status_code == 400
-    assert words in resp.get_data(as_text=True)
+    page = resp.get_data(as_text=True)
+    assert words in page and 'role="alert"' in page
+    assert "REPORTS_" not in page  # plain words, no setting names
     assert client.get(f"/admin/reports/outcomes.csv?{query}").status_code == 400
 
 

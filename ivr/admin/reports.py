@@ -83,7 +83,7 @@ def parse_period(args, today: dt.date, keep_days: int) -> Period:
         raise RangeError(f"The range ends in the future ({last}); today is {today} in clinic time.")
     if (last - first).days + 1 > keep_days or first < today - dt.timedelta(days=keep_days - 1):
         raise RangeError(
-            f"Call records are kept {keep_days} days (REPORTS_KEEP_DAYS): choose dates from "
+            f"Call records are kept {keep_days} days, so a range can reach back that far at most: choose dates from "
             f"{today - dt.timedelta(days=keep_days - 1)} to {today}."
         )
     return Period(key, first, last)

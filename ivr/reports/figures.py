@@ -59,7 +59,7 @@ class Definitions:
                                 "reached a queue, and the minutes they waited there until a person, a promise or "
                                 "hanging up: where more staff are needed."),
             ("Time to callback", "callbacks that ended in the range: request → the callback reached or a message "
-                                 "left (done); p50/p90 and how many within callbacks.target_minutes "
+                                 "left (done); p50/p90 and how many within the clinic's callback target "
                                  f"({self.callback_target_minutes} min), with their spread in steps. Voicemail "
                                  "response: message received → first claim by staff."),
             ("Callbacks waiting now", "waiting in line or for their next try at this moment (whatever the range), by "
