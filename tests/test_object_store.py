@@ -16,6 +16,7 @@ from ivr.store.voicemails import VoicemailStatus
 from ivr.workers import voicemail as jobs
 
 from .conftest import DATA_KEY
+from .processes import run_ivr
 from .test_voicemail_pipeline import Rig, reference, twilio  # noqa: F401 (the Twilio stand-in fixture)
 
 PASSWORD = "correct horse battery staple"
@@ -87,7 +88,7 @@ def test_an_upload_that_fails_keeps_the_sealed_copy_here_and_the_sweep_uploads_i
 
 
 def test_backup_holds_the_buckets_sealed_recordings_and_restore_puts_them_back(
-    redis_conn, tmp_path, twilio, s3_server, bucket
+    redis_server, redis_conn, tmp_path, twilio, s3_server, bucket
 ):
     rig = bucket_rig(redis_conn, tmp_path / "speech", twilio, bucket)
     audio = reference("appt-06")
@@ -117,3 +118,15 @@ def test_backup_holds_the_buckets_sealed_recordings_and_restore_puts_them_back(
     assert [o.key for o in restored.objects()] == [key]
     rig.vault.objects = restored
     assert rig.vault.get(rig.store.get(sid).path, sid) == audio
+
+    # The same through the commands, with the bucket named by the environment as in production.
+    cli = {"REDIS_URL": redis_server.url, "IVR_DATA_DIR": str(data_dir), "IVR_DATA_KEY": DATA_KEY}
+    made = run_ivr("backup", str(tmp_path / "cli-backup"), **cli, **bucket.env())
+    assert made.returncode == 0 and "1 recordings" in made.stdout, made.stderr
+    assert f"recordings/bucket/{key}" in backups.read_manifest(tmp_path / "cli-backup")["files"]
+    s3_server.client().create_bucket(Bucket="recordings-third")
+    third = {**bucket.env(), "IVR_RECORDINGS_BUCKET": "recordings-third"}
+    back = run_ivr("restore", "--yes", str(tmp_path / "cli-backup"), **cli, **third)
+    assert back.returncode == 0 and "1 recordings" in back.stdout, back.stderr
+    assert [o.key for o in recording_store.from_config({**bucket.settings(), "RECORDINGS_BUCKET": "recordings-third"})
+            .objects()] == [key]
