@@ -30,12 +30,12 @@ from ivr import services
 from ivr.clinic import COSTLY, ClinicConfigError, ClinicSettings, load_clinic
 from ivr.flows import yaml_lines
 from ivr.flows.editing import _indents
-from ivr.hours import WEEKDAYS, parse_spans
+from ivr.hours import WEEKDAYS
 from ivr.staff.audit import record
 from ivr.staff.auth import current_user, role_required
 from ivr.store import audit as actions
 
-from . import bp, clinic_file
+from . import bp, clinic_file, hours_pages
 
 log = logging.getLogger(__name__)
 
@@ -155,13 +155,10 @@ def read_hours(form) -> dict[str, list[str]] | None:
         return None
     hours = {}
     for day in WEEKDAYS:
-        spans = [s.strip() for s in (form.get(f"hours_{day}") or "").replace(";", ",").split(",") if s.strip()]
         try:
-            parse_spans(spans)
+            hours[day] = hours_pages._read_day(form.get(f"hours_{day}") or "")  # "9-12, 1pm-5pm", as the hours page
         except ValueError as exc:
-            raise DeskError(f"{day.capitalize()}: {exc}. Write hours like 08:00-12:00, 13:00-17:00 (empty: closed).",
-                            f"hours_{day}") from None
-        hours[day] = spans
+            raise DeskError(f"{day.capitalize()}: {exc}.", f"hours_{day}") from None
     return hours
 
 
