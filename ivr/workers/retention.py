@@ -74,7 +74,11 @@ def enforce(conn: redis.Redis, vault: RecordingVault, keep_days: int, now: dt.da
                      detail=f"recording {sid} of {received}: audio and transcript deleted after {keep_days} days")
         done.voicemails += 1
     for file in vault.files():
-        if file.stat().st_mtime < cutoff and store.get(file.name.removesuffix(".sealed")) is None:
+        try:
+            old = file.stat().st_mtime < cutoff
+        except FileNotFoundError:
+            continue  # uploaded meanwhile
+        if old and store.get(file.name.removesuffix(".sealed")) is None:
             file.unlink(missing_ok=True)
             done.files += 1
     if vault.objects is not None:
