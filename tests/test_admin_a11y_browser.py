@@ -41,6 +41,7 @@ SAMPLES: dict[str, list[dict]] = {
 # GET routes that answer with something other than an HTML page.
 NOT_PAGES = {
     "admin.play_audio": "a prompt's recording (audio)",
+    "admin.department_wizard_default": "a redirect to the default flow's 'add a department' page",
     "followups_admin.export": "the CSV download",
     "reports_admin.table_csv": "a report table's CSV download",
 }

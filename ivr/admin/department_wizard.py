@@ -1,6 +1,7 @@
 """The common change in one form: "add a department to the main menu".
 
     GET/POST  /admin/flows/<name>/add-department
+    GET       /admin/add-department                 the same for the default flow (the main menu)
 
 One form asks for the department's desk (a new one, or one the clinic has), the menu key and words
 callers may say, and what callers hear in each of the clinic's languages: the menu's words with the new
@@ -226,6 +227,13 @@ def _open(flow: str) -> FlowEdit:
         return FlowEdit(draft_text(flow))
     except EditError:
         abort(409, description="The flow's draft cannot be read; fix it in the YAML view first.")
+
+
+@bp.get("/add-department")
+@role_required("admin")
+def department_wizard_default():
+    """The wizard for the flow that answers the clinic's calls (the default flow)."""
+    return redirect(url_for("admin.department_wizard", name=desk_pages.current_clinic().default_flow))
 
 
 @bp.get("/flows/<name>/add-department")
