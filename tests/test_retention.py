@@ -108,3 +108,13 @@ def test_a_running_worker_enforces_the_clinics_keep_days(redis_server, redis_con
     assert [e.detail.split(" of ")[0] for e in AuditLog(redis_conn).recent() if e.action == retention.DELETED] == [
         f"recording {sids[45]}"]
     assert b"retention: 1 voicemail(s)" in err
+
+
+def test_a_keep_days_that_is_not_a_number_of_days_stops_the_clinic_file_with_its_line(tmp_path):
+    from ivr.clinic import ClinicConfigError, load_clinic
+
+    text = (ROOT / "config" / "clinic.yaml").read_text().replace("  keep_days: 90", "  keep_days: 0")
+    (tmp_path / "clinic.yaml").write_text(text)
+    line = text.splitlines().index(next(t for t in text.splitlines() if t.startswith("  keep_days:"))) + 1
+    with pytest.raises(ClinicConfigError, match=rf"clinic.yaml:{line}: voicemail.keep_days: "):
+        load_clinic(tmp_path / "clinic.yaml")
