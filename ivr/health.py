@@ -9,7 +9,7 @@ from __future__ import annotations
 import redis
 from flask import Blueprint, jsonify
 
-from ivr import services, write_health
+from ivr import recording_store, services, write_health
 from ivr.workers import SPEECH_QUEUE
 from ivr.workers.presence import live_workers
 
@@ -35,14 +35,24 @@ def healthz():
         report["not_ready"] = _not_ready(svc)
         report["redis_replication"] = _replication(svc.redis)
         report["write_problems"] = write_health.from_app()  # refusing writes: a reason each, in words
+        if svc.vault.objects is not None:  # messages still only on a speech worker's disk (the store refused them)
+            report["recordings_waiting_upload"] = _waiting_upload(svc)
     except redis.RedisError as exc:
         report["redis"] = f"down: {exc.__class__.__name__}"
         report["status"] = "down"
         return jsonify(report), 503
     healthy = (bool(report["flows"]) and report["workers"] > 0 and not report["outbound_calls"]["followups_blocked"]
-               and "problem" not in report["redis_replication"] and not report["write_problems"])
+               and "problem" not in report["redis_replication"] and not report["write_problems"]
+               and not report.get("recordings_waiting_upload"))
     report["status"] = "ok" if healthy else "degraded"
     return jsonify(report), 200
+
+
+def _waiting_upload(svc, grace_seconds: float = 300) -> int:
+    """Recent voicemails whose audio is still only in a data folder this long after they came."""
+    now = svc.now().timestamp()
+    return sum(1 for vm in svc.voicemails.recent(200)
+               if vm.path and not recording_store.key_of(vm.path) and now - vm.received_at > grace_seconds)
 
 
 def _replication(conn: redis.Redis) -> dict:

@@ -61,10 +61,11 @@ def test_a_message_is_sealed_into_the_bucket_and_a_console_with_another_data_fol
 
 
 def test_an_upload_that_fails_keeps_the_sealed_copy_here_and_the_sweep_uploads_it_once_the_store_answers(
-    redis_conn, tmp_path, twilio, s3_server, bucket, monkeypatch
+    redis_conn, tmp_path, twilio, s3_server, bucket, make_app, clock
 ):
     rig = bucket_rig(redis_conn, tmp_path, twilio, bucket)
-    missing = recording_store.from_config({**bucket.settings(), "RECORDINGS_BUCKET": "not-made-yet"})
+    rig.store.clock = lambda: clock().timestamp() - 600  # left ten minutes ago
+    missing = recording_store.from_config({**bucket.settings(), "RECORDINGS_BUCKET": "not-made-yet-" + bucket.name[-8:]})
     rig.vault.objects = missing  # the store refuses the upload (no such bucket yet)
     audio = reference("appt-05")
     sid = rig.leave(audio)
@@ -75,8 +76,11 @@ def test_an_upload_that_fails_keeps_the_sealed_copy_here_and_the_sweep_uploads_i
     assert rig.vault.get(vm.path, sid) == audio  # kept sealed on this machine
     assert jobs.upload_pending(rig.vault, rig.store) == 0  # still refused: the file stays
     assert rig.vault.files()
+    web = make_app(**bucket.settings())
+    health = web.test_client().get("/healthz").get_json()
+    assert health["recordings_waiting_upload"] == 1 and health["status"] == "degraded"  # monitoring sees it
 
-    s3_server.client().create_bucket(Bucket="not-made-yet")  # the store answers now
+    s3_server.client().create_bucket(Bucket=missing.bucket)  # the store answers now
     local = vm.path
     assert jobs.upload_pending(rig.vault, rig.store) == 1
     assert rig.vault.get(local, sid) == audio  # a path read before the upload (a backup's, say) still plays
@@ -85,6 +89,7 @@ def test_an_upload_that_fails_keeps_the_sealed_copy_here_and_the_sweep_uploads_i
     assert [o.key for o in missing.objects()] == [recording_store.key_of(vm.path)]
     assert rig.vault.files() == [] and rig.vault.get(vm.path, sid) == audio
     assert jobs.upload_pending(rig.vault, rig.store) == 0  # nothing left to do
+    assert web.test_client().get("/healthz").get_json()["recordings_waiting_upload"] == 0
 
 
 def test_backup_holds_the_buckets_sealed_recordings_and_restore_puts_them_back(
