@@ -386,7 +386,10 @@ def test_a_follow_up_that_reached_nobody_is_texted_only_when_turned_on(redis_con
     assert message["Body"] == ("Riverside Family Clinic intentó llamarle. Si quiere hablar con nosotros, llame al "
                                "202-555-0199. Responda ALTO para no recibir más mensajes.")
     assert "Kim" not in message["Body"] and "Ana" not in message["Body"]
-    assert any(e["event"] == "text" for e in FollowupStore(redis_conn).events(appointment_id))
+    from ivr.admin.followups import event_text
+
+    said = [event_text(e, "America/New_York") for e in FollowupStore(redis_conn).events(appointment_id)]
+    assert "Texted the patient the clinic's number to call" in said  # on the appointment's page, in words
 
 
 # The audit log and the logs -----------------------------------------------------------------------------

@@ -388,7 +388,18 @@ EVENT_TEXT: dict[str, Callable[[dict[str, str], str], str]] = {
     "cancelled": _ev_cancelled,
     "not_scheduled": lambda d, z: _attempt(d) + "not called: no time is within calling hours in all of "
                                   + (d.get("zones") or "the patient's time zones"),
+    # Texts after a follow-up that reached nobody (ivr.texts; IVR_TEXTS_AFTER_UNREACHED_FOLLOWUP).
+    "text": lambda d, z: "Texted the patient the clinic's number to call",
+    "text_not_sent": lambda d, z: "No text to the patient: " + _text_reason(d.get("reason", "")),
+    "text_held": lambda d, z: "A text to the patient waits for calling hours in their time zone",
 }
+
+
+def _text_reason(reason: str) -> str:
+    from ivr.texts.webhooks import REASON_WORDS
+
+    return REASON_WORDS.get(reason) or (f"Twilio refused it (error {reason.split(':', 1)[1]})"
+                                        if reason.startswith("refused:") else reason or "not sent")
 
 
 def event_text(event: dict, zone: str) -> str:
