@@ -135,3 +135,18 @@ def test_backup_holds_the_buckets_sealed_recordings_and_restore_puts_them_back(
     assert back.returncode == 0 and "1 recordings" in back.stdout, back.stderr
     assert [o.key for o in recording_store.from_config({**bucket.settings(), "RECORDINGS_BUCKET": "recordings-third"})
             .objects()] == [key]
+
+
+def test_recordings_kept_before_a_bucket_was_set_move_there_a_few_per_sweep(redis_conn, tmp_path, twilio, bucket):
+    rig = Rig(redis_conn, tmp_path, twilio)  # no bucket yet: recordings stay in the data folder
+    audio = reference("appt-06")
+    sids = [rig.leave(audio, caller=f"+1202555016{i}") for i in range(3)]
+    for sid in sids:
+        rig.store.update(sid, path=str(rig.vault.put(sid, audio).path))  # as the pipeline keeps them
+    rig.vault.objects = recording_store.from_config(bucket.settings())  # the clinic sets a bucket
+
+    assert jobs.upload_pending(rig.vault, rig.store, limit=2) == 2  # a sweep's share
+    assert len(rig.vault.files()) == 1 and len(bucket.keys()) == 2
+    assert jobs.upload_pending(rig.vault, rig.store, limit=2) == 1
+    assert rig.vault.files() == [] and len(bucket.keys()) == 3
+    assert all(rig.vault.get(rig.store.get(sid).path, sid) == audio for sid in sids)

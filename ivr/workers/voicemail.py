@@ -62,6 +62,7 @@ RETRY_INTERVALS = [10, 30, 90, 300, 900, 1800]  # seconds between runs after a p
 FETCH_TIMEOUT = 30.0  # seconds per request to Twilio
 MAX_SECONDS = 15 * 60  # longer audio is cut here for transcription (the whole file is kept)
 STALLED_SECONDS = 20 * 60  # a voicemail whose record has not moved this long has lost its job
+UPLOADS_PER_SWEEP = 10  # recordings a sweep uploads at most (the rest at the next one)
 UPLOAD_LOCK_SECONDS = 60  # one upload of a recording at a time (a second one would only write the same bytes again)
 
 
@@ -279,13 +280,16 @@ def upload(vault: RecordingVault, store: VoicemailStore, recording_sid: str) -> 
         store.unlock_upload(recording_sid)
 
 
-def upload_pending(vault: RecordingVault, store: VoicemailStore) -> int:
+def upload_pending(vault: RecordingVault, store: VoicemailStore, limit: int = UPLOADS_PER_SWEEP) -> int:
     """Upload the recordings this data folder still holds (an upload that failed, a worker killed during
-    one); delete those the bucket already has. Every worker's sweep runs it. Returns how many went up."""
+    one, recordings kept before a bucket was set), ``limit`` at a time so the sweep's other work is not
+    held up; delete those the bucket already has. Every worker's sweep runs it. Returns how many went up."""
     if vault.objects is None:
         return 0
     done = 0
     for file in vault.files():
+        if done >= limit:
+            break
         sid = file.name.removesuffix(".sealed")
         vm = store.get(sid)
         if vm is None:
