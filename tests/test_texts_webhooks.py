@@ -356,3 +356,16 @@ def test_an_unanswered_attempt_asks_for_the_missed_callback_text(nurse, svc, red
     resp = nurse.post(f"/console/callbacks/{waiting.id}/outcome", data={"csrf_token": token, "outcome": "no_answer"})
     assert resp.status_code == 302
     assert queued_texts(redis_conn) == [(wording.MISSED_CALLBACK, "callback", waiting.id, "1", 0)]
+
+
+def test_a_text_that_cannot_be_queued_never_fails_the_call(phone, redis_conn, svc, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise ConnectionError("Redis went away just now")
+
+    monkeypatch.setattr(jobs, "enqueue", broken)
+    call = phone(caller=PATIENT, base_url=PUBLIC)
+    to_nurse_offer(call)
+    call.press("1"), call.press("1"), call.press("1")
+    assert "you are number 1" in call.record_nothing().text  # the caller hears the confirmation all the same
+    assert svc.callbacks.open_for(PATIENT) is not None
+    assert "could not be queued" in caplog.text and "5550123" not in caplog.text
