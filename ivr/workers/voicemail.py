@@ -301,7 +301,8 @@ def upload_pending(vault: RecordingVault, store: VoicemailStore, limit: int = UP
                 done += bool(upload(vault, store, sid))
             except VaultError as exc:
                 log.warning("voicemail %s: still kept on this machine only: %s", sid, exc)
-                break  # the store is out of reach: the next sweep tries again
+                if isinstance(exc.__cause__, recording_store.ObjectStoreError):
+                    break  # the store is out of reach: the next sweep tries again (a bad file: the next file)
     return done
 
 
