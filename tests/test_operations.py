@@ -212,9 +212,17 @@ def test_a_killed_worker_takes_its_scheduler_along_and_healthz_stops_counting_it
 
 
 @pytest.mark.slow
-def test_healthz_counts_speech_workers_apart(redis_server, app, clock):
-    """Voicemails wait untranscribed without a speech worker: /healthz says how many there are."""
+def test_healthz_counts_speech_workers_apart(redis_server, redis_conn, app, clock):
+    """Voicemails wait untranscribed without a speech worker: /healthz says how many there are.
+
+    The speech worker runs no scheduler (forked from a process holding the speech models, it was a
+    second resident copy of them): the clinic's worker moves the voicemail queue's due jobs too."""
     import datetime as dt
+
+    from rq import Queue
+    from rq.job import Job, JobStatus
+
+    from ivr.workers import SPEECH_QUEUE
 
     from .processes import IVR, env, wait_for
 
@@ -229,6 +237,16 @@ def test_healthz_counts_speech_workers_apart(redis_server, app, clock):
     try:
         wait_for(lambda: health()["workers"] == 2, timeout=60, what="both workers to start")
         assert health()["speech_workers"] == 1
+        schedulers = wait_for(lambda: [redis_conn.hgetall(k) for k in redis_conn.scan_iter("rq:scheduler:*")],
+                              timeout=30, what="the scheduler")
+        (scheduler,) = schedulers  # one, the general worker's
+        parent = Path(f"/proc/{int(scheduler[b'pid'])}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        assert int(parent) == general.pid
+        # A voicemail job due later (a retry) is moved to the speech queue by it, and run by the speech worker.
+        job = Queue(SPEECH_QUEUE, connection=redis_conn).enqueue_in(dt.timedelta(seconds=1), "os.getpid")
+        wait_for(lambda: Job.fetch(job.id, connection=redis_conn).get_status() == JobStatus.FINISHED,
+                 timeout=30, what="the scheduled speech job to run")
+        assert Job.fetch(job.id, connection=redis_conn).return_value() == speech.pid
     finally:
         for proc in (general, speech):
             proc.terminate()

@@ -94,9 +94,14 @@ class _EndsWhenTold:
         date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
         log_format: str = DEFAULT_LOGGING_FORMAT,
     ):
-        """RQ's own, with ``WorkerScheduler`` in place of ``RQScheduler``."""
+        """RQ's own, with ``WorkerScheduler`` in place of ``RQScheduler``, that also moves the voicemail
+        queue's retries when they are due: speech workers run no scheduler of their own (a scheduler
+        forked from a process holding the speech models was a second resident copy of them)."""
+        queues = list(self.queues)
+        if SPEECH_QUEUE not in self.queue_names():
+            queues.append(Queue(SPEECH_QUEUE, connection=self.connection, serializer=self.serializer))
         self.scheduler = WorkerScheduler(
-            self.queues,
+            queues,
             connection=self.connection,
             logging_level=logging_level if logging_level is not None else self.log.level,
             date_format=date_format,
@@ -273,6 +278,7 @@ def run(burst: bool = False, with_scheduler: bool = True, queues: tuple[str, ...
             name="sweep",
         ).start()
     try:
-        return worker.work(burst=burst, with_scheduler=with_scheduler)
+        # Speech workers: no scheduler (see _start_scheduler); the clinic's RQ workers schedule for them.
+        return worker.work(burst=burst, with_scheduler=with_scheduler and not speech)
     finally:
         stop.set()
