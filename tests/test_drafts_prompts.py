@@ -97,14 +97,14 @@ def test_a_prompt_saved_in_one_web_process_is_listed_and_heard_by_another_at_onc
     assert "Saved in the draft of flow main" in _save_prompt(admin_one, "pharmacy_intro", "Connecting you to the pharmacy.")
     for _ in range(3):  # every page load of the other process lists it
         form = html.unescape(admin_two.get("/admin/flows/main?node=main_menu").get_data(as_text=True))
-        assert "pharmacy_intro — “Connecting you to the pharmacy.”" in form
+        assert "“Connecting you to the pharmacy.” (pharmacy_intro)" in form
     _publish(admin_one, redis_conn)
     for _ in range(3):
         prompts_page = html.unescape(admin_two.get("/admin/prompts").get_data(as_text=True))
         assert "pharmacy_intro" in prompts_page
     for _ in range(3):  # published: the draft is gone, the other process's own prompts have it
         form = html.unescape(admin_two.get("/admin/flows/main?node=main_menu").get_data(as_text=True))
-        assert "pharmacy_intro — “Connecting you to the pharmacy.”" in form
+        assert "“Connecting you to the pharmacy.” (pharmacy_intro)" in form
     assert two.extensions["ivr"].runtime.prompts.text("en", "pharmacy_intro") == "Connecting you to the pharmacy."
     # Hours saved in one process: the other's settings have them at its next page, and the version moved.
     settings_before = FlowStore(redis_conn).generations()[1]

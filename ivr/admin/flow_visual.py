@@ -23,10 +23,16 @@ from ivr.store.flows import version_of
 from ivr.staff.audit import record
 from ivr.staff.auth import current_user, role_required
 
-from . import bp, node_forms
+from . import audio, bp, node_forms
+from .clinic_file import atomic_write
 from .flow_pages import (MAX_TEXT, check, draft_catalog, draft_text, editor_state, prompt_changes,
                          problems_by_node, require_flow, said, said_in)
 from .picture import flow_svg, node_link
+from .prompt_pages import PROMPT_ID, PromptRefused, save_prompt_to_draft
+
+
+def prompt_id_ok(prompt_id: str) -> bool:
+    return bool(PROMPT_ID.fullmatch(prompt_id))
 
 
 def _targets(edit: FlowEdit) -> list[tuple[str, str]]:
@@ -44,10 +50,14 @@ def _targets(edit: FlowEdit) -> list[tuple[str, str]]:
 @bp.get("/flows/<name>")
 @role_required("admin")
 def flow(name: str):
+    return _editor(name, request.args.get("node") or None)
+
+
+def _editor(name: str, selected: str | None, new_prompt: dict | None = None, status: int = 200):
+    """The editor's page; ``new_prompt``: the step's "new prompt" form as typed, with its errors."""
     require_flow(name)
     svc = services.get()
     draft, text, issues, live_text = editor_state(name)
-    selected = request.args.get("node") or None
     try:
         edit = FlowEdit(text)
     except EditError as exc:
@@ -82,7 +92,12 @@ def flow(name: str):
         connect=_targets(edit),
         node_names=list(edit.nodes),
         prompts=prompts,
-        desks=list(svc.runtime.clinic.desks),
+        desks={key: desk.name for key, desk in svc.runtime.clinic.desks.items()},
+        opened=request.args.get("choice", type=int),
+        can_undo=draft is not None and draft.undo is not None,
+        recordings=any(svc.runtime.prompts.audio.values()),
+        prompt_fields=[(f.name, f.label) for f in (step["fields"] if step else ()) if f.widget in ("prompt", "prompts")],
+        new_prompt=new_prompt or {"id": _suggested_prompt(name, selected) if selected else "", "texts": {}, "errors": {}},
         languages=languages,
         language_names={code: voice.name for code, voice in svc.runtime.clinic.languages.items()},
         description=str(edit.data.get("description") or ""),
@@ -93,7 +108,7 @@ def flow(name: str):
         zone=svc.runtime.clinic.zone,
         changed=draft is not None and (draft.text != live_text or bool(prompt_changes(name))),
         prompt_changes=prompt_changes(name),
-    )
+    ), status
 
 
 def _flow_languages(edit: FlowEdit) -> list[str]:
@@ -110,8 +125,87 @@ def _prompt_choices(name: str) -> list[tuple[str, str]]:
     out = []
     for pid in ids:
         words = said(pid, catalog)
-        out.append((pid, f"{pid} — “{words[:70]}{'…' if len(words) > 70 else ''}”" if words else f"{pid} (recording)"))
+        out.append((pid, f"“{words[:70]}{'…' if len(words) > 70 else ''}” ({pid})" if words else f"{pid} (recording)"))
     return out
+
+
+def _prompt_ids(name: str) -> set[str]:
+    return set().union(*draft_catalog(name).ids().values())
+
+
+def _suggested_prompt(name: str, node: str) -> str:
+    """A free prompt name for a new prompt of step ``node`` ("to_pharmacy", "to_pharmacy_2"...)."""
+    ids = _prompt_ids(name)
+    base = node[:60]
+    return next((c for c in [base] + [f"{base}_{n}" for n in range(2, 100)] if c not in ids), "")
+
+
+@bp.post("/flows/<name>/steps/<node>/prompt")
+@role_required("admin")
+def new_step_prompt(name: str, node: str):
+    """A new prompt made from a step's form: its text in each language side by side (checked as on the
+    prompt page) and, where the clinic has recordings, one per language; saved into the draft, and the
+    step plays it. Anything refused is shown beside its field with everything as typed."""
+    require_flow(name)
+    svc = services.get()
+    form = request.form
+    languages = list(svc.runtime.clinic.languages)
+    prompt_id = (form.get("prompt_id") or "").strip()
+    use_for = form.get("use_for") or ""
+    texts = {lang: form.get(f"text_{lang}") or "" for lang in languages}
+    typed = {"id": prompt_id, "use_for": use_for, "texts": texts, "errors": {}}
+    errors = typed["errors"]
+    if form.get("base") != version_of(draft_text(name)):
+        flash("Not added: the draft was changed by someone else (or in another tab) after this page was opened. "
+              "Here is the draft as it is now; your texts are still in the form.", "error")
+        return _editor(name, node, typed, 409)
+    try:
+        kind = FlowEdit(draft_text(name)).node(node).get("type")
+        widgets = {f.name: f.widget for f in node_forms.fields(kind) if f.widget in ("prompt", "prompts")}
+    except EditError as exc:
+        flash(f"Not added: {exc}.", "error")
+        return redirect(url_for("admin.flow", name=name))
+    if use_for not in widgets:
+        errors["np-use"] = "Used for: choose where the step says it"
+    if not prompt_id_ok(prompt_id):
+        errors["np-id"] = "Name of the new prompt: lower-case letters, digits and _, starting with a letter"
+    elif prompt_id in _prompt_ids(name):
+        errors["np-id"] = f"Name of the new prompt: there is already a prompt called {prompt_id}; choose it from the list, or pick another name"
+    recordings: dict[str, tuple[bytes, str]] = {}
+    for lang in languages:
+        upload = request.files.get(f"audio_{lang}")
+        if upload and upload.filename:
+            data = upload.read(audio.MAX_UPLOAD_BYTES + 1)
+            try:
+                recordings[lang] = (audio.convert(data, upload.filename)[0], upload.filename)
+            except audio.AudioRejected as exc:
+                errors[f"np-audio-{lang}"] = f"Recording in {svc.runtime.clinic.languages[lang].name}: not used: {exc}"
+    if not any(t.strip() for t in texts.values()) and not recordings:
+        errors.setdefault(f"np-text-{languages[0]}", f"Text in {svc.runtime.clinic.languages[languages[0]].name}: what the caller hears")
+    if not errors:
+        try:
+            save_prompt_to_draft(name, prompt_id, texts, current_user().name)
+        except PromptRefused as exc:
+            errors[f"np-text-{exc.lang}" if exc.lang else "np-id"] = str(exc)
+    if errors:
+        flash(f"The new prompt was not added: {len(errors)} field{'s' if len(errors) != 1 else ''} to correct, marked below.", "error")
+        return _editor(name, node, typed, 422)
+    for lang, (wav, filename) in recordings.items():  # a new prompt: no live flow plays it yet
+        folder = svc.runtime.prompts_dir / lang / "audio"
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / f"{prompt_id}.wav", wav)
+        record(actions.PROMPT_AUDIO, target=f"prompt:{lang}:{prompt_id}", detail=f"{filename}: from the step form of {name}.{node}")
+
+    def use(edit: FlowEdit) -> str:
+        raw = edit.node(node)
+        if widgets[use_for] == "prompts":
+            listed = [p for p in (raw.get(use_for) or []) if isinstance(p, str)]
+            edit.set_fields(node, {use_for: listed + [prompt_id]})
+        else:
+            edit.set_fields(node, {use_for: prompt_id})
+        return f"new prompt {prompt_id} saved and used by step {node}"
+
+    return _change(name, use, node)
 
 
 def _step_view(name: str, raw: dict, edit: FlowEdit, issues: list[dict]) -> dict:
@@ -145,8 +239,10 @@ def _row_words(option, languages: list[str], shared: bool) -> dict:
     return {"raw": option, "shared": shared, "all": ", ".join(map(str, every)), "by_lang": by_lang}
 
 
-def _change(name: str, what: Callable[[FlowEdit], str], node: str | None = None):
-    """Apply one change to the draft (if it is still the one the form was made from), save it, go back."""
+def _change(name: str, what: Callable[[FlowEdit], str], node: str | None = None,
+            choice: Callable[[FlowEdit], int | None] | None = None):
+    """Apply one change to the draft (if it is still the one the form was made from), save it, go back
+    (to ``choice``'s row of the step, opened and focused, when given). The editor's Undo gives the text before back."""
     require_flow(name)
     svc = services.get()
     text = draft_text(name)
@@ -166,19 +262,42 @@ def _change(name: str, what: Callable[[FlowEdit], str], node: str | None = None)
         flash("Not changed: the flow would be too long.", "error")
         return redirect(back)
     _flow, issues = check(name, new_text)
-    svc.flow_versions.save_draft(name, new_text, current_user().name, issues)
+    svc.flow_versions.save_draft(name, new_text, current_user().name, issues, undo=text)
     record(actions.FLOW_DRAFT, target=f"flow:{name}", detail=f"visual editor: {done}; {len(issues)} problems")
     flash(f"{done[0].upper()}{done[1:]}. Saved in the draft" + (f", which has {len(issues)} problem{'s' if len(issues) != 1 else ''} to fix before it can be published." if issues else "; it is valid and can be published."), "info")
-    return redirect(_page(name, node, new_text))
+    return redirect(_page(name, node, new_text, choice(edit) if choice else None))
 
 
-def _page(name: str, node: str | None, text: str) -> str:
-    """The editor's address, with ``node``'s form open if the text has that step."""
+def _page(name: str, node: str | None, text: str, choice: int | None = None) -> str:
+    """The editor's address, with ``node``'s form open if the text has that step (at ``choice``'s row)."""
     try:
         present = node is not None and node in FlowEdit(text).nodes
     except EditError:
         present = False
+    if present and choice is not None:
+        return url_for("admin.flow", name=name, node=node, choice=choice) + f"#choice-{choice}"
     return url_for("admin.flow", name=name, node=node) + "#step" if present else url_for("admin.flow", name=name)
+
+
+@bp.post("/flows/<name>/undo")
+@role_required("admin")
+def undo(name: str):
+    """Give the draft back as it was before its last edit of the steps (once)."""
+    require_flow(name)
+    svc = services.get()
+    draft = svc.flow_versions.draft(name)
+    if draft is None or draft.undo is None:
+        flash("Nothing to undo: the draft's last change was not an edit of its steps, or it was undone already.", "error")
+        return redirect(url_for("admin.flow", name=name))
+    if request.form.get("base") != version_of(draft.text):
+        flash("Not undone: the draft was changed by someone else (or in another tab) after this page was opened. "
+              "Here is the draft as it is now.", "error")
+        return redirect(url_for("admin.flow", name=name))
+    _flow, issues = check(name, draft.undo)
+    svc.flow_versions.save_draft(name, draft.undo, current_user().name, issues)
+    record(actions.FLOW_DRAFT, target=f"flow:{name}", detail=f"visual editor: last edit undone; {len(issues)} problems")
+    flash("Undone: the draft is as it was before its last change.", "info")
+    return redirect(url_for("admin.flow", name=name, node=request.form.get("node") or None))
 
 
 @bp.post("/flows/<name>/steps/<node>")
@@ -196,11 +315,14 @@ def edit_step(name: str, node: str):
         values, clear = node_forms.parse(kind, form, _flow_languages(edit), raw)
         if action == "add_option":
             values.setdefault("options", list(raw.get("options") or []))
-            values["options"] = list(values["options"]) + [{}]
+            key = node_forms.suggest_key({**raw, **values})
+            values["options"] = list(values["options"]) + [{"digit": key} if key is not None else {}]
         edit.set_fields(node, values, clear)
         return f"step {node} changed" if action != "add_option" else f"a new choice added to step {node}"
 
-    if action in ("save", "add_option"):
+    if action == "add_option":  # the new choice opened, its key suggested
+        return _change(name, save, node, choice=lambda e: len(e.node(node).get("options") or []) - 1)
+    if action == "save":
         return _change(name, save, node)
     if action == "start":
         return _change(name, lambda e: (e.set_start(node), f"calls now start at step {node}")[1], node)

@@ -182,6 +182,14 @@ def fields(kind: str) -> tuple[Field, ...]:
     return _fields(model)
 
 
+def suggest_key(raw: dict) -> Any:
+    """The key a new choice of step ``raw`` is given: the first of 1-9, 0 that no choice has and
+    that is not the step's repeat key (None if every key is taken)."""
+    options = raw.get("options") if isinstance(raw.get("options"), list) else []
+    taken = {str(o.get("digit")) for o in options if isinstance(o, dict)} | {str(raw.get("repeat_digit", "*"))}
+    return next((int(k) for k in "1234567890" if k not in taken), None)
+
+
 def _words(text: str) -> list[str]:
     return [w.strip() for w in text.replace("\n", ",").split(",") if w.strip()]
 

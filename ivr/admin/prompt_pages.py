@@ -142,6 +142,10 @@ def pending(prompt_id: str | None = None) -> list[tuple[str, str, str, str]]:
 class PromptRefused(ValueError):
     """A prompt text that would not be heard as written; the message says why, in the manager's words."""
 
+    def __init__(self, message: str, lang: str = "") -> None:
+        super().__init__(message)
+        self.lang = lang  # the language whose text is refused ("" if it is not about one)
+
 
 def save_prompt_to_draft(flow: str, prompt_id: str, texts: dict[str, str], who: str) -> list[str]:
     """Save a prompt's texts (language -> text) into flow ``flow``'s draft; returns the languages changed.
@@ -165,10 +169,10 @@ def save_prompt_to_draft(flow: str, prompt_id: str, texts: dict[str, str], who: 
         if not text or current.texts.get(lang, {}).get(prompt_id) == text:
             continue  # an empty box leaves the prompt as it is (or missing)
         if len(text) > MAX_TEXT:
-            raise PromptRefused(f"{names.get(lang, lang)}: the text is longer than {MAX_TEXT} characters")
+            raise PromptRefused(f"{names.get(lang, lang)}: the text is longer than {MAX_TEXT} characters", lang)
         problem = text_problem(text, uses)
         if problem:
-            raise PromptRefused(f"{names.get(lang, lang)}: {problem}")
+            raise PromptRefused(f"{names.get(lang, lang)}: {problem}", lang)
         keep[lang] = text
     if not keep:
         return []

@@ -71,6 +71,7 @@ class Draft:
     who: str
     at: float
     issues: list[dict]  # [{line, node, message}] from the last check (empty: it validated)
+    undo: str | None = None  # the text before the last edit (None: nothing to undo)
 
 
 class FlowStore:
@@ -141,19 +142,26 @@ class FlowStore:
 
     # Drafts ---------------------------------------------------------------------
 
-    def save_draft(self, name: str, text: str, who: str, issues: list[dict]) -> None:
+    def save_draft(self, name: str, text: str, who: str, issues: list[dict], undo: str | None = None) -> None:
+        """Keep the draft's text. ``undo``: the text before this edit, which the editor's Undo gives back
+        (once); without it there is nothing to undo (the last change was not an edit of the steps)."""
         at = dt.datetime.now(dt.timezone.utc).timestamp()
-        self.conn.hset(
-            keys.FLOW_DRAFT.format(name),
-            mapping={"text": text, "who": who, "at": f"{at:.3f}", "issues": json.dumps(issues)},
-        )
+        key = keys.FLOW_DRAFT.format(name)
+        pipe = self.conn.pipeline(transaction=True)
+        pipe.hset(key, mapping={"text": text, "who": who, "at": f"{at:.3f}", "issues": json.dumps(issues)})
+        if undo is not None and undo != text:
+            pipe.hset(key, "undo", undo)
+        else:
+            pipe.hdel(key, "undo")
+        pipe.execute()
 
     def draft(self, name: str) -> Draft | None:
         raw = self.conn.hgetall(keys.FLOW_DRAFT.format(name))
         if not raw:
             return None
         f = {k.decode(): v.decode() for k, v in raw.items()}
-        return Draft(name, f.get("text", ""), f.get("who", ""), float(f.get("at") or 0), json.loads(f.get("issues") or "[]"))
+        return Draft(name, f.get("text", ""), f.get("who", ""), float(f.get("at") or 0), json.loads(f.get("issues") or "[]"),
+                     f.get("undo"))
 
     def draft_names(self) -> list[str]:
         """Flows with a draft (a new flow made in the browser has nothing else until it is published)."""

@@ -1,5 +1,20 @@
 // The visual flow editor's picture: bring the selected step's box into view, and let an arrow be dragged
 // onto another step to send that way out there (the step forms do the same with the keyboard).
+// A choice just added (or a new prompt refused): its first field has the focus, in view, so the
+// keyboard goes on where the manager is.
+(function () {
+  "use strict";
+  var target = document.querySelector("fieldset.choice[data-opened]") ||
+    document.querySelector("#new-prompt[open] [aria-invalid]");
+  if (!target) return;
+  var field = target.matches("select, input, textarea") ? target : target.querySelector("select, input, textarea");
+  if (!field) return;
+  // After the page's own scroll to its #fragment, which would leave the focus on the page itself.
+  window.addEventListener("load", function () {
+    setTimeout(function () { field.focus(); field.scrollIntoView({block: "center"}); }, 0);
+  });
+})();
+
 (function () {
   "use strict";
   var box = document.getElementById("picture");
