@@ -21,7 +21,7 @@ from ivr.texts import wording
 from ivr.workers import DEFAULT_QUEUE
 from ivr.workers import texts as jobs
 
-from .conftest import DATA_KEY, TOKEN
+from .conftest import TOKEN
 from .test_callback_calls import to_nurse_offer
 from .test_texts import (  # noqa: F401 - fixtures
     PATIENT, PUBLIC, SERVICE, job_context, lookups, messages, messages_created, now, sent, twilio_env,
@@ -369,3 +369,9 @@ def test_a_text_that_cannot_be_queued_never_fails_the_call(phone, redis_conn, sv
     assert "you are number 1" in call.record_nothing().text  # the caller hears the confirmation all the same
     assert svc.callbacks.open_for(PATIENT) is not None
     assert "could not be queued" in caplog.text and "5550123" not in caplog.text
+
+
+def test_a_picture_without_words_is_noted_as_such(web, svc, waiting):
+    signed_post(web, "/sms/incoming", inbound("", NumMedia="1", MediaContentType0="image/jpeg",
+                                              MediaUrl0="https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM1/Media/ME1"))
+    assert text_lines(svc, waiting.id)[0]["reply"] == "(a picture or other attachment: not kept here)"

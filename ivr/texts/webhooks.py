@@ -51,6 +51,8 @@ def incoming():
     svc = services.get()
     form = request.form
     phone, sid, body = form.get("From", ""), form.get("MessageSid") or form.get("SmsSid", ""), form.get("Body", "")
+    if not body.strip() and form.get("NumMedia", "0") != "0":
+        body = "(a picture or other attachment: not kept here)"  # MMS: the media stays at Twilio, unread
     if not phone.startswith("+") or not sid:
         return _twiml()
     store = _store()
