@@ -102,7 +102,7 @@ class Target:
     phone: str
     lang: str
     callback_id: str  # "" for a follow-up
-    timezone: str  # the patient's declared zone (the clinic's for callbacks)
+    timezone: str  # the patient's zone: the appointment's; for a callback the number's area's, else the clinic's
     hours: Any  # the window (ivr.hours.Span) of the part that calls them
     when: dt.datetime | None = None  # when the clinic will call (for the wording)
     why_not: str = ""  # the text is no longer wanted (the callback closed, the visit reached...)
