@@ -52,6 +52,7 @@ from ivr.workers.callbacks import enqueue_call_patient, job_id, new_attempt_key
 
 from . import bp, callstatus
 from .audit import record
+from .durations import waited
 from .auth import api_login_required, current_user, login_required, seconds_left
 
 log = logging.getLogger(__name__)
@@ -70,21 +71,6 @@ ROWS_PER_QUEUE = 25  # the next in line; Take next works through the rest
 def _departments() -> list[str]:
     user = current_user()
     return services.get().runtime.clinic.departments_for(user.role) if user else []
-
-
-def waited(seconds: float) -> str:
-    """'4 min', '2 h 05 min', '3 days' for a wait."""
-    minutes = int(max(0, seconds) // 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    if minutes < 48 * 60:
-        return f"{minutes // 60} h {minutes % 60:02d} min"
-    return f"{minutes // (24 * 60)} days"
-
-
-@bp.app_template_filter("waited")
-def _waited_filter(since: float) -> str:
-    return waited(time.time() - since)
 
 
 EVENT_WORDS = {
@@ -701,6 +687,3 @@ def _message_words_filter(cb: Callback) -> str:
     if vm.unclear:
         return unclear_words(vm.lang)
     return MESSAGE_WORDS.get(str(vm.status.value if hasattr(vm.status, "value") else vm.status), vm.status_text.capitalize())
-
-
-from . import supervisor  # noqa: E402,F401  (registers /console/supervisor on bp)

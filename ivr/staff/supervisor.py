@@ -27,6 +27,7 @@ from ivr.store.callbacks import Callback, Status
 from . import bp
 from .audit import record
 from .auth import role_required
+from .durations import waited
 
 VIEW_SUPERVISOR = "view_supervisor"  # the audit log's action for this page
 
@@ -104,8 +105,6 @@ def desk_figures(departments: list[str], now: float, day_start: float) -> tuple[
 @bp.get("/console/supervisor")
 @role_required("admin")
 def supervisor():
-    from .console import waited
-
     svc = services.get()
     clinic = svc.runtime.clinic
     now = time.time()  # the callback store's clock
