@@ -6,6 +6,8 @@
     POST      /admin/flows/<name>/steps            add a step (optionally after an existing one)
     POST      /admin/flows/<name>/steps/<node>     change, rename, make first, or remove a step
     POST      /admin/flows/<name>/steps/<node>/reconnect   an arrow dragged onto another step
+    POST      /admin/flows/<name>/steps/<node>/prompt      a new prompt (every language, recordings) for the step
+    POST      /admin/flows/<name>/undo             give the draft back as it was before its last edit
     POST      /admin/flows/<name>/settings         the flow's description and languages
     GET       /admin/flows/<name>/yaml             the same draft as YAML text (advanced)
     GET/POST  /admin/new-flow                      a new flow (a draft) from a template or a copy
