@@ -115,7 +115,8 @@ def dialled_or_none(turn) -> str | None:
     ({"voicemail_es": ""}, "voicemail_es", "Español: write the voicemail greeting"),
     ({"desk_name": "Billing"}, "desk_name", "There is already a desk named Billing"),
     ({"keywords_en": "pharmacy, refill"}, "keywords_en", "English: “refill” already chooses another option of this menu"),
-    ({"connecting_en": "Connecting you to {clinc_name}."}, "", "{clinc_name}"),
+    ({"connecting_en": "Connecting you to {clinc_name}."}, "connecting_en", "{clinc_name}"),
+    ({"menu_text_en": MENU_EN + " The wait is {minutes}."}, "menu_text_en", "{minutes}"),
 ])
 def test_bad_input_is_refused_next_to_its_field_and_nothing_is_written(wizard_app, change, field, words):
     app, config, prompts = wizard_app

@@ -33,7 +33,7 @@ from ivr.staff.audit import record
 from ivr.staff.auth import current_user, role_required
 from ivr.store import audit as actions
 
-from . import bp, desk_pages
+from . import bp, desk_pages, prompt_pages
 from .flow_pages import check, draft_catalog, draft_text, require_flow
 from .prompt_pages import PromptRefused, save_prompt_to_draft, text_problem
 
@@ -255,11 +255,14 @@ def add_department(name: str):
     known = set().union(*(set(t) for t in catalog.texts.values()))
     try:
         plan = read_plan(request.form, edit, name)
-        for texts in (plan.menu_texts, plan.connecting, plan.voicemail):  # every text, before anything is kept
+        menu_prompt = str(edit.node(plan.menu).get("prompt"))
+        menu_uses = prompt_pages._uses(menu_prompt, draft_of=name)  # where the menu's words are played already
+        for field, texts, uses in (("menu_text", plan.menu_texts, menu_uses), ("connecting", plan.connecting, []),
+                                   ("voicemail", plan.voicemail, [])):  # every text, before anything is kept
             for lang, text in texts.items():
-                problem = text_problem(text, [])
+                problem = text_problem(text, uses)
                 if problem:
-                    raise WizardError(f"{_languages()[lang]}: {problem}.", "")
+                    raise WizardError(f"{_languages()[lang]}: {problem}.", f"{field}_{lang}")
         connecting = _free(f"connecting_{plan.desk_key}", known)
         voicemail = _free(f"voicemail_{plan.desk_key}", known | {connecting})
         to_desk = add_steps(edit, plan, connecting, voicemail)
@@ -278,13 +281,13 @@ def add_department(name: str):
             desk_pages.announce()
             record(actions.DESK_ADD, target=f"desk:{plan.desk_key}", detail=f"{plan.new_desk.name}, {plan.new_desk.number}, "
                    f"roles {','.join(plan.new_desk.roles) or 'none'} (add a department)")
-        menu_prompt = str(edit.node(plan.menu).get("prompt"))
         for prompt_id, texts in ((connecting, plan.connecting), (voicemail, plan.voicemail), (menu_prompt, plan.menu_texts)):
             save_prompt_to_draft(name, prompt_id, texts, who)
     except ClinicConfigError as exc:
         return _render(name, _open(name), 422, WizardError(desk_pages.refused(exc)))
-    except PromptRefused as exc:
-        return _render(name, _open(name), 422, WizardError(f"{exc}."))
+    except PromptRefused as exc:  # checked above: only a change made meanwhile by someone else gets here
+        added = f"The desk {plan.new_desk.name} was added, but the rest was not: " if plan.new_desk else ""
+        return _render(name, _open(name), 422, WizardError(f"{added}{exc}."))
     text = edit.text()
     issues = check(name, text)[1]
     svc.flow_versions.save_draft(name, text, who, issues)
