@@ -472,3 +472,44 @@ def test_the_grafana_dashboard_asks_only_for_figures_the_app_exports(make_app, c
     asked = {m for p in board["panels"] for t in p["targets"] for m in re.findall(r"ivr_report_\w+", t["expr"])}
     assert asked and asked <= names, asked - names
     assert {"ivr_report_time_to_callback_seconds_bucket", "ivr_report_served_within_target_total"} <= asked
+
+
+def test_a_whole_past_month_is_kept_as_one_and_counted_again_from_its_days_when_one_changes(make_app, clock, redis_conn, monkeypatch):
+    from ivr.admin import reports
+
+    app = make_app()
+    flow = app.extensions["ivr"].runtime.flows.live("main")
+    records = CallRecords(redis_conn)
+
+    def add(day: dt.date, n: int) -> None:
+        arrived = int(dt.datetime.combine(day, dt.time(11), CLINIC_TZ).timestamp())
+        records.add_raw(day, [CallRecord(arrived + i, "main", flow.version, "en", (), "A", "billing", 5, 10, 30, None, 90).pack()
+                              for i in range(n)])
+
+    add(dt.date(2026, 10, 15), 2)
+    add(dt.date(2026, 11, 2), 1)
+    counted: list[int] = []
+    real = reports.tally
+
+    def counting(rows, *args, **kwargs):
+        rows = list(rows)
+        counted.append(len(rows))
+        return real(rows, *args, **kwargs)
+
+    monkeypatch.setattr(reports, "tally", counting)
+    client = admin_client(app)
+
+    def calls() -> str:
+        query = "range=custom&from=2026-09-28&to=2026-11-24"  # 3 days of September, all October, November to today
+        return summary_of(parse(client.get(f"/admin/reports?{query}").get_data(as_text=True)))["Calls"]
+
+    reports._TALLIES.clear()
+    assert calls() == "3" and len(counted) == 58
+    assert redis_conn.exists(keys.REPORT_TALLY.format("2026-10")) and not redis_conn.exists(keys.REPORT_TALLY.format("2026-11"))
+    reports._TALLIES.clear()  # a fresh web process: October is one kept part, the other days are kept one by one
+    counted.clear()
+    assert calls() == "3" and counted == [0]  # only today
+    add(dt.date(2026, 10, 15), 1)  # a late row on the 15th: October is made again from its days, only the 15th counted
+    reports._TALLIES.clear()
+    counted.clear()
+    assert calls() == "4" and sorted(counted) == [0, 3]

@@ -12,9 +12,11 @@ never a 500. Admins only; every view and export is in the audit log.
 
 from __future__ import annotations
 
+import calendar
 import csv
 import datetime as dt
 import functools
+import hashlib
 import io
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
@@ -127,46 +129,85 @@ def _simulated_for(name: str, version: str) -> dict:
             "slowest": round(max(reached), 1) if reached else None}
 
 
-# A day's counts stay valid while what they were made from is unchanged (``CallRecords.fingerprints``):
-# kept per web process (this dict) and, for past days, in Redis for every process.
+# Counts stay valid while what they were made from is unchanged (``CallRecords.fingerprints``). A range
+# is counted in parts: each whole past month as one (a year is about 12 months and a few days to add up),
+# every other day alone; each part's counts are kept per web process (this dict) and, for past parts, in
+# Redis for every process.
 _TALLIES: "OrderedDict[tuple, Tally]" = OrderedDict()
-TALLIES_KEPT = 800  # days x departments asked for, per web process (a few kB each)
+TALLIES_KEPT = 800  # parts x departments asked for, per web process (a few kB each)
 DAYS_READ = 10  # days' rows read at a time when counting (5,000 rows at 500 calls a day: a few ms to parse)
+
+Part = tuple  # (label: "YYYY-MM-DD" or "YYYY-MM", its days, the fingerprint of what they hold)
+
+
+def _parts(days: list[dt.date], prints: dict[dt.date, str], today: dt.date) -> list[Part]:
+    months: dict[str, list[dt.date]] = {}
+    for day in days:
+        months.setdefault(day.strftime("%Y-%m"), []).append(day)
+    out: list[Part] = []
+    for label, in_month in months.items():
+        first = in_month[0]
+        if in_month[-1] < today and len(in_month) == calendar.monthrange(first.year, first.month)[1]:
+            joined = "|".join(prints[day] for day in in_month)
+            out.append((label, in_month, hashlib.blake2b(joined.encode(), digest_size=8).hexdigest()))
+        else:
+            out += [(day.isoformat(), [day], prints[day]) for day in in_month]
+    return out
+
+
+def _kept(records: CallRecords, parts: list[Part], variant: str, today: dt.date) -> dict[str, Tally]:
+    """The parts' counts this process has, else Redis (past parts), read some at a time."""
+    found: dict[str, Tally] = {}
+    for label, _, fingerprint in parts:
+        hit = _TALLIES.get((label, fingerprint, variant))
+        if hit is not None:
+            _TALLIES.move_to_end((label, fingerprint, variant))
+            found[label] = hit
+    asked = [(label, fingerprint) for label, in_part, fingerprint in parts if label not in found and in_part[-1] < today]
+    for chunk in _chunks(asked, 60):  # webhooks of this process go in between
+        let_others_run()
+        for label, text in records.cached_tallies(dict(chunk), variant).items():
+            found[label] = Tally.from_json(text)
+    return found
 
 
 def _tally(conn: redis.Redis, days: list[dt.date], defs: Definitions, zone, department: str, today: dt.date) -> Tally:
-    """The range's counts. Per day, in order: this process's copy; the copy in Redis (past days); else the
-    day's rows counted now (and kept in Redis if the day is past). Round trips: the fingerprints, the
-    copies asked for, the rows to count, the copies kept."""
+    """The range's counts. Each part from this process's copy, else Redis's; a month not kept is made from
+    its days' counts (kept or counted); a day not kept is counted from its rows (and kept once past)."""
     records, lifecycle = CallRecords(conn), CallbackLifecycle(conn)
     variant = f"{department}|{defs.service_level_seconds}|{defs.short_abandon_seconds}|{defs.promises_count}|{zone}"
     prints = records.fingerprints(days)
-    found: dict[dt.date, Tally] = {}
-    for day in days:
-        hit = _TALLIES.get((day, prints[day], variant))
-        if hit is not None:
-            _TALLIES.move_to_end((day, prints[day], variant))
-            found[day] = hit
-    past = [day for day in days if day not in found and day < today]
-    for chunk in _chunks(past, 60):  # read in parts, so the webhooks of this process go in between
-        let_others_run()
-        for day, text in records.cached_tallies(chunk, variant, prints).items():
-            found[day] = Tally.from_json(text)
-    for chunk in _chunks([day for day in days if day not in found], DAYS_READ):
-        let_others_run()
-        rows, ended = records.days(chunk), lifecycle.ended_on(chunk, zone)
-        keep = {}
-        for day in chunk:
-            let_others_run()  # a day at a time (a few ms each): webhooks in this process go first
-            found[day] = tally((CallRecord.unpack(r) for r in rows[day]), defs, _node_names, zone, department, ended[day])
-            if day < today:
-                keep[day] = (prints[day], found[day].to_json())
+    parts = _parts(days, prints, today)
+    found = _kept(records, parts, variant, today)
+    missing = [part for part in parts if part[0] not in found]
+    if missing:
+        needed = [day for _, in_part, _ in missing for day in in_part]
+        by_day = _kept(records, [(d.isoformat(), [d], prints[d]) for d in needed], variant, today) if \
+            any(len(p[1]) > 1 for p in missing) else {}
+        keep: dict[str, tuple[str, str, dt.date]] = {}
+        for chunk in _chunks([day for day in needed if day.isoformat() not in by_day], DAYS_READ):
+            let_others_run()
+            rows, ended = records.days(chunk), lifecycle.ended_on(chunk, zone)
+            for day in chunk:
+                let_others_run()  # a day at a time (a few ms each): webhooks in this process go first
+                one = tally((CallRecord.unpack(r) for r in rows[day]), defs, _node_names, zone, department, ended[day])
+                by_day[day.isoformat()] = one
+                if day < today:
+                    keep[day.isoformat()] = (prints[day], one.to_json(), day)
+        for label, in_part, fingerprint in missing:
+            if len(in_part) == 1:
+                found[label] = by_day[label]
+                continue
+            found[label] = merged = Tally()
+            for day in in_part:
+                merged.merge(by_day[day.isoformat()])
+            keep[label] = (fingerprint, merged.to_json(), in_part[-1])
         if keep:
             records.keep_tallies(variant, keep)
     total = Tally()
-    for day in days:
-        _TALLIES[(day, prints[day], variant)] = found[day]
-        total.merge(found[day])
+    for label, _, fingerprint in parts:
+        _TALLIES[(label, fingerprint, variant)] = found[label]
+        total.merge(found[label])
     while len(_TALLIES) > TALLIES_KEPT:
         _TALLIES.popitem(last=False)
     return total

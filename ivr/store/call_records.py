@@ -7,11 +7,12 @@ Layout (names in ``keys``):
 * ``CALL_RECORDED:{CallSid}``     string, one day: the call already has its row (a status callback
   Twilio sends again adds nothing).
 * ``REPORT_TOTALS``               hash of counters that only grow (Prometheus reads them): see ``metric_fields``.
-* ``REPORT_TALLY:{clinic date}``  hash: the reports' counts of a past day (``ivr.reports.figures.Tally`` as JSON),
-  one field per department/definitions/zone, with what they were counted from (the day's row count and
-  last row, the callbacks' rows around it); shared by every web process, so a fresh one does not count a
-  year again. A day whose rows changed since (a call that ended after midnight, a callback finished
-  later) does not match and is counted again. Expires with the day's list.
+* ``REPORT_TALLY:{clinic date or YYYY-MM}``  hash: the reports' counts of a past day, or of a whole past month
+  (``ivr.reports.figures.Tally`` as JSON), one field per department/definitions/zone, with what they were
+  counted from (each day's row count and last row, the callbacks' rows around it); shared by every web
+  process, so a fresh one does not count a year again. A day whose rows changed since (a call that ended
+  after midnight, a callback finished later) does not match and is counted again (its month too).
+  Expires with the (last) day's list.
 
 A row holds when the call arrived, its flow and version, language, the steps it passed (as indexes
 into that flow version's nodes, resolved with the stored version), where it ended, seconds from arrival
@@ -205,26 +206,29 @@ class CallRecords:
             out[day] = f"{replies[2 * i]}:{last}:{around}"
         return out
 
-    def cached_tallies(self, days: Sequence[dt.date], variant: str, fingerprints: dict[dt.date, str]) -> dict[dt.date, str]:
-        """The counts kept for these days (JSON) that were made from what the days hold now."""
+    def cached_tallies(self, parts: dict[str, str], variant: str) -> dict[str, str]:
+        """The counts kept (JSON) of parts of a range (label: a date, or a month "YYYY-MM" -> the fingerprint
+        of what it holds now) that were made from what they hold now; one round trip."""
+        labels = list(parts)
         pipe = self.conn.pipeline(transaction=False)
-        for day in days:
-            pipe.hget(keys.REPORT_TALLY.format(day.isoformat()), f"{TALLY_FORMAT}|{variant}")
+        for label in labels:
+            pipe.hget(keys.REPORT_TALLY.format(label), f"{TALLY_FORMAT}|{variant}")
         out = {}
-        for day, raw in zip(days, pipe.execute()):
+        for label, raw in zip(labels, pipe.execute()):
             if raw:
                 fingerprint, _, counts = raw.decode().partition("\n")
-                if fingerprint == fingerprints[day]:
-                    out[day] = counts
+                if fingerprint == parts[label]:
+                    out[label] = counts
         return out
 
-    def keep_tallies(self, variant: str, counts: dict[dt.date, tuple[str, str]]) -> None:
-        """Keep days' counts (day -> (fingerprint, JSON)) for every web process; one round trip."""
+    def keep_tallies(self, variant: str, counts: dict[str, tuple[str, str, dt.date]]) -> None:
+        """Keep parts' counts (label -> (fingerprint, JSON, its last day: they expire with that day's rows))
+        for every web process; one round trip."""
         pipe = self.conn.pipeline(transaction=False)
-        for day, (fingerprint, text) in counts.items():
-            key = keys.REPORT_TALLY.format(day.isoformat())
+        for label, (fingerprint, text, last) in counts.items():
+            key = keys.REPORT_TALLY.format(label)
             pipe.hset(key, f"{TALLY_FORMAT}|{variant}", f"{fingerprint}\n{text}")
-            pipe.expireat(key, self.expire_at(day))
+            pipe.expireat(key, self.expire_at(last))
         pipe.execute()
 
     def totals(self) -> dict[str, int]:
