@@ -582,7 +582,7 @@ def do_not_call(callback_id: str):
         return redirect(url_for("staff.console"))
     FollowupStore(svc.redis).opt_out(cb.phone, source=f"staff:{user.name}")
     record(actions.DO_NOT_CALL, target=cb.id, detail="follow-up calls")
-    flash("This number will get no more follow-up calls.")
+    flash("This number will get no more follow-up calls or texts.")
     return redirect(url_for("staff.callback", callback_id=cb.id))
 
 
