@@ -27,15 +27,17 @@ def test_a_placeholder_no_call_can_fill_is_refused_with_the_usable_ones(page, st
     for wrong in ("Thank you for calling {clinc_name}.", "Thank you for calling. The wait is {minutes}."):
         box.fill(wrong)
         page.get_by_role("button", name="Save texts").click()
-        error = page.locator(".flash-error")
-        expect(error).to_contain_text("en: not saved")
+        error = page.locator("#text_en-error")  # beside its box, which keeps what was typed
+        expect(error).to_contain_text("English: {")
         expect(error).to_contain_text("{clinic_name}")  # the names this prompt can use
         expect(error).to_contain_text("{next_open}")
+        expect(box).to_have_value(wrong)
+        expect(box).to_have_attribute("aria-describedby", "text_en-error")
         assert (prompts / "en" / "prompts.yaml").read_text() == before
     box.fill("Thank you for calling {clinic_name}. {hours_today}")
     page.get_by_role("button", name="Save texts").click()
-    expect(page.locator(".flash-info")).to_contain_text("Saved (en)")
-    assert "{hours_today}" in (prompts / "en" / "prompts.yaml").read_text()
+    expect(page.locator(".flash-info")).to_contain_text("Saved in the draft of flow main (en)")
+    assert (prompts / "en" / "prompts.yaml").read_text() == before  # heard once flow main is published
 
 
 def test_a_multi_day_closure_and_a_timed_event_are_previewed_in_clinic_time_and_imported(

@@ -114,3 +114,21 @@ def test_a_prompt_saved_in_one_web_process_is_listed_and_heard_by_another_at_onc
     assert FlowStore(redis_conn).generations()[1] > settings_before
     admin_two.get("/admin/flows")
     assert two.extensions["ivr"].runtime.clinic.hours["tuesday"] == ["13:00-17:00"]
+
+
+def test_the_diff_shows_the_hours_and_numbers_that_changed_between_versions(make_app, config_copy, users, redis_conn):  # noqa: F811
+    config, prompts = config_copy
+    app = make_app(CONFIG_DIR=str(config), PROMPTS_DIR=str(prompts), RELOAD_INTERVAL=0)
+    admin = logged_in(app)
+    _save_prompt(admin, "welcome", "Welcome to {clinic_name}.")
+    _publish(admin, redis_conn)
+    first = FlowStore(redis_conn).history("main")[0].n
+    form = {f"hours_{d}": "08:00-17:00" for d in ("monday", "wednesday", "thursday", "friday")}
+    admin.post("/admin/hours", data={"csrf_token": csrf(admin, "/admin/hours"), "holiday_count": "0",
+                                     "holiday_date_0": "2027-08-02", "holiday_name_0": "Staff day",
+                                     "hours_tuesday": "1pm-5pm", **form})
+    _publish(admin, redis_conn, text=FOUR_TO_BILLING)
+    second = FlowStore(redis_conn).history("main")[0].n
+    diff = html.unescape(admin.get(f"/admin/flows/main/diff?a={first}&b={second}").get_data(as_text=True))
+    assert "Tuesday: 08:00-17:00 → 13:00-17:00" in diff and "Holiday added: 2027-08-02 Staff day" in diff
+    assert "Holiday removed: 2026-11-26 Thanksgiving Day" in diff  # the form above listed only the new one

@@ -265,6 +265,39 @@ def save(name: str):
     return _back(name)
 
 
+def settings_snapshot() -> dict:
+    """The hours, holidays and number assignment live now, kept with a published version for its diff."""
+    clinic = services.get().runtime.clinic
+    return {
+        "hours": {day: list(spans) for day, spans in clinic.hours.items()},
+        "holidays": {h.date.isoformat(): h.name + (f" (open {', '.join(h.hours)})" if h.hours else "") for h in clinic.holidays},
+        "default_flow": clinic.default_flow,
+        "numbers": dict(clinic.flows_by_number),
+    }
+
+
+def settings_diff(before: dict | None, after: dict | None) -> list[str]:
+    """What changed in hours, holidays and numbers between two kept snapshots, in words."""
+    if not before or not after:
+        return []
+    out = []
+    for day, spans in after.get("hours", {}).items():
+        old = before.get("hours", {}).get(day)
+        if old is not None and old != spans:
+            out.append(f"{day.capitalize()}: {', '.join(old) or 'closed'} → {', '.join(spans) or 'closed'}")
+    old_h, new_h = before.get("holidays", {}), after.get("holidays", {})
+    out += [f"Holiday added: {d} {new_h[d]}" for d in sorted(set(new_h) - set(old_h))]
+    out += [f"Holiday removed: {d} {old_h[d]}" for d in sorted(set(old_h) - set(new_h))]
+    out += [f"Holiday {d}: {old_h[d]} → {new_h[d]}" for d in sorted(set(old_h) & set(new_h)) if old_h[d] != new_h[d]]
+    if before.get("default_flow") != after.get("default_flow"):
+        out.append(f"Default flow for the clinic's numbers: {before.get('default_flow')} → {after.get('default_flow')}")
+    old_n, new_n = before.get("numbers", {}), after.get("numbers", {})
+    for number in sorted(set(old_n) | set(new_n)):
+        if old_n.get(number) != new_n.get(number):
+            out.append(f"Number {number}: {old_n.get(number) or 'default flow'} → {new_n.get(number) or 'default flow'}")
+    return out
+
+
 def _listed(changes: dict[str, dict[str, str]]) -> str:
     return ", ".join(f"{pid} ({lang})" for lang, texts in sorted(changes.items()) for pid in sorted(texts))
 
@@ -285,6 +318,7 @@ def publish_with_prompts(name: str, text: str, changes: dict[str, dict[str, str]
     current = next((v for v in store.history(name) if v.version == live), None)
     if current is not None and store.kept_prompts(name, current.n) is None:
         store.keep_prompts(name, current.n, load_prompts(folder).texts)
+        store.keep_settings(name, current.n, settings_snapshot())
     for lang, texts in sorted(changes.items()):
         for pid, new_text in sorted(texts.items()):
             previous = write_prompt(folder, lang, pid, new_text)
@@ -292,6 +326,7 @@ def publish_with_prompts(name: str, text: str, changes: dict[str, dict[str, str]
                    detail=f"live with flow {name}; was: {previous}" if previous is not None else f"live with flow {name}; new text")
     version = store.publish(name, text, who, note=note)
     store.keep_prompts(name, version.n, load_prompts(folder).texts)
+    store.keep_settings(name, version.n, settings_snapshot())
     if changes:
         store.settings_changed()
         runtime.refresh(force=True)
@@ -352,8 +387,9 @@ def diff(name: str):
     record(actions.VIEW_FLOW_DIFF, target=f"flow:{name}", detail=f"versions {a.n} and {b.n}")
     before, after = svc.flow_versions.kept_prompts(name, a.n), svc.flow_versions.kept_prompts(name, b.n)
     prompts = _prompt_diff(name, before, after, [svc.flow_versions.text(a.version) or "", svc.flow_versions.text(b.version) or ""])
+    settings = settings_diff(svc.flow_versions.kept_settings(name, a.n), svc.flow_versions.kept_settings(name, b.n))
     return render_template("admin/flow_diff.html", name=name, a=a, b=b, lines=lines, history=history, zone=svc.runtime.clinic.zone,
-                           prompts=prompts, prompts_known=before is not None and after is not None)
+                           prompts=prompts, prompts_known=before is not None and after is not None, settings=settings)
 
 
 def used_prompts(name: str, text: str, texts: dict[str, dict[str, str]]) -> set[str] | None:

@@ -202,16 +202,22 @@ def text_problem(text: str, uses: list[PromptUse]) -> str:
 @role_required("admin")
 def prompt(prompt_id: str):
     _check_id(prompt_id)
+    return _prompt_page(prompt_id, request.args.get("flow") or flow_for(prompt_id))
+
+
+def _prompt_page(prompt_id: str, flow: str, typed: dict[str, str] | None = None, errors: dict[str, str] | None = None):
+    """The prompt's page; ``typed``/``errors``: a refused form shown again as typed, each error beside its box."""
     catalog = _catalog()
-    flow = request.args.get("flow") or flow_for(prompt_id)
     if flow not in _flows():
         flow = flow_for(prompt_id)
     uses = _uses(prompt_id, draft_of=flow)
     drafted = draft_catalog(flow).texts
+    if typed:
+        drafted = {lang: {**drafted.get(lang, {}), prompt_id: text} for lang, text in typed.items()}
     return render_template("admin/prompt.html", prompt_id=prompt_id, languages=_languages(), catalog=catalog,
                            clinic=services.get().runtime.clinic, uses=uses, usable=usable(uses),
                            placeholders=PLACEHOLDERS, flow=flow, flows=_flows(), drafted=drafted,
-                           pending=pending(prompt_id))
+                           pending=pending(prompt_id), errors=errors or {}), 422 if errors else 200
 
 
 def write_prompt(folder: Path, lang: str, prompt_id: str, text: str) -> str | None:
@@ -246,7 +252,7 @@ def save_prompt(prompt_id: str):
         changed = save_prompt_to_draft(flow, prompt_id, texts, current_user().name)
     except PromptRefused as exc:
         flash(f"Not saved: {exc}.", "error")
-        return redirect(url_for("admin.prompt", prompt_id=prompt_id, flow=flow))
+        return _prompt_page(prompt_id, flow, texts, {f"text_{exc.lang or _languages()[0]}": f"{exc}"})
     if changed:
         flash(f"Saved in the draft of flow {flow} ({', '.join(changed)}): Try it plays it now; callers hear it "
               f"when you publish flow {flow}.", "info")

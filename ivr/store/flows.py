@@ -198,6 +198,14 @@ class FlowStore:
         raw = self.conn.hget(keys.FLOW_PROMPTS.format(name), str(n))
         return json.loads(raw) if raw else None
 
+    def keep_settings(self, name: str, n: int, settings: dict) -> None:
+        """The hours, holidays and number assignment live with version ``n`` (its diff shows their changes)."""
+        self.conn.hset(keys.FLOW_PROMPTS.format(name), f"{n}:settings", json.dumps(settings, ensure_ascii=False, sort_keys=True))
+
+    def kept_settings(self, name: str, n: int) -> dict | None:
+        raw = self.conn.hget(keys.FLOW_PROMPTS.format(name), f"{n}:settings")
+        return json.loads(raw) if raw else None
+
     # Settings written by the admin pages ------------------------------------------
 
     def settings_changed(self) -> int:
