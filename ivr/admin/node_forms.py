@@ -80,6 +80,8 @@ LABELS = {
     "done_prompt": "Said after the message",
     "empty_prompt": "Said if there was no message",
     "ask_reason": "Ask the caller why they called",
+    "ask_mobile": "Ask whether the phone takes texts (when texts are set up)",
+    "mobile_prompt": "Asked: is this a mobile phone, for a text",
     "long_wait_minutes": "A long wait is over (minutes)",
     "keep_digit": "Key that keeps the callback",
     "cancel_digit": "Key that cancels the callback",
