@@ -6,7 +6,6 @@ is uploaded by a worker of its own machine, once, and the other server plays it.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import signal
 
@@ -36,7 +35,7 @@ def speech_worker_pids(conn) -> list[int]:
 
 
 def test_a_second_server_plays_a_message_whose_speech_worker_was_killed_during_its_upload(
-    redis_server, redis_conn, s3_server, bucket, tmp_path
+    redis_server, redis_conn, s3_server, bucket, tmp_path, page
 ):
     audio = reference("appt-05")
     fake = FakeTwilio("AC" + secrets.token_hex(16), secrets.token_hex(16), default_audio=audio)
@@ -76,15 +75,25 @@ def test_a_second_server_plays_a_message_whose_speech_worker_was_killed_during_i
         assert added.returncode == 0, added.stderr
         wait_for(lambda: requests.get(second.url + "/healthz", timeout=2).status_code, timeout=120,
                  what="the second server")
-        nurse = requests.Session()
-        token = re.search(r'name="csrf_token" value="([^"]+)"', nurse.get(second.url + "/login", timeout=5).text).group(1)
-        nurse.post(second.url + "/login", data={"csrf_token": token, "username": "nina", "password": PASSWORD}, timeout=5)
-        page = nurse.get(f"{second.url}/console/callbacks/{vm.callback_id}", timeout=10)
-        assert page.status_code == 200 and f"/recordings/{sid}.wav" in page.text
-        played = nurse.get(f"{second.url}/console/callbacks/{vm.callback_id}/recordings/{sid}.wav", timeout=10)
-        assert played.status_code == 200 and played.content == audio, second.output()[-4000:]
+        page.goto(second.url + "/login")  # a nurse at machine B's console, in Chromium
+        page.get_by_label("Username").fill("nina")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.goto(f"{second.url}/console/callbacks/{vm.callback_id}")
+        src = page.locator(f"article.message[data-recording='{sid}'] audio").get_attribute("src")
+        played = page.evaluate(
+            """async (src) => {
+                const audio = document.querySelector(`audio[src="${src}"]`);
+                audio.muted = true;
+                await audio.play();
+                await new Promise(r => setTimeout(r, 300));
+                return {duration: audio.duration, error: audio.error && audio.error.code};
+            }""",
+            src,
+        )
+        assert played["error"] is None and played["duration"] > 5, (played, second.output()[-3000:])
+        assert page.request.get(second.url + src).body() == audio  # the very message, from the bucket
         assert not list((tmp_path / "b" / "var").glob("recordings/*/*.sealed"))  # B never held it on disk
-        nurse.close()
     finally:
         for system in (second, first):
             if system is not None:
