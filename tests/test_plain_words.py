@@ -234,3 +234,22 @@ def test_the_known_failure_paths_say_what_happened_in_words(fresh, redis_conn):
     # A page that is not there, and a form sent without its token.
     problems += _plain(admin.post("/admin/desks", data={"name": "x"}).get_data(as_text=True), "no CSRF token")
     assert not problems, "\n".join(problems)
+
+
+def test_a_blocked_follow_up_says_what_to_fix_in_words(fresh, redis_conn):
+    from ivr.store.api_keys import ApiKeyStore
+
+    from .test_followup_pages import block, import_one
+
+    app, _config = fresh
+    _record, secret = ApiKeyStore(redis_conn).create("scheduler", "ada")
+    waiting = import_one(app, secret)
+    refused = import_one(app, secret, name="Ana Ruiz", phone="202-555-0124")
+    block(redis_conn, waiting, "IVR_PUBLIC_URL is not set: Twilio needs absolute webhook URLs for the calls it places")
+    block(redis_conn, refused, "Twilio refused the request for the whole account: Twilio error 20003 (HTTP 401): Authenticate")
+    admin = logged_in(app)
+    for appointment, words in ((waiting, "Blocked: calls to patients are switched off until the server&#39;s public address is set"),
+                               (refused, "Blocked: Twilio refuses calls for the whole account: it did not accept the clinic&#39;s Twilio account details")):
+        html = admin.get(f"/admin/followups/{appointment}").get_data(as_text=True)
+        assert words in html
+        assert not technical(re.sub(r"<[^>]+>", " ", html).replace("&#39;", "'")), appointment
