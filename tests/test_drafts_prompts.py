@@ -55,6 +55,8 @@ def test_a_prompt_edit_is_not_heard_before_publish_and_is_undone_by_rollback(mak
     # The editor says the prompt goes live with the next publish.
     editor = html.unescape(admin.get("/admin/flows/main").get_data(as_text=True))
     assert "Prompts that go live with this publish" in editor and OFFER_4 in editor
+    yaml_view = html.unescape(admin.get("/admin/flows/main/yaml").get_data(as_text=True))
+    assert "Prompts that go live with this publish" in yaml_view and OFFER_4 in yaml_view
 
     # Publish: the menu's option 4 and the prompt that offers it go live together.
     page = _publish(admin, redis_conn, text=FOUR_TO_BILLING)
