@@ -145,6 +145,8 @@ def test_removing_a_desk_in_use_is_refused_saying_where_and_an_unused_one_goes(d
     svc.callbacks.request("billing", "+12025550123", "en", call_sid="CA" + "1" * 32)
     admin = logged_in(app)
     before = path.read_bytes()
+    shown = admin.get("/admin/desks/billing").get_data(as_text=True)  # the desk's page says what uses it, up front
+    assert "Used now by:" in shown and "flow main, step to_billing" in shown
     resp = admin.post("/admin/desks/billing/remove", data={"csrf_token": csrf(admin, "/admin/desks/billing")})
     page = resp.get_data(as_text=True)
     assert resp.status_code == 409

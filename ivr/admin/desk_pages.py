@@ -338,7 +338,8 @@ def _desk_or_404(key: str):
 def desk(key: str):
     found = _desk_or_404(key)
     record(actions.VIEW_ADMIN, target=f"desk:{key}")
-    return _render("admin/desk.html", key=key, desk=found, values=desk_values(found), error=None, in_use=None)
+    return _render("admin/desk.html", key=key, desk=found, values=desk_values(found), error=None, in_use=None,
+                   used_by=uses(key, current_clinic()))
 
 
 @bp.post("/desks/<key>")
