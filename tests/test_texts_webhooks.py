@@ -274,9 +274,12 @@ def test_no_texts_no_section(nurse, waiting):
     assert texts_section(nurse, waiting.id) == []
 
 
-def test_a_status_for_a_message_we_never_sent_changes_nothing(web, redis_conn):
-    assert signed_post(web, "/sms/status", status_report("SM" + "5" * 32, "delivered")).status_code == 204
-    assert redis_conn.keys("ivr:texts:*") == []
+def test_a_report_that_comes_before_the_job_noted_its_text_still_counts(web, svc, redis_conn, nurse, waiting):
+    sid = "SM" + "5" * 32
+    assert signed_post(web, "/sms/status", status_report(sid, "delivered")).status_code == 204
+    assert all(e.action != "text_status" for e in AuditLog(redis_conn).recent())  # no text of ours yet
+    TextStore(redis_conn).sent(waiting.id, PATIENT, wording.CONFIRM_CALLBACK, waiting.id, sid, "queued")
+    assert texts_section(nurse, waiting.id)[0].endswith("Texted that we will call back: delivered.")
 
 
 # What asks for texts ---------------------------------------------------------------------------------------

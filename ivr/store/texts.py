@@ -63,13 +63,15 @@ redis.call('EXPIRE', KEYS[2], ARGV[8])
 return 'ok'
 """
 
-# KEYS: message hash. ARGV: status, rank, error, ttl. Keeps the furthest status (webhooks come in any order).
+# KEYS: message hash. ARGV: status, rank, error, ttl for a message not yet known. Keeps the furthest status
+# (webhooks come in any order, and may come before the job has noted what it sent). Returns the callback id.
 _STATUS = """
 local old = redis.call('HGET', KEYS[1], 'rank')
-if not redis.call('HGET', KEYS[1], 'callback') then return false end
 if old and tonumber(old) > tonumber(ARGV[2]) then return false end
+local known = redis.call('HGET', KEYS[1], 'callback')
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'rank', ARGV[2], 'error', ARGV[3])
-return redis.call('HGET', KEYS[1], 'callback')
+if not known then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
+return known
 """
 
 
@@ -116,10 +118,10 @@ class TextStore:
     def sent(self, callback_id: str, phone: str, purpose: str, ref: str, message_sid: str, status: str) -> None:
         pipe = self.conn.pipeline(transaction=True)
         pipe.set(keys.TEXT_GUARD.format(f"{purpose}:{ref}"), message_sid, ex=GUARD_TTL)
-        pipe.hset(keys.TEXT_MESSAGE.format(message_sid), mapping={
-            "callback": callback_id or "-", "purpose": purpose, "status": status,
-            "rank": STATUS_RANK.get(status, 1), "error": ""})
+        pipe.hset(keys.TEXT_MESSAGE.format(message_sid), mapping={"callback": callback_id or "-", "purpose": purpose})
         pipe.expire(keys.TEXT_MESSAGE.format(message_sid), LOG_TTL)
+        self._status(keys=[keys.TEXT_MESSAGE.format(message_sid)], args=[status, STATUS_RANK.get(status, 1), "", LOG_TTL],
+                     client=pipe)  # a report that came first stands
         if callback_id:
             pipe.set(keys.TEXT_LATEST.format(patient_key(phone)), callback_id, ex=LOG_TTL)
         pipe.execute()
@@ -131,7 +133,7 @@ class TextStore:
     def set_status(self, message_sid: str, status: str, error: str = "") -> str | None:
         """Twilio's status callback: the callback id the message was about (None: unknown or older news)."""
         found = self._status(keys=[keys.TEXT_MESSAGE.format(message_sid)],
-                             args=[status, STATUS_RANK.get(status, 1), error, LOG_TTL])
+                             args=[status, STATUS_RANK.get(status, 1), error, 86400])
         return _text(found) if found else None
 
     def message(self, message_sid: str) -> dict[str, str]:
@@ -196,9 +198,11 @@ class TextStore:
 
     def answered(self, callback_id: str, answer: str, message_sid: str, status: str) -> None:
         name = keys.TEXT_MESSAGE.format(message_sid)
-        self.conn.hset(name, mapping={"callback": callback_id or "-", "purpose": answer, "status": status,
-                                      "rank": STATUS_RANK.get(status, 1), "error": ""})
-        self.conn.expire(name, LOG_TTL)
+        pipe = self.conn.pipeline(transaction=True)
+        pipe.hset(name, mapping={"callback": callback_id or "-", "purpose": answer})
+        pipe.expire(name, LOG_TTL)
+        self._status(keys=[name], args=[status, STATUS_RANK.get(status, 1), "", LOG_TTL], client=pipe)
+        pipe.execute()
         if callback_id:
             self.note(callback_id, "sent", purpose=answer, sid=message_sid)
 
