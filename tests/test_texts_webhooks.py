@@ -378,3 +378,15 @@ def test_a_picture_without_words_is_noted_as_such(web, svc, waiting):
     signed_post(web, "/sms/incoming", inbound("", NumMedia="1", MediaContentType0="image/jpeg",
                                               MediaUrl0="https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM1/Media/ME1"))
     assert text_lines(svc, waiting.id)[0]["reply"] == "(a picture or other attachment: not kept here)"
+
+
+def test_redis_round_trips_of_the_texts_webhooks(web, svc, waiting):
+    """What a reply and a delivery report cost (measured, printed with -s)."""
+    from benches.webhook_cost import commands_sent
+
+    sid = "SM" + "7" * 32
+    TextStore(svc.redis).sent(waiting.id, PATIENT, wording.CONFIRM_CALLBACK, waiting.id, sid, "queued")
+    reply, _ = commands_sent(lambda: signed_post(web, "/sms/incoming", inbound("call me after 3")))
+    report, _ = commands_sent(lambda: signed_post(web, "/sms/status", status_report(sid, "delivered")))
+    print(f"Redis round trips: a reply {reply}, a delivery report {report}")
+    assert reply <= 12 and report <= 3
