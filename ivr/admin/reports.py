@@ -257,8 +257,8 @@ def _followups_table(period: Period, department: str, zone) -> tuple[Table, str]
 
     first = dt.datetime.combine(period.first, dt.time(), zone)
     last = dt.datetime.combine(period.last + dt.timedelta(days=1), dt.time(), zone)
-    recs = [r for r in FollowupStore(services.get().redis).iter_all()
-            if first <= r.at < last and (not department or r.department == department)]
+    recs = [r for r in FollowupStore(services.get().redis).between(first.timestamp(), last.timestamp())
+            if not department or r.department == department]
     rows = [[f"{g.title}: {c.label}", c.value] for g in summary(recs).groups for c in g.counts if c.value]
     called = [r for r in recs if r.outcome in CALLED]
     reached = sum(1 for r in called if r.outcome == Outcome.REACHED)

@@ -312,6 +312,12 @@ class FollowupStore:
         )
         return self._many([_text(i) for i in ids])
 
+    def between(self, start: float, end: float, batch: int = 500):
+        """Appointments whose time is in [start, end), by time (the reports' range), read ``batch`` at a time."""
+        ids = [_text(i) for i in self.conn.zrangebyscore(keys.FOLLOWUP_APPOINTMENTS, start, f"({end}")]
+        for first in range(0, len(ids), batch):
+            yield from self._many(ids[first:first + batch])
+
     def all_ids(self) -> list[str]:
         return [_text(i) for i in self.conn.zrange(keys.FOLLOWUP_APPOINTMENTS, 0, -1)]
 
