@@ -134,9 +134,15 @@ def test_a_desk_with_its_own_hours_is_not_rung_outside_them(desk_app, clock):
     assert admin.post("/admin/desks/billing", data=form).status_code == 302
     assert load_clinic(path).desks["billing"].hours["monday"] == ["13:00-17:00"]
     # Tuesday 10:00: the clinic is open, billing is not (closed on Tuesdays): key 2 offers a callback instead of ringing.
-    doc = _call_key(app, "2")
+    call = PhoneCall(flask_transport(app), "http://localhost", TOKEN)
+    call.start()
+    offer = call.press("2")
+    doc = ET.fromstring(offer.twiml[-1])
     assert doc.find("Dial") is None
     assert "call you back" in " ".join(s.text or "" for s in doc.iter("Say"))
+    # Choosing to hold does not ring the closed desk either: the caller is offered voicemail at once.
+    held = call.press("2")
+    assert ET.fromstring(held.twiml[-1]).find("Dial") is None and held.waiting == "record"
 
 
 def test_removing_a_desk_in_use_is_refused_saying_where_and_an_unused_one_goes(desk_app, redis_conn):

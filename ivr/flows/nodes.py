@@ -692,6 +692,9 @@ class Hold:
         )
 
     def enter(self, node: HoldNode, call: CallState, ctx: Context):
+        own_hours = ctx.desk_schedules.get(node.desk)
+        if own_hours is not None and own_hours.status(ctx.now) != OpenStatus.OPEN and node.on_timeout:
+            return Transition(goto=node.on_timeout)  # the desk is closed now: holding would reach nobody
         return self._round(node, call, ctx)
 
     def handle(self, node: HoldNode, call: CallState, event: Event, ctx: Context):
