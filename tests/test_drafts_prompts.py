@@ -134,3 +134,28 @@ def test_the_diff_shows_the_hours_and_numbers_that_changed_between_versions(make
     diff = html.unescape(admin.get(f"/admin/flows/main/diff?a={first}&b={second}").get_data(as_text=True))
     assert "Tuesday: 08:00-17:00 → 13:00-17:00" in diff and "Holiday added: 2027-08-02 Staff day" in diff
     assert "Holiday removed: 2026-11-26 Thanksgiving Day" in diff  # the form above listed only the new one
+
+
+def test_hours_saved_in_a_flows_draft_go_live_when_it_is_published(make_app, config_copy, users, redis_conn):  # noqa: F811
+    config, prompts = config_copy
+    app = make_app(CONFIG_DIR=str(config), PROMPTS_DIR=str(prompts), RELOAD_INTERVAL=0)
+    admin = logged_in(app)
+    before = (config / "clinic.yaml").read_text()
+    form = {f"hours_{d}": "08:00-17:00" for d in ("monday", "wednesday", "thursday", "friday")}
+    resp = admin.post("/admin/hours", data={"csrf_token": csrf(admin, "/admin/hours"), "holiday_count": "0",
+                                            "hours_tuesday": "1pm-5pm", "action": "draft", "flow": "main", **form},
+                      follow_redirects=True)
+    assert "Hours and holidays saved in the draft of flow main" in html.unescape(resp.get_data(as_text=True))
+    assert (config / "clinic.yaml").read_text() == before
+    assert "We are closed now." not in _menu_words(app)  # Tuesday 10:00: open, as the live hours say
+    token = csrf(admin, "/admin/flows/main")
+    tried = admin.post("/admin/flows/main/try", json={"text": FlowStore(redis_conn).draft("main").text, "action": {}},
+                       headers={"X-CSRFToken": token}).get_json()
+    assert "We are closed now." in " ".join(h.get("text", "") for h in tried["heard"])  # Try-it: the draft's hours
+    assert "go live with this publish" in admin.get("/admin/flows/main").get_data(as_text=True)
+
+    page = _publish(admin, redis_conn)
+    assert "with the draft's hours and holidays" in page
+    assert 'tuesday: ["13:00-17:00"]' in (config / "clinic.yaml").read_text()
+    assert "We are closed now." in _menu_words(app)
+    assert FlowStore(redis_conn).draft_hours("main") is None

@@ -5,11 +5,13 @@ The visual editor (the default view of a flow) is in ``flow_visual``; both edit 
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 
 from ivr import services
+from ivr.clinic import ClinicConfigError
 from ivr.flows import Flow, FlowInvalid, FlowRuntimeError, load_flow
 from ivr.flows.validate import flow_prompt_uses
 from ivr.prompts import PromptCatalog, PromptError, load_prompts
@@ -41,6 +43,31 @@ def draft_catalog(name: str) -> PromptCatalog:
     """The live prompts with the texts saved into flow ``name``'s draft: what Try-it plays and checks use."""
     svc = services.get()
     return svc.runtime.prompts.with_texts(svc.flow_versions.draft_prompts(name))
+
+
+def draft_clinic_text(name: str) -> str | None:
+    """clinic.yaml as flow ``name``'s draft would make it (its hours and holidays), or None if it has none."""
+    from .clinic_file import holidays_block, hours_block, replace_blocks
+
+    hours = services.get().flow_versions.draft_hours(name)
+    if hours is None:
+        return None
+    path = services.get().runtime.config_dir / "clinic.yaml"
+    return replace_blocks(path.read_text(encoding="utf-8"), {"hours": hours_block(hours["hours"]), "holidays": holidays_block(
+        [dict(h, date=h["date"]) for h in hours["holidays"]])})
+
+
+def draft_schedule(name: str):
+    """The hours and holidays Try-it plays for flow ``name``: its draft's, else the live ones."""
+    from .clinic_file import check_text
+
+    text = draft_clinic_text(name)
+    if text is None:
+        return None
+    try:
+        return check_text(services.get().runtime.config_dir / "clinic.yaml", text).schedule()
+    except ClinicConfigError:
+        return None  # no longer fits clinic.yaml: the live hours (publish says why)
 
 
 def prompt_changes(name: str) -> dict[str, dict[str, str]]:
@@ -170,6 +197,7 @@ def flow_yaml(name: str):
         zone=svc.runtime.clinic.zone,
         changed=draft is not None and (draft.text != live_text or bool(prompt_changes(name))),
         prompt_changes=prompt_changes(name),
+        draft_hours=svc.flow_versions.draft_hours(name),
     )
 
 
@@ -211,7 +239,8 @@ def try_view(name: str):
     try:
         if state is not None and state.get("version") != flow.version:
             return jsonify({"error": "The draft changed during the call: start a new call."}), 409
-        turn = tryit.run(svc.runtime, flow, svc.now(), state, action, str(body.get("hours") or ""), draft_catalog(name))
+        turn = tryit.run(svc.runtime, flow, svc.now(), state, action, str(body.get("hours") or ""), draft_catalog(name),
+                         draft_schedule(name))
     except (FlowRuntimeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         return jsonify({"error": f"The call cannot go on: {exc}"}), 422
     return jsonify(turn)
@@ -247,20 +276,26 @@ def save(name: str):
               "It is kept as a draft.", "error")
         return _back(name)
     changes = prompt_changes(name)
-    if flow.version == svc.flow_versions.live_version(name) and not changes:
+    hours = svc.flow_versions.draft_hours(name)
+    if flow.version == svc.flow_versions.live_version(name) and not changes and hours is None:
         svc.flow_versions.discard_draft(name)
         flash("Nothing to publish: the draft is the same as the live version.", "info")
         return _back(name)
     note = (request.form.get("note") or "").strip()[:200]
     try:
-        version = publish_with_prompts(name, text, changes, user.name, note)
+        version = publish_with_prompts(name, text, changes, user.name, note, hours)
     except PromptError as exc:
         flash(f"Not published: a prompt could not be saved: {exc}. The draft is kept.", "error")
+        return _back(name)
+    except ClinicConfigError as exc:
+        flash(f"Not published: the draft's hours no longer fit the clinic's settings ({_short(str(exc))}); "
+              "change them on the hours page. The draft is kept.", "error")
         return _back(name)
     svc.flow_versions.discard_draft(name)
     record(actions.FLOW_PUBLISH, target=f"flow:{name}", detail=f"version {version.n} ({version.version}) {note}".strip()
            + (f"; prompts {_listed(changes)}" if changes else ""))
     flash(f"Version {version.n} is live" + (f", with the prompts {_listed(changes)}" if changes else "")
+          + (", with the draft's hours and holidays" if hours is not None else "")
           + ". Calls already in progress finish on the version they started with.", "info")
     return _back(name)
 
@@ -302,13 +337,22 @@ def _listed(changes: dict[str, dict[str, str]]) -> str:
     return ", ".join(f"{pid} ({lang})" for lang, texts in sorted(changes.items()) for pid in sorted(texts))
 
 
-def publish_with_prompts(name: str, text: str, changes: dict[str, dict[str, str]], who: str, note: str):
+def _short(message: str) -> str:
+    """A loader message without the file's path."""
+    return "; ".join(line.split(": ", 1)[1] if ": " in line else line for line in message.splitlines())
+
+
+def publish_with_prompts(name: str, text: str, changes: dict[str, dict[str, str]], who: str, note: str,
+                         hours: dict | None = None):
     """Make flow text and prompt texts live together: the prompt files, then the flow version.
 
     The prompts live before (if not yet kept) and after are kept with the versions, so a
     rollback restores both. Every web process reloads the prompts at its next request.
-    Raises PromptError (nothing published) if a prompts file cannot be changed.
+    ``hours``: the draft's weekly hours and holidays, written to clinic.yaml first (ClinicConfigError,
+    nothing published, if they no longer validate). Raises PromptError (nothing published) if a prompts
+    file cannot be changed.
     """
+    from . import clinic_file
     from .prompt_pages import write_prompt
 
     svc = services.get()
@@ -319,6 +363,10 @@ def publish_with_prompts(name: str, text: str, changes: dict[str, dict[str, str]
     if current is not None and store.kept_prompts(name, current.n) is None:
         store.keep_prompts(name, current.n, load_prompts(folder).texts)
         store.keep_settings(name, current.n, settings_snapshot())
+    if hours is not None:
+        clinic_file.write(runtime.config_dir / "clinic.yaml", hours=hours["hours"], holidays=[
+            dict(h, date=dt.date.fromisoformat(h["date"])) for h in hours["holidays"]])
+        record(actions.HOURS_EDIT, target="clinic:hours", detail=f"live with flow {name}")
     for lang, texts in sorted(changes.items()):
         for pid, new_text in sorted(texts.items()):
             previous = write_prompt(folder, lang, pid, new_text)
@@ -327,7 +375,7 @@ def publish_with_prompts(name: str, text: str, changes: dict[str, dict[str, str]
     version = store.publish(name, text, who, note=note)
     store.keep_prompts(name, version.n, load_prompts(folder).texts)
     store.keep_settings(name, version.n, settings_snapshot())
-    if changes:
+    if changes or hours is not None:
         store.settings_changed()
         runtime.refresh(force=True)
     runtime.sync_flows()

@@ -19,10 +19,11 @@ from ivr.clinic import ClinicConfigError, load_clinic
 from ivr.hours import WEEKDAYS, parse_spans
 from ivr.prompts import spoken_problem
 from ivr.staff.audit import record
-from ivr.staff.auth import role_required
+from ivr.staff.auth import current_user, role_required
 from ivr.store import audit as actions
 
 from . import bp, calendar_import, clinic_file
+from .flow_pages import check, draft_text
 
 MAX_HOLIDAYS = 1000  # rows of the holidays form read (the form itself is limited to 1000 fields)
 
@@ -54,6 +55,9 @@ def _render(hours=None, holidays=None, preview=None, status=200, errors=None):
         preview=preview,
         zone=clinic.timezone,
         errors=errors or {},
+        flows=_flows(),
+        default_flow=services.get().runtime.clinic.default_flow,
+        drafted=[f for f in services.get().flow_versions.draft_names() if services.get().flow_versions.draft_hours(f) is not None],
     ), status
 
 
@@ -160,6 +164,8 @@ def save_hours():
     if errors:
         flash(f"Not saved: {len(errors)} field{'s' if len(errors) != 1 else ''} to correct, marked below.", "error")
         return _render(typed_hours, typed, status=422, errors=errors)
+    if form.get("action") == "draft":
+        return _save_in_draft(form.get("flow") or "", hours, holidays, typed_hours, typed)
     try:
         old, _new = clinic_file.write(_path(), hours=hours, holidays=holidays)
     except ClinicConfigError as exc:
@@ -167,6 +173,33 @@ def save_hours():
         return _render(typed_hours, typed, status=422)
     record(actions.HOURS_EDIT, target="clinic:hours", detail=_summary(hours, holidays))
     flash("Hours and holidays saved. Calls use them within two seconds.", "info")
+    return redirect(url_for("admin.hours"))
+
+
+def _flows() -> list[str]:
+    svc = services.get()
+    return sorted(set(svc.flow_versions.live()) | set(svc.runtime.flows.names) | set(svc.flow_versions.draft_names()))
+
+
+def _save_in_draft(flow: str, hours: dict[str, list[str]], holidays: list[dict], typed_hours, typed):
+    """Keep the hours and holidays in a flow's draft: Try-it uses them, callers get them when it is published."""
+    svc = services.get()
+    if flow not in _flows():
+        flash("Not saved: choose the flow whose draft they go in.", "error")
+        return _render(typed_hours, typed, status=422)
+    text = clinic_file.replace_blocks(_path().read_text(encoding="utf-8"), {
+        "hours": clinic_file.hours_block(hours), "holidays": clinic_file.holidays_block(holidays)})
+    try:
+        clinic_file.check_text(_path(), text)
+    except ClinicConfigError as exc:
+        flash(f"Not saved: {_short(str(exc))}", "error")
+        return _render(typed_hours, typed, status=422)
+    svc.flow_versions.save_draft_hours(flow, {"hours": hours, "holidays": [dict(h, date=h["date"].isoformat()) for h in holidays]})
+    base = draft_text(flow)
+    svc.flow_versions.save_draft(flow, base, current_user().name, check(flow, base)[1])
+    record(actions.HOURS_EDIT, target="clinic:hours", detail=f"in the draft of flow {flow}: {_summary(hours, holidays)}")
+    flash(f"Hours and holidays saved in the draft of flow {flow}: Try it uses them now; callers get them when you "
+          f"publish flow {flow}.", "info")
     return redirect(url_for("admin.hours"))
 
 

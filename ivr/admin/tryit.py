@@ -71,22 +71,24 @@ def event_from(data: dict) -> Event:
 
 
 def run(runtime: Runtime, flow: Flow, now: dt.datetime, state: dict | None, action: dict, hours: str = "",
-        prompts: PromptCatalog | None = None) -> dict:
+        prompts: PromptCatalog | None = None, schedule: Schedule | None = None) -> dict:
     """One turn: start the call (no state) or answer the node it waits at. Returns what the page shows.
 
-    ``prompts``: what the caller hears (the draft's prompts over the live ones); the live ones by default."""
+    ``prompts`` and ``schedule``: what the caller hears and the hours (a draft's, over the live ones);
+    the live ones by default."""
     prompts = prompts or runtime.prompts
+    schedule = schedule or runtime.schedule
     ports = {"call_key": "try-it", "wait_seconds": lambda department: 0, "hold_position": lambda desk, key: 1}
-    ctx = runtime.context(now, **ports)
+    ctx = dataclasses.replace(runtime.context(now, **ports), schedule=schedule)
     heard: list[dict] = []
     spoken_at = now  # the instant whose hours the prompts say ({hours_today}, {next_open})
     if hours in ("open", "closed", "holiday"):
         ctx = dataclasses.replace(ctx, schedule=FixedHours(OpenStatus(hours)))
-        spoken_at = pretend_instant(runtime.schedule, now, OpenStatus(hours))
+        spoken_at = pretend_instant(schedule, now, OpenStatus(hours))
         if state is None and spoken_at != now:
             heard.append({"kind": "note", "text": f"The hours are said as a caller hears them on "
-                          f"{runtime.schedule.local(spoken_at).strftime('%A %B %-d at %-I:%M %p')}, the next time the clinic is {hours}."})
-        elif state is None and runtime.schedule.status(now) is not OpenStatus(hours):
+                          f"{schedule.local(spoken_at).strftime('%A %B %-d at %-I:%M %p')}, the next time the clinic is {hours}."})
+        elif state is None and schedule.status(now) is not OpenStatus(hours):
             heard.append({"kind": "note", "text": f"The clinic is never {hours} in the coming year: the hours are said as now."})
     if state is None:
         reply, call = start(flow, ctx, caller=CALLER)
@@ -97,7 +99,7 @@ def run(runtime: Runtime, flow: Flow, now: dt.datetime, state: dict | None, acti
         if not actions or not isinstance(actions[-1], (RequestCallback, CancelCallback, SaveVoicemail)):
             break
         effect = actions.pop()
-        heard.extend(_describe(runtime, prompts, actions, spoken_at))
+        heard.extend(_describe(runtime, prompts, actions, spoken_at, schedule))
         actions = []
         if isinstance(effect, CancelCallback):
             text = "Would cancel the caller's callback request (not stored in try-it)."
@@ -111,17 +113,17 @@ def run(runtime: Runtime, flow: Flow, now: dt.datetime, state: dict | None, acti
         heard.append({"kind": "effect", "text": text})
         more, call = step(flow, call, result, ctx)
         actions = list(more.actions)
-    heard.extend(_describe(runtime, prompts, actions, spoken_at))
+    heard.extend(_describe(runtime, prompts, actions, spoken_at, schedule))
     last = actions[-1] if actions else Hangup()
     waiting = {Gather: "gather", Dial: "dial", Record: "record"}.get(type(last), "ended")
     return {"heard": heard, "waiting": waiting, "state": None if waiting == "ended" else call.to_dict(),
             "node": call.node, "lang": call.lang, "outcome": call.outcome}
 
 
-def _describe(runtime: Runtime, prompts: PromptCatalog, actions: list, now: dt.datetime) -> list[dict]:
+def _describe(runtime: Runtime, prompts: PromptCatalog, actions: list, now: dt.datetime, schedule: Schedule) -> list[dict]:
     clinic = runtime.clinic
     # The words a real call hears at ``now`` (the real hours, even when the page pretends "closed").
-    renderer = Renderer(clinic, prompts, "", now=now, schedule=runtime.schedule)
+    renderer = Renderer(clinic, prompts, "", now=now, schedule=schedule)
     out: list[dict] = []
 
     def say(p: Prompt) -> None:

@@ -170,7 +170,7 @@ class FlowStore:
 
     def discard_draft(self, name: str) -> None:
         """Drop the draft: its text and the prompt texts saved into it."""
-        self.conn.delete(keys.FLOW_DRAFT.format(name), keys.FLOW_DRAFT_PROMPTS.format(name))
+        self.conn.delete(keys.FLOW_DRAFT.format(name), keys.FLOW_DRAFT_PROMPTS.format(name), keys.FLOW_DRAFT_SETTINGS.format(name))
 
     # Prompts versioned with a flow ----------------------------------------------
 
@@ -188,6 +188,14 @@ class FlowStore:
 
     def drop_draft_prompt(self, name: str, lang: str, prompt_id: str) -> None:
         self.conn.hdel(keys.FLOW_DRAFT_PROMPTS.format(name), f"{lang}:{prompt_id}")
+
+    def save_draft_hours(self, name: str, hours: dict) -> None:
+        """Keep new weekly hours and holidays ({hours, holidays}) in flow ``name``'s draft: live when it is published."""
+        self.conn.set(keys.FLOW_DRAFT_SETTINGS.format(name), json.dumps(hours, ensure_ascii=False, sort_keys=True))
+
+    def draft_hours(self, name: str) -> dict | None:
+        raw = self.conn.get(keys.FLOW_DRAFT_SETTINGS.format(name))
+        return json.loads(raw) if raw else None
 
     def keep_prompts(self, name: str, n: int, texts: dict[str, dict[str, str]]) -> None:
         """The prompt texts live with version ``n`` of flow ``name`` (a rollback to it restores them)."""
