@@ -9,7 +9,8 @@ What is measured
     1. ``--days`` (365) days of ``--per-day`` (500) calls each, packed as the status webhook packs them
        (``CallRecord`` rows of the shipped flow: outcomes, paths, languages and times drawn at random,
        seeded), plus a lifecycle row for the callbacks of 20% of the calls (``CallbackLifecycle``, as a
-       callback leaves when it ends) and 40 callbacks waiting now.
+       callback leaves when it ends), 40 callbacks waiting now and ``--followups-per-day`` (20) follow-up
+       appointments a day, their calls finished.
     2. Redis memory per stored call: INFO used_memory after loading minus before, ÷ calls (goal ≤ 300 B),
        with the callbacks' rows, and again with the past days' counts the reports keep in Redis.
     3. GET /admin/reports for the last 30 days and for 365 days (custom range), logged in as an admin:
@@ -145,6 +146,25 @@ def admin_client(app):
     return client
 
 
+def load_followups(conn, days: int, per_day: int, seed: int = 9) -> int:
+    """Follow-up appointments of the past ``days`` (``per_day`` a day), their calls finished as the jobs finish them."""
+    from ivr.followups.appointments import Appointment
+    from ivr.store.followups import FollowupStore
+
+    rng = random.Random(seed)
+    store = FollowupStore(conn)
+    appointments = [
+        Appointment(f"bench-{i}", "Pat Doe", f"+1202555{i % 10000:04d}", NOW - dt.timedelta(hours=rng.uniform(24, days * 24)),
+                    "America/New_York", "Dr. Chen", rng.choice(["scheduling", "billing", "nurse", "front_desk"]), "en")
+        for i in range(days * per_day)
+    ]
+    store.add_many(appointments)
+    for a in appointments:
+        store.record_answer(a.id, "rating", str(rng.randint(1, 5)))
+        store.complete(a.id, rng.choice(["reached"] * 6 + ["unreached", "message_left", "wrong_person"]))
+    return len(appointments)
+
+
 def drop_counts(conn) -> None:
     """Forget the past days' counts kept in Redis and this process's (the very first request after a deploy)."""
     from ivr.admin import reports
@@ -225,6 +245,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--calls", type=int, default=300)
     ap.add_argument("--fresh", type=int, default=3, help="fresh web processes timed per range")
+    ap.add_argument("--followups-per-day", type=int, default=20)
     ap.add_argument("--child", help=argparse.SUPPRESS)  # one fresh web process's first request (internal)
     args = ap.parse_args(argv)
     if args.child:
@@ -281,6 +302,8 @@ def run(server, tmp: Path, args) -> int:
     row_bytes = statistics.mean(len(r) for r in conn.lrange(conn.keys(keys.CALL_RECORDS.format("*"))[0], 0, 99))
     callbacks = load_callbacks(conn, app, args.days, args.per_day // 5)
     with_callbacks = int(conn.info("memory")["used_memory"])
+    followups = load_followups(conn, args.days, args.followups_per_day)  # the follow-ups' own memory is not the reports'
+    with_followups = int(conn.info("memory")["used_memory"])
 
     # 3: the page.
     clock_state[0] = NOW
@@ -301,12 +324,12 @@ def run(server, tmp: Path, args) -> int:
 
     per_call = (after - before) / stored
     print(f"stored: {stored:,} calls ({args.days} days x {args.per_day}) in {load_s:.1f} s; packed row {row_bytes:.0f} B on average; "
-          f"{callbacks:,} callbacks' lifecycle rows")
+          f"{callbacks:,} callbacks' lifecycle rows; {followups:,} follow-up appointments")
     print(f"Redis memory per stored call: {per_call:.0f} B (used_memory delta {after - before:,} B; "
           f"MEMORY USAGE of one day's list / calls: {one_day / args.per_day:.0f} B)   goal <= 300 B: "
           f"{'PASS' if per_call <= 300 else 'FAIL'}")
     print(f"  with the callbacks' rows: {(with_callbacks - before) / stored:.0f} B per call; and the past days' counts kept "
-          f"for the reports: {(with_counts - before) / stored:.0f} B per call")
+          f"for the reports: {(with_callbacks - before + with_counts - with_followups) / stored:.0f} B per call")
     ok = per_call <= 300
     for label, (very_first, fresh, warm) in results.items():
         together = fresh + warm

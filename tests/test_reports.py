@@ -513,3 +513,26 @@ def test_a_whole_past_month_is_kept_as_one_and_counted_again_from_its_days_when_
     reports._TALLIES.clear()
     counted.clear()
     assert calls() == "4" and sorted(counted) == [0, 3]
+
+
+def test_a_day_whose_follow_ups_are_not_finished_is_not_kept_and_shows_each_change(app, redis_conn):
+    from ivr.admin import reports
+    from ivr.followups.appointments import Appointment
+    from ivr.store.followups import FollowupStore
+
+    monday = OPEN_TIME - dt.timedelta(days=1)
+    store = FollowupStore(redis_conn)
+    store.add_many([Appointment("appt-1", "Maria Lopez", "+12025550123", monday, "America/New_York", "Dr. Chen", "nurse", "es")])
+    client = admin_client(app)
+
+    def followups() -> tuple[dict, str]:
+        page = parse(client.get("/admin/reports?range=7").get_data(as_text=True))
+        return {r[0]: r[1] for r in page.tables["followups"][1:]}, summary_of(page)["Follow-up reach rate (reached ÷ called)"]
+
+    reports._TALLIES.clear()
+    assert followups() == ({"Where each appointment stands: Waiting for the next try": "1"}, "—")
+    day_key = keys.REPORT_TALLY.format(monday.date().isoformat())
+    assert not redis_conn.exists(day_key)  # still to be called: not kept, counted again next time
+    store.complete("appt-1", "reached")
+    assert followups() == ({"Where each appointment stands: Reached": "1"}, "100.0% (1 of 1)")
+    assert redis_conn.exists(day_key)  # finished: kept from now on

@@ -176,7 +176,7 @@ def _tally(conn: redis.Redis, days: list[dt.date], defs: Definitions, zone, depa
     its days' counts (kept or counted); a day not kept is counted from its rows (and kept once past)."""
     records, lifecycle = CallRecords(conn), CallbackLifecycle(conn)
     variant = f"{department}|{defs.service_level_seconds}|{defs.short_abandon_seconds}|{defs.promises_count}|{zone}"
-    prints = records.fingerprints(days)
+    prints = records.fingerprints(days, zone)
     parts = _parts(days, prints, today)
     found = _kept(records, parts, variant, today)
     missing = [part for part in parts if part[0] not in found]
@@ -188,11 +188,13 @@ def _tally(conn: redis.Redis, days: list[dt.date], defs: Definitions, zone, depa
         for chunk in _chunks([day for day in needed if day.isoformat() not in by_day], DAYS_READ):
             let_others_run()
             rows, ended = records.days(chunk), lifecycle.ended_on(chunk, zone)
+            appointments = _appointments(chunk, zone, department)
             for day in chunk:
                 let_others_run()  # a day at a time (a few ms each): webhooks in this process go first
                 one = tally((CallRecord.unpack(r) for r in rows[day]), defs, _node_names, zone, department, ended[day])
+                _count_followups(one, appointments[day])
                 by_day[day.isoformat()] = one
-                if day < today:
+                if day < today and one.settled:
                     keep[day.isoformat()] = (prints[day], one.to_json(), day)
         for label, in_part, fingerprint in missing:
             if len(in_part) == 1:
@@ -201,12 +203,14 @@ def _tally(conn: redis.Redis, days: list[dt.date], defs: Definitions, zone, depa
             found[label] = merged = Tally()
             for day in in_part:
                 merged.merge(by_day[day.isoformat()])
-            keep[label] = (fingerprint, merged.to_json(), in_part[-1])
+            if merged.settled:
+                keep[label] = (fingerprint, merged.to_json(), in_part[-1])
         if keep:
             records.keep_tallies(variant, keep)
     total = Tally()
     for label, _, fingerprint in parts:
-        _TALLIES[(label, fingerprint, variant)] = found[label]
+        if found[label].settled:  # one whose follow-ups may still change is counted again each time
+            _TALLIES[(label, fingerprint, variant)] = found[label]
         total.merge(found[label])
     while len(_TALLIES) > TALLIES_KEPT:
         _TALLIES.popitem(last=False)
@@ -232,12 +236,58 @@ def _waiting_table(departments: list[str], now: float, target_minutes: int, zone
                  ["Asked on", "Waiting", f"Over the {target_minutes} min target"], rows)
 
 
+def _appointments(days: list[dt.date], zone, department: str) -> dict[dt.date, list]:
+    """The follow-up appointments of each clinic day, by their time; one read for the days."""
+    from ivr.store.followups import FollowupStore
+
+    out: dict[dt.date, list] = {day: [] for day in days}
+    start = dt.datetime.combine(days[0], dt.time(), zone).timestamp()
+    end = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), zone).timestamp()
+    for rec in FollowupStore(services.get().redis).between(start, end):
+        day = rec.at.astimezone(zone).date()
+        if day in out and (not department or rec.department == department):
+            out[day].append(rec)
+    return out
+
+
+def _count_followups(t: Tally, appointments: list) -> None:
+    """The follow-up results (as on the follow-up results page) and the reach rate's parts, into ``t``;
+    unsettled while any of them is not finished."""
+    from ivr.admin.followups import summary
+    from ivr.store.followups import DONE_STATUSES, Outcome
+
+    for group in summary(appointments).groups:
+        counts = t.fu_where if group.key == "where" else t.fu_said
+        for c in group.counts:
+            if c.value:
+                counts[c.label] += c.value
+    called = [r for r in appointments if r.outcome in CALLED]
+    t.fu_total += len(appointments)
+    t.fu_called += len(called)
+    t.fu_reached += sum(1 for r in called if r.outcome == Outcome.REACHED)
+    t.settled = t.settled and all(r.status in DONE_STATUSES for r in appointments)
+
+
+def _followups_table(t: Tally) -> tuple[Table, str]:
+    """The follow-up results of appointments in the range, in the results page's order, and the reach rate:
+    reached and confirmed ÷ appointments whose follow-up call was placed and ended (reached, someone else,
+    not confirmed, message left, unreached)."""
+    from ivr.admin.followups import summary
+
+    rows = [[f"{g.title}: {c.label}", (t.fu_where if g.key == "where" else t.fu_said)[c.label]]
+            for g in summary([]).groups for c in g.counts]
+    reach = f"{100 * t.fu_reached / t.fu_called:.1f}% ({t.fu_reached} of {t.fu_called})" if t.fu_called else "—"
+    return Table("followups", f"Follow-up calls for appointments in the range ({t.fu_total})", ["Result", "Appointments"],
+                 [r for r in rows if r[1]]), reach
+
+
 def build_report(period: Period, department: str, today: dt.date) -> Report:
     svc = services.get()
     clinic = svc.runtime.clinic
     defs = Definitions.from_config(current_app.config, clinic.callbacks.target_minutes)
-    report = report_of(_tally(svc.redis, period.days, defs, clinic.zone, department, today), defs)
-    followups, reach = _followups_table(period, department, clinic.zone)
+    counts = _tally(svc.redis, period.days, defs, clinic.zone, department, today)
+    report = report_of(counts, defs)
+    followups, reach = _followups_table(counts)
     report.tables["followups"] = followups
     depts = [department] if department else list(clinic.desks)
     report.tables["waiting"] = _waiting_table(depts, svc.callbacks.clock(), clinic.callbacks.target_minutes, clinic.zone)
@@ -246,24 +296,6 @@ def build_report(period: Period, department: str, today: dt.date) -> Report:
              ["Callbacks waiting now (over target)", f"{sum(r[1] for r in waiting.rows)} ({sum(r[2] for r in waiting.rows)})"]]
     report.tables["summary"].rows += extra
     return report
-
-
-def _followups_table(period: Period, department: str, zone) -> tuple[Table, str]:
-    """The follow-up results of appointments in the range, and the reach rate: reached and confirmed ÷
-    appointments whose follow-up call was placed and ended (reached, someone else, not confirmed, message
-    left, unreached)."""
-    from ivr.admin.followups import summary
-    from ivr.store.followups import FollowupStore, Outcome
-
-    first = dt.datetime.combine(period.first, dt.time(), zone)
-    last = dt.datetime.combine(period.last + dt.timedelta(days=1), dt.time(), zone)
-    recs = [r for r in FollowupStore(services.get().redis).between(first.timestamp(), last.timestamp())
-            if not department or r.department == department]
-    rows = [[f"{g.title}: {c.label}", c.value] for g in summary(recs).groups for c in g.counts if c.value]
-    called = [r for r in recs if r.outcome in CALLED]
-    reached = sum(1 for r in called if r.outcome == Outcome.REACHED)
-    reach = f"{100 * reached / len(called):.1f}% ({reached} of {len(called)})" if called else "—"
-    return Table("followups", f"Follow-up calls for appointments in the range ({len(recs)})", ["Result", "Appointments"], rows), reach
 
 
 def _audit(detail: str) -> None:

@@ -116,8 +116,9 @@ class Report:
 
 
 COUNTERS = ("outcomes", "languages", "opened", "heat_calls", "heat_queued", "heat_wait", "funnel_heard", "funnel_left",
-            "choices", "depts", "person_secs", "first_ms", "cb_done", "cb_claim", "vm_claim")
-SUMS = ("calls", "queued", "short", "abandoned", "served_in", "counted", "keys", "speech", "cb_closed")
+            "choices", "depts", "person_secs", "first_ms", "cb_done", "cb_claim", "vm_claim", "fu_where", "fu_said")
+SUMS = ("calls", "queued", "short", "abandoned", "served_in", "counted", "keys", "speech", "cb_closed",
+        "fu_total", "fu_called", "fu_reached")
 
 
 class Tally:
@@ -130,12 +131,14 @@ class Tally:
             setattr(self, name, Counter())
         for name in SUMS:
             setattr(self, name, 0)
+        self.settled = True  # False: some of it can still change unseen (a follow-up not finished): never kept
 
     def merge(self, other: "Tally") -> "Tally":
         for name in COUNTERS:
             getattr(self, name).update(getattr(other, name))
         for name in SUMS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.settled = self.settled and other.settled
         return self
 
     def to_json(self) -> str:

@@ -65,7 +65,7 @@ return 1
 # Histogram buckets (seconds) for time to a person or promise, and to a callback (Prometheus).
 BUCKETS = (10, 20, 30, 45, 60, 90, 120, 180, 300, 600)
 CALLBACK_BUCKETS = (300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200)
-TALLY_FORMAT = "1"  # change when the cached counts' shape changes: counts cached before are not read
+TALLY_FORMAT = "2"  # change when the cached counts' shape changes: counts cached before are not read
 
 
 def _b36(n: int) -> str:
@@ -186,24 +186,27 @@ class CallRecords:
     def read(self, days: Sequence[dt.date]) -> list[CallRecord]:
         return [CallRecord.unpack(r) for rows in self.days(days).values() for r in rows]
 
-    def fingerprints(self, days: Sequence[dt.date]) -> dict[dt.date, str]:
+    def fingerprints(self, days: Sequence[dt.date], zone) -> dict[dt.date, str]:
         """What each clinic day's counts are made from: its row count and last row (rows are only appended;
-        pruning drops the list) and the row counts of the callbacks' lists of the UTC days around it. One
-        round trip."""
+        pruning drops the list), the row counts of the callbacks' lists of the UTC days around it and the
+        number of follow-up appointments that day. One round trip."""
         utc_days = sorted({day + dt.timedelta(days=i) for day in days for i in (-1, 0, 1)})
         pipe = self.conn.pipeline(transaction=False)
         for day in days:
             pipe.llen(keys.CALL_RECORDS.format(day.isoformat()))
             pipe.lindex(keys.CALL_RECORDS.format(day.isoformat()), -1)
+            start = dt.datetime.combine(day, dt.time(), zone).timestamp()
+            end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone).timestamp()
+            pipe.zcount(keys.FOLLOWUP_APPOINTMENTS, start, f"({end}")
         for day in utc_days:
             pipe.llen(keys.CALLBACK_RECORDS.format(day.isoformat()))
         replies = pipe.execute()
-        ended = dict(zip(utc_days, replies[2 * len(days):]))
+        ended = dict(zip(utc_days, replies[3 * len(days):]))
         out = {}
         for i, day in enumerate(days):
-            last = hashlib.blake2b(replies[2 * i + 1] or b"", digest_size=6).hexdigest()
+            length, last, followups = replies[3 * i:3 * i + 3]
             around = ".".join(str(ended[day + dt.timedelta(days=k)]) for k in (-1, 0, 1))
-            out[day] = f"{replies[2 * i]}:{last}:{around}"
+            out[day] = f"{length}:{hashlib.blake2b(last or b'', digest_size=6).hexdigest()}:{around}:{followups}"
         return out
 
     def cached_tallies(self, parts: dict[str, str], variant: str) -> dict[str, str]:
