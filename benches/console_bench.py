@@ -44,14 +44,13 @@ from typing import Any, Sequence
 
 import requests
 
-from benches import harness
-from benches import webhook_bench as wb
+from benches import callers, harness
 from ivr.staff.passwords import hash_password
 from ivr.store.callbacks import CallbackQueue
 from ivr.store.users import UserStore
 
 PASSWORD = "bench password for the live console"
-BASELINE_KINDS = {wb.BASE_FALLBACK, wb.BASE_HEALTHZ}
+BASELINE_KINDS = {callers.BASE_FALLBACK, callers.BASE_HEALTHZ}
 
 
 class Console(threading.Thread):
@@ -130,7 +129,7 @@ def create_callbacks(redis_client, rate: float, stop: threading.Event, made: lis
         stop.wait(1.0 / rate)
 
 
-def webhook_figures(phase: wb.Phase) -> dict[str, Any]:
+def webhook_figures(phase: callers.Phase) -> dict[str, Any]:
     start, end = phase.window
     ms = [s.ms for rec in phase.recorders() for s in rec.samples if start <= s.start < end and s.kind not in BASELINE_KINDS]
     errors = sum(len(rec.errors) for rec in phase.recorders())
@@ -148,9 +147,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                               "duration_s": args.duration, "rate_per_s": args.rate}
     with tempfile.TemporaryDirectory(prefix="console-bench-") as tmp, harness.running_server(settings, Path(tmp)) as server:
         redis_client = server.redis.client()
-        wb.warm_up(server, settings, rng)
+        callers.warm_up(server, settings, rng)
         print(f"phase 1: {args.calls} calls, no console, {args.duration:g} s", file=sys.stderr, flush=True)
-        result["webhooks_without_consoles"] = webhook_figures(wb.measure(server, settings, rng))
+        result["webhooks_without_consoles"] = webhook_figures(callers.measure(server, settings, rng))
 
         cookies = log_in(server.base_url, redis_client)
         stop = threading.Event()
@@ -166,7 +165,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"phase 2: {result['streams_open']}/{args.consoles} consoles open, {args.calls} calls, "
               f"{args.rate:g} callbacks/s, {args.duration:g} s", file=sys.stderr, flush=True)
         creator.start()
-        phase = wb.measure(server, settings, rng)
+        phase = callers.measure(server, settings, rng)
         time.sleep(2)  # the last callbacks' events on their way
         stop.set()
         creator.join(5)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import requests
 
-from benches import harness
+from benches import callers, harness
 from benches import webhook_bench as wb
 
 TOKEN = secrets.token_hex(16)
@@ -149,22 +149,22 @@ def main(argv: list[str] | None = None) -> int:
                     r = s.get(server.base_url + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
                     r.raise_for_status()
                     idle_ms.append((time.perf_counter() - t0) * 1000)
-            wb.warm_up(server, settings, seed_rng)
+            callers.warm_up(server, settings, seed_rng)
             for r in range(a.rounds):
                 for mode in modes:
                     print(f"round {r + 1}/{a.rounds}: {mode} ...", file=sys.stderr, flush=True)
                     if mode == "with scraper":
                         scraper = Scraper(server.base_url, a.interval)
                         with scraper:
-                            phase = wb.measure(server, settings, seed_rng)
+                            phase = callers.measure(server, settings, seed_rng)
                         scrapes.ms += scraper.ms
                         scrapes.sizes += scraper.sizes
                         scrapes.errors += scraper.errors
                     else:
-                        phase = wb.measure(server, settings, seed_rng)
+                        phase = callers.measure(server, settings, seed_rng)
                     w0, w1 = phase.window
                     samples = [s for rec in phase.recorders() for s in rec.samples
-                               if w0 <= s.start < w1 and s.kind in wb.WEBHOOK_KINDS]
+                               if w0 <= s.start < w1 and s.kind in callers.WEBHOOK_KINDS]
                     errors = sum(len(rec.errors) for rec in phase.recorders())
                     modes[mode].append((samples, w1 - w0, errors))
     results = {}
