@@ -159,3 +159,41 @@ def test_hours_saved_in_a_flows_draft_go_live_when_it_is_published(make_app, con
     assert 'tuesday: ["13:00-17:00"]' in (config / "clinic.yaml").read_text()
     assert "We are closed now." in _menu_words(app)
     assert FlowStore(redis_conn).draft_hours("main") is None
+
+
+def test_a_new_flow_gets_its_number_in_its_draft_and_answers_it_once_published(make_app, config_copy, users, redis_conn):  # noqa: F811
+    from ivr.simulator import PhoneCall
+
+    from .conftest import TOKEN, flask_transport
+
+    config, prompts = config_copy
+    app = make_app(CONFIG_DIR=str(config), PROMPTS_DIR=str(prompts), RELOAD_INTERVAL=0)
+    admin = logged_in(app)
+    admin.post("/admin/new-flow", data={"csrf_token": csrf(admin, "/admin/new-flow"), "name": "second", "start": "copy:main"})
+    second = FOUR_TO_BILLING.replace("name: main", "name: second", 1)
+    assert "name: second" in second
+
+    def press_4(called: str) -> str:
+        call = PhoneCall(flask_transport(app), "http://localhost", TOKEN, called=called)
+        call.start()
+        turn = call.press("4")
+        return turn.dial_number if turn.waiting == "dial" else ""
+
+    page = html.unescape(admin.get("/admin/numbers").get_data(as_text=True))
+    assert '<option value="second">second (not published yet)</option>' in page
+    before = (config / "clinic.yaml").read_text()
+    resp = admin.post("/admin/numbers", data={"csrf_token": csrf(admin, "/admin/numbers"), "default_flow": "main",
+                                              "number": "+12025550188", "flow": "second", "action": "draft",
+                                              "draft_flow": "second"}, follow_redirects=True)
+    assert "Saved in the draft of flow second" in html.unescape(resp.get_data(as_text=True))
+    assert (config / "clinic.yaml").read_text() == before
+    assert press_4("+12025550188") != "+12025550102"  # the main flow answers it still
+    # "Save now" cannot give a number to a flow that is not published.
+    resp = admin.post("/admin/numbers", data={"csrf_token": csrf(admin, "/admin/numbers"), "default_flow": "main",
+                                              "number": "+12025550188", "flow": "second", "action": "now"}, follow_redirects=True)
+    assert "flow second is not a published flow (publish it first)" in html.unescape(resp.get_data(as_text=True))
+
+    page = _publish(admin, redis_conn, name="second", text=second)
+    assert "with the draft's phone numbers" in page
+    assert press_4("+12025550188") == "+12025550102"  # the new flow, published with its number
+    assert press_4("+12025550199") != "+12025550102"  # the main number still hears main

@@ -121,7 +121,7 @@ def test_build_the_main_menu_from_an_empty_flow_publish_call_and_change_a_choice
     page.get_by_role("link", name="Which flow answers which number").click()
     page.get_by_label("Number 1 (new)").fill(LINE)
     page.get_by_label("answered by").select_option("clinic_menu")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".flash-info")).to_contain_text("Saved")
     assert call_and_press(url, "2") == BILLING
 

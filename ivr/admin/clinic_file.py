@@ -108,13 +108,18 @@ def write(path: Path, hours: dict[str, list[str]] | None = None, holidays: list[
     return old, new
 
 
-def write_numbers(path: Path, default_flow: str, by_number: dict[str, str]) -> tuple[str, str]:
-    """Replace ``default_flow`` and ``flows_by_number`` in clinic.yaml if the result validates. (old, new)."""
-    old = path.read_text(encoding="utf-8")
+def numbers_text(old: str, default_flow: str, by_number: dict[str, str]) -> str:
+    """clinic.yaml text with ``default_flow`` and ``flows_by_number`` replaced (not checked)."""
     mapping = ["flows_by_number: {}"] if not by_number else ["flows_by_number:"] + [
         f"  {_quote(number)}: {flow}" for number, flow in sorted(by_number.items())
     ]
-    new = replace_blocks(old, {"default_flow": [f"default_flow: {default_flow}"], "flows_by_number": mapping})
+    return replace_blocks(old, {"default_flow": [f"default_flow: {default_flow}"], "flows_by_number": mapping})
+
+
+def write_numbers(path: Path, default_flow: str, by_number: dict[str, str]) -> tuple[str, str]:
+    """Replace ``default_flow`` and ``flows_by_number`` in clinic.yaml if the result validates. (old, new)."""
+    old = path.read_text(encoding="utf-8")
+    new = numbers_text(old, default_flow, by_number)
     check_text(path, new)
     atomic_write(path, new)
     return old, new

@@ -28,7 +28,7 @@ from ivr.staff.auth import current_user, role_required
 from ivr.store import audit as actions
 
 from . import bp, clinic_file
-from .flow_pages import check, live_flow_text
+from .flow_pages import check, draft_text, live_flow_text
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "flows" / "templates"
 EMPTY = "# A new flow: add its steps in the visual editor.\nname: {name}\nlanguages: [en]\nnodes: {{}}\n"
@@ -129,10 +129,18 @@ def numbers():
     svc = services.get()
     clinic = svc.runtime.clinic
     flows = inbound_flows()
+    unpublished = [f for f in svc.flow_versions.draft_names() if f not in _live_flows() and f != clinic.followups.flow]
     if request.method == "GET":
         record(actions.VIEW_FLOW, target="numbers")
         rows = sorted(clinic.flows_by_number.items())
-        return render_template("admin/numbers.html", clinic=clinic, flows=flows, rows=rows, default=clinic.default_flow)
+        return render_template("admin/numbers.html", clinic=clinic, flows=flows, unpublished=unpublished, rows=rows,
+                               default=clinic.default_flow, drafts=_drafts_with_numbers())
+    draft_flow = request.form.get("draft_flow") or "" if request.form.get("action") == "draft" else ""
+    if draft_flow:
+        if draft_flow not in flows + unpublished:
+            flash(f"Not saved: {_not_inbound(draft_flow)}.", "error")
+            return redirect(url_for("admin.numbers"))
+        flows = flows + ([draft_flow] if draft_flow not in flows else [])  # it is live when they are
     default = request.form.get("default_flow") or ""
     problems = []
     if default not in flows:
@@ -159,6 +167,19 @@ def numbers():
         flash("Not saved: " + "; ".join(problems) + ".", "error")
         return redirect(url_for("admin.numbers"))
     path = svc.runtime.config_dir / "clinic.yaml"
+    if draft_flow:
+        try:
+            clinic_file.check_text(path, clinic_file.numbers_text(path.read_text(encoding="utf-8"), default, mapping))
+        except ClinicConfigError as exc:
+            flash(f"Not saved: {exc}", "error")
+            return redirect(url_for("admin.numbers"))
+        svc.flow_versions.save_draft_numbers(draft_flow, {"default_flow": default, "numbers": mapping})
+        base = draft_text(draft_flow)
+        svc.flow_versions.save_draft(draft_flow, base, current_user().name, check(draft_flow, base)[1])
+        record(actions.NUMBERS_EDIT, target="clinic.yaml", detail=f"in the draft of flow {draft_flow}: default {default}; "
+               f"{len(mapping)} numbers with their own flow")
+        flash(f"Saved in the draft of flow {draft_flow}: the numbers follow this when you publish flow {draft_flow}.", "info")
+        return redirect(url_for("admin.numbers"))
     try:
         old, _new = clinic_file.write_numbers(path, default, mapping)
     except ClinicConfigError as exc:
@@ -169,6 +190,11 @@ def numbers():
            detail=f"default {default}; {len(mapping)} numbers with their own flow")  # numbers stay out of the log
     flash(f"Saved. Calls to numbers not listed go to flow {default}; new calls follow this at once.", "info")
     return redirect(url_for("admin.numbers"))
+
+
+def _drafts_with_numbers() -> list[str]:
+    store = services.get().flow_versions
+    return [f for f in store.draft_names() if store.draft_numbers(f) is not None]
 
 
 def _national(raw: str, country: str) -> str:

@@ -277,25 +277,27 @@ def save(name: str):
         return _back(name)
     changes = prompt_changes(name)
     hours = svc.flow_versions.draft_hours(name)
-    if flow.version == svc.flow_versions.live_version(name) and not changes and hours is None:
+    numbers = svc.flow_versions.draft_numbers(name)
+    if flow.version == svc.flow_versions.live_version(name) and not changes and hours is None and numbers is None:
         svc.flow_versions.discard_draft(name)
         flash("Nothing to publish: the draft is the same as the live version.", "info")
         return _back(name)
     note = (request.form.get("note") or "").strip()[:200]
     try:
-        version = publish_with_prompts(name, text, changes, user.name, note, hours)
+        version = publish_with_prompts(name, text, changes, user.name, note, hours, numbers)
     except PromptError as exc:
         flash(f"Not published: a prompt could not be saved: {exc}. The draft is kept.", "error")
         return _back(name)
     except ClinicConfigError as exc:
-        flash(f"Not published: the draft's hours no longer fit the clinic's settings ({_short(str(exc))}); "
-              "change them on the hours page. The draft is kept.", "error")
+        flash(f"Not published: the draft's hours or numbers no longer fit the clinic's settings ({_short(str(exc))}); "
+              "change them on the hours or numbers page. The draft is kept.", "error")
         return _back(name)
     svc.flow_versions.discard_draft(name)
     record(actions.FLOW_PUBLISH, target=f"flow:{name}", detail=f"version {version.n} ({version.version}) {note}".strip()
            + (f"; prompts {_listed(changes)}" if changes else ""))
     flash(f"Version {version.n} is live" + (f", with the prompts {_listed(changes)}" if changes else "")
           + (", with the draft's hours and holidays" if hours is not None else "")
+          + (", with the draft's phone numbers" if numbers is not None else "")
           + ". Calls already in progress finish on the version they started with.", "info")
     return _back(name)
 
@@ -343,13 +345,14 @@ def _short(message: str) -> str:
 
 
 def publish_with_prompts(name: str, text: str, changes: dict[str, dict[str, str]], who: str, note: str,
-                         hours: dict | None = None):
+                         hours: dict | None = None, numbers: dict | None = None):
     """Make flow text and prompt texts live together: the prompt files, then the flow version.
 
     The prompts live before (if not yet kept) and after are kept with the versions, so a
     rollback restores both. Every web process reloads the prompts at its next request.
     ``hours``: the draft's weekly hours and holidays, written to clinic.yaml first (ClinicConfigError,
-    nothing published, if they no longer validate). Raises PromptError (nothing published) if a prompts
+    nothing published, if they no longer validate); ``numbers`` ({default_flow, numbers}): which flow
+    answers which number, checked first and written once the flow is live. Raises PromptError (nothing published) if a prompts
     file cannot be changed.
     """
     from . import clinic_file
@@ -363,6 +366,10 @@ def publish_with_prompts(name: str, text: str, changes: dict[str, dict[str, str]
     if current is not None and store.kept_prompts(name, current.n) is None:
         store.keep_prompts(name, current.n, load_prompts(folder).texts)
         store.keep_settings(name, current.n, settings_snapshot())
+    path = runtime.config_dir / "clinic.yaml"
+    if numbers is not None:  # checked before anything is written
+        clinic_file.check_text(path, clinic_file.numbers_text(path.read_text(encoding="utf-8"), numbers["default_flow"],
+                                                              numbers["numbers"]))
     if hours is not None:
         clinic_file.write(runtime.config_dir / "clinic.yaml", hours=hours["hours"], holidays=[
             dict(h, date=dt.date.fromisoformat(h["date"])) for h in hours["holidays"]])
@@ -373,9 +380,13 @@ def publish_with_prompts(name: str, text: str, changes: dict[str, dict[str, str]
             record(actions.PROMPT_EDIT, target=f"prompt:{lang}:{pid}",
                    detail=f"live with flow {name}; was: {previous}" if previous is not None else f"live with flow {name}; new text")
     version = store.publish(name, text, who, note=note)
+    if numbers is not None:  # the flow is live: numbers may point at it now
+        clinic_file.write_numbers(path, numbers["default_flow"], numbers["numbers"])
+        record(actions.NUMBERS_EDIT, target="clinic.yaml", detail=f"live with flow {name}: default {numbers['default_flow']}; "
+               f"{len(numbers['numbers'])} numbers with their own flow")
     store.keep_prompts(name, version.n, load_prompts(folder).texts)
     store.keep_settings(name, version.n, settings_snapshot())
-    if changes or hours is not None:
+    if changes or hours is not None or numbers is not None:
         store.settings_changed()
         runtime.refresh(force=True)
     runtime.sync_flows()

@@ -107,9 +107,11 @@ def _editor(name: str, selected: str | None, new_prompt: dict | None = None, sta
         live=svc.flow_versions.live_version(name),
         zone=svc.runtime.clinic.zone,
         changed=draft is not None and (draft.text != live_text or bool(prompt_changes(name))
-                                       or svc.flow_versions.draft_hours(name) is not None),
+                                       or svc.flow_versions.draft_hours(name) is not None
+                                       or svc.flow_versions.draft_numbers(name) is not None),
         prompt_changes=prompt_changes(name),
         draft_hours=svc.flow_versions.draft_hours(name),
+        draft_numbers=svc.flow_versions.draft_numbers(name),
     ), status
 
 

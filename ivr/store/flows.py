@@ -170,7 +170,8 @@ class FlowStore:
 
     def discard_draft(self, name: str) -> None:
         """Drop the draft: its text and the prompt texts saved into it."""
-        self.conn.delete(keys.FLOW_DRAFT.format(name), keys.FLOW_DRAFT_PROMPTS.format(name), keys.FLOW_DRAFT_SETTINGS.format(name))
+        self.conn.delete(keys.FLOW_DRAFT.format(name), keys.FLOW_DRAFT_PROMPTS.format(name), keys.FLOW_DRAFT_SETTINGS.format(name),
+                         keys.FLOW_DRAFT_NUMBERS.format(name))
 
     # Prompts versioned with a flow ----------------------------------------------
 
@@ -195,6 +196,14 @@ class FlowStore:
 
     def draft_hours(self, name: str) -> dict | None:
         raw = self.conn.get(keys.FLOW_DRAFT_SETTINGS.format(name))
+        return json.loads(raw) if raw else None
+
+    def save_draft_numbers(self, name: str, numbers: dict) -> None:
+        """Keep which flow answers which number ({default_flow, numbers}) in flow ``name``'s draft."""
+        self.conn.set(keys.FLOW_DRAFT_NUMBERS.format(name), json.dumps(numbers, sort_keys=True))
+
+    def draft_numbers(self, name: str) -> dict | None:
+        raw = self.conn.get(keys.FLOW_DRAFT_NUMBERS.format(name))
         return json.loads(raw) if raw else None
 
     def keep_prompts(self, name: str, n: int, texts: dict[str, dict[str, str]]) -> None:

@@ -69,6 +69,7 @@ FLOW_DRAFT = "ivr:flows:draft:{0}"  # hash per flow name: text, who, at, issues 
 FLOW_GENERATION = "ivr:flows:generation"  # counter: +1 on every publish; processes reload when it moves
 FLOW_DRAFT_PROMPTS = "ivr:flows:draft-prompts:{0}"  # hash per flow name: "<lang>:<prompt id>" -> text, live when the flow is published
 FLOW_DRAFT_SETTINGS = "ivr:flows:draft-settings:{0}"  # string per flow name: JSON {hours, holidays} live when the flow is published
+FLOW_DRAFT_NUMBERS = "ivr:flows:draft-numbers:{0}"  # string per flow name: JSON {default_flow, numbers} live when the flow is published
 FLOW_PROMPTS = "ivr:flows:prompts:{0}"  # hash per flow name: version number -> JSON {lang: {id: text}}, the prompts live with it
 SETTINGS_GENERATION = "ivr:settings:generation"  # counter: +1 when admin pages write prompts or clinic.yaml; processes reload
 
