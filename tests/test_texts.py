@@ -356,7 +356,7 @@ def test_texts_are_off_without_a_messaging_service(redis_conn, job_context, twil
     monkeypatch.delenv("IVR_TWILIO_MESSAGING_SERVICE_SID")
     cb = callback(redis_conn)
     assert jobs.send_text(wording.CONFIRM_CALLBACK, texts.CALLBACK, cb.id) == "off"
-    assert not texts.send_later(redis_conn, wording.CONFIRM_CALLBACK, texts.CALLBACK, cb.id, settings={})
+    assert not jobs.send_later(redis_conn, wording.CONFIRM_CALLBACK, texts.CALLBACK, cb.id, settings={})
     assert sent == [] and Queue(DEFAULT_QUEUE, connection=redis_conn).count == 0
 
 
@@ -375,9 +375,9 @@ def _unreached_followup(redis_conn, phone: str = PATIENT) -> str:
 def test_a_follow_up_that_reached_nobody_is_texted_only_when_turned_on(redis_conn, job_context, twilio_env, now, sent):
     appointment_id = _unreached_followup(redis_conn)
     TextStore(redis_conn).set_line_type(PATIENT, "mobile", "lookup")
-    assert not texts.send_later(redis_conn, wording.FOLLOWUP_UNREACHED, texts.FOLLOWUP, appointment_id,
+    assert not jobs.send_later(redis_conn, wording.FOLLOWUP_UNREACHED, texts.FOLLOWUP, appointment_id,
                                 settings={"TWILIO_MESSAGING_SERVICE_SID": SERVICE})
-    assert texts.send_later(redis_conn, wording.FOLLOWUP_UNREACHED, texts.FOLLOWUP, appointment_id,
+    assert jobs.send_later(redis_conn, wording.FOLLOWUP_UNREACHED, texts.FOLLOWUP, appointment_id,
                             settings={"TWILIO_MESSAGING_SERVICE_SID": SERVICE, "TEXTS_AFTER_UNREACHED_FOLLOWUP": "1"})
 
     assert jobs.send_text(wording.FOLLOWUP_UNREACHED, texts.FOLLOWUP, appointment_id) == "sent"
@@ -437,8 +437,8 @@ def test_a_real_worker_sends_the_confirmation_once(redis_server, redis_conn, pri
     account_sid = new_account_sid()
     cb = callback(redis_conn)
     settings = {"TWILIO_MESSAGING_SERVICE_SID": SERVICE}
-    assert texts.send_later(redis_conn, wording.CONFIRM_CALLBACK, texts.CALLBACK, cb.id, settings=settings)
-    assert texts.send_later(redis_conn, wording.CONFIRM_CALLBACK, texts.CALLBACK, cb.id, settings=settings)  # again
+    assert jobs.send_later(redis_conn, wording.CONFIRM_CALLBACK, texts.CALLBACK, cb.id, settings=settings)
+    assert jobs.send_later(redis_conn, wording.CONFIRM_CALLBACK, texts.CALLBACK, cb.id, settings=settings)  # again
     queue = Queue(DEFAULT_QUEUE, connection=redis_conn)
     [job_id] = queue.job_ids  # one job for one text, with no phone number in it
     assert Job.fetch(job_id, connection=redis_conn).args == (wording.CONFIRM_CALLBACK, texts.CALLBACK, cb.id, "", 0)

@@ -49,6 +49,7 @@ from ivr.urgency import UNCLEAR_REASON
 from ivr.vault import VaultError
 from ivr.workers import HIGH_QUEUE
 from ivr.workers.callbacks import enqueue_call_patient, job_id, new_attempt_key
+from ivr.workers.texts import send_later
 
 from . import bp, callstatus
 from .audit import record
@@ -521,7 +522,7 @@ def outcome(callback_id: str):
             flash(f"No answer: this urgent callback will be tried again at {when:%H:%M} and stays at the top of the queue.")
         else:
             flash(f"No answer: another try is scheduled for {when:%a %d %b %H:%M}.")
-        texts.send_later(svc.redis, "missed_callback", texts.CALLBACK, done.id, str(done.attempts))  # ivr.texts
+        send_later(svc.redis, "missed_callback", texts.CALLBACK, done.id, str(done.attempts))  # ivr.texts
     else:
         flash(f"Saved: {OUTCOME_LABELS[result].lower()}.")
     return redirect(url_for("staff.console"))

@@ -12,7 +12,7 @@ The rules are built in (``ivr.workers.texts`` applies them when the text is abou
 * only within calling hours in the patient's zones (``ivr.calling_hours``, the zones the follow-ups use);
 * never to a number on the do-not-call list, which STOP (ALTO, BAJA, CANCELAR, "no more texts") joins.
 
-A text never blocks or delays a call: ``send_later`` only queues a job, only when texts are set up (a
+A text never blocks or delays a call: ``ivr.workers.texts.send_later`` only queues a job, only when texts are set up (a
 Messaging Service SID), and swallows any failure with a log line.
 """
 
@@ -49,28 +49,3 @@ def messaging_service_sid(settings: Mapping[str, Any]) -> str:
 def followup_texts(settings: Mapping[str, Any]) -> bool:
     """Whether a follow-up call that reached nobody on any try is followed by a text."""
     return str(settings.get("TEXTS_AFTER_UNREACHED_FOLLOWUP", "")).strip().lower() in ("1", "true", "yes", "on")
-
-
-def send_later(conn, purpose: str, about: str, record_id: str, ref: str = "",
-               settings: Mapping[str, Any] | None = None) -> bool:
-    """Queue the text ``purpose`` about a callback or follow-up (``about``, ``record_id``) if texts are set up.
-
-    ``ref`` tells this text apart from another of the same purpose (an attempt number). Never raises:
-    whatever fails here, the call goes on. True if a job was queued.
-    """
-    try:
-        settings = current_settings() if settings is None else settings
-        if not messaging_service_sid(settings):
-            return False
-        if about == FOLLOWUP and not followup_texts(settings):
-            return False
-        from rq import Queue
-
-        from ivr.workers import DEFAULT_QUEUE
-        from ivr.workers.texts import enqueue
-
-        enqueue(Queue(DEFAULT_QUEUE, connection=conn), purpose, about, record_id, ref)
-        return True
-    except Exception:  # noqa: BLE001 - a text never fails the call or the page that asked for it
-        log.warning("text %s about %s %s could not be queued", purpose, about, record_id, exc_info=True)
-        return False

@@ -21,6 +21,7 @@ from ivr.flows.actions import EFFECTS, CancelCallback, RequestCallback, SaveVoic
 from ivr.store import durable
 from ivr.store.texts import TextStore
 from ivr.texts import wording
+from ivr.workers.texts import send_later
 from ivr.workers import voicemail as voicemail_jobs
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def _perform(effect: RequestCallback | CancelCallback | SaveVoicemail, state: Ca
         except redis.RedisError:  # the callback is kept: only a text may be missed
             log.warning("the caller's answer about texts could not be kept")
     if placed.created:  # a confirmation text, when texts are set up (queued only; never fails the call)
-        texts.send_later(svc.redis, wording.CONFIRM_CALLBACK, texts.CALLBACK, placed.callback.id)
+        send_later(svc.redis, wording.CONFIRM_CALLBACK, texts.CALLBACK, placed.callback.id)
     return Event(callback_position=placed.position, callback_existing=not placed.created)
 
 

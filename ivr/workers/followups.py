@@ -57,6 +57,7 @@ from ivr.store import keys
 from ivr.store.followups import DONE_STATUSES, FINAL, FollowupStore, Outcome, Record
 from ivr.workers import DEFAULT_QUEUE, context
 from ivr.workers.callbacks import _RQ_UNIQUE, DuplicateJobError, TransientDialError, _never_sent
+from ivr.workers.texts import send_later
 
 log = logging.getLogger(__name__)
 
@@ -579,7 +580,7 @@ def settle_attempt(appointment_id: str, n: int, call_status: str, answered_by: s
         store.complete(appointment_id, Outcome.UNREACHED)
         store.note(appointment_id, "finished", attempt=n, outcome=Outcome.UNREACHED, status=call_status)
         log.info("follow-up %s attempt %s: %s, no tries left", appointment_id, n, call_status)
-        texts.send_later(ctx.redis, "followup_unreached", texts.FOLLOWUP, appointment_id)  # only if turned on
+        send_later(ctx.redis, "followup_unreached", texts.FOLLOWUP, appointment_id)  # only if turned on
         return Outcome.UNREACHED
     earliest = (now or _now()).astimezone(UTC) + dt.timedelta(minutes=settings.retry_spacing_minutes)
     decision = _gate(store, clinic, rec, earliest)

@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import phonenumbers
 import requests
@@ -349,3 +349,23 @@ def send_answer(answer: str, inbound_sid: str, lang: str, callback_id: str = "")
     AuditLog(ctx.redis).record(ACTOR, "text_sent", target=callback_id or f"message:{inbound_sid}",
                                detail=f"answer {answer} ({wording.language(lang)}), message {message.sid}")
     return "sent"
+
+
+def send_later(conn, purpose: str, about: str, record_id: str, ref: str = "",
+               settings: Mapping[str, Any] | None = None) -> bool:
+    """Queue the text ``purpose`` about a callback or follow-up (``about``, ``record_id``) if texts are set up.
+
+    ``ref`` tells this text apart from another of the same purpose (an attempt number). Never raises:
+    whatever fails here, the call goes on. True if a job was queued.
+    """
+    try:
+        settings = texts_module.current_settings() if settings is None else settings
+        if not texts_module.messaging_service_sid(settings):
+            return False
+        if about == texts_module.FOLLOWUP and not texts_module.followup_texts(settings):
+            return False
+        enqueue(Queue(DEFAULT_QUEUE, connection=conn), purpose, about, record_id, ref)
+        return True
+    except Exception:  # noqa: BLE001 - a text never fails the call or the page that asked for it
+        log.warning("text %s about %s %s could not be queued", purpose, about, record_id, exc_info=True)
+        return False

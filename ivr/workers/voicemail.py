@@ -112,8 +112,9 @@ def ensure_callback(vm: Voicemail, store: VoicemailStore, callbacks: CallbackQue
     store.link_callback(vm.recording_sid, placed.callback.id)
     if placed.callback.phone.startswith("+"):  # a confirmation text, when texts are set up (ivr.texts)
         from ivr import texts
+        from ivr.workers.texts import send_later
 
-        texts.send_later(callbacks.conn, "confirm_voicemail", texts.CALLBACK, placed.callback.id, vm.recording_sid)
+        send_later(callbacks.conn, "confirm_voicemail", texts.CALLBACK, placed.callback.id, vm.recording_sid)
     return placed.callback.id
 
 
