@@ -120,8 +120,8 @@ def test_a_new_callback_reaches_the_stream_within_2_s_without_patient_data(make_
 
 
 def test_the_stream_sends_the_queues_with_the_users_own_callbacks_kept_current(make_app, staff, redis_conn):
-    """After each change the stream sends the queues themselves (no fetch): the shared part, and the
-    part only this user sees, read again when a change is about one of their callbacks."""
+    """After each change the stream sends the queues themselves (no fetch): the same for everyone who
+    works these departments, and the user's own callbacks ("mine") when a change may concern them."""
     app = make_app(LIVE_STREAM_SECONDS=4)
     client = app.test_client()
     log_in(client)  # nina
@@ -129,27 +129,39 @@ def test_the_stream_sends_the_queues_with_the_users_own_callbacks_kept_current(m
     first = queue.request("nurse", PHONE, "en").callback
     second = queue.request("nurse", "+12025550177", "en").callback
     resp, reader = open_stream(client)
+    hello, _ = reader.wait_for("hello")
+    assert hello["csrf"]  # a fresh form token for the page with each stream
 
-    def queues_after(number: int) -> str:
+    def after(number: int) -> tuple[str, str | None]:
+        """The queues as of ``number`` and the last "mine" sent before them (None: not sent again)."""
         end = time.monotonic() + 3
         while time.monotonic() < end:
+            mine = None
             for name, data, _id, _at in list(reader.events):
-                if name == "queues" and data["v"] >= number:
-                    return data["html"]
+                if name == "mine":
+                    mine = data["html"]
+                elif name == "queues" and data["v"] >= number:
+                    return data["html"], mine
+                elif name == "queues":
+                    mine = None
             time.sleep(0.01)
         raise AssertionError(f"no queues as of {number}: {reader.events}")
 
-    assert queue.claim_next(["nurse"], "nora").id == first.id  # someone else's claim: not nina's callbacks
+    assert queue.claim_next(["nurse"], "nora").id == first.id  # someone else's claim: nothing of nina's
     claimed, _ = reader.wait_for("changed", kind="claim", id=first.id)
-    assert "Your callbacks" not in queues_after(claimed["v"])
+    shared, mine = after(claimed["v"])
+    assert mine is not None and "Your callbacks" not in mine
+    assert f'data-callback="{second.id}"' in shared and "__ivr_csrf_token__" in shared  # the page fills its token in
     assert queue.claim_next(["nurse"], "nina").id == second.id  # nina, in another tab
-    mine, _ = reader.wait_for("changed", kind="claim", id=second.id)
-    html = queues_after(mine["v"])
-    assert "Your callbacks" in html and html.index(f'data-callback="{second.id}"') < html.index("</section>")
+    taken, _ = reader.wait_for("changed", kind="claim", id=second.id)
+    shared, mine = after(taken["v"])
+    assert "Your callbacks" in mine and f'data-callback="{second.id}"' in mine
+    queue.request("nurse", "+12025550166", "en")  # a change that is not about nina's callbacks
+    placed, _ = reader.wait_for("changed", kind="request")
+    assert after(placed["v"])[1] is None  # her own callbacks are not read again for it
     queue.release(second.id, "nina")
     released, _ = reader.wait_for("changed", kind="release", id=second.id)
-    assert "Your callbacks" not in queues_after(released["v"])
-    assert "__ivr_csrf_token__" not in html  # each user's own form token is filled in
+    assert "Your callbacks" not in after(released["v"])[1]
 
 
 def test_claims_releases_and_outcomes_are_announced(make_app, staff, redis_conn):

@@ -11,11 +11,12 @@ reaches every console. A stream sends ``changed`` ``{"v", "department", "kind", 
 only for the user's departments (the departments of their role, as the
 console shows them), then ``queues`` ``{"v", "html"}``: the console's queues as
 ``/console/live/queues`` renders them, from the same templates, with the same
-masking. So a change costs a console no request: the part everyone who works
-the same departments sees is rendered once per change in each process and
-shared by its streams (``shared_queues``), and only the user's own callbacks
-are read again, when the change is about one of them or is a claim. Changes
-that arrive together are sent as one ``queues``. The events' numbers are SSE
+masking. So a change costs a console no request: the queues everyone who works
+the same departments sees are rendered and encoded once per change in each
+process and the same bytes go to each of its streams (``shared_message``; the
+forms' token is filled in by the page). The user's own callbacks come as
+``mine`` ``{"html"}``, read again only when a change is about one of them or is
+a claim. Changes that arrive together are sent as one ``queues``. The events' numbers are SSE
 ids, so a browser that reconnects (Last-Event-ID) gets what it missed, or one
 "changed" of kind ``resync``, and the queues as they are now. The page also
 passes the number read before its own data (``?since=``), so nothing between
@@ -201,18 +202,21 @@ def stream():
             return session_user(sid) is not None
 
     csrf = str(generate_csrf())
+    mine: dict[str, str] = {}  # the ids of the user's own callbacks as last sent: {"ids": " id id "}
     # Rendering after the view has returned needs a request like this one (url_for, the templates' globals).
     environ = {k: v for k, v in request.environ.items() if not k.startswith("werkzeug.")}
-    mine: dict[str, str] = {}  # the user's own callbacks as last rendered: {"html": ..., "ids": " id id "}
 
-    def fragment(version: int, reread_mine: bool) -> str:
+    def own_callbacks() -> str:
+        """The "mine" event: the user's own callbacks (read again only when a change may concern them)."""
         with app.request_context(environ):
-            if reread_mine or not mine:
-                held = services.get().callbacks.claimed_by(user.name)
-                mine["html"] = render_template("staff/_console_mine.html", mine=held)
-                mine["ids"] = " " + " ".join(cb.id for cb in held) + " "
-            shared = shared_queues(order, version)
-        return mine["html"] + "\n" + shared.replace(CSRF_SLOT, csrf)
+            held = services.get().callbacks.claimed_by(user.name)
+            mine["ids"] = " " + " ".join(cb.id for cb in held) + " "
+            return _message("mine", {"html": render_template("staff/_console_mine.html", mine=held)})
+
+    def queues_message(version: int) -> str:
+        """The "queues" event, the same for everyone who works these departments: made once per change."""
+        with app.request_context(environ):
+            return shared_message(order, version)
 
     def about_mine(event: dict) -> bool:
         return event.get("kind") in ("claim", RESYNC) or f" {event.get('id')} " in mine.get("ids", "")
@@ -220,16 +224,17 @@ def stream():
     def generate() -> Iterator[str]:  # runs after the view has returned: no request context
         seen = current
         try:
-            yield f"retry: {RETRY_MS}\n" + _message("hello", {"v": current}, current)
+            # The page's form token, new with each stream (a console stays open for hours; tokens last one).
+            yield f"retry: {RETRY_MS}\n" + _message("hello", {"v": current, "csrf": csrf}, current)
             if missed is None:
                 yield _message("changed", {"v": current, "kind": RESYNC, "department": "*", "id": ""}, current)
-                yield _message("queues", {"v": current, "html": fragment(current, True)}, current)
+                yield own_callbacks() + queues_message(current)
             elif missed:
                 relevant = [e for e in missed if e["department"] in departments or e["department"] == "*"]
                 for event in relevant:
                     yield _message("changed", event, event["v"])
                 if relevant:
-                    yield _message("queues", {"v": current, "html": fragment(current, True)}, current)
+                    yield own_callbacks() + queues_message(current)
             start = time.monotonic()
             deadline, next_beat = start + life, start + beat
             while True:
@@ -261,7 +266,7 @@ def stream():
                             changed, reread = True, reread or about_mine(event)
                     event = listener.get(0)
                 if changed:
-                    yield _message("queues", {"v": seen, "html": fragment(seen, reread)}, seen)
+                    yield (own_callbacks() if reread or not mine else "") + queues_message(seen)
         finally:
             listener.close()
             with state.lock:
@@ -305,6 +310,7 @@ class _Shared:
         self.lock = threading.Lock()
         self.locks: dict[tuple[str, ...], threading.Lock] = {}
         self.rendered: dict[tuple[str, ...], tuple[int, float, str]] = {}
+        self.messages: dict[tuple[str, ...], tuple[tuple, str]] = {}
         self.renders = 0  # how many times it rendered (for tests and the bench)
 
     def lock_for(self, departments: tuple[str, ...]) -> threading.Lock:
@@ -317,6 +323,20 @@ def _shared() -> _Shared:
     if "ivr_live_shared" not in ext:
         ext["ivr_live_shared"] = _Shared()
     return ext["ivr_live_shared"]
+
+
+def shared_message(departments: tuple[str, ...], version: int) -> str:
+    """The "queues" event of ``departments`` as of ``version``: encoded once, sent to every stream of
+    this process that shows them. The forms' token is each page's own (live.js fills it in)."""
+    html = shared_queues(departments, version)
+    cache = _shared()
+    key = cache.rendered[departments][:2]  # (version, when rendered): a new render, a new message
+    hit = cache.messages.get(departments)
+    if hit and hit[0] == key:
+        return hit[1]
+    message = _message("queues", {"v": version, "html": html}, version)
+    cache.messages[departments] = (key, message)
+    return message
 
 
 def shared_queues(departments: tuple[str, ...], version: int) -> str:

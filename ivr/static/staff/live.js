@@ -2,7 +2,8 @@
  *
  * A server-sent event stream says *that* a queue changed ("changed": department, kind, id) and
  * then sends the queues as the server renders them, with its masking and roles ("queues": the
- * HTML fragment), which the page puts in place. When the stream cannot be had (refused, broken,
+ * HTML fragment, the same for everyone; its forms get this page's own token here), after the
+ * user's own callbacks when they may have changed ("mine"); the page puts them in place. When the stream cannot be had (refused, broken,
  * not supported) the fragment is fetched every 10 seconds until it comes back.
  *
  * A new urgent callback in the user's queues: a sound, "(n) Urgent — ..." in the tab title, a
@@ -32,6 +33,7 @@
   var fetching = false, fetchAgain = false, lastFetch = 0, fetchTimer = null;
   var PUSH_WAIT_MS = 5000;     // a "changed" whose queues do not follow this soon is fetched instead
   var pushTimer = null;
+  var mineHtml = null;         // the user's own callbacks, as the stream last sent them ("mine")
   var known = {};   // urgent callback ids the user has already been shown or alerted to
   var sound = null;
 
@@ -121,6 +123,13 @@
       before[row.getAttribute("data-callback")] = true;
     });
     region.innerHTML = html;
+    // The queues pushed by the stream are the same for everyone: the forms get this page's own token.
+    var token = document.querySelector('meta[name="csrf-token"]');
+    if (token) {
+      Array.prototype.forEach.call(region.querySelectorAll('input[name="csrf_token"]'), function (input) {
+        input.value = token.getAttribute("content");
+      });
+    }
     if (key) {
       var again = region.querySelector(key);
       if (again) again.focus();
@@ -211,13 +220,23 @@
     source.addEventListener("changed", function () {
       if (!pushTimer) pushTimer = window.setTimeout(function () { pushTimer = null; refresh(); }, PUSH_WAIT_MS);
     });
+    source.addEventListener("hello", function (e) {
+      try {
+        var token = JSON.parse(e.data).csrf, meta = document.querySelector('meta[name="csrf-token"]');
+        if (token && meta) meta.setAttribute("content", token); // a fresh one with each stream
+      } catch (err) { /* keep the page's own */ }
+    });
+    source.addEventListener("mine", function (e) {
+      try { mineHtml = JSON.parse(e.data).html; } catch (err) { mineHtml = null; }
+    });
     source.addEventListener("queues", function (e) {
       window.clearTimeout(pushTimer);
       pushTimer = null;
       var data;
       try { data = JSON.parse(e.data); } catch (err) { refresh(); return; }
+      if (mineHtml === null) { refresh(); return; } // the stream always sends "mine" first; without it, fetch
       if (typeof data.v === "number") version = data.v;
-      apply(data.html);
+      apply(mineHtml + "\n" + data.html);
     });
     source.addEventListener("ended", function () { ended(); });
     source.onerror = function () {
