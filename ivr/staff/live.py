@@ -60,6 +60,7 @@ from flask_wtf.csrf import generate_csrf
 from ivr import services
 from ivr.store.events import RESYNC, SESSION_END, Hub, LiveEvents
 from ivr.store.users import User
+from ivr.web_server import let_others_run
 
 from . import bp
 from .auth import SESSION_ID, peek
@@ -213,8 +214,14 @@ def stream():
             mine["ids"] = " " + " ".join(cb.id for cb in held) + " "
             return _message("mine", {"html": render_template("staff/_console_mine.html", mine=held)})
 
+    shared = _shared()
+
     def queues_message(version: int) -> str:
-        """The "queues" event, the same for everyone who works these departments: made once per change."""
+        """The "queues" event, the same for everyone who works these departments: made once per change
+        (the other streams of this process take it as it is, without a request to render in)."""
+        made = shared.messages.get(order)
+        if made is not None and made[0][0] == version and time.monotonic() - made[0][1] < SHARED_SECONDS:
+            return made[1]
         with app.request_context(environ):
             return shared_message(order, version)
 
@@ -267,6 +274,7 @@ def stream():
                     event = listener.get(0)
                 if changed:
                     yield (own_callbacks() if reread or not mine else "") + queues_message(seen)
+                    let_others_run()  # a webhook waiting in this process goes before the next stream's turn
         finally:
             listener.close()
             with state.lock:
