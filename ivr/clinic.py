@@ -72,6 +72,19 @@ DeskNumber = Annotated[str, AfterValidator(e164), AfterValidator(ordinary)]
 ROLES = ("nurse", "billing", "scheduling", "admin")
 
 
+
+def _weekly_hours(value: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+    """Weekly hours (a desk's or the clinic's): known weekdays, spans like "08:00-17:00"."""
+    for day, spans in (value or {}).items():
+        if day not in WEEKDAYS:
+            raise _At(f"{day!r} is not a weekday ({', '.join(WEEKDAYS)})", day)
+        try:
+            parse_spans(spans)
+        except ValueError as exc:
+            raise _At(str(exc), day) from None
+    return value
+
+
 class Desk(_Strict):
     name: str
     number: DeskNumber
@@ -84,14 +97,7 @@ class Desk(_Strict):
     @field_validator("hours")
     @classmethod
     def _hours(cls, value: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
-        for day, spans in (value or {}).items():
-            if day not in WEEKDAYS:
-                raise _At(f"{day!r} is not a weekday ({', '.join(WEEKDAYS)})", day)
-            try:
-                parse_spans(spans)
-            except ValueError as exc:
-                raise _At(str(exc), day) from None
-        return value
+        return _weekly_hours(value)
 
 
 class _CallsPatients(_Strict):
@@ -283,14 +289,7 @@ class ClinicSettings(_Strict):
     @field_validator("hours")
     @classmethod
     def _hours(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        for day, spans in value.items():
-            if day not in WEEKDAYS:
-                raise _At(f"{day!r} is not a weekday ({', '.join(WEEKDAYS)})", day)
-            try:
-                parse_spans(spans)
-            except ValueError as exc:
-                raise _At(str(exc), day) from None
-        return value
+        return _weekly_hours(value)
 
     @field_validator("holidays")
     @classmethod
