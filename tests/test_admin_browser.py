@@ -42,6 +42,19 @@ def key_4(url: str) -> str:
     return turn.dial_number if turn.waiting == "dial" else ""
 
 
+def test_text_typed_before_the_editor_script_arrives_is_still_checked(page, live_server, admin):
+    """On a slow connection the admin can type before flow-editor.js has run: that text is checked too."""
+    url = live_server.url
+    held = []
+    page.route("**/static/admin/flow-editor.js*", lambda route: held.append(route))
+    log_in(page, url, "/admin/flows/main/yaml")
+    page.get_by_label("Flow YAML").fill(BROKEN)
+    page.wait_for_timeout(600)  # longer than the editor's 400 ms pause after typing
+    assert held, "the editor script was requested"
+    held[0].continue_()
+    expect(page.locator(f'#issues li[data-line="{BROKEN_LINE}"]')).to_contain_text("unknown node 'to_nowhere'")
+
+
 def test_edit_with_an_error_is_refused_fix_publish_call_and_roll_back(page, live_server, admin):
     url = live_server.url
     log_in(page, url, "/admin/flows/main/yaml")

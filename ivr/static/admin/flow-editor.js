@@ -113,5 +113,6 @@
       text.dispatchEvent(new Event("input"));
     }
   });
-
+  // Text typed (or pasted) before this script ran, on a slow connection, is checked now.
+  if (text.value !== text.defaultValue) check();
 })();
