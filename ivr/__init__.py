@@ -10,14 +10,15 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr import config as config_module
-from ivr import logging_setup, services
-from ivr.runtime import Runtime
+from ivr import services
+from ivr.protection import logging_setup
+from ivr.clinic.runtime import Runtime
 from ivr.store import connect
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the web app: defaults, then environment (TWILIO_*, REDIS_URL, IVR_*), then ``test_config``."""
-    from ivr.private_files import restrict_umask
+    from ivr.protection.private_files import restrict_umask
 
     restrict_umask()  # run by gunicorn directly too: anything this process writes is private
     app = Flask(__name__)
@@ -46,12 +47,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     init_signatures(app, config_module.auth_token(app.config))
 
-    from ivr import request_limits
+    from ivr.protection import request_limits
     from ivr.staff import sessions
 
     request_limits.init_app(app)  # before anything reads a body
     sessions.init_app(app)
-    from ivr import admin, health, metrics, staff, voice
+    from ivr import admin, staff, voice
+    from ivr.operations import health
+    from ivr.operations import metrics
     from ivr.staff import limits
 
     csrf = CSRFProtect(app)
@@ -82,6 +85,6 @@ def _followups(app: Flask, csrf: CSRFProtect) -> None:
     csrf.exempt(api.bp)  # no cookies: an API key authenticates each request
     api.init_app(app)
     app.register_blueprint(followups_admin.bp)
-    from ivr import readiness as install
+    from ivr.operations import readiness as install
 
     install.warn_at_start(app.config, app.extensions["ivr"].runtime.clinic)

@@ -49,7 +49,7 @@ class Defaults:
     RELOAD_INTERVAL = 2.0  # seconds between checks for edited config/prompt files
     LOG_LEVEL = "INFO"
     DATA_KEY = ""  # IVR_DATA_KEY: encrypts recordings and transcripts at rest; empty: a per-install key file
-    # Voicemail audio in S3-compatible object storage (ivr.recording_store); no bucket: the data folder only.
+    # Voicemail audio in S3-compatible object storage (ivr.recordings.object_store); no bucket: the data folder only.
     RECORDINGS_BUCKET = ""  # IVR_RECORDINGS_BUCKET; credentials from boto3's chain (AWS_ACCESS_KEY_ID, ...)
     RECORDINGS_ENDPOINT_URL = ""  # e.g. https://s3.clinic.internal:9000 (Ceph RGW, SeaweedFS, Garage, MinIO); empty: AWS
     RECORDINGS_REGION = ""  # the bucket's region, if the store needs one

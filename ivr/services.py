@@ -11,9 +11,9 @@ import redis
 from flask import Flask, current_app
 from rq import Queue
 
-from ivr import recording_store
-from ivr.runtime import Runtime
-from ivr.sealing import Sealer
+from ivr.recordings import object_store
+from ivr.clinic.runtime import Runtime
+from ivr.protection.sealing import Sealer
 from ivr.store import CallStore, StatsStore
 from ivr.store.audit import AuditLog
 from ivr.store.callbacks import CallbackQueue
@@ -22,7 +22,7 @@ from ivr.store.flows import FlowStore
 from ivr.store.holds import HoldLine
 from ivr.store.users import UserStore
 from ivr.store.voicemails import VoicemailStore
-from ivr.vault import RecordingVault
+from ivr.recordings.vault import RecordingVault
 from ivr.workers import DEFAULT_QUEUE, SPEECH_QUEUE
 
 EXTENSION = "ivr"
@@ -65,7 +65,7 @@ def init_app(app: Flask, runtime: Runtime, conn: redis.Redis) -> Services:
         callbacks=CallbackQueue(conn, lease_seconds=lambda: runtime.clinic.callbacks.lease_minutes * 60),
         holds=HoldLine(conn),
         sealer=sealer,
-        vault=RecordingVault(Path(app.config["DATA_DIR"]) / "recordings", sealer, recording_store.from_config(app.config)),
+        vault=RecordingVault(Path(app.config["DATA_DIR"]) / "recordings", sealer, object_store.from_config(app.config)),
     )
     app.extensions[EXTENSION] = svc
     return svc

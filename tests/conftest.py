@@ -13,9 +13,9 @@ import pytest
 import redis
 
 from ivr import create_app
-from ivr.redis_server import EmbeddedRedis
-from ivr.sealing import new_key
-from ivr.simulator import PhoneCall
+from ivr.operations.redis_server import EmbeddedRedis
+from ivr.protection.sealing import new_key
+from ivr.telephony.simulator import PhoneCall
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-auth-token-0123456789abcdef"

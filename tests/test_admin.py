@@ -109,7 +109,7 @@ def test_every_process_sees_a_publish_within_two_seconds(make_app, redis_conn):
 
 
 def _phone(app):
-    from ivr.simulator import PhoneCall
+    from ivr.telephony.simulator import PhoneCall
 
     from .conftest import TOKEN
 
@@ -257,7 +257,7 @@ def test_a_misspelled_placeholder_is_refused_with_the_ones_a_call_can_fill(make_
 
 
 def test_a_prompts_file_edited_by_hand_with_an_unknown_placeholder_names_its_line(config_copy):
-    from ivr.prompts import PromptError, load_prompts
+    from ivr.clinic.prompts import PromptError, load_prompts
 
     _config, prompts = config_copy
     path = prompts / "en" / "prompts.yaml"

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from ivr.flows import yaml_lines
-from ivr.simulator import PhoneCall, requests_transport
+from ivr.telephony.simulator import PhoneCall, requests_transport
 from ivr.staff.passwords import hash_password
 from ivr.store.users import UserStore
 

@@ -14,14 +14,14 @@ import pytest
 from rq import Queue
 
 from ivr.followups.appointments import Appointment
-from ivr.sealing import Sealer, new_key
+from ivr.protection.sealing import Sealer, new_key
 from ivr.staff.passwords import hash_password, verify_password
 from ivr.store import audit
 from ivr.store.callbacks import CallbackQueue
 from ivr.store.followups import FollowupStore
 from ivr.store.users import UserStore
 from ivr.store.voicemails import Voicemail, VoicemailStatus, VoicemailStore
-from ivr.vault import RecordingVault
+from ivr.recordings.vault import RecordingVault
 from ivr.workers import DEFAULT_QUEUE
 
 from .conftest import DATA_KEY

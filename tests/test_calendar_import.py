@@ -9,8 +9,8 @@ import re
 from zoneinfo import ZoneInfo
 
 from ivr.admin.calendar_import import read
-from ivr.clinic import load_clinic
-from ivr.hours import Holiday, OpenStatus, Schedule, Span
+from ivr.clinic.settings import load_clinic
+from ivr.clinic.hours import Holiday, OpenStatus, Schedule, Span
 
 from .test_admin import csrf, logged_in, users  # noqa: F401
 

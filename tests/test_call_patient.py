@@ -21,9 +21,9 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 
-from ivr import twilio_rest
-from ivr.clinic import load_clinic
-from ivr.sealing import Sealer
+from ivr.telephony import twilio_rest
+from ivr.clinic.settings import load_clinic
+from ivr.protection.sealing import Sealer
 from ivr.store.callbacks import Callback, CallbackQueue
 from ivr.store.outbound import PENDING, OutboundCalls, Result
 from ivr.store.users import UserStore

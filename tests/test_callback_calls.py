@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ivr.clinic import load_clinic
+from ivr.clinic.settings import load_clinic
 from ivr.store.callbacks import CallbackQueue
 
 from .conftest import ROOT

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr import simulator
+from ivr.telephony import simulator
 from ivr.flows.nodes import NOT_A_NUMBER, NOT_ALLOWED, callback_number
 from ivr.store.callbacks import CallbackQueue
 

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from ivr.calling_hours import CallingHours
-from ivr.clinic import load_clinic
-from ivr.hours import Span
-from ivr.redis_server import EmbeddedRedis
+from ivr.clinic.calling_hours import CallingHours
+from ivr.clinic.settings import load_clinic
+from ivr.clinic.hours import Span
+from ivr.operations.redis_server import EmbeddedRedis
 from ivr.store import keys
 from ivr.store.callbacks import (
     DEFAULT_HANDLING_SECONDS,

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr.calling_hours import CallingHours, NoCallingTime
-from ivr.clinic import ClinicSettings, load_clinic
-from ivr.hours import Span
+from ivr.clinic.calling_hours import CallingHours, NoCallingTime
+from ivr.clinic.settings import ClinicSettings, load_clinic
+from ivr.clinic.hours import Span
 
 from .conftest import ROOT
 

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from ivr.clinic import ClinicConfigError, load_clinic
-from ivr.hours import OpenStatus
+from ivr.clinic.settings import ClinicConfigError, load_clinic
+from ivr.clinic.hours import OpenStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "config" / "clinic.yaml"

@@ -274,7 +274,7 @@ def test_streams_a_process_serves_follow_how_gunicorn_runs_it(monkeypatch):
     """Under ivr serve's gevent worker, half the connections; under a threaded worker, threads - 1."""
     import sys
 
-    from ivr import web_server
+    from ivr.operations import web_server
     from ivr.staff import live
 
     monkeypatch.setitem(sys.modules, "gunicorn", sys.modules.get("gunicorn") or object())

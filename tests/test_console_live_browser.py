@@ -14,7 +14,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from ivr.simulator import PhoneCall
+from ivr.telephony.simulator import PhoneCall
 from ivr.staff.passwords import hash_password
 from ivr.store.callbacks import CallbackQueue
 from ivr.store.users import UserStore

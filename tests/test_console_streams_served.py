@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from benches.harness import Settings, running_server
-from ivr.simulator import PhoneCall, requests_transport
+from ivr.telephony.simulator import PhoneCall, requests_transport
 from ivr.staff.passwords import hash_password
 from ivr.store.users import UserStore
 

@@ -140,7 +140,7 @@ def _axe(page: Page) -> list:
 
 @pytest.mark.parametrize("size", [PHONE, DESK], ids=["390px", "1280px"])
 def test_callback_page_fits_a_phone_and_passes_axe(page, live_server, staff, queue, redis_conn, size):
-    from ivr.sealing import Sealer
+    from ivr.protection.sealing import Sealer
 
     from .conftest import DATA_KEY
 

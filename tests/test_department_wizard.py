@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.clinic import load_clinic
+from ivr.clinic.settings import load_clinic
 from ivr.flows import yaml_lines
-from ivr.simulator import PhoneCall
+from ivr.telephony.simulator import PhoneCall
 from ivr.store.audit import AuditLog
 
 from .conftest import TOKEN, flask_transport

@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ivr.clinic import load_clinic
-from ivr.simulator import PhoneCall
+from ivr.clinic.settings import load_clinic
+from ivr.telephony.simulator import PhoneCall
 from ivr.store.audit import AuditLog
 
 from .conftest import TOKEN, flask_transport

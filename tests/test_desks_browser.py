@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 from playwright.sync_api import Locator, Page, expect
 
-from ivr.simulator import PhoneCall, requests_transport
+from ivr.telephony.simulator import PhoneCall, requests_transport
 
 from .conftest import TOKEN
 from .test_admin import PASSWORD

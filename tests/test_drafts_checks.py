@@ -65,7 +65,7 @@ def test_a_follow_up_flow_cannot_answer_the_clinics_numbers(make_app, config_cop
         assert (config / "clinic.yaml").read_text() == before
     # Inbound callers still hear the clinic's greeting, never "calling for {first_name}".
     for called in ("+12025550199", "+12025550188"):
-        from ivr.simulator import PhoneCall
+        from ivr.telephony.simulator import PhoneCall
 
         from .conftest import TOKEN, flask_transport
         said = PhoneCall(flask_transport(app), "http://localhost", TOKEN, called=called).start().said

@@ -162,7 +162,7 @@ def test_hours_saved_in_a_flows_draft_go_live_when_it_is_published(make_app, con
 
 
 def test_a_new_flow_gets_its_number_in_its_draft_and_answers_it_once_published(make_app, config_copy, users, redis_conn):  # noqa: F811
-    from ivr.simulator import PhoneCall
+    from ivr.telephony.simulator import PhoneCall
 
     from .conftest import TOKEN, flask_transport
 

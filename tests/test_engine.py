@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ivr.clinic import load_clinic
+from ivr.clinic.settings import load_clinic
 from ivr.flows import (
     CallState,
     Context,
@@ -31,9 +31,9 @@ from ivr.flows import (
 from ivr.flows.actions import EFFECTS, WAITING_ACTIONS, SaveVoicemail
 from ivr.flows.engine import Reply
 from ivr.flows.model import LanguageNode, MenuNode
-from ivr.hours import Holiday, Schedule, Span
-from ivr.prompts import load_prompts
-from ivr.runtime import environment
+from ivr.clinic.hours import Holiday, Schedule, Span
+from ivr.clinic.prompts import load_prompts
+from ivr.clinic.runtime import environment
 
 ROOT = Path(__file__).resolve().parent.parent
 NY = ZoneInfo("America/New_York")

@@ -26,10 +26,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from ivr import web_server
-from ivr.redis_server import EmbeddedRedis, EmbeddedSentinel
-from ivr.sealing import new_key
-from ivr.simulator import CallError, PhoneCall, requests_transport
+from ivr.operations import web_server
+from ivr.operations.redis_server import EmbeddedRedis, EmbeddedSentinel
+from ivr.protection.sealing import new_key
+from ivr.telephony.simulator import CallError, PhoneCall, requests_transport
 from ivr.store import connect
 from ivr.store.callbacks import CallbackQueue
 from ivr.store.voicemails import VoicemailStore

@@ -21,7 +21,7 @@ import redis
 import requests
 
 from ivr.config import local_auth_token
-from ivr.simulator import CallError, PhoneCall, requests_transport
+from ivr.telephony.simulator import CallError, PhoneCall, requests_transport
 from ivr.store.callbacks import CallbackQueue
 
 from .test_system import Served, served  # noqa: F401  (fixture)

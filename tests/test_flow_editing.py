@@ -201,7 +201,7 @@ def test_numbers_go_only_to_live_flows_and_the_rest_of_clinic_yaml_is_kept(make_
     after = (config / "clinic.yaml").read_text()
     assert 'flows_by_number:\n  "+12025550188": nurse_direct\n' in after
     assert after.replace('flows_by_number:\n  "+12025550188": nurse_direct\n', "flows_by_number: {}\n") == before
-    from ivr.clinic import load_clinic
+    from ivr.clinic.settings import load_clinic
     assert load_clinic(config / "clinic.yaml").flow_for("+12025550188") == "nurse_direct"
 
 

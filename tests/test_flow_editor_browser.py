@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from ivr.flows import yaml_lines
-from ivr.simulator import PhoneCall, requests_transport
+from ivr.telephony.simulator import PhoneCall, requests_transport
 
 from .conftest import TOKEN
 from .test_admin import BILLING, NURSE

@@ -16,10 +16,10 @@ import yaml
 from click.testing import CliRunner
 
 from ivr.cli import main as cli
-from ivr.clinic import load_clinic
+from ivr.clinic.settings import load_clinic
 from ivr.flows import Environment, FlowInvalid, Issue, load_flow
-from ivr.prompts import load_prompts
-from ivr.runtime import check_all, environment
+from ivr.clinic.prompts import load_prompts
+from ivr.clinic.runtime import check_all, environment
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config"

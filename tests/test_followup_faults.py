@@ -20,7 +20,7 @@ import requests
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
-from ivr.calling_hours import zone_named
+from ivr.clinic.calling_hours import zone_named
 from ivr.store.followups import FollowupStore
 from ivr.workers import DEFAULT_QUEUE
 from ivr.workers import followups as jobs

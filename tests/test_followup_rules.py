@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr.calling_hours import CallingHours
+from ivr.clinic.calling_hours import CallingHours
 from ivr.followups import rules
-from ivr.hours import Span
+from ivr.clinic.hours import Span
 
 UTC = dt.timezone.utc
 # Zones with spring-forward and fall-back changes (both hemispheres, half-hour ones, a 30-minute DST),

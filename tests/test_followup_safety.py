@@ -17,7 +17,7 @@ from rq import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from twilio.base.exceptions import TwilioRestException
 
-from ivr.calling_hours import zone_named
+from ivr.clinic.calling_hours import zone_named
 from ivr.followups import rules
 from ivr.followups.appointments import Appointment, AppointmentError, Cancellation, Rules, from_mapping, parse_csv
 from ivr.store.followups import FollowupStore
@@ -58,7 +58,7 @@ def job_clock(monkeypatch):
 @pytest.fixture
 def run_with(monkeypatch, redis_conn):
     """Jobs in this process use the test Redis and the given clinic settings."""
-    from ivr.sealing import Sealer
+    from ivr.protection.sealing import Sealer
 
     def use(clinic) -> None:
         monkeypatch.setattr(context, "get", lambda: context.JobContext(
@@ -304,7 +304,7 @@ def test_a_call_in_doubt_is_not_placed_again_until_twilio_says_it_never_was(
         redis_conn, run_with, job_clock, twilio_env, prism, monkeypatch):
     import requests
 
-    from ivr import twilio_rest
+    from ivr.telephony import twilio_rest
 
     job_clock(NOON_NY)
     [a] = due_now(redis_conn, NOON_NY, 1, "Doubt")

@@ -12,7 +12,7 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 from ivr.followups.appointments import Rules, parse_csv
-from ivr.simulator import PhoneCall, Turn
+from ivr.telephony.simulator import PhoneCall, Turn
 from ivr.store.call_rate import CallRateLimiter
 from ivr.store.callbacks import CallbackQueue
 from ivr.store.followups import FollowupStore

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr.hours import Holiday, OpenStatus, Schedule, Span, parse_spans
+from ivr.clinic.hours import Holiday, OpenStatus, Schedule, Span, parse_spans
 
 NY = ZoneInfo("America/New_York")
 UTC = dt.timezone.utc

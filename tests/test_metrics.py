@@ -7,7 +7,7 @@ import re
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ivr import metrics as metrics_module
+from ivr.operations import metrics as metrics_module
 from ivr.store.callbacks import CallbackQueue
 from ivr.store.followups import FollowupStore
 from ivr.store.voicemails import Voicemail, VoicemailStore
@@ -94,8 +94,8 @@ def test_observations_of_other_processes_are_in_every_scrape(make_app, redis_con
     b = make_app(METRICS_TOKEN=METRICS_TOKEN)
     with a.test_request_context():
         pass
-    a.extensions["ivr.metrics"].observe("voice.step", 0.003, 200)
-    a.extensions["ivr.metrics"].flush()
+    a.extensions["ivr.operations.metrics"].observe("voice.step", 0.003, 200)
+    a.extensions["ivr.operations.metrics"].flush()
     families = scrape(b.test_client())
     assert value(families, "ivr_webhook_duration_seconds", "ivr_webhook_duration_seconds_bucket",
                  endpoint="voice.step", le="0.005") == 1

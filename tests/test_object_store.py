@@ -1,4 +1,4 @@
-"""Voicemail audio in S3-compatible object storage (ivr.recording_store), against a real S3 API on localhost
+"""Voicemail audio in S3-compatible object storage (ivr.recordings.object_store), against a real S3 API on localhost
 (moto's server): sealed before it leaves the machine, played by a console with another data folder, an
 upload that fails keeps the local sealed copy until the store answers, and backup/restore cover the bucket."""
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr import backup as backups
-from ivr import recording_store
+from ivr.operations import backup as backups
+from ivr.recordings import object_store
 from ivr.staff.passwords import hash_password
 from ivr.store.voicemails import VoicemailStatus
 from ivr.workers import voicemail as jobs
@@ -24,7 +24,7 @@ PASSWORD = "correct horse battery staple"
 
 def bucket_rig(redis_conn, tmp_path, twilio, bucket) -> Rig:
     rig = Rig(redis_conn, tmp_path, twilio)
-    rig.vault.objects = recording_store.from_config(bucket.settings())
+    rig.vault.objects = object_store.from_config(bucket.settings())
     return rig
 
 
@@ -46,7 +46,7 @@ def test_a_message_is_sealed_into_the_bucket_and_a_console_with_another_data_fol
     assert rig.run(sid) == "transcribed"
 
     vm = rig.store.get(sid)
-    key = recording_store.key_of(vm.path)
+    key = object_store.key_of(vm.path)
     assert bucket.keys() == [key] and key.endswith(f"/{sid}.sealed")
     blob = bucket.read(key)
     assert blob.startswith(b"IVR1") and audio[44:2000] not in blob  # the store holds sealed bytes, never audio
@@ -65,14 +65,14 @@ def test_an_upload_that_fails_keeps_the_sealed_copy_here_and_the_sweep_uploads_i
 ):
     rig = bucket_rig(redis_conn, tmp_path, twilio, bucket)
     rig.store.clock = lambda: clock().timestamp() - 600  # left ten minutes ago
-    missing = recording_store.from_config({**bucket.settings(), "RECORDINGS_BUCKET": "not-made-yet-" + bucket.name[-8:]})
+    missing = object_store.from_config({**bucket.settings(), "RECORDINGS_BUCKET": "not-made-yet-" + bucket.name[-8:]})
     rig.vault.objects = missing  # the store refuses the upload (no such bucket yet)
     audio = reference("appt-05")
     sid = rig.leave(audio)
     assert rig.run(sid) == "transcribed"  # the message is transcribed all the same
 
     vm = rig.store.get(sid)
-    assert not recording_store.key_of(vm.path) and rig.vault.files() == [Path(vm.path)]
+    assert not object_store.key_of(vm.path) and rig.vault.files() == [Path(vm.path)]
     assert rig.vault.get(vm.path, sid) == audio  # kept sealed on this machine
     assert jobs.upload_pending(rig.vault, rig.store) == 0  # still refused: the file stays
     assert rig.vault.files()
@@ -85,8 +85,8 @@ def test_an_upload_that_fails_keeps_the_sealed_copy_here_and_the_sweep_uploads_i
     assert jobs.upload_pending(rig.vault, rig.store) == 1
     assert rig.vault.get(local, sid) == audio  # a path read before the upload (a backup's, say) still plays
     vm = rig.store.get(sid)
-    assert recording_store.key_of(vm.path) == f"voicemail/{vm.path.split('/')[-2]}/{sid}.sealed"
-    assert [o.key for o in missing.objects()] == [recording_store.key_of(vm.path)]
+    assert object_store.key_of(vm.path) == f"voicemail/{vm.path.split('/')[-2]}/{sid}.sealed"
+    assert [o.key for o in missing.objects()] == [object_store.key_of(vm.path)]
     assert rig.vault.files() == [] and rig.vault.get(vm.path, sid) == audio
     assert jobs.upload_pending(rig.vault, rig.store) == 0  # nothing left to do
     assert web.test_client().get("/healthz").get_json()["recordings_waiting_upload"] == 0
@@ -99,7 +99,7 @@ def test_backup_holds_the_buckets_sealed_recordings_and_restore_puts_them_back(
     audio = reference("appt-06")
     sid = rig.leave(audio)
     assert rig.run(sid) == "transcribed"
-    key = recording_store.key_of(rig.store.get(sid).path)
+    key = object_store.key_of(rig.store.get(sid).path)
     data_dir = tmp_path / "var"
 
     done = backups.backup(redis_conn, tmp_path / "backup", redis_url="unix:///redis", data_dir=data_dir,
@@ -112,7 +112,7 @@ def test_backup_holds_the_buckets_sealed_recordings_and_restore_puts_them_back(
 
     # The clinic's bucket is lost; restored into a new one, the message plays as before.
     s3_server.client().create_bucket(Bucket="recordings-restored")
-    restored = recording_store.from_config({**bucket.settings(), "RECORDINGS_BUCKET": "recordings-restored"})
+    restored = object_store.from_config({**bucket.settings(), "RECORDINGS_BUCKET": "recordings-restored"})
     plan = backups.plan_restore(redis_conn, tmp_path / "backup", DATA_KEY, data_dir)
     assert plan.refusals() == []
     with pytest.raises(backups.BackupError, match="object storage"):  # nowhere to put them: nothing changes
@@ -133,7 +133,7 @@ def test_backup_holds_the_buckets_sealed_recordings_and_restore_puts_them_back(
     third = {**bucket.env(), "IVR_RECORDINGS_BUCKET": "recordings-third"}
     back = run_ivr("restore", "--yes", str(tmp_path / "cli-backup"), **cli, **third)
     assert back.returncode == 0 and "1 recordings" in back.stdout, back.stderr
-    assert [o.key for o in recording_store.from_config({**bucket.settings(), "RECORDINGS_BUCKET": "recordings-third"})
+    assert [o.key for o in object_store.from_config({**bucket.settings(), "RECORDINGS_BUCKET": "recordings-third"})
             .objects()] == [key]
 
 
@@ -143,7 +143,7 @@ def test_recordings_kept_before_a_bucket_was_set_move_there_a_few_per_sweep(redi
     sids = [rig.leave(audio, caller=f"+1202555016{i}") for i in range(3)]
     for sid in sids:
         rig.store.update(sid, path=str(rig.vault.put(sid, audio).path))  # as the pipeline keeps them
-    rig.vault.objects = recording_store.from_config(bucket.settings())  # the clinic sets a bucket
+    rig.vault.objects = object_store.from_config(bucket.settings())  # the clinic sets a bucket
 
     assert jobs.upload_pending(rig.vault, rig.store, limit=2) == 2  # a sweep's share
     assert len(rig.vault.files()) == 1 and len(bucket.keys()) == 2

@@ -13,7 +13,7 @@ import pytest
 import requests
 from rq import Queue, Worker
 
-from ivr import recording_store
+from ivr.recordings import object_store as recording_store
 from ivr.store.voicemails import VoicemailStore
 from ivr.workers import SPEECH_QUEUE
 

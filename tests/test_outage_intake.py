@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ivr import twilio_rest
+from ivr.telephony import twilio_rest
 from ivr.store.callbacks import CallbackQueue
 from ivr.store.voicemails import VoicemailStore
 from ivr.workers import context
@@ -42,7 +42,7 @@ def twilio(monkeypatch, redis_conn):
     fake = FakeTwilio("AC" + secrets.token_hex(16), secrets.token_hex(16))
     for key, value in fake.settings().items():
         monkeypatch.setenv(key, value)
-    from ivr.sealing import Sealer
+    from ivr.protection.sealing import Sealer
 
     monkeypatch.setattr(context, "get", lambda: context.JobContext(
         redis=redis_conn, clinic=CLINIC, data_dir="unused", sealer=Sealer.from_settings(DATA_KEY, "unused")))
@@ -111,7 +111,7 @@ def test_the_recordings_list_request_is_what_twilios_description_accepts(prism, 
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", new_account_sid())
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "fake")
     monkeypatch.setenv("TWILIO_API_BASE_URL", prism.base_url)
-    from ivr.sealing import Sealer
+    from ivr.protection.sealing import Sealer
 
     monkeypatch.setattr(context, "get", lambda: context.JobContext(
         redis=redis_conn, clinic=CLINIC, data_dir="unused", sealer=Sealer.from_settings(DATA_KEY, "unused")))

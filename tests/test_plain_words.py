@@ -105,9 +105,9 @@ def test_the_staff_and_admin_messages_in_the_code_name_no_setting_path_or_stack(
 def test_every_call_state_and_twilio_refusal_reads_without_setting_names():
     details = [f"Twilio error {code} (HTTP 400): x" for code in callstatus.TWILIO_ERRORS] + ["Twilio error  (HTTP 401): x"]
     texts = [callstatus.twilio_reason(d) for d in details]
-    for error in ("ivr.twilio_rest.TwilioNotConfigured: IVR_PUBLIC_URL is not set: Twilio needs absolute webhook URLs",
-                  "ivr.twilio_rest.TwilioNotConfigured: Twilio credentials are not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
-                  "ivr.twilio_rest.TwilioNotConfigured: IVR_PUBLIC_URL must be an absolute http(s) URL, not 'x'",
+    for error in ("ivr.telephony.twilio_rest.TwilioNotConfigured: IVR_PUBLIC_URL is not set: Twilio needs absolute webhook URLs",
+                  "ivr.telephony.twilio_rest.TwilioNotConfigured: Twilio credentials are not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
+                  "ivr.telephony.twilio_rest.TwilioNotConfigured: IVR_PUBLIC_URL must be an absolute http(s) URL, not 'x'",
                   "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\nKeyError: 'boom'"):
         status = callstatus.job_failure(error)
         texts += [status.text, status.next]

@@ -8,8 +8,8 @@ import time
 
 import redis
 
-from ivr.private_files import make_private, private_folder
-from ivr.redis_server import EmbeddedRedis
+from ivr.protection.private_files import make_private, private_folder
+from ivr.operations.redis_server import EmbeddedRedis
 
 
 

@@ -11,10 +11,10 @@ import textwrap
 
 import pytest
 
-from ivr.clinic import load_clinic
+from ivr.clinic.settings import load_clinic
 from ivr.flows import Environment, FlowInvalid, load_flow
-from ivr.prompts import PromptCatalog, load_prompts
-from ivr.runtime import environment
+from ivr.clinic.prompts import PromptCatalog, load_prompts
+from ivr.clinic.runtime import environment
 
 from .conftest import ROOT
 from .test_admin import csrf, logged_in, users  # noqa: F401  (users: a fixture)
@@ -103,7 +103,7 @@ def test_first_name_is_valid_only_in_the_follow_up_flow():
 
 
 def test_a_prompts_file_edited_by_hand_keeps_the_flow_from_going_live_with_braces(config_copy):
-    from ivr.runtime import check_all
+    from ivr.clinic.runtime import check_all
 
     config, prompts = config_copy
     path = prompts / "en" / "prompts.yaml"

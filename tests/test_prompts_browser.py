@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from ivr.prompts import load_prompts
+from ivr.clinic.prompts import load_prompts
 
 from .test_admin_browser import admin, log_in  # noqa: F401  (admin: a fixture)
 

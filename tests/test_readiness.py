@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ivr import readiness
-from ivr.clinic import load_clinic
+from ivr.operations import readiness
+from ivr.clinic.settings import load_clinic
 
 from .conftest import ROOT
 

@@ -308,7 +308,7 @@ def test_rows_pack_small_and_round_trip():
 
 
 def test_prometheus_has_the_same_figures_without_patient_data(make_app, clock):
-    from ivr.simulator import PhoneCall
+    from ivr.telephony.simulator import PhoneCall
 
     from .conftest import TOKEN, flask_transport
 
@@ -446,7 +446,7 @@ def test_a_fresh_web_process_reads_past_days_counts_from_redis_and_a_day_that_ch
 def test_the_grafana_dashboard_asks_only_for_figures_the_app_exports(make_app, clock, redis_conn):
     import json
 
-    from ivr.simulator import PhoneCall
+    from ivr.telephony.simulator import PhoneCall
     from ivr.store.call_records import CallbackLifecycle
 
     from .conftest import ROOT, TOKEN, flask_transport

@@ -15,8 +15,9 @@ import requests
 
 from benches.harness import Settings, running_server
 from benches.reports_bench import make_rows
-from ivr import create_app, web_server
-from ivr.simulator import PhoneCall
+from ivr import create_app
+from ivr.operations import web_server
+from ivr.telephony.simulator import PhoneCall
 from ivr.staff.passwords import hash_password
 from ivr.store.call_records import CallRecords
 

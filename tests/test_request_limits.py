@@ -1,4 +1,4 @@
-"""Request size limits and early refusals (ivr/request_limits.py, ivr/voice/security.py), and inputs
+"""Request size limits and early refusals (ivr/protection/request_limits.py, ivr/voice/security.py), and inputs
 that used to be 500s or slow: impossible .ics dates, JSON and YAML nested thousands deep, huge flow
 texts, a three-hour MP3 prompt."""
 
@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import pytest
 from twilio.request_validator import RequestValidator
 
-from ivr import request_limits
+from ivr.protection import request_limits
 from ivr.admin import audio
 from ivr.flows import yaml_lines
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from ivr import backup_trust
-from ivr.backup import _RECORD
-from ivr.sealing import Sealer, _decode_key, new_key
+from ivr.operations import backup_trust
+from ivr.operations.backup import _RECORD
+from ivr.protection.sealing import Sealer, _decode_key, new_key
 from ivr.staff.passwords import hash_password, verify_password
 from ivr.store.users import UserStore
 from ivr.store.voicemails import Voicemail, VoicemailStore

@@ -13,10 +13,10 @@ import time
 import pytest
 import yaml
 
-from ivr import recording_store
+from ivr.recordings import object_store
 from ivr.store.audit import AuditLog
 from ivr.store.voicemails import Voicemail, VoicemailStore
-from ivr.vault import RecordingVault
+from ivr.recordings.vault import RecordingVault
 from ivr.workers import retention
 
 from .conftest import DATA_KEY
@@ -30,14 +30,14 @@ def test_messages_older_than_keep_days_are_deleted_from_disk_bucket_and_redis_an
     redis_conn, tmp_path, twilio, bucket
 ):
     rig = Rig(redis_conn, tmp_path, twilio)
-    objects = recording_store.from_config(bucket.settings())
+    objects = object_store.from_config(bucket.settings())
     now = time.time()
 
     rig.store.clock = lambda: now - 100 * DAY  # two messages left 100 days ago
     rig.vault.objects = objects
     in_bucket = rig.leave(reference("urgent-02"), caller="+12025550147")
     assert rig.run(in_bucket) == "transcribed"
-    rig.vault.objects = recording_store.from_config({**bucket.settings(), "RECORDINGS_BUCKET": "gone"})
+    rig.vault.objects = object_store.from_config({**bucket.settings(), "RECORDINGS_BUCKET": "gone"})
     on_disk = rig.leave(reference("appt-05"), caller="+12025550148")  # its upload failed: kept only in the data folder
     assert rig.run(on_disk) == "transcribed"
     rig.store.clock = lambda: now - 10 * DAY  # and one left 10 days ago
@@ -55,7 +55,7 @@ def test_messages_older_than_keep_days_are_deleted_from_disk_bucket_and_redis_an
         cb = rig.callbacks.get(vm.callback_id)
         assert cb is not None and cb.reason_transcript == "" and cb.urgent_reason == ""  # the request itself stays
     kept = rig.store.get(recent)
-    assert bucket.keys() == [recording_store.key_of(kept.path)]  # only the recent message's audio is left
+    assert bucket.keys() == [object_store.key_of(kept.path)]  # only the recent message's audio is left
     assert rig.vault.files() == [] and rig.vault.get(kept.path, recent) == silence_wav()
 
     entries = [e for e in AuditLog(redis_conn).recent() if e.action == retention.DELETED]
@@ -84,7 +84,7 @@ def test_a_running_worker_enforces_the_clinics_keep_days(redis_server, redis_con
     clinic["voicemail"]["keep_days"] = 30  # the clinic keeps messages a month
     (config / "clinic.yaml").write_text(yaml.safe_dump(clinic, allow_unicode=True, sort_keys=False))
     data_dir = tmp_path / "var"
-    from ivr.sealing import Sealer
+    from ivr.protection.sealing import Sealer
 
     vault = RecordingVault(data_dir / "recordings", Sealer.from_settings(DATA_KEY, data_dir))
     store = VoicemailStore(redis_conn)
@@ -111,7 +111,7 @@ def test_a_running_worker_enforces_the_clinics_keep_days(redis_server, redis_con
 
 
 def test_a_keep_days_that_is_not_a_number_of_days_stops_the_clinic_file_with_its_line(tmp_path):
-    from ivr.clinic import ClinicConfigError, load_clinic
+    from ivr.clinic.settings import ClinicConfigError, load_clinic
 
     text = (ROOT / "config" / "clinic.yaml").read_text().replace("  keep_days: 90", "  keep_days: 0")
     (tmp_path / "clinic.yaml").write_text(text)

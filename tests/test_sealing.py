@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from ivr.sealing import DataKeyError, SealError, Sealer, new_key
-from ivr.vault import RecordingVault, VaultError
+from ivr.protection.sealing import DataKeyError, SealError, Sealer, new_key
+from ivr.recordings.vault import RecordingVault, VaultError
 
 SID = "RE" + "a" * 32
 AUDIO = b"RIFF\x24\x00\x00\x00WAVEfmt " + os.urandom(2000)

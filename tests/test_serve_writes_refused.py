@@ -22,7 +22,7 @@ import pytest
 import redis
 import requests
 
-from ivr.simulator import PhoneCall
+from ivr.telephony.simulator import PhoneCall
 from ivr.store.callbacks import CallbackQueue
 from ivr.store.voicemails import VoicemailStore
 

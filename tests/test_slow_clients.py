@@ -1,6 +1,6 @@
 """Slow clients cannot hold up Twilio's webhooks (issue 31, finding 7).
 
-The web processes run as `ivr serve` runs them (ivr.web_server: gunicorn's gevent worker), on a real
+The web processes run as `ivr serve` runs them (ivr.operations.web_server: gunicorn's gevent worker), on a real
 Redis, with no buffering proxy in front. Connections that send their headers or body a byte a
 second, or nothing at all, are held open while real signed calls go on, each webhook on a new
 connection as Twilio's come. The same harness as benches/slow_clients_bench.py, shorter.
@@ -14,7 +14,8 @@ import pytest
 
 from benches.slow_clients_bench import phase
 from benches.harness import Settings, running_server
-from ivr import request_limits, web_server
+from ivr.protection import request_limits
+from ivr.operations import web_server
 
 pytestmark = pytest.mark.slow
 

@@ -37,7 +37,7 @@ from ivr.speech.sphinx import SphinxTranscriber
 from ivr.speech.vosk_engine import VoskTranscriber
 from ivr.speech.wer import corpus_wer, normalise, wer
 from ivr.speech.whisper_engine import WhisperTranscriber
-from ivr.urgency import UrgentPhrases
+from ivr.speech.urgency import UrgentPhrases
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -171,7 +171,7 @@ def test_a_word_no_clinic_list_has_is_heard_and_a_clinics_own_urgent_phrase_flag
 
 
 def test_a_spanish_urgent_voicemail_is_heard_urgent(es):
-    from ivr.clinic import DEFAULT_URGENT_PHRASES
+    from ivr.clinic.settings import DEFAULT_URGENT_PHRASES
 
     transcript = es.transcribe(decode_audio(wav_bytes("es-urgent-02"), es.sample_rate))
     assert "no puedo respirar" in UrgentPhrases(DEFAULT_URGENT_PHRASES).find(transcript.text, "es"), transcript.text
@@ -343,7 +343,7 @@ def test_the_engine_of_a_language_is_a_setting(tmp_path):
 
 
 def test_an_unknown_engine_in_clinic_yaml_is_refused_with_its_line(tmp_path):
-    from ivr.clinic import ClinicConfigError, load_clinic
+    from ivr.clinic.settings import ClinicConfigError, load_clinic
 
     text = (Path(__file__).resolve().parent.parent / "config" / "clinic.yaml").read_text()
     bad = tmp_path / "clinic.yaml"

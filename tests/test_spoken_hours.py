@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ivr.hours import Holiday, Schedule, parse_spans
-from ivr.spoken_hours import hours_today, hours_week, next_open, prompt_values, say_time
+from ivr.clinic.hours import Holiday, Schedule, parse_spans
+from ivr.clinic.spoken_hours import hours_today, hours_week, next_open, prompt_values, say_time
 
 from .conftest import CLINIC_TZ, TOKEN, flask_transport
 
@@ -151,7 +151,7 @@ def test_prompt_values_work_out_the_hours_only_when_a_prompt_says_them():
 
 def _after_hours_says(app) -> str:
     """A signed call at the app's clock (after hours): the text of the <Say> of the after-hours prompt."""
-    from ivr.simulator import PhoneCall
+    from ivr.telephony.simulator import PhoneCall
 
     call = PhoneCall(flask_transport(app), "http://localhost", TOKEN)
     turn = call.start()

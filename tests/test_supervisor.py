@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 import time
 
-from ivr import supervisor as supervisor_module
-from ivr.supervisor import Backoff, Supervisor
+from ivr.operations import supervisor as supervisor_module
+from ivr.operations.supervisor import Backoff, Supervisor
 
 
 def test_backoff_doubles_to_a_cap_and_starts_over_after_a_healthy_run():

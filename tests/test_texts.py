@@ -20,10 +20,11 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from twilio.http.http_client import TwilioHttpClient
 
-from ivr import texts, twilio_rest
-from ivr.clinic import load_clinic
+from ivr import texts
+from ivr.telephony import twilio_rest
+from ivr.clinic.settings import load_clinic
 from ivr.followups.appointments import Appointment
-from ivr.sealing import Sealer
+from ivr.protection.sealing import Sealer
 from ivr.store.audit import AuditLog
 from ivr.store.callbacks import CallbackQueue, Outcome, RetryPolicy
 from ivr.store.followups import FollowupStore

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from ivr.sealing import Sealer
+from ivr.protection.sealing import Sealer
 from ivr.store.texts import TextStore
 from ivr.texts import wording
 

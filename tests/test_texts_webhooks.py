@@ -332,7 +332,7 @@ def test_a_caller_who_said_no_on_the_keypad_gets_no_text(phone, redis_conn, job_
 
 def test_no_text_is_queued_while_texts_are_off(make_app, redis_conn):
     from .conftest import flask_transport
-    from ivr.simulator import PhoneCall
+    from ivr.telephony.simulator import PhoneCall
 
     off = make_app(PUBLIC_URL=PUBLIC)
     call = PhoneCall(flask_transport(off), PUBLIC, TOKEN, caller=PATIENT, called="+12025550199")

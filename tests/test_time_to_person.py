@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from ivr.clinic import load_clinic
+from ivr.clinic.settings import load_clinic
 from ivr.flows import Environment, load_flow
 from ivr.flows.timing import CALLERS, speaking_seconds, time_to_person, words
-from ivr.prompts import PromptCatalog, load_prompts
-from ivr.runtime import environment
+from ivr.clinic.prompts import PromptCatalog, load_prompts
+from ivr.clinic.runtime import environment
 
 from .conftest import CLINIC_TZ, ROOT
 

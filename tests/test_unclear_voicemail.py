@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from rq import Queue
 
 from ivr import cli
-from ivr.clinic import load_clinic
+from ivr.clinic.settings import load_clinic
 from ivr.speech import decode_audio, transcriber_for, unclear
 from ivr.speech.types import Segment, Transcript
 from ivr.staff.passwords import hash_password

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.clinic import DEFAULT_URGENT_PHRASES, load_clinic
-from ivr.urgency import Match, Phrase, UrgentPhrases, closeness, reason
+from ivr.clinic.settings import DEFAULT_URGENT_PHRASES, load_clinic
+from ivr.speech.urgency import Match, Phrase, UrgentPhrases, closeness, reason
 
 from .processes import ROOT
 

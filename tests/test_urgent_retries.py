@@ -106,7 +106,7 @@ def test_a_routine_callback_not_reached_at_night_waits_for_calling_hours(app, cl
 def test_the_on_call_desk_must_be_one_of_the_desks(tmp_path):
     import pytest
 
-    from ivr.clinic import ClinicConfigError, load_clinic
+    from ivr.clinic.settings import ClinicConfigError, load_clinic
 
     from .conftest import ROOT
 

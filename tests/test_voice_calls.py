@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ivr.clinic import load_clinic
+from ivr.clinic.settings import load_clinic
 
 from .conftest import CLINIC_TZ, ROOT
 

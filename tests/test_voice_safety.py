@@ -15,8 +15,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from twilio.request_validator import RequestValidator
 
-from ivr.clinic import load_clinic
-from ivr.redis_server import EmbeddedRedis
+from ivr.clinic.settings import load_clinic
+from ivr.operations.redis_server import EmbeddedRedis
 
 from .conftest import ROOT, TOKEN
 
@@ -378,7 +378,7 @@ def test_logs_never_contain_the_callers_number(phone, caplog, make_app, tmp_path
 
 
 def test_numbers_in_exception_tracebacks_are_masked():
-    from ivr.logging_setup import MaskingFormatter
+    from ivr.protection.logging_setup import MaskingFormatter
 
     try:
         raise ValueError("'+13055550147' is not a valid phone number")

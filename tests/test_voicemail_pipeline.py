@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from rq import Queue
 
-from ivr.clinic import load_clinic
-from ivr.sealing import Sealer
+from ivr.clinic.settings import load_clinic
+from ivr.protection.sealing import Sealer
 from ivr.store.callbacks import CallbackQueue
 from ivr.store.voicemails import VoicemailStatus, VoicemailStore
-from ivr.vault import RecordingVault
+from ivr.recordings.vault import RecordingVault
 from ivr.workers import SPEECH_QUEUE
 from ivr.workers import voicemail as jobs
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import icalendar
 
-from ivr.hours import WEEKDAYS, Schedule, Span
+from ivr.clinic.hours import WEEKDAYS, Schedule, Span
 
 MAX_BYTES = 1024 * 1024
 MAX_PROBLEMS = 50  # listed on the page; the rest are counted

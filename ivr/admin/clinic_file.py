@@ -1,8 +1,9 @@
-"""Rewrite only the ``hours:`` and ``holidays:`` parts of config/clinic.yaml, keeping everything else.
+"""Edits to the clinic's own files, keeping everything else: the ``hours:`` and ``holidays:`` parts of
+config/clinic.yaml, and one prompt's text in prompts/<lang>/prompts.yaml (``write_prompt``).
 
 The rest of the file (its comments, the desks, the callbacks settings) stays
 byte for byte. The new text is checked with the same loader the runtime uses
-(``ivr.clinic.load_clinic``) before it replaces the file, atomically (write a
+(``ivr.clinic.settings.load_clinic``) before it replaces the file, atomically (write a
 temporary file beside it, then rename), so the runtime only ever reads a
 complete, valid file.
 """
@@ -15,8 +16,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from ivr.clinic import ClinicConfigError, ClinicSettings, load_clinic
-from ivr.hours import WEEKDAYS
+from ivr.clinic.settings import ClinicConfigError, ClinicSettings, load_clinic
+from ivr.clinic.hours import WEEKDAYS
+from ivr.clinic.prompts import PromptError
+from ivr.flows import yaml_lines
 
 
 def _quote(text: str) -> str:
@@ -148,3 +151,22 @@ def parse_date(value: str) -> dt.date:
 
 
 __all__ = ["ClinicConfigError", "atomic_write", "check_text", "holiday_dicts", "replace_blocks", "write", "write_numbers"]
+
+
+def write_prompt(folder: Path, lang: str, prompt_id: str, text: str) -> str | None:
+    """Set one prompt's text in prompts/<lang>/prompts.yaml. Returns the previous text. Raises PromptError."""
+    path = folder / lang / "prompts.yaml"
+    old_text = path.read_text(encoding="utf-8") if path.exists() else f"# Prompts ({lang}).\n"
+    old = yaml_lines.load(old_text) or {}
+    new_text = replace_blocks(old_text, {prompt_id: [f"{prompt_id}: {json.dumps(text, ensure_ascii=False)}"]})
+    try:
+        new = yaml_lines.load(new_text)
+    except yaml_lines.YamlSyntaxError as exc:
+        raise PromptError(f"the prompts file would not be valid: {exc}") from None
+    expected = {**{str(k): v for k, v in old.items()}, prompt_id: text}
+    if {str(k): v for k, v in new.items()} != expected:
+        raise PromptError("the prompts file could not be changed safely; edit it by hand")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, new_text)
+    previous = old.get(prompt_id)
+    return str(previous) if previous is not None else None

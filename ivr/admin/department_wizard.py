@@ -26,7 +26,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from ruamel.yaml.comments import CommentedMap
 
 from ivr import services
-from ivr.clinic import ClinicConfigError
+from ivr.clinic.settings import ClinicConfigError
 from ivr.flows.editing import EditError, FlowEdit
 from ivr.flows.model import KEYS
 from ivr.staff.audit import record

@@ -8,7 +8,7 @@ A desk's key (``pharmacy``) is what flows and callbacks refer to; it is made fro
 and never changes, so a rename changes only the name staff and the editor show. The desks live in
 config/clinic.yaml: it is edited with ruamel.yaml's round-trip mode (as flows are, ivr.flows.editing),
 so its comments, order and quoting stay as they were and only the desk's own line changes; the new text
-is checked by the runtime's loader (ivr.clinic.load_clinic) before it replaces the file, and every web
+is checked by the runtime's loader (ivr.clinic.settings.load_clinic) before it replaces the file, and every web
 process reads it again at once (the settings generation in Redis).
 """
 
@@ -27,10 +27,10 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from ivr import services
-from ivr.clinic import COSTLY, ClinicConfigError, ClinicSettings, load_clinic
+from ivr.clinic.settings import COSTLY, ClinicConfigError, ClinicSettings, load_clinic
 from ivr.flows import yaml_lines
 from ivr.flows.editing import _indents
-from ivr.hours import WEEKDAYS
+from ivr.clinic.hours import WEEKDAYS
 from ivr.staff.audit import record
 from ivr.staff.auth import current_user, role_required
 from ivr.store import audit as actions

@@ -9,7 +9,7 @@ from ivr.staff.audit import record
 from ivr.staff.auth import current_user, role_required
 from ivr.store import audit as actions
 from ivr.flows.validate import EVERY_CALL
-from ivr.prompts import spoken_problem
+from ivr.clinic.prompts import spoken_problem
 from ivr.voice.closed import DEFAULT_MESSAGES
 
 from . import bp

@@ -20,7 +20,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from ruamel.yaml.comments import CommentedSeq
 
 from ivr import services
-from ivr.clinic import ClinicConfigError, e164
+from ivr.clinic.settings import ClinicConfigError, e164
 from ivr.flows import yaml_lines
 from ivr.flows.editing import EditError, FlowEdit, check_id
 from ivr.staff.audit import record

@@ -11,10 +11,10 @@ import difflib
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 
 from ivr import services
-from ivr.clinic import ClinicConfigError
+from ivr.clinic.settings import ClinicConfigError
 from ivr.flows import Flow, FlowInvalid, FlowRuntimeError, load_flow
 from ivr.flows.validate import flow_prompt_uses
-from ivr.prompts import PromptCatalog, PromptError, load_prompts
+from ivr.clinic.prompts import PromptCatalog, PromptError, load_prompts
 from ivr.staff.audit import record
 from ivr.staff.auth import current_user, role_required
 from ivr.store import audit as actions
@@ -356,7 +356,6 @@ def publish_with_prompts(name: str, text: str, changes: dict[str, dict[str, str]
     file cannot be changed.
     """
     from . import clinic_file
-    from .prompt_pages import write_prompt
 
     svc = services.get()
     store, runtime = svc.flow_versions, svc.runtime
@@ -376,7 +375,7 @@ def publish_with_prompts(name: str, text: str, changes: dict[str, dict[str, str]
         record(actions.HOURS_EDIT, target="clinic:hours", detail=f"live with flow {name}")
     for lang, texts in sorted(changes.items()):
         for pid, new_text in sorted(texts.items()):
-            previous = write_prompt(folder, lang, pid, new_text)
+            previous = clinic_file.write_prompt(folder, lang, pid, new_text)
             record(actions.PROMPT_EDIT, target=f"prompt:{lang}:{pid}",
                    detail=f"live with flow {name}; was: {previous}" if previous is not None else f"live with flow {name}; new text")
     version = store.publish(name, text, who, note=note)

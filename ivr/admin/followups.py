@@ -28,7 +28,7 @@ import redis
 from flask import Blueprint, Response, abort, render_template
 
 from ivr import services
-from ivr.logging_setup import mask_numbers
+from ivr.protection.logging_setup import mask_numbers
 from ivr.staff.auth import current_user, role_required
 from ivr.staff.pages import staff_pages, writes_refused
 from ivr.store import audit as actions
@@ -214,7 +214,7 @@ ACCOUNT_REFUSED = "Twilio refused the request for the whole account: "  # ivr.wo
 
 def blocked_text(reason: str) -> str:
     """Why follow-ups wait, for the manager: the setting's name and Twilio's own words stay in the log."""
-    from ivr import readiness
+    from ivr.operations import readiness
     from ivr.staff.callstatus import twilio_reason
 
     if reason.startswith(ACCOUNT_REFUSED):

@@ -15,9 +15,9 @@ from pathlib import Path
 from flask import flash, redirect, render_template, request, url_for
 
 from ivr import services
-from ivr.clinic import ClinicConfigError, load_clinic
-from ivr.hours import WEEKDAYS, parse_spans
-from ivr.prompts import spoken_problem
+from ivr.clinic.settings import ClinicConfigError, load_clinic
+from ivr.clinic.hours import WEEKDAYS, parse_spans
+from ivr.clinic.prompts import spoken_problem
 from ivr.staff.audit import record
 from ivr.staff.auth import current_user, role_required
 from ivr.store import audit as actions

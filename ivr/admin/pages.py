@@ -38,11 +38,12 @@ def _emergency_banner() -> dict:
 
 @bp.app_context_processor
 def _outbound_banner() -> dict:
-    """What the install lacks (in words: ivr.readiness.missing), how many follow-ups wait for it, and what cannot
+    """What the install lacks (in words: ivr.operations.readiness.missing), how many follow-ups wait for it, and what cannot
     be kept now (Redis refusing writes, a full data disk), for the banner on admin pages."""
     from flask import current_app, request
 
-    from ivr import readiness, write_health
+    from ivr.operations import readiness
+    from ivr.operations import write_health
     from ivr.store.followups import FollowupStore
 
     if not request.path.startswith("/admin"):

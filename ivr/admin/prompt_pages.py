@@ -5,13 +5,12 @@ the prompt, or the one chosen), so callers hear it only when that flow is publis
 together with the flow's own changes; Try-it plays it at once. Publishing writes
 the live files the runtime reads (prompts/<lang>/prompts.yaml: only that prompt's
 entry, atomically, after checking the result parses to the same prompts plus the
-change; ``write_prompt``) and the previous text goes to the audit log.
+change; ``clinic_file.write_prompt``) and the previous text goes to the audit log.
 Recordings (prompts/<lang>/audio/<id>.wav|mp3) are used at once.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -19,18 +18,16 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 
 from ivr import services
 from ivr.flows import FlowInvalid, load_flow
-from ivr.flows.validate import flow_prompt_uses
-from ivr.flows import yaml_lines
-from ivr.flows.validate import PromptUse
-from ivr.prompts import (AUDIO_TYPES, FOLLOWUP_VALUES, PLACEHOLDERS, PromptCatalog, PromptError, load_prompts,
-                         prompt_uses, spoken_problem)
+from ivr.flows.validate import PromptUse, flow_prompt_uses
+from ivr.clinic.prompts import (AUDIO_TYPES, FOLLOWUP_VALUES, PLACEHOLDERS, PromptCatalog, load_prompts, prompt_uses,
+                                spoken_problem)
 from ivr.staff.audit import record
+from ivr.staff.auth import current_user, role_required
 from ivr.store import audit as actions
 
 from . import audio, bp
-from .clinic_file import atomic_write, replace_blocks
+from .clinic_file import atomic_write
 from .flow_pages import check, draft_catalog, draft_text
-from ivr.staff.auth import current_user, role_required
 
 PROMPT_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MAX_TEXT = 2000
@@ -218,25 +215,6 @@ def _prompt_page(prompt_id: str, flow: str, typed: dict[str, str] | None = None,
                            clinic=services.get().runtime.clinic, uses=uses, usable=usable(uses),
                            placeholders=PLACEHOLDERS, flow=flow, flows=_flows(), drafted=drafted,
                            pending=pending(prompt_id), errors=errors or {}), 422 if errors else 200
-
-
-def write_prompt(folder: Path, lang: str, prompt_id: str, text: str) -> str | None:
-    """Set one prompt's text in prompts/<lang>/prompts.yaml. Returns the previous text. Raises PromptError."""
-    path = folder / lang / "prompts.yaml"
-    old_text = path.read_text(encoding="utf-8") if path.exists() else f"# Prompts ({lang}).\n"
-    old = yaml_lines.load(old_text) or {}
-    new_text = replace_blocks(old_text, {prompt_id: [f"{prompt_id}: {json.dumps(text, ensure_ascii=False)}"]})
-    try:
-        new = yaml_lines.load(new_text)
-    except yaml_lines.YamlSyntaxError as exc:
-        raise PromptError(f"the prompts file would not be valid: {exc}") from None
-    expected = {**{str(k): v for k, v in old.items()}, prompt_id: text}
-    if {str(k): v for k, v in new.items()} != expected:
-        raise PromptError("the prompts file could not be changed safely; edit it by hand")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, new_text)
-    previous = old.get(prompt_id)
-    return str(previous) if previous is not None else None
 
 
 @bp.post("/prompts/<prompt_id>")

@@ -30,7 +30,7 @@ from ivr.staff.auth import current_user, role_required
 from ivr.staff.pages import staff_pages, writes_refused
 from ivr.store import audit as actions
 from ivr.store.call_records import CallbackLifecycle, CallRecord, CallRecords
-from ivr.web_server import let_others_run
+from ivr.operations.web_server import let_others_run
 
 bp = Blueprint("reports_admin", __name__, url_prefix="/admin/reports")
 bp.register_error_handler(redis.ResponseError, writes_refused)

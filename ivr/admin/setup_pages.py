@@ -4,7 +4,7 @@
 
 The admin banner says each thing in words ("Calls to patients are switched off until the server's public
 address is set — see Setup") and links here; this page adds, for whoever runs the server, the name of each
-missing setting and what it does (ivr.readiness.missing). The technical detail of each is also in the log
+missing setting and what it does (ivr.operations.readiness.missing). The technical detail of each is also in the log
 at start-up and on /healthz (``not_ready``).
 """
 
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from flask import current_app, render_template
 
-from ivr import readiness, services
+from ivr import services
+from ivr.operations import readiness
 from ivr.staff.audit import record
 from ivr.staff.auth import role_required
 from ivr.store import audit as actions

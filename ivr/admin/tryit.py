@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from ivr.flows import CallState, Dial, Event, Flow, Gather, Hangup, Prompt, Record, start, step
 from ivr.flows.actions import CancelCallback, Music, RequestCallback, SaveVoicemail
-from ivr.hours import OpenStatus, Schedule
-from ivr.prompts import PromptCatalog
-from ivr.runtime import Runtime
-from ivr.spoken_hours import spans_on
+from ivr.clinic.hours import OpenStatus, Schedule
+from ivr.clinic.prompts import PromptCatalog
+from ivr.clinic.runtime import Runtime
+from ivr.clinic.spoken_hours import spans_on
 from ivr.voice.twiml import Renderer
 
 CALLER = "+12025550123"  # the pretend caller's number (fictional, 555-01xx)

@@ -8,7 +8,7 @@
     operations   ivr serve, ivr worker, ivr data-key, ivr backup, ivr restore
     call         ivr call (a phone in the terminal)
 
-The supervisor `ivr serve` runs is ivr.supervisor; what the commands share is ivr.cli.common.
+The supervisor `ivr serve` runs is ivr.operations.supervisor; what the commands share is ivr.cli.common.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ivr.cli import call, flows, followups, operations, speech, users, voicemail
 @click.group()
 def main() -> None:
     """Clinic phone system."""
-    from ivr.private_files import restrict_umask
+    from ivr.protection.private_files import restrict_umask
 
     restrict_umask()  # recordings, keys, Redis files: this user's only, whatever the shell's umask
 

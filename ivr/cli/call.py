@@ -22,7 +22,7 @@ def call(url: str, caller: str, called: str, token: str | None) -> None:
     """A phone in the terminal: call the app as Twilio does and hear what a caller hears."""
     from click.core import ParameterSource
 
-    from ivr.simulator import CallError, PhoneCall, requests_transport
+    from ivr.telephony.simulator import CallError, PhoneCall, requests_transport
 
     if not token:
         data_dir = read_settings()["DATA_DIR"]
@@ -33,7 +33,7 @@ def call(url: str, caller: str, called: str, token: str | None) -> None:
     else:
         signed_with = "the token given with --token"
     phone = PhoneCall(requests_transport(), url, token, caller=caller, called=called)
-    # A server without a Twilio account takes a message left here from the data folder (ivr.simulator).
+    # A server without a Twilio account takes a message left here from the data folder (ivr.telephony.simulator).
     local_data = read_settings()["DATA_DIR"] if signed_with.startswith("the local token") else None
     interactive = sys.stdin.isatty()
     click.echo(f"Calling {url} from {caller}. {HELP}")
@@ -69,7 +69,7 @@ def call(url: str, caller: str, called: str, token: str | None) -> None:
 
 def _leave_message(phone, words: str, data_dir: str):
     """Speak the typed message (espeak-ng, in the call's language) and leave it as the recording."""
-    from ivr.simulator import CannotSpeak, new_sid, save_local_recording, speak
+    from ivr.telephony.simulator import CannotSpeak, new_sid, save_local_recording, speak
 
     lang = (phone.language or "en")[:2]
     try:

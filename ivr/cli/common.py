@@ -48,7 +48,7 @@ def operator() -> str:
 
 def clinic_or_exit():
     """The clinic's settings (config/clinic.yaml), or its error and exit 1."""
-    from ivr.clinic import ClinicConfigError, load_clinic
+    from ivr.clinic.settings import ClinicConfigError, load_clinic
 
     try:
         return load_clinic(Path(read_settings()["CONFIG_DIR"]) / "clinic.yaml")

@@ -21,11 +21,11 @@ def flows() -> None:
 @click.option("--prompts-dir", type=click.Path(file_okay=False, path_type=Path), help="Default: IVR_PROMPTS_DIR or ./prompts.")
 def flows_check(files: tuple[Path, ...], config_dir: Path | None, prompts_dir: Path | None) -> None:
     """Validate flows (all in config/flows, or FILES) against clinic settings and prompts."""
-    from ivr.clinic import ClinicConfigError, load_clinic
+    from ivr.clinic.settings import ClinicConfigError, load_clinic
     from ivr.flows import CheckReport, check_folder
     from ivr.flows.registry import report_file
-    from ivr.prompts import PromptError, load_prompts
-    from ivr.runtime import environment
+    from ivr.clinic.prompts import PromptError, load_prompts
+    from ivr.clinic.runtime import environment
 
     settings = read_settings()
     config_dir = config_dir or Path(settings["CONFIG_DIR"])

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from ivr import config as config_module
-from ivr import logging_setup
-from ivr import web_server
+from ivr.protection import logging_setup
+from ivr.operations import web_server
 from ivr.cli.common import connect_redis, operator, read_settings
 
 
@@ -37,10 +37,10 @@ def worker(burst: bool, scheduler: bool, speech: bool) -> None:
               help="Voicemail transcription processes (each holds the speech models: 465-680 MB).")
 def serve(host: str, port: int, web_workers: int, connections: int, rq_workers: int, speech_workers: int) -> None:
     """Run everything on this machine: Redis (embedded unless REDIS_URL or IVR_REDIS_SENTINELS is set), web, workers."""
-    from ivr.clinic import ClinicConfigError
-    from ivr.prompts import PromptError
-    from ivr.redis_server import EmbeddedRedis, RedisStartError
-    from ivr.runtime import check_all
+    from ivr.clinic.settings import ClinicConfigError
+    from ivr.clinic.prompts import PromptError
+    from ivr.operations.redis_server import EmbeddedRedis, RedisStartError
+    from ivr.clinic.runtime import check_all
 
     settings = read_settings()
     logging_setup.configure(settings["LOG_LEVEL"])
@@ -55,7 +55,7 @@ def serve(host: str, port: int, web_workers: int, connections: int, rq_workers: 
         click.echo("cannot start: no valid flow", err=True)
         sys.exit(1)
 
-    from ivr.private_files import make_private, private_folder
+    from ivr.protection.private_files import make_private, private_folder
 
     data_dir = private_folder(Path(settings["DATA_DIR"]).resolve())
     if make_private(data_dir):
@@ -82,7 +82,7 @@ def serve(host: str, port: int, web_workers: int, connections: int, rq_workers: 
         **{f"worker-{i + 1}": [sys.executable, "-m", "ivr.cli", "worker"] for i in range(rq_workers)},
         **{f"speech-{i + 1}": [sys.executable, "-m", "ivr.cli", "worker", "--speech"] for i in range(speech_workers)},
     }
-    from ivr.supervisor import Supervisor
+    from ivr.operations.supervisor import Supervisor
 
     supervisor = Supervisor(commands, env, embedded)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
@@ -103,7 +103,7 @@ def serve(host: str, port: int, web_workers: int, connections: int, rq_workers: 
 @click.command("data-key")
 def data_key() -> None:
     """Print a new key for IVR_DATA_KEY (encrypts recordings and transcripts at rest)."""
-    from ivr.sealing import new_key
+    from ivr.protection.sealing import new_key
 
     click.echo(new_key())
     click.echo(
@@ -128,8 +128,8 @@ def backup(dest: Path, include_key: bool) -> None:
     The data key (IVR_DATA_KEY, or DATA_DIR/data-key) is left out unless --include-key: the
     recordings in a backup open only with it, so keep it in a secret store, apart from backups.
     """
-    from ivr import backup as backups
-    from ivr import recording_store
+    from ivr.operations import backup as backups
+    from ivr.recordings import object_store
     from ivr.store import audit
 
     settings, data_dir, config_dir, prompts_dir = _backup_paths()
@@ -140,7 +140,7 @@ def backup(dest: Path, include_key: bool) -> None:
         done = backups.backup(conn, dest, redis_url=config_module.redis_url(settings), data_dir=data_dir,
                               config_dir=config_dir, prompts_dir=prompts_dir,
                               data_key=str(settings.get("DATA_KEY") or ""), include_key=include_key,
-                              objects=recording_store.from_config(settings))  # the recordings bucket, if any
+                              objects=object_store.from_config(settings))  # the recordings bucket, if any
     except (backups.BackupError, OSError, ValueError) as exc:
         click.echo(f"backup failed: {exc}", err=True)
         sys.exit(1)
@@ -166,8 +166,9 @@ def restore(src: Path, yes: bool, with_config: bool, force: bool) -> None:
     Stop the web processes and workers first. The backup's paths, files and signature (made with
     this install's data key) are checked, and what it holds is shown, before anything changes.
     """
-    from ivr import backup as backups
-    from ivr import backup_trust, recording_store
+    from ivr.operations import backup as backups
+    from ivr.operations import backup_trust
+    from ivr.recordings import object_store
     from ivr.store import audit
 
     settings, data_dir, config_dir, prompts_dir = _backup_paths()
@@ -199,7 +200,7 @@ def restore(src: Path, yes: bool, with_config: bool, force: bool) -> None:
         done = backups.restore(conn, plan, data_dir=data_dir, config_dir=config_dir, prompts_dir=prompts_dir,
                                with_config=with_config, data_key=data_key,
                                progress=lambda msg: click.echo(msg, err=True),
-                               objects=recording_store.from_config(settings))  # the recordings bucket, if any
+                               objects=object_store.from_config(settings))  # the recordings bucket, if any
     except (backups.BackupError, backup_trust.UntrustedBackup, OSError, ValueError) as exc:
         click.echo(f"restore failed: {exc}", err=True)
         sys.exit(1)

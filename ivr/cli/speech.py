@@ -17,7 +17,7 @@ def _models_dir(models_dir: Path | None) -> Path:
 
 def _speechread_settings() -> tuple[tuple[str, ...], dict[str, str]]:
     """The clinic's languages and its ``voicemail.engines`` setting (defaults when clinic.yaml is unreadable)."""
-    from ivr.clinic import ClinicConfigError, load_clinic
+    from ivr.clinic.settings import ClinicConfigError, load_clinic
 
     try:
         clinic = load_clinic(Path(read_settings()["CONFIG_DIR"]) / "clinic.yaml")
@@ -28,7 +28,7 @@ def _speechread_settings() -> tuple[tuple[str, ...], dict[str, str]]:
 
 def _urgent_phrases() -> dict[str, list[str]]:
     """The clinic's urgent phrases (the shipped ones when clinic.yaml is unreadable)."""
-    from ivr.clinic import DEFAULT_URGENT_PHRASES, ClinicConfigError, load_clinic
+    from ivr.clinic.settings import DEFAULT_URGENT_PHRASES, ClinicConfigError, load_clinic
 
     try:
         return load_clinic(Path(read_settings()["CONFIG_DIR"]) / "clinic.yaml").voicemail.urgent_phrases
@@ -52,7 +52,7 @@ def transcribe(files: tuple[Path, ...], language: str, engine: str, as_json: boo
     import json
 
     from ivr.speech import AudioUnreadable, ModelFileError, TranscriberUnavailable, decode_audio, transcriber_for, unclear
-    from ivr.urgency import UrgentPhrases, reason
+    from ivr.speech.urgency import UrgentPhrases, reason
 
     models_dir = _models_dir(models_dir)
     lang = language.lower().split("-")[0]

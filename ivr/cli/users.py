@@ -7,7 +7,7 @@ import sys
 import click
 
 from ivr.cli.common import connect_redis, operator
-from ivr.clinic import ROLES
+from ivr.clinic.settings import ROLES
 
 
 def _new_password(from_stdin: bool) -> str:
@@ -66,7 +66,7 @@ def users_add(name: str, role: str, phone: str, display_name: str, password_stdi
 @users.command("list")
 def users_list() -> None:
     """Every user: name, role, status, display name, phone (masked), created."""
-    from ivr.logging_setup import mask_number
+    from ivr.protection.logging_setup import mask_number
     from ivr.store.users import UserStore
 
     rows = UserStore(connect_redis()).list()

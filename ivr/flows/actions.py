@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Protocol
 
-from ivr.hours import Schedule
+from ivr.clinic.hours import Schedule
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Protocol, Sequence
 
 import phonenumbers
 
-from ivr.hours import OpenStatus
+from ivr.clinic.hours import OpenStatus
 
 from . import matching
 from .actions import (

@@ -270,7 +270,7 @@ def time_to_person(
     """Every caller of ``CALLERS`` in every language of the flow at every labelled time of ``times``
     (e.g. {"open": a Tuesday at 10, "closed": a Tuesday at 22}), on the clinic's ``schedule``.
 
-    ``prompts``: the prompt catalog (``ivr.prompts.load_prompts``); ``variables`` fill its
+    ``prompts``: the prompt catalog (``ivr.clinic.prompts.load_prompts``); ``variables`` fill its
     placeholders as calls do ({"clinic_name": ...}); ``wait_seconds``: the desks' estimated waits
     (0: free, so transfers ring; long: a transfer with ``on_long_wait`` offers a callback first);
     ``in_line``: the caller's callback already in line (``Context.in_line``; default none: a new caller).
@@ -294,9 +294,9 @@ def time_to_person(
 def prompt_text(prompts, variables: Mapping[str, str] | None = None, schedule=None,
                 now: dt.datetime | None = None) -> Callable[[Prompt], str]:
     """What a call at ``now`` says for a prompt: its text filled with ``variables``, the prompt's own
-    values and, where the clinic's spoken hours exist (``ivr.spoken_hours``), those at ``now``."""
+    values and, where the clinic's spoken hours exist (``ivr.clinic.spoken_hours``), those at ``now``."""
     try:
-        from ivr.spoken_hours import prompt_values
+        from ivr.clinic.spoken_hours import prompt_values
     except ImportError:  # pragma: no cover - a checkout without spoken hours
         prompt_values = None
 

@@ -72,7 +72,7 @@ class Environment:
 
 
 # Placeholders any prompt of a call can say: the renderer and Try-it fill them in
-# (ivr.spoken_hours.prompt_values), whatever node plays the prompt.
+# (ivr.clinic.spoken_hours.prompt_values), whatever node plays the prompt.
 EVERY_CALL = frozenset({"clinic_name", "hours_today", "next_open", "hours_week"})
 # What a node kind fills in for the prompt named by one of its fields is the kind's ``values``
 # (ivr.flows.nodes, beside its Prompt.with_values calls).

@@ -43,7 +43,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import phonenumbers
 from phonenumbers import timezone as number_zones
 
-from ivr.calling_hours import offset_name, zone_named
+from ivr.clinic.calling_hours import offset_name, zone_named
 
 REQUIRED = ("name", "phone", "appointment_time", "provider", "department", "language")
 OPTIONAL = ("timezone", "id", "status")

@@ -8,7 +8,7 @@ same number. Rules, in order:
 * nothing after the give-up deadline (the appointment plus
   ``give_up_after_days``);
 * only inside the calling window in the patient's local wall-clock time and
-  not on a clinic holiday (``ivr.calling_hours``, daylight-saving safe); a
+  not on a clinic holiday (``ivr.clinic.calling_hours``, daylight-saving safe); a
   patient who may be in several zones (``CallingHours.also``) only when that
   holds in every one of them, and never if they share no calling minute;
 * at most ``per_day`` calls on one local calendar day (in every zone the
@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import phonenumbers
 from phonenumbers import timezone as number_zones
 
-from ivr.calling_hours import FIXED, CallingHours, NoCallingTime, NoCommonTime, zone_named
+from ivr.clinic.calling_hours import FIXED, CallingHours, NoCallingTime, NoCommonTime, zone_named
 from ivr.followups.appointments import zones_of_number
 
 WEEK = dt.timedelta(days=7)

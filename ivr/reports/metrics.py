@@ -10,7 +10,7 @@
     ivr_report_time_to_callback_seconds{department}     histogram: callback requested -> done
 
 Service level in PromQL: ``served_within_target / queued`` over a window (``increase``). Labels are
-outcome codes' words and department names from the clinic's settings only (``ivr.metrics._label``).
+outcome codes' words and department names from the clinic's settings only (``ivr.operations.metrics._label``).
 """
 
 from __future__ import annotations

@@ -163,7 +163,7 @@ def _check_session() -> User | None:
     now = _now()
     try:
         found = sessions.store().touch(sid, now, idle, lifetime)
-    except redis.ResponseError as exc:  # Redis refuses writes (ivr.write_health): check the session, read only
+    except redis.ResponseError as exc:  # Redis refuses writes (ivr.operations.write_health): check the session, read only
         log.warning("staff session not renewed: %s", str(exc).split(" ", 1)[0])
         return _peek(sid)
     if found.state != "ok":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from ivr import readiness
+from ivr.operations import readiness
 from ivr.store.outbound import Attempt
 
 QUEUED_TOO_LONG = 60  # seconds a job may wait for a worker before the page says so

@@ -36,17 +36,19 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from ivr import readiness, services, texts, twilio_rest
+from ivr import services, texts
+from ivr.operations import readiness
+from ivr.telephony import twilio_rest
 from ivr.flows.nodes import wait_minutes
 from ivr.speech.numbers import readable
 from ivr.store import audit as actions
 from ivr.store.callbacks import Callback, HoldsTooMany, LeaseExpired, NotClaimed, Outcome, RetryPolicy, Status
 from ivr.store.drafts import DraftStore
-from ivr.sealing import TEXT_PREFIX, SealError
+from ivr.protection.sealing import TEXT_PREFIX, SealError
 from ivr.store.outbound import OutboundCalls
 from ivr.store.voicemails import Voicemail
-from ivr.urgency import UNCLEAR_REASON
-from ivr.vault import VaultError
+from ivr.speech.urgency import UNCLEAR_REASON
+from ivr.recordings.vault import VaultError
 from ivr.workers import HIGH_QUEUE
 from ivr.workers.callbacks import enqueue_call_patient, job_id, new_attempt_key
 from ivr.workers.texts import send_later

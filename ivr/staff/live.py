@@ -60,7 +60,7 @@ from flask_wtf.csrf import generate_csrf
 from ivr import services
 from ivr.store.events import RESYNC, SESSION_END, Hub, LiveEvents
 from ivr.store.users import User
-from ivr.web_server import let_others_run
+from ivr.operations.web_server import let_others_run
 
 from . import bp
 from .auth import SESSION_ID, peek

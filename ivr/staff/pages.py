@@ -108,10 +108,10 @@ def _forbidden(exc: Forbidden):
 
 @bp.errorhandler(redis.ResponseError)
 def writes_refused(exc: redis.ResponseError):
-    """Redis refuses writes (ivr.write_health): a page that must record who opened it, or a change, cannot be
+    """Redis refuses writes (ivr.operations.write_health): a page that must record who opened it, or a change, cannot be
     kept, so it is not shown; the staff member reads why in words instead of an error 500. Registered on the
     admin blueprints too. Any other Redis answer stays an error."""
-    from ivr import write_health
+    from ivr.operations import write_health
 
     reasons = list(write_health.from_app().values())
     if not reasons:

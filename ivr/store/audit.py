@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import redis
 
-from ivr.logging_setup import mask_numbers
+from ivr.protection.logging_setup import mask_numbers
 
 from . import keys
 

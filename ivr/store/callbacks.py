@@ -59,13 +59,13 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import redis
 
-from ivr.calling_hours import CallingHours
+from ivr.clinic.calling_hours import CallingHours
 
 from . import durable, keys, records
 from .events import LiveEvents
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ivr.clinic import ClinicSettings
+    from ivr.clinic.settings import ClinicSettings
 
 log = logging.getLogger(__name__)
 

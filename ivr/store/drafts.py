@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import redis
 
-from ivr.sealing import Sealer, SealError
+from ivr.protection.sealing import Sealer, SealError
 
 from . import keys
 

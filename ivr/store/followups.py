@@ -34,7 +34,7 @@ from typing import Callable, Iterable
 import redis
 
 from ivr.followups.appointments import Appointment
-from ivr.logging_setup import mask_number
+from ivr.protection.logging_setup import mask_number
 
 from . import keys
 
@@ -291,7 +291,7 @@ class FollowupStore:
 
     @staticmethod
     def _record_of(f: dict[str, str]) -> Record:
-        from ivr.calling_hours import zone_named
+        from ivr.clinic.calling_hours import zone_named
 
         zone = zone_named(f.get("tz") or "UTC")
         return Record(

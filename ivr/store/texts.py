@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import redis
 
-from ivr.sealing import Sealer
+from ivr.protection.sealing import Sealer
 
 from . import keys
 from .followups import patient_key

@@ -1,7 +1,7 @@
 """Staff accounts in Redis.
 
 One hash per user, ``ivr:staff:user:{name}``:
-    role           one of ivr.clinic.ROLES
+    role           one of ivr.clinic.settings.ROLES
     phone          the staff member's own phone (+E.164) or empty
     display_name   how the console greets them (empty: the username)
     password_hash  an argon2 hash (never the password)
@@ -23,7 +23,7 @@ from typing import Callable
 
 import redis
 
-from ivr.clinic import ROLES, e164
+from ivr.clinic.settings import ROLES, e164
 
 from . import keys
 from .sessions import SessionStore

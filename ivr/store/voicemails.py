@@ -3,8 +3,8 @@
 The record is written once when Twilio reports the recording (a replayed
 report finds it and changes nothing) and then moves through the pipeline in
 ivr.workers.voicemail. Its transcript, word timings and urgent reason are kept
-sealed (ivr.sealing): Redis's append-only file on disk never holds them in
-clear. The audio itself is in the vault (ivr.vault), encrypted too.
+sealed (ivr.protection.sealing): Redis's append-only file on disk never holds them in
+clear. The audio itself is in the vault (ivr.recordings.vault), encrypted too.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class Voicemail:
     detail: str = ""  # the reason behind a failure status, for staff and logs (no patient data)
     callback_id: str = ""
     attempts: int = 0  # pipeline runs started
-    path: str = ""  # the sealed file in the vault, or "bucket:<key>" once in object storage (ivr.recording_store)
+    path: str = ""  # the sealed file in the vault, or "bucket:<key>" once in object storage (ivr.recordings.object_store)
     sha256: str = ""
     size: int = 0
     twilio_deleted: bool = False
@@ -81,7 +81,7 @@ class Voicemail:
     confidence: float = 0.0
     engine: str = ""
     seconds: float = 0.0  # audio length as decoded
-    urgent: bool = False  # an urgent phrase was heard (ivr.urgency)
+    urgent: bool = False  # an urgent phrase was heard (ivr.speech.urgency)
     urgent_reason: str = ""  # sealed token
     # Speech in the audio that the engine could not make out, or not surely (ivr.speech.clarity): shown as
     # "unclear — listen to the recording", with the urgent ones, until someone has listened.

@@ -9,7 +9,7 @@ The rules are built in (``ivr.workers.texts`` applies them when the text is abou
   own choice on the keypad, else the numbering plan when it is certain (never a landline);
 * at most ``PER_DAY`` text a day (in every zone the patient may be in) and ``PER_WEEK`` in any 7 days for
   these purposes; answers to the patient's own texts (STOP, HELP, cancel) are not counted;
-* only within calling hours in the patient's zones (``ivr.calling_hours``, the zones the follow-ups use);
+* only within calling hours in the patient's zones (``ivr.clinic.calling_hours``, the zones the follow-ups use);
 * never to a number on the do-not-call list, which STOP (ALTO, BAJA, CANCELAR, "no more texts") joins.
 
 A text never blocks or delays a call: ``ivr.workers.texts.send_later`` only queues a job, only when texts are set up (a

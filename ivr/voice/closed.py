@@ -9,8 +9,8 @@ import datetime as dt
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.clinic import ClinicSettings
-from ivr.spoken_hours import prompt_values
+from ivr.clinic.settings import ClinicSettings
+from ivr.clinic.spoken_hours import prompt_values
 from ivr.store.emergency import Emergency
 
 DEFAULT_MESSAGES = {

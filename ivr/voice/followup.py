@@ -25,7 +25,7 @@ from flask import Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import services
-from ivr.clinic import ClinicSettings
+from ivr.clinic.settings import ClinicSettings
 from ivr.flows import CallState, Reply, start, step
 from ivr.flows.actions import NOTES, AskCallback, OptOut, RecordAnswer
 from ivr.store.followups import STATUS_RANK, FollowupStore, Outcome, Record

@@ -19,7 +19,7 @@ from flask import Response, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import services
-from ivr.clinic import ClinicSettings
+from ivr.clinic.settings import ClinicSettings
 from ivr.store.callbacks import Status
 from ivr.store.outbound import ATTEMPT_KEY, CALLBACK_ID, OutboundCalls
 from ivr.voice.security import twilio_signed

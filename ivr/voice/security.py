@@ -41,7 +41,7 @@ def twilio_signed(view):
     As early as Twilio's protocol allows: a missing or malformed header is
     refused before the body is read at all. A well-formed one covers the URL
     and the sorted POST parameters, so the form is parsed to check it, within
-    the webhook size limit that ``ivr.request_limits`` has already enforced.
+    the webhook size limit that ``ivr.protection.request_limits`` has already enforced.
     """
 
     @functools.wraps(view)
@@ -55,7 +55,7 @@ def twilio_signed(view):
             return _refuse("invalid")
         return view(*args, **kwargs)
 
-    wrapper.twilio_signed = True  # type: ignore[attr-defined]  (ivr.request_limits checks the header before reading)
+    wrapper.twilio_signed = True  # type: ignore[attr-defined]  (ivr.protection.request_limits checks the header before reading)
     return wrapper
 
 

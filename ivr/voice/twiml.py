@@ -14,12 +14,12 @@ from urllib.parse import quote
 from twilio.twiml.voice_response import Gather as TwiGather
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.clinic import ClinicSettings
+from ivr.clinic.settings import ClinicSettings
 from ivr.flows import Dial, Gather, Hangup, Prompt, Record, Reply
 from ivr.flows.actions import NOTES, Music
-from ivr.hours import Schedule
-from ivr.prompts import PromptCatalog, says_the_time
-from ivr.spoken_hours import prompt_values
+from ivr.clinic.hours import Schedule
+from ivr.clinic.prompts import PromptCatalog, says_the_time
+from ivr.clinic.spoken_hours import prompt_values
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class Renderer:
     """Turns replies into TwiML for one clinic's voices and prompts, as heard at ``now``.
 
     Prompts are filled with ``variables`` (the clinic's name, ...), the prompt's own values and the
-    spoken hours ({hours_today}, {next_open}: ivr.spoken_hours) at ``now`` (default: this instant).
+    spoken hours ({hours_today}, {next_open}: ivr.clinic.spoken_hours) at ``now`` (default: this instant).
     ``timed`` tells whether a prompt said the hours: then the TwiML holds only for this moment.
     """
 

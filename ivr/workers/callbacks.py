@@ -30,8 +30,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from ivr import twilio_rest
-from ivr.logging_setup import mask_numbers
+from ivr.telephony import twilio_rest
+from ivr.protection.logging_setup import mask_numbers
 from ivr.store.callbacks import CallbackQueue, Status
 from ivr.store.outbound import PENDING, OutboundCalls, Result, check_attempt
 from ivr.store.users import UserStore

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import redis
 
-from ivr.clinic import ClinicSettings, load_clinic
+from ivr.clinic.settings import ClinicSettings, load_clinic
 from ivr.config import environment_settings
-from ivr.sealing import Sealer
+from ivr.protection.sealing import Sealer
 from ivr.store import connect_from_config
 
 

@@ -15,7 +15,7 @@ import time
 
 import redis
 
-from ivr.clinic import ClinicSettings
+from ivr.clinic.settings import ClinicSettings
 from ivr.store.callbacks import CallbackQueue
 from ivr.store.sessions import SessionStore
 from ivr.store.users import UserStore

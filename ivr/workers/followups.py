@@ -44,13 +44,14 @@ from rq.job import Job
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
-from ivr import texts, twilio_rest
-from ivr.calling_hours import CallingHours, zone_named
-from ivr.clinic import ClinicSettings, FollowupSettings
+from ivr import texts
+from ivr.telephony import twilio_rest
+from ivr.clinic.calling_hours import CallingHours, zone_named
+from ivr.clinic.settings import ClinicSettings, FollowupSettings
 from ivr.followups import rules
 from ivr.followups.rules import patient_zones
 from ivr.followups.appointments import Appointment, Cancellation
-from ivr.logging_setup import mask_numbers
+from ivr.protection.logging_setup import mask_numbers
 from ivr.store.call_rate import CallRateLimiter
 from ivr.store import audit as actions
 from ivr.store import keys

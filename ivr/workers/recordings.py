@@ -26,7 +26,7 @@ import requests
 from rq import Queue
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
-from ivr import twilio_rest
+from ivr.telephony import twilio_rest
 from ivr.store.callbacks import CallbackQueue
 from ivr.store.voicemails import VoicemailStore
 from ivr.workers import SPEECH_QUEUE, context

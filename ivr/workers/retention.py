@@ -26,12 +26,12 @@ from pathlib import Path
 
 import redis
 
-from ivr import recording_store
-from ivr.recording_store import ObjectStoreError
+from ivr.recordings import object_store
+from ivr.recordings.object_store import ObjectStoreError
 from ivr.store.audit import AuditLog
 from ivr.store.turns import take_turn
 from ivr.store.voicemails import VoicemailStore
-from ivr.vault import RecordingVault, VaultError
+from ivr.recordings.vault import RecordingVault, VaultError
 from ivr.workers import context
 from ivr.workers import voicemail as voicemail_jobs
 
@@ -61,7 +61,7 @@ def enforce(conn: redis.Redis, vault: RecordingVault, keep_days: int, now: dt.da
         if vm is None:
             continue
         try:
-            if not recording_store.key_of(vm.path) and vm.path and not Path(vm.path).exists():
+            if not object_store.key_of(vm.path) and vm.path and not Path(vm.path).exists():
                 pass  # on another machine's disk: that data folder's run removes it as a leftover
             else:
                 vault.remove(vm.path)

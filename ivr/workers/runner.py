@@ -18,7 +18,7 @@ from rq import Queue, SimpleWorker, Worker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.scheduler import RQScheduler
 
-from ivr.redis_server import die_with_parent
+from ivr.operations.redis_server import die_with_parent
 from ivr.store.callbacks import CallbackQueue
 from ivr.store.turns import take_turn
 from ivr.store.voicemails import VoicemailStore
@@ -254,7 +254,7 @@ def run(burst: bool = False, with_scheduler: bool = True, queues: tuple[str, ...
     """Work the clinic's queues (highest first), or with ``speech`` the voicemail queue. Returns whether any job ran."""
     ctx = context.get()  # Redis, clinic settings and the data key
     if not speech:
-        from ivr import readiness
+        from ivr.operations import readiness
 
         readiness.warn_worker(ctx.clinic.followups.enabled)
     if speech:

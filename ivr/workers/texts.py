@@ -26,8 +26,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from ivr import texts as texts_module
-from ivr import twilio_rest
-from ivr.calling_hours import CallingHours, NoCallingTime, zone_named
+from ivr.telephony import twilio_rest
+from ivr.clinic.calling_hours import CallingHours, NoCallingTime, zone_named
 from ivr.followups import rules
 from ivr.followups.appointments import zones_of_number
 from ivr.followups.rules import patient_zones
@@ -103,7 +103,7 @@ class Target:
     lang: str
     callback_id: str  # "" for a follow-up
     timezone: str  # the patient's zone: the appointment's; for a callback the number's area's, else the clinic's
-    hours: Any  # the window (ivr.hours.Span) of the part that calls them
+    hours: Any  # the window (ivr.clinic.hours.Span) of the part that calls them
     when: dt.datetime | None = None  # when the clinic will call (for the wording)
     why_not: str = ""  # the text is no longer wanted (the callback closed, the visit reached...)
 

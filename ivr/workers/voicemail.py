@@ -7,15 +7,15 @@ enqueues ``process_recording``. The job:
 
 1. fetches the audio from Twilio with the account's credentials (Twilio may
    answer 404 for a few seconds after the callback: the job is retried with
-   backoff), seals it into the vault and reads it back (ivr.vault); with a
-   recordings bucket (ivr.recording_store) the sealed file is uploaded as it is
+   backoff), seals it into the vault and reads it back (ivr.recordings.vault); with a
+   recordings bucket (ivr.recordings.object_store) the sealed file is uploaded as it is
    and deleted here once the bucket has it; an upload that fails leaves the file,
    which every worker's sweep on this machine uploads again (``upload_pending``);
 2. decodes it with pydub and transcribes it offline (ivr.speech), once per
    recording, with the engine loaded once per speech worker process, in the
    caller's menu language, or when that is unknown the clinic language heard
    (which is then kept on the voicemail);
-3. marks it urgent when an urgent phrase is heard (ivr.urgency): the callback
+3. marks it urgent when an urgent phrase is heard (ivr.speech.urgency): the callback
    moves to the top of its queue and staff see what was heard and which phrase it
    was taken for; a message with speech the engine could not make out, or not
    surely (ivr.speech.clarity), is marked unclear and waits with the urgent ones
@@ -42,14 +42,15 @@ import requests
 from rq import Queue, Retry
 from rq.job import Job
 
-from ivr import recording_store, twilio_rest
-from ivr.clinic import ClinicSettings
+from ivr.recordings import object_store
+from ivr.telephony import twilio_rest
+from ivr.clinic.settings import ClinicSettings
 from ivr.config import environment_settings
-from ivr.sealing import Sealer
+from ivr.protection.sealing import Sealer
 from ivr.store.callbacks import CallbackQueue, UnknownCallback
 from ivr.store.voicemails import FINAL, Voicemail, VoicemailStatus, VoicemailStore
-from ivr.urgency import UNCLEAR_REASON, UrgentPhrases, reason
-from ivr.vault import RecordingVault, VaultError
+from ivr.speech.urgency import UNCLEAR_REASON, UrgentPhrases, reason
+from ivr.recordings.vault import RecordingVault, VaultError
 from ivr.workers import context
 
 if TYPE_CHECKING:
@@ -211,7 +212,7 @@ def fetch_audio(settings: Mapping[str, Any], recording_sid: str) -> bytes:
 
 def _local_copy(settings: Mapping[str, Any], recording_sid: str) -> Path | None:
     """The terminal phone's recording ``recording_sid`` in the data folder, if there is one."""
-    from ivr.simulator import local_recording
+    from ivr.telephony.simulator import local_recording
 
     return local_recording(str(settings.get("DATA_DIR") or "var"), recording_sid)
 
@@ -259,7 +260,7 @@ def process_recording(recording_sid: str) -> str:
 def vault() -> RecordingVault:
     """This worker's vault: the data folder's recordings, and the recordings bucket when one is configured."""
     ctx = context.get()
-    return RecordingVault(Path(ctx.data_dir) / "recordings", ctx.sealer, recording_store.from_config(environment_settings()))
+    return RecordingVault(Path(ctx.data_dir) / "recordings", ctx.sealer, object_store.from_config(environment_settings()))
 
 
 def upload(vault: RecordingVault, store: VoicemailStore, recording_sid: str) -> str:
@@ -270,7 +271,7 @@ def upload(vault: RecordingVault, store: VoicemailStore, recording_sid: str) -> 
         return ""
     try:
         vm = store.get(recording_sid)
-        if vm is None or not vm.path or recording_store.key_of(vm.path) or not Path(vm.path).is_file():
+        if vm is None or not vm.path or object_store.key_of(vm.path) or not Path(vm.path).is_file():
             return ""
         path = vault.upload(vm.path, recording_sid)
         store.update(recording_sid, path=path)
@@ -295,14 +296,14 @@ def upload_pending(vault: RecordingVault, store: VoicemailStore, limit: int = UP
         vm = store.get(sid)
         if vm is None:
             continue  # deleted, or not in this Redis (a restore): retention removes the file in time
-        if recording_store.key_of(vm.path):
+        if object_store.key_of(vm.path):
             file.unlink(missing_ok=True)  # in the bucket: left by a worker stopped before it deleted the file
         elif vm.path and Path(vm.path).resolve() == file.resolve():
             try:
                 done += bool(upload(vault, store, sid))
             except VaultError as exc:
                 log.warning("voicemail %s: still kept on this machine only: %s", sid, exc)
-                if isinstance(exc.__cause__, recording_store.ObjectStoreError):
+                if isinstance(exc.__cause__, object_store.ObjectStoreError):
                     break  # the store is out of reach: the next sweep tries again (a bad file: the next file)
     return done
 

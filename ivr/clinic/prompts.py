@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ivr.flows import yaml_lines
 from ivr.flows.validate import EVERY_CALL, PromptUse, braces, flow_prompt_uses, unfillable
-from ivr.spoken_hours import NAMES as TIMED
+from ivr.clinic.spoken_hours import NAMES as TIMED
 
 AUDIO_TYPES = (".mp3", ".wav")
 

@@ -16,17 +16,17 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from ivr.clinic import ClinicConfigError, ClinicSettings, load_clinic
-from ivr.hours import Schedule
+from ivr.clinic.settings import ClinicConfigError, ClinicSettings, load_clinic
+from ivr.clinic.hours import Schedule
 from ivr.flows import CheckReport, Context, Environment, Flow, FlowInvalid, FlowRegistry, check_folder, load_flow
-from ivr.prompts import FOLLOWUP_VALUES, PromptCatalog, PromptError, load_prompts
+from ivr.clinic.prompts import FOLLOWUP_VALUES, PromptCatalog, PromptError, load_prompts
 
 if TYPE_CHECKING:
     from ivr.store.flows import FlowStore
 
 log = logging.getLogger(__name__)
 
-RENDERED = 512  # TwiML answers kept per settings version (ivr.runtime.Runtime.render)
+RENDERED = 512  # TwiML answers kept per settings version (ivr.clinic.runtime.Runtime.render)
 
 
 def environment(clinic: ClinicSettings, prompts: PromptCatalog) -> Environment:

@@ -1,7 +1,7 @@
 """Patient data on disk is for this install's user only: folders 0700, files 0600, whatever the umask.
 
 What is encrypted and what is not (README "Data at rest"): recordings and transcripts are sealed
-with the data key (ivr.sealing); the Redis files (names, phone numbers, appointment times, the
+with the data key (ivr.protection.sealing); the Redis files (names, phone numbers, appointment times, the
 callback queue) are protected by these permissions alone, so the disk itself should be encrypted.
 """
 

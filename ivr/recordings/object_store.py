@@ -1,6 +1,6 @@
 """Voicemail recordings in S3-compatible object storage (AWS S3, Ceph RGW, SeaweedFS, Garage, MinIO), by boto3.
 
-Off by default: recordings stay in the data folder (ivr.vault), which is all one machine needs. With
+Off by default: recordings stay in the data folder (ivr.recordings.vault), which is all one machine needs. With
 ``IVR_RECORDINGS_BUCKET`` set, every sealed recording is uploaded to that bucket under ``voicemail/``
 with the same bytes as the file on disk (sealed with the data key before it leaves the machine: the
 store never sees audio), so a console served by any machine plays any message. The local sealed file

@@ -25,10 +25,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ivr.hours import Span
+from ivr.clinic.hours import Span
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ivr.clinic import ClinicSettings
+    from ivr.clinic.settings import ClinicSettings
 
 UTC = dt.timezone.utc
 ALL_DAYS: frozenset[int] = frozenset(range(7))  # 0 = Monday

@@ -16,7 +16,7 @@ What a backup holds (folder DEST, 0700; every file 0600)
                     one dumped (the manifest names it).
     recordings/     the sealed voicemail audio from DATA_DIR/recordings, as is
                     (still encrypted: a copy of it opens nothing without the key)
-    recordings/bucket/  with a recordings bucket (ivr.recording_store): its objects,
+    recordings/bucket/  with a recordings bucket (ivr.recordings.object_store): its objects,
                     by key, as sealed as they are there; a restore uploads them
                     to the configured bucket (and refuses, before changing
                     anything, when none is configured)
@@ -42,7 +42,7 @@ The data key is not in a backup unless ``--include-key``
 
 Signed manifest
     The manifest is signed (HMAC-SHA256, key derived from the data key with HKDF:
-    ``ivr.backup_trust``), so a backup edited after it was made (a DUMP record
+    ``ivr.operations.backup_trust``), so a backup edited after it was made (a DUMP record
     added, a file swapped, its checksum fixed) is told apart from the clinic's own.
 
 Restore
@@ -77,8 +77,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-from ivr import backup_trust as trust
-from ivr.recording_store import KEY, ObjectStore, ObjectStoreError
+from ivr.operations import backup_trust as trust
+from ivr.recordings.object_store import KEY, ObjectStore, ObjectStoreError
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -171,7 +171,7 @@ def redacted_url(url: str) -> str:
 
 def raw_keys(data_key: str, data_dir: Path) -> list[bytes]:
     """This install's data keys (the sealing one first), without making a key file."""
-    from ivr.sealing import _decode_key
+    from ivr.protection.sealing import _decode_key
 
     if data_key.strip():
         return [_decode_key(part) for part in data_key.split(",") if part.strip()]
@@ -185,7 +185,7 @@ def key_ids(data_key: str, data_dir: Path) -> list[str]:
 
 
 def _sealed_key_id(path: Path) -> str | None:
-    from ivr.sealing import MAGIC as SEALED
+    from ivr.protection.sealing import MAGIC as SEALED
 
     with open(path, "rb") as fh:
         head = fh.read(8)
@@ -483,7 +483,7 @@ def _version(text: str) -> tuple[int, ...]:
 
 def _backup_key(src: Path, manifest: dict) -> bytes | None:
     """The data key a backup holds (``--include-key``, listed in its manifest), as raw bytes (the first key)."""
-    from ivr.sealing import _decode_key
+    from ivr.protection.sealing import _decode_key
 
     if KEY_FILE in manifest["files"]:
         try:

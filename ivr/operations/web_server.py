@@ -13,7 +13,7 @@ What bounds a slow client:
 - its request line and headers must arrive within ``KEEPALIVE_SECONDS``
   (gunicorn reads them under a gevent timeout of the keep-alive setting, on
   every request of a connection), or the connection is closed;
-- its body is limited in size before it is read (``ivr.request_limits``) and
+- its body is limited in size before it is read (``ivr.protection.request_limits``) and
   holds only its own greenlet while it trickles in;
 - a process serves at most ``CONNECTIONS`` connections at once (gunicorn's
   ``--worker-connections``); live console streams take at most half of them

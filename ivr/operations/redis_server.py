@@ -19,7 +19,7 @@ from pathlib import Path
 
 import redis
 
-from ivr.private_files import make_private, private_folder, restrict_umask
+from ivr.protection.private_files import make_private, private_folder, restrict_umask
 
 
 class RedisStartError(RuntimeError):

@@ -53,7 +53,7 @@ class Supervisor:
         self.stopping = False
 
     def _start(self, name: str) -> None:
-        from ivr.redis_server import die_with_parent
+        from ivr.operations.redis_server import die_with_parent
 
         self.backoff[name].started = time.monotonic()
         self.backoff[name].due = 0.0
@@ -64,7 +64,7 @@ class Supervisor:
         server = self.redis_server
         if server is None or (server.process is not None and server.process.poll() is None):
             return
-        from ivr.redis_server import RedisStartError
+        from ivr.operations.redis_server import RedisStartError
 
         code = server.process.returncode if server.process is not None else "?"
         say(f"redis exited with {code}; restarting")

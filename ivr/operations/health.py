@@ -9,7 +9,9 @@ from __future__ import annotations
 import redis
 from flask import Blueprint, jsonify
 
-from ivr import recording_store, services, write_health
+from ivr import services
+from ivr.recordings import object_store
+from ivr.operations import write_health
 from ivr.workers import SPEECH_QUEUE
 from ivr.workers.presence import live_workers
 
@@ -52,7 +54,7 @@ def _waiting_upload(svc, grace_seconds: float = 300) -> int:
     """Recent voicemails whose audio is still only in a data folder this long after they came."""
     now = svc.now().timestamp()
     return sum(1 for vm in svc.voicemails.recent(200)
-               if vm.path and not recording_store.key_of(vm.path) and now - vm.received_at > grace_seconds)
+               if vm.path and not object_store.key_of(vm.path) and now - vm.received_at > grace_seconds)
 
 
 def _replication(conn: redis.Redis) -> dict:
@@ -71,7 +73,7 @@ def _outbound(svc) -> dict:
     """Whether calls can be placed with this process's settings, and follow-ups waiting for a fix."""
     from flask import current_app
 
-    from ivr import readiness
+    from ivr.operations import readiness
     from ivr.store.followups import FollowupStore
 
     problems = readiness.outbound_problems(current_app.config)
@@ -79,9 +81,9 @@ def _outbound(svc) -> dict:
 
 
 def _not_ready(svc) -> list[str]:
-    """Every setting a feature still lacks (ivr.readiness), read now."""
+    """Every setting a feature still lacks (ivr.operations.readiness), read now."""
     from flask import current_app
 
-    from ivr import readiness
+    from ivr.operations import readiness
 
     return readiness.problems(current_app.config, svc.runtime.clinic)

@@ -81,14 +81,14 @@ bp = Blueprint("metrics", __name__)
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0)
 FLUSH_SECONDS = 2.0
 RETRY_SECONDS = 30.0  # after a failed flush (Redis down): counts wait in memory
-EXTENSION = "ivr.metrics"
+EXTENSION = "ivr.operations.metrics"
 WEBHOOKS_KEY = "ivr:metrics:webhooks"
 FOLLOWUP_CACHE_KEY = "ivr:metrics:cache:followups"
 FOLLOWUP_CACHE_SECONDS = 60
 FOLLOWUP_WINDOW = 50_000  # newest appointments (by appointment time) counted by status
 FOLLOWUP_BATCH = 1000
 VOICEMAIL_WINDOW = 1000  # newest voicemails looked at for "awaiting transcription"
-_START = "ivr.metrics.start"
+_START = "ivr.operations.metrics.start"
 _LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,47}$")
 _DIGITS = re.compile(r"\d{5,}")
 
@@ -256,10 +256,10 @@ class _Collector:
 
     @staticmethod
     def _writes_refused():
-        """1 per kind of store (``redis``, ``disk``) that cannot take writes now (ivr.write_health)."""
+        """1 per kind of store (``redis``, ``disk``) that cannot take writes now (ivr.operations.write_health)."""
         from prometheus_client.core import GaugeMetricFamily
 
-        from ivr import write_health
+        from ivr.operations import write_health
 
         found = write_health.from_app()
         family = GaugeMetricFamily("ivr_writes_refused", "1 while Redis refuses writes or the data disk is full",

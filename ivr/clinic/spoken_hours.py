@@ -2,7 +2,7 @@
 
 A prompt says ``{hours_today}``, ``{next_open}`` or ``{hours_week}``; the words are
 worked out at the time of the call, in the clinic's zone, from the weekly hours
-and holidays (``ivr.hours.Schedule``), so changing the hours page changes what
+and holidays (``ivr.clinic.hours.Schedule``), so changing the hours page changes what
 callers hear. No Flask, no I/O.
 
     hours_today   "Today we are open from 8 AM to 5 PM." / "Today, Christmas Day, we are closed."
@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Callable, Mapping
 
-from ivr.hours import Schedule, Span
+from ivr.clinic.hours import Schedule, Span
 
 NAMES = ("hours_today", "next_open", "hours_week")  # placeholders whose words depend on the time of the call
 LOOKAHEAD_DAYS = 400  # how far next_open looks for an opening (a long closure still finds it)

@@ -12,8 +12,8 @@ import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ivr.flows import yaml_lines
-from ivr.hours import WEEKDAYS, Holiday, Schedule, Span, parse_spans
-from ivr.urgency import Phrase
+from ivr.clinic.hours import WEEKDAYS, Holiday, Schedule, Span, parse_spans
+from ivr.speech.urgency import Phrase
 
 
 class ClinicConfigError(ValueError):

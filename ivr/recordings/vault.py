@@ -1,4 +1,4 @@
-"""Voicemail audio on the clinic's own disk, encrypted at rest (ivr.sealing).
+"""Voicemail audio on the clinic's own disk, encrypted at rest (ivr.protection.sealing).
 
 One file per recording: ``DATA_DIR/recordings/<yyyy-mm>/<RecordingSid>.sealed``.
 A file is written to a temporary name, flushed to disk and renamed, so a crash
@@ -6,7 +6,7 @@ leaves either the whole file or none; ``put`` reads it back and checks it opens
 to the same bytes before it reports success (the pipeline deletes Twilio's copy
 only after that).
 
-With an object store (ivr.recording_store), ``upload`` puts the sealed file's bytes, as they are, in the
+With an object store (ivr.recordings.object_store), ``upload`` puts the sealed file's bytes, as they are, in the
 bucket (key ``voicemail/<yyyy-mm>/<RecordingSid>.sealed``) and the voicemail's path becomes
 ``bucket:<key>``; ``get`` and ``remove`` take either kind of path.
 """
@@ -20,9 +20,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivr import recording_store
-from ivr.recording_store import ObjectStore, ObjectStoreError
-from ivr.sealing import Sealer
+from ivr.recordings import object_store
+from ivr.recordings.object_store import ObjectStore, ObjectStoreError
+from ivr.protection.sealing import Sealer
 
 _SID = re.compile(r"^RE[0-9a-fA-F]{32}$")
 
@@ -82,7 +82,7 @@ class RecordingVault:
 
     def get(self, path: str | Path, recording_sid: str) -> bytes:
         """The audio of a stored recording (decrypted), from the disk or the bucket. Raises VaultError."""
-        key = recording_store.key_of(str(path))
+        key = object_store.key_of(str(path))
         if not key and self.objects is not None and not Path(path).exists():
             key = self._key_for(Path(path))  # uploaded since this path was read (a backup taken meanwhile, say)
         try:
@@ -117,15 +117,15 @@ class RecordingVault:
             self._bucket().put(key, blob)
         except ObjectStoreError as exc:
             raise VaultError(str(exc)) from exc
-        return recording_store.SCHEME + key
+        return object_store.SCHEME + key
 
     @staticmethod
     def _key_for(path: Path) -> str:
-        return f"{recording_store.PREFIX}{path.parent.name}/{path.name}"  # <yyyy-mm>/<sid>.sealed, as on disk
+        return f"{object_store.PREFIX}{path.parent.name}/{path.name}"  # <yyyy-mm>/<sid>.sealed, as on disk
 
     def remove(self, path: str | Path) -> None:
         """Delete a stored recording, file or object (one already gone counts as deleted). Raises VaultError."""
-        key = recording_store.key_of(str(path))
+        key = object_store.key_of(str(path))
         try:
             if key:
                 self._bucket().delete(key)

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ivr import twilio_rest
+from ivr.telephony import twilio_rest
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ PUBLIC_URL_MISSING = (
 )
 
 # twilio-python logs every request's URL and headers at INFO; keep worker logs to what matters.
-_http_log = logging.getLogger("ivr.twilio_rest.http")
+_http_log = logging.getLogger("ivr.telephony.twilio_rest.http")
 _http_log.setLevel(logging.WARNING)
 
 

@@ -42,7 +42,7 @@ from typing import Any
 
 from flask import Flask, Request, Response, current_app, request
 
-from ivr import web_server
+from ivr.operations import web_server
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def enforce() -> Response | None:
 def read_in_time(limit: Limit) -> Response | None:
     """Under gevent, read a small body now and refuse it (408) unless it all arrives within
     ``BODY_SECONDS``: a client trickling its body holds its greenlet no longer than that. (The
-    request line and headers are bounded by gunicorn's keep-alive time; see ivr.web_server.)
+    request line and headers are bounded by gunicorn's keep-alive time; see ivr.operations.web_server.)
     Prompt recordings are streamed to their parser instead, bounded by their size."""
     if limit.body > ADMIN.body or not web_server.cooperative():
         return None

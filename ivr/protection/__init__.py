@@ -1,0 +1,1 @@
+"""Protecting patient data and the server: encryption at rest, private files, request limits, log masking."""
