@@ -1,7 +1,7 @@
 """Callback queue benchmark: enqueue and claim latency with 10,000 callbacks waiting.
 
 What runs
-    A real redis-server (ivr.redis_server.EmbeddedRedis: Unix socket, append-only
+    A real redis-server (ivr.operations.redis_server.EmbeddedRedis: Unix socket, append-only
     file with fsync every second, as in production) in a temporary folder, and
     ivr.store.callbacks.CallbackQueue over ``ivr.store.connect`` (the production
     client). The queues of the clinic's desks (config/clinic.yaml) are filled
@@ -53,8 +53,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ivr.clinic import ClinicSettings, load_clinic
-from ivr.redis_server import EmbeddedRedis
+from ivr.clinic.settings import ClinicSettings, load_clinic
+from ivr.operations.redis_server import EmbeddedRedis
 from ivr.store import connect
 from ivr.store.callbacks import CallbackQueue, Outcome, RetryPolicy
 

@@ -1,6 +1,6 @@
 """Simulated callers for the benchmarks: calls through the phone menu as Twilio makes them, timed.
 
-A ``Caller`` thread runs one call after another with ivr.simulator.PhoneCall (every request signed as
+A ``Caller`` thread runs one call after another with ivr.telephony.simulator.PhoneCall (every request signed as
 Twilio signs it), reacting to what it hears: language, a menu choice among those offered (keys or
 speech), no answer at the desk, "leave a message", a recording and its callbacks. Each request is timed
 by a ``Recorder``; ``measure`` runs ``settings.calls`` of them for the measured window and returns the
@@ -27,7 +27,7 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from benches.harness import CpuSnapshot, Server, Settings, cpu_snapshot
-from ivr.simulator import API_VERSION, CallError, PhoneCall, Transport, Turn
+from ivr.telephony.simulator import API_VERSION, CallError, PhoneCall, Transport, Turn
 from ivr.voice.safety import APOLOGY
 
 TARGET_CALLS = 100

@@ -1,7 +1,7 @@
 """Follow-up calls benchmark: import + schedule 10,000 appointments, dispatcher overhead, calls/s with 4 workers.
 
 What runs
-    A real redis-server (ivr.redis_server.EmbeddedRedis, append-only file as in
+    A real redis-server (ivr.operations.redis_server.EmbeddedRedis, append-only file as in
     production) in a temporary folder, and a small local HTTP server standing in
     for Twilio's REST API (it answers 201 with a CallSid and notes when each
     create-call request arrived). Nothing leaves 127.0.0.1.
@@ -174,7 +174,7 @@ def bench_dispatch(conn, clinic, n: int) -> float:
     from ivr.workers import followups as jobs
 
     fast = clinic.model_copy(update={"followups": clinic.followups.model_copy(update={"calls_per_second": 100.0})})
-    from ivr.sealing import Sealer, new_key
+    from ivr.protection.sealing import Sealer, new_key
 
     sealer = Sealer.from_settings(new_key(), "unused")  # follow-up jobs seal nothing; the context needs one
     context.get = lambda: context.JobContext(  # type: ignore[assignment]
@@ -276,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=1.0)
     args = parser.parse_args(argv)
 
-    from ivr.clinic import load_clinic
-    from ivr.redis_server import EmbeddedRedis
+    from ivr.clinic.settings import load_clinic
+    from ivr.operations.redis_server import EmbeddedRedis
     from ivr.store import connect
 
     clinic = load_clinic(ROOT / "config" / "clinic.yaml")

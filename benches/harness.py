@@ -26,8 +26,8 @@ from typing import Any
 
 import requests
 
-from ivr import web_server
-from ivr.redis_server import EmbeddedRedis, RedisStartError
+from ivr.operations import web_server
+from ivr.operations.redis_server import EmbeddedRedis, RedisStartError
 
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -108,7 +108,7 @@ ACCESS_LOG_FORMAT = "%({x-bench-kind}i)s|%({x-bench-window}i)s|%(s)s|%(D)s"
 
 
 def gunicorn_command(settings: Settings, port: int, access_log: Path) -> list[str]:
-    """gunicorn as `ivr serve` runs it (ivr.web_server), or with the threaded worker (--worker-class gthread)."""
+    """gunicorn as `ivr serve` runs it (ivr.operations.web_server), or with the threaded worker (--worker-class gthread)."""
     extra = ["--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT] if settings.server_timing else []
     if settings.worker_class == web_server.WORKER_CLASS:
         return web_server.gunicorn_command(f"127.0.0.1:{port}", settings.web_workers, graceful_seconds=5, extra=extra)

@@ -5,7 +5,7 @@ What runs
     x --threads, ``ivr:create_app()``, signature checks on), in a temporary folder on 127.0.0.1.
 
 What is measured, twice in one run
-    1. baseline: ``--calls`` real calls (ivr.simulator.PhoneCall: every webhook signed as Twilio
+    1. baseline: ``--calls`` real calls (ivr.telephony.simulator.PhoneCall: every webhook signed as Twilio
        signs it) one after another for ``--duration`` seconds, nothing else;
     2. attack: the same calls while ``--attackers`` connections at once each stream a ``--size`` MB
        body (bad X-Twilio-Signature) to /voice/incoming or /login, half with Content-Length, half
@@ -36,7 +36,7 @@ from pathlib import Path
 import requests
 
 from benches.harness import Settings, StartError, child_pids, running_server
-from ivr.simulator import PhoneCall
+from ivr.telephony.simulator import PhoneCall
 
 MB = 1024 * 1024
 GOOD_SHAPE = "A" * 27 + "="  # shaped like a signature, valid for nothing

@@ -1,7 +1,7 @@
 """Reports benchmark: a year of call records stored, the reports page's speed, memory per call, webhook cost.
 
 What runs
-    A real redis-server (ivr.redis_server.EmbeddedRedis, Unix socket) in a temporary folder and the real
+    A real redis-server (ivr.operations.redis_server.EmbeddedRedis, Unix socket) in a temporary folder and the real
     app (``create_app``) on it, driven in-process with Flask's test client (no gunicorn: the page's own
     work and its Redis reads are what is timed).
 
@@ -42,9 +42,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ivr import create_app
-from ivr.redis_server import EmbeddedRedis
-from ivr.sealing import new_key
-from ivr.simulator import PhoneCall
+from ivr.operations.redis_server import EmbeddedRedis
+from ivr.protection.sealing import new_key
+from ivr.telephony.simulator import PhoneCall
 from ivr.staff.passwords import hash_password
 from ivr.store import keys
 from ivr.store.call_records import CallRecord, CallRecords

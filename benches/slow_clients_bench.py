@@ -4,14 +4,14 @@ What runs
     A real redis-server (EmbeddedRedis) and gunicorn serving ``ivr:create_app()`` with signature
     checks on, in a temporary folder on 127.0.0.1, twice in one run:
       1. the threaded worker ``ivr serve`` used before (gthread, 4 processes x 2 threads);
-      2. the web processes as ``ivr serve`` runs them now (``ivr.web_server``: gevent, 4 processes).
+      2. the web processes as ``ivr serve`` runs them now (``ivr.operations.web_server``: gevent, 4 processes).
 
 What is measured, for each
     ``--slow`` connections (default 50) are opened and held for the whole phase, in three kinds
     taken in turn: headers sent one byte a second and never finished; complete headers with a
     Content-Length of 4000 and the body sent one byte a second; connected and silent. Each one
     that is closed by the server is opened again at once. Meanwhile real calls
-    (ivr.simulator.PhoneCall: every webhook signed as Twilio signs it, each on a new connection as
+    (ivr.telephony.simulator.PhoneCall: every webhook signed as Twilio signs it, each on a new connection as
     Twilio's come, so any process may take it) run one after another for
     ``--duration`` seconds. Printed: the signed webhooks answered, their median and max latency,
     how many took 1 s or more, the failures, and how often the server closed a slow connection.
@@ -38,8 +38,8 @@ from pathlib import Path
 import requests
 
 from benches.harness import Settings, StartError, running_server
-from ivr import web_server
-from ivr.simulator import PhoneCall
+from ivr.operations import web_server
+from ivr.telephony.simulator import PhoneCall
 
 SIGNATURE_SHAPED = b"A" * 27 + b"="
 KINDS = ("slow headers", "slow body", "silent")

@@ -26,7 +26,7 @@ every clinic-en voicemail joined into one recording of about 8 minutes, then abo
 Per engine and set: WER (all edits over all reference words, ivr.speech.wer.normalise in the set's
 language), RTF (process CPU time of transcribe(), decoding excluded, over the audio's seconds: one
 core; and the same in wall time), urgent messages flagged and false alarms (clinic sets: the default
-urgent phrases of ivr/clinic.py found in the transcript), words invented where nobody speaks
+urgent phrases of ivr/clinic/settings.py found in the transcript), words invented where nobody speaks
 (no-speech). Per engine: load time and peak resident memory (VmHWM). PASS/FAIL against the targets
 at the end.
 """
@@ -219,9 +219,9 @@ def run_child(job: dict, folder: Path, label: str) -> dict:
 
 def score(run: dict) -> dict:
     """WER, RTF, urgent and no-speech figures of one engine on one set."""
-    from ivr.clinic import DEFAULT_URGENT_PHRASES
+    from ivr.clinic.settings import DEFAULT_URGENT_PHRASES
     from ivr.speech.wer import edit_distance, normalise
-    from ivr.urgency import UrgentPhrases
+    from ivr.speech.urgency import UrgentPhrases
 
     lang, files = run["lang"], run["files"]
     audio_s = sum(f["seconds"] for f in files)

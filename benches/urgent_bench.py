@@ -7,7 +7,7 @@ The set (benches/make_urgent_set.py, messages in benches/urgent_texts.py): 44 Sp
 clinic voicemails, half urgent, spoken by several espeak-ng voices at varied speeds on a phone line
 (8 kHz mu-law, 300-3400 Hz, line noise), as Twilio records them. Each is transcribed by the engine the
 clinic's settings give its language (``transcriber_for``, as the speech worker does), then read by the
-urgent phrases of config/clinic.yaml (ivr.urgency) and the clarity check (ivr.speech.clarity).
+urgent phrases of config/clinic.yaml (ivr.speech.urgency) and the clarity check (ivr.speech.clarity).
 
 Prints per language the urgent recall (goal >= 95%) and the false alarms on routine messages (goal
 <= 5%), every miss and false alarm with its transcript, and what was heard as which phrase. Transcripts
@@ -51,7 +51,7 @@ def transcribe(folder: Path, rows: list[dict], models_dir: Path, clinic, specs: 
 def score(rows: list[dict], transcripts: dict[str, dict], clinic) -> bool:
     from ivr.speech.clarity import unclear
     from ivr.speech.types import Segment, Transcript
-    from ivr.urgency import UrgentPhrases
+    from ivr.speech.urgency import UrgentPhrases
 
     phrases = UrgentPhrases(clinic.voicemail.urgent_phrases)
     ok = True
@@ -104,7 +104,7 @@ def main() -> None:
                         help="another engine than the clinic's for a language, e.g. en=whisper:base")
     parser.add_argument("--lang", action="append", default=[], help="only this language (again for more)")
     args = parser.parse_args()
-    from ivr.clinic import load_clinic
+    from ivr.clinic.settings import load_clinic
 
     clinic = load_clinic(args.config)
     rows = make(args.set) if args.remake or not (args.set / "truth.tsv").is_file() else read(args.set)

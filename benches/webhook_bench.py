@@ -1,7 +1,7 @@
 """Webhook benchmark: many concurrent simulated calls through a production server.
 
 What runs
-    A real redis-server (ivr.redis_server.EmbeddedRedis: Unix socket,
+    A real redis-server (ivr.operations.redis_server.EmbeddedRedis: Unix socket,
     append-only file on with fsync every second, as in production) and gunicorn
     (gevent workers, as `ivr serve` runs them: 4 processes; ``--worker-class gthread`` for the
     threaded one, 4 x 2 threads) serving ``ivr:create_app()`` with Twilio
@@ -10,7 +10,7 @@ What runs
 
 What is measured
     ``--calls`` caller threads (default 100), each running one simulated call at
-    a time with ivr.simulator.PhoneCall over its own HTTP connection (a
+    a time with ivr.telephony.simulator.PhoneCall over its own HTTP connection (a
     requests.Session per call; ``--client http.client`` for a lighter one),
     every request signed as Twilio signs it:
 
@@ -92,7 +92,7 @@ from benches.harness import (
     server_log_summary,
     server_timings,
 )
-from ivr import web_server
+from ivr.operations import web_server
 
 TARGET_P99_MS = 50.0
 

@@ -37,7 +37,7 @@ from urllib.parse import urlencode
 from twilio.request_validator import RequestValidator
 
 from benches.harness import PROJECT_ROOT, Settings, free_port, running_server, stop_process_group
-from ivr import web_server
+from ivr.operations import web_server
 
 LUA = r"""
 local lines = {}
@@ -127,7 +127,7 @@ def commands_sent(action):
 
 @contextlib.contextmanager
 def minimal_server(settings: Settings, token: str, folder: Path):
-    """The do-nothing signed TwiML app under gunicorn run the same way as ours (ivr.web_server)."""
+    """The do-nothing signed TwiML app under gunicorn run the same way as ours (ivr.operations.web_server)."""
     import os
 
     import requests
