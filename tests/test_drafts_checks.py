@@ -70,3 +70,32 @@ def test_a_follow_up_flow_cannot_answer_the_clinics_numbers(make_app, config_cop
         from .conftest import TOKEN, flask_transport
         said = PhoneCall(flask_transport(app), "http://localhost", TOKEN, called=called).start().said
         assert said[0] == GREETING
+
+
+def test_a_hand_edited_clinic_file_cannot_make_the_follow_up_flow_answer_calls(make_app, config_copy, users):  # noqa: F811
+    import pytest
+
+    from ivr.clinic.settings import ClinicConfigError, load_clinic
+
+    config, prompts = config_copy
+    app = make_app(CONFIG_DIR=str(config), PROMPTS_DIR=str(prompts), RELOAD_INTERVAL=0)
+    path = config / "clinic.yaml"
+    good = path.read_text()
+    lines = good.splitlines()
+    for old, new in (("default_flow: main", "default_flow: followup"),
+                     ("flows_by_number: {}", 'flows_by_number: {"+12025550188": followup}')):
+        assert good.count(old) == 1
+        line = next(i for i, text in enumerate(lines, 1) if text == old)
+        path.write_text(good.replace(old, new))
+        with pytest.raises(ClinicConfigError) as refused:
+            load_clinic(path)
+        assert f"{path}:{line}: " in str(refused.value)
+        assert "'followup' is the follow-up flow (followups.flow): it is for the clinic's calls to patients after a " \
+               "visit and cannot answer calls coming in" in str(refused.value)
+        # The running line keeps its last good settings: a caller hears the clinic's greeting.
+        for called in ("+12025550199", "+12025550188"):
+            from ivr.telephony.simulator import PhoneCall
+
+            from .conftest import TOKEN, flask_transport
+            assert PhoneCall(flask_transport(app), "http://localhost", TOKEN, called=called).start().said[0] == GREETING
+        assert "follow-up flow" in app.extensions["ivr"].runtime.settings_error

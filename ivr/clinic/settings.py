@@ -328,6 +328,14 @@ class ClinicSettings(_Strict):
         for name, desk in self.followups.departments.items():
             if desk not in self.desks:
                 raise _At(f"{desk!r} is not one of the desks ({', '.join(self.desks)})", "followups", "departments", name)
+        # The follow-up flow greets a patient the clinic called, by name: a caller's call cannot fill that in.
+        outbound = (f"{self.followups.flow!r} is the follow-up flow (followups.flow): it is for the clinic's calls "
+                    "to patients after a visit and cannot answer calls coming in")
+        if self.default_flow == self.followups.flow:
+            raise _At(outbound, "default_flow")
+        for number, flow in self.flows_by_number.items():
+            if flow == self.followups.flow:
+                raise _At(outbound, "flows_by_number", number)
         return self
 
     # Derived views -------------------------------------------------------
