@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benches.urgent_bench                 # make the set if missing, transcribe, score
     .venv/bin/python -m benches.urgent_bench --rescore       # score again the transcripts of the last run
+    .venv/bin/python -m benches.urgent_bench --texts dev     # the development set (tune on this one)
 
 The set (benches/make_urgent_set.py, messages in benches/urgent_texts.py): 44 Spanish and 44 English
 clinic voicemails, half urgent, spoken by several espeak-ng voices at varied speeds on a phone line
@@ -24,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from benches.make_urgent_set import DEFAULT_OUT, make, read
+from benches.make_urgent_set import OUT, TEXTS, make, read
 
 ROOT = Path(__file__).resolve().parent.parent
 RECALL_GOAL = 0.95
@@ -95,7 +96,9 @@ def score(rows: list[dict], transcripts: dict[str, dict], clinic) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--set", type=Path, default=DEFAULT_OUT, help="folder of the set (made when missing)")
+    parser.add_argument("--texts", choices=sorted(TEXTS), default="held-out",
+                        help="held-out: benches/urgent_texts.py (the claim); dev: benches/urgent_dev_texts.py (tune on it)")
+    parser.add_argument("--set", type=Path, help="folder of the set (made when missing; default per --texts)")
     parser.add_argument("--remake", action="store_true", help="speak the set again")
     parser.add_argument("--rescore", action="store_true", help="score the kept transcripts again (no transcription)")
     parser.add_argument("--models-dir", type=Path, default=ROOT / "var" / "models")
@@ -107,7 +110,8 @@ def main() -> None:
     from ivr.clinic.settings import load_clinic
 
     clinic = load_clinic(args.config)
-    rows = make(args.set) if args.remake or not (args.set / "truth.tsv").is_file() else read(args.set)
+    args.set = args.set or OUT[args.texts]
+    rows = make(args.set, args.texts) if args.remake or not (args.set / "truth.tsv").is_file() else read(args.set)
     rows = [r for r in rows if not args.lang or r["lang"] in args.lang]
     specs = dict(e.split("=", 1) for e in args.engine)
     kept = args.set / "transcripts.json"
