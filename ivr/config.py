@@ -45,6 +45,7 @@ class Defaults:
     # Texts to patients (ivr.texts): on once a Messaging Service is named; its numbers send them.
     TWILIO_MESSAGING_SERVICE_SID = ""  # IVR_TWILIO_MESSAGING_SERVICE_SID (or TWILIO_MESSAGING_SERVICE_SID): MG...
     TEXTS_AFTER_UNREACHED_FOLLOWUP = False  # IVR_TEXTS_AFTER_UNREACHED_FOLLOWUP=1: a text when a follow-up call reached nobody
+    TEXTS_LOOKUP = True  # IVR_TEXTS_LOOKUP=0: no carrier lookup (Twilio bills each); the caller's keypad answer decides
     CALL_STATE_TTL = 6 * 3600
     RELOAD_INTERVAL = 2.0  # seconds between checks for edited config/prompt files
     LOG_LEVEL = "INFO"

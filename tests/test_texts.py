@@ -316,6 +316,26 @@ def test_the_keypad_choice_stands_when_the_lookup_is_not_available(redis_conn, j
     assert jobs.send_text(wording.CONFIRM_CALLBACK, texts.CALLBACK, cb.id) == "sent"
 
 
+def test_a_clinic_can_turn_the_carrier_lookup_off(redis_conn, job_context, twilio_env, prism, lookups, now, sent,
+                                                  monkeypatch):
+    """IVR_TEXTS_LOOKUP=0: Twilio's lookup (billed per number) is never asked; the keypad answer decides, and a
+    number nobody could tell gets no text, as when the lookup gives no answer."""
+    monkeypatch.setenv("IVR_TEXTS_LOOKUP", "0")
+    lookups.sync()
+    asked_before = lookups.log().count("/v2/PhoneNumbers/")
+    said_mobile = callback(redis_conn)
+    unsure = callback(redis_conn, phone="+12025550124", mobile=False)
+
+    assert jobs.send_text(wording.CONFIRM_CALLBACK, texts.CALLBACK, said_mobile.id) == "sent"
+    assert jobs.send_text(wording.CONFIRM_CALLBACK, texts.CALLBACK, unsure.id) == "not_mobile"
+
+    assert [r["url"] for r in sent] == [f"{prism.base_url}/2010-04-01/Accounts/{twilio_env}/Messages.json"]
+    lookups.sync()
+    assert lookups.log().count("/v2/PhoneNumbers/") == asked_before
+    assert messages(sent)[0]["To"] == PATIENT
+    assert TextStore(redis_conn).line_type(PATIENT) == ("mobile", "keypad")  # nothing learnt from a lookup
+
+
 def test_a_number_on_the_do_not_call_list_gets_no_texts(redis_conn, job_context, twilio_env, now, sent):
     cb = callback(redis_conn)
     FollowupStore(redis_conn).opt_out(PATIENT, source="followup_call")  # pressed 9 on a follow-up call

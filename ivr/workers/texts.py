@@ -59,12 +59,14 @@ class TransientTextError(RuntimeError):
 
 
 def settings() -> dict[str, str]:
-    """Twilio settings as workers read them, with the Messaging Service and an optional Lookup base URL."""
+    """Twilio settings as workers read them, with the Messaging Service, whether to ask the carrier lookup and
+    an optional Lookup base URL."""
     from ivr.config import environment_settings
 
     env = environment_settings()
     found = twilio_rest.settings_from_env()
     found["MESSAGING_SERVICE_SID"] = texts_module.messaging_service_sid(env)
+    found["LOOKUP"] = "1" if texts_module.carrier_lookup(env) else ""
     found["LOOKUPS_BASE_URL"] = os.environ.get("IVR_TWILIO_LOOKUPS_BASE_URL") or os.environ.get("TWILIO_LOOKUPS_BASE_URL", "")
     return found
 
@@ -270,11 +272,12 @@ def _not_sent(store: TextStore, ctx, target: Target, record_id: str, purpose: st
 def line_type(client: Client, found, store: TextStore, phone: str, country: str) -> str:
     """``mobile``, ``landline``, ... : the carrier lookup's answer (kept 30 days) when it gives one, else
     the caller's choice on the keypad, else the numbering plan when it is certain, else ``unknown``;
-    ``declined`` when the caller pressed "no texts" on the keypad, whatever the lookup would say."""
+    ``declined`` when the caller pressed "no texts" on the keypad, whatever the lookup would say. With the
+    lookup turned off (``found["LOOKUP"]`` empty) Twilio is not asked: as when it gives no answer."""
     kind, source = store.line_type(phone)
     if kind and (source != "keypad" or kind == "declined"):  # a caller who said no on the keypad is never texted
         return kind
-    looked_up = _lookup(client, found, phone)
+    looked_up = _lookup(client, found, phone) if found.get("LOOKUP") else ""
     if looked_up:
         store.set_line_type(phone, looked_up, "lookup")
         return looked_up
