@@ -27,7 +27,7 @@ import pytest
 import requests
 
 from ivr.operations import web_server
-from ivr.operations.redis_server import EmbeddedRedis, EmbeddedSentinel
+from ivr.operations.redis_server import EmbeddedRedis
 from ivr.protection.sealing import new_key
 from ivr.telephony.simulator import CallError, PhoneCall, requests_transport
 from ivr.store import connect
@@ -36,6 +36,7 @@ from ivr.store.voicemails import VoicemailStore
 from ivr.workers import DEFAULT_QUEUE
 
 from .processes import ROOT, env, free_port, wait_for
+from .sentinels import start_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -194,30 +195,21 @@ def healthy(port: int) -> bool:
 
 
 def test_losing_the_primary_loses_nothing_confirmed(tmp_path):
-    primary_port, replica_port = free_port(), free_port()
-    primary = EmbeddedRedis(tmp_path / "primary", appendonly=True, port=primary_port).start()
-    replica = EmbeddedRedis(tmp_path / "replica", appendonly=True, port=replica_port, replicaof=("127.0.0.1", primary_port)).start()
-    sentinels = [
-        EmbeddedSentinel(tmp_path / f"sentinel-{i}", free_port(), ("127.0.0.1", primary_port), down_after_ms=1000, failover_timeout_ms=3000).start()
-        for i in range(3)
-    ]
+    cluster = start_cluster(tmp_path)  # the Sentinels know each other and the replica before anything fails
+    primary, primary_port, [replica] = cluster.primary, cluster.primary_port, cluster.replicas
     processes: list[subprocess.Popen] = []
     config = tmp_path / "config"
     shutil.copytree(ROOT / "config", config)
     open_all_week(config)
     shared = env(
         TWILIO_AUTH_TOKEN=TOKEN,
-        IVR_REDIS_SENTINELS=",".join(f"127.0.0.1:{s.port}" for s in sentinels),
+        IVR_REDIS_SENTINELS=cluster.addresses,
         IVR_SECRET_KEY="shared-session-key-" + "x" * 40,  # one for every web process on every machine
         IVR_DATA_KEY=new_key(),
         IVR_CONFIG_DIR=str(config),
         IVR_LOG_LEVEL="WARNING",
     )
     try:
-        # Sentinels that know each other and the replica before anything fails.
-        for s in sentinels:
-            wait_for(lambda s=s: len(s.client(socket_timeout=1).sentinel_sentinels("mymaster")) == 2
-                     and len(s.client(socket_timeout=1).sentinel_slaves("mymaster")) == 1, timeout=15, what="sentinels to meet")
         ports = [free_port(), free_port()]
         for i, port in enumerate(ports):  # two "machines": each its own data folder
             machine = dict(shared, IVR_DATA_DIR=str(tmp_path / f"machine-{i}"))
@@ -236,8 +228,7 @@ def test_losing_the_primary_loses_nothing_confirmed(tmp_path):
 
         killed_at = time.monotonic()
         primary.kill()  # SIGKILL, as a lost machine
-        new_primary = wait_for(
-            lambda: (a := sentinels[0].primary_address()) and a[1] != primary_port and a, timeout=30, what="failover")
+        new_primary = cluster.promoted(timeout=30)
         failover_seconds = time.monotonic() - killed_at
         # The lost machine comes back (or is replaced) as a replica of the new primary.
         rejoined = EmbeddedRedis(tmp_path / "primary", appendonly=True, port=primary_port, replicaof=new_primary).start()
@@ -279,10 +270,7 @@ def test_losing_the_primary_loses_nothing_confirmed(tmp_path):
     finally:
         for proc in processes:
             stop(proc)
-        for s in sentinels:
-            s.stop()
-        replica.stop()
-        primary.stop()
+        cluster.stop()
 
 
 def test_a_write_no_replica_acknowledged_is_not_confirmed(tmp_path, monkeypatch):

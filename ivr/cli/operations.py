@@ -35,7 +35,10 @@ def worker(burst: bool, scheduler: bool, speech: bool) -> None:
 @click.option("--workers", "rq_workers", default=1, show_default=True, type=int, help="RQ worker processes.")
 @click.option("--speech-workers", default=1, show_default=True, type=click.IntRange(1, 16),
               help="Voicemail transcription processes (each holds the speech models: 465-680 MB).")
-def serve(host: str, port: int, web_workers: int, connections: int, rq_workers: int, speech_workers: int) -> None:
+@click.option("--no-speech", is_flag=True,
+              help="Run no speech worker here: another machine transcribes the voicemails.")
+def serve(host: str, port: int, web_workers: int, connections: int, rq_workers: int, speech_workers: int,
+          no_speech: bool) -> None:
     """Run everything on this machine: Redis (embedded unless REDIS_URL or IVR_REDIS_SENTINELS is set), web, workers."""
     from ivr.clinic.settings import ClinicConfigError
     from ivr.clinic.prompts import PromptError
@@ -80,7 +83,7 @@ def serve(host: str, port: int, web_workers: int, connections: int, rq_workers: 
     commands = {
         "web": web_server.gunicorn_command(f"{host}:{port}", web_workers, connections=connections),
         **{f"worker-{i + 1}": [sys.executable, "-m", "ivr.cli", "worker"] for i in range(rq_workers)},
-        **{f"speech-{i + 1}": [sys.executable, "-m", "ivr.cli", "worker", "--speech"] for i in range(speech_workers)},
+        **{f"speech-{i + 1}": [sys.executable, "-m", "ivr.cli", "worker", "--speech"] for i in range(0 if no_speech else speech_workers)},
     }
     from ivr.operations.supervisor import Supervisor
 
