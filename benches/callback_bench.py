@@ -56,7 +56,8 @@ from typing import Callable, Sequence
 from ivr.clinic.settings import ClinicSettings, load_clinic
 from ivr.operations.redis_server import EmbeddedRedis
 from ivr.store import connect
-from ivr.store.callbacks import CallbackQueue, Outcome, RetryPolicy
+from ivr.store.callback_types import Outcome, RetryPolicy
+from ivr.store.callbacks import CallbackQueue
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TARGET_P99_MS = 2.0

@@ -24,7 +24,8 @@ from twilio.request_validator import RequestValidator
 from ivr.telephony import twilio_rest
 from ivr.clinic.settings import load_clinic
 from ivr.protection.sealing import Sealer
-from ivr.store.callbacks import Callback, CallbackQueue
+from ivr.store.callback_types import Callback
+from ivr.store.callbacks import CallbackQueue
 from ivr.store.outbound import PENDING, OutboundCalls, Result
 from ivr.store.users import UserStore
 from ivr.voice import outbound as views

@@ -15,9 +15,8 @@ from ivr.clinic.settings import load_clinic
 from ivr.clinic.hours import Span
 from ivr.operations.redis_server import EmbeddedRedis
 from ivr.store import keys
-from ivr.store.callbacks import (
+from ivr.store.callback_types import (
     DEFAULT_HANDLING_SECONDS,
-    CallbackQueue,
     HoldsTooMany,
     LeaseExpired,
     NotClaimed,
@@ -27,6 +26,7 @@ from ivr.store.callbacks import (
     Status,
     UnknownCallback,
 )
+from ivr.store.callbacks import CallbackQueue
 
 from .conftest import ROOT
 

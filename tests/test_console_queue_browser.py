@@ -9,7 +9,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from ivr.staff.passwords import hash_password
 from ivr.store.audit import AuditLog
-from ivr.store.callbacks import CallbackQueue, Status
+from ivr.store.callback_types import Status
+from ivr.store.callbacks import CallbackQueue
 from ivr.store.users import UserStore
 from ivr.store.voicemails import Voicemail, VoicemailStatus, VoicemailStore
 

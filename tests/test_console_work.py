@@ -13,7 +13,8 @@ from ivr.followups.appointments import Appointment
 from ivr.staff import callstatus
 from ivr.staff.passwords import hash_password
 from ivr.store import keys
-from ivr.store.callbacks import CallbackQueue, Outcome, Status
+from ivr.store.callback_types import Outcome, Status
+from ivr.store.callbacks import CallbackQueue
 from ivr.store.drafts import DraftStore
 from ivr.store.followups import FollowupStore
 from ivr.store.outbound import Attempt, OutboundCalls, Result

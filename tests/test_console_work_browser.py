@@ -9,7 +9,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from ivr.staff.passwords import hash_password
-from ivr.store.callbacks import CallbackQueue, Outcome, RetryPolicy, Status
+from ivr.store.callback_types import Outcome, RetryPolicy, Status
+from ivr.store.callbacks import CallbackQueue
 from ivr.store.outbound import OutboundCalls
 from ivr.store.users import UserStore
 from ivr.store.voicemails import Voicemail, VoicemailStatus

@@ -140,7 +140,7 @@ def summary_of(page: Tables) -> dict[str, str]:
 
 def work_callbacks(app, clock) -> None:
     """Staff work two of the three callbacks the calls left (billing's and the nurse's voicemail), by the app's clock."""
-    from ivr.store.callbacks import Outcome
+    from ivr.store.callback_types import Outcome
 
     queue = app.extensions["ivr"].callbacks
     t = OPEN_TIME
@@ -332,7 +332,8 @@ def test_prometheus_has_the_same_figures_without_patient_data(make_app, clock):
 
 
 def test_callback_times_are_kept_past_the_callbacks_own_life_and_reported(app, redis_conn, clock):
-    from ivr.store.callbacks import CallbackQueue, Outcome
+    from ivr.store.callback_types import Outcome
+    from ivr.store.callbacks import CallbackQueue
 
     now = [OPEN_TIME.timestamp()]
     queue = CallbackQueue(redis_conn, clock=lambda: now[0], lease_seconds=lambda: 7200)

@@ -10,7 +10,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ivr.staff.passwords import hash_password
-from ivr.store.callbacks import DEFAULT_HANDLING_SECONDS, CallbackQueue, Outcome, RetryPolicy, Status
+from ivr.store.callback_types import DEFAULT_HANDLING_SECONDS, Outcome, RetryPolicy, Status
+from ivr.store.callbacks import CallbackQueue
 
 from .test_callback_calls import CLINIC, to_nurse_offer
 
@@ -145,7 +146,7 @@ def test_a_wrong_key_asks_again_then_the_menu_follows_with_the_callback_kept(pho
 def test_a_silent_returning_caller_reaches_a_person_within_45_s():
     """As tests/test_time_to_person.py times new callers: the shipped flow, every time of day, both languages."""
     from ivr.flows.timing import time_to_person
-    from ivr.store.callbacks import InLine
+    from ivr.store.callback_types import InLine
 
     from .test_time_to_person import PERSON_WITHIN, PROMPTS, TIMES, environment, load_flow, ROOT as R
 
@@ -263,7 +264,7 @@ def test_the_engine_asks_only_callers_in_line_and_cancels_through_an_effect():
 
     from ivr.flows import Event, start, step
     from ivr.flows.actions import CancelCallback, Context, Gather, RequestCallback
-    from ivr.store.callbacks import InLine
+    from ivr.store.callback_types import InLine
 
     _, load = _flow()
     flow = load()

@@ -26,7 +26,8 @@ from ivr.clinic.settings import load_clinic
 from ivr.followups.appointments import Appointment
 from ivr.protection.sealing import Sealer
 from ivr.store.audit import AuditLog
-from ivr.store.callbacks import CallbackQueue, Outcome, RetryPolicy
+from ivr.store.callback_types import Outcome, RetryPolicy
+from ivr.store.callbacks import CallbackQueue
 from ivr.store.followups import FollowupStore
 from ivr.store.texts import TextStore
 from ivr.texts import wording

@@ -14,7 +14,7 @@ from twilio.request_validator import RequestValidator
 
 from ivr.staff.passwords import hash_password
 from ivr.store.audit import AuditLog
-from ivr.store.callbacks import Status
+from ivr.store.callback_types import Status
 from ivr.store.followups import FollowupStore
 from ivr.store.texts import TextStore
 from ivr.texts import wording

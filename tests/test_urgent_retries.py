@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from ivr.store.callbacks import Outcome, RetryPolicy, Status
+from ivr.store.callback_types import Outcome, RetryPolicy, Status
 
 from .conftest import CLINIC_TZ
 from .test_console_work import csrf_token, login, queue, staff, statuses, take, text  # noqa: F401  (fixtures)

@@ -64,7 +64,8 @@ def test_a_running_worker_puts_lapsed_claims_back_in_line(redis_server, redis_co
     import subprocess
     import time
 
-    from ivr.store.callbacks import CallbackQueue, Status
+    from ivr.store.callback_types import Status
+    from ivr.store.callbacks import CallbackQueue
 
     from .processes import IVR, ROOT, env, wait_for
 

@@ -181,7 +181,7 @@ def _first_in_line(department: str, call_key: str) -> int:
 
 
 class InLine(Protocol):
-    """A caller's callback already in line (``ivr.store.callbacks.InLine`` is one)."""
+    """A caller's callback already in line (``ivr.store.callback_types.InLine`` is one)."""
 
     id: str
     department: str

@@ -329,7 +329,7 @@ class _Collector:
         }
         for dept in departments:
             waiting, urgent, claimed, scheduled, head, plain = (next(got) for _ in range(6))
-            from ivr.store.callbacks import URGENT_SHIFT
+            from ivr.store.callback_types import URGENT_SHIFT
 
             oldest = [score + URGENT_SHIFT for _, score in head if score < 0] + [score for _, score in plain]
             g["waiting"].add_metric([dept], int(waiting))

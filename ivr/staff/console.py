@@ -42,7 +42,7 @@ from ivr.telephony import twilio_rest
 from ivr.flows.nodes import wait_minutes
 from ivr.speech.numbers import readable
 from ivr.store import audit as actions
-from ivr.store.callbacks import Callback, HoldsTooMany, LeaseExpired, NotClaimed, Outcome, RetryPolicy, Status
+from ivr.store.callback_types import Callback, HoldsTooMany, LeaseExpired, NotClaimed, Outcome, RetryPolicy, Status
 from ivr.store.drafts import DraftStore
 from ivr.protection.sealing import TEXT_PREFIX, SealError
 from ivr.store.outbound import OutboundCalls

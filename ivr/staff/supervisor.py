@@ -22,7 +22,7 @@ from flask import render_template
 
 from ivr import services
 from ivr.store import keys
-from ivr.store.callbacks import Callback, Status
+from ivr.store.callback_types import Callback, Status
 
 from . import bp
 from .audit import record

@@ -20,7 +20,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import services
 from ivr.clinic.settings import ClinicSettings
-from ivr.store.callbacks import Status
+from ivr.store.callback_types import Status
 from ivr.store.outbound import ATTEMPT_KEY, CALLBACK_ID, OutboundCalls
 from ivr.voice.security import twilio_signed
 from ivr.voice.views import bp, twiml

@@ -32,7 +32,8 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from ivr.telephony import twilio_rest
 from ivr.protection.logging_setup import mask_numbers
-from ivr.store.callbacks import CallbackQueue, Status
+from ivr.store.callback_types import Status
+from ivr.store.callbacks import CallbackQueue
 from ivr.store.outbound import PENDING, OutboundCalls, Result, check_attempt
 from ivr.store.users import UserStore
 from ivr.workers import context

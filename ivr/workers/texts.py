@@ -32,7 +32,8 @@ from ivr.followups import rules
 from ivr.followups.appointments import zones_of_number
 from ivr.followups.rules import patient_zones
 from ivr.store.audit import AuditLog
-from ivr.store.callbacks import OPEN_STATUSES, CallbackQueue, Status
+from ivr.store.callback_types import OPEN_STATUSES, Status
+from ivr.store.callbacks import CallbackQueue
 from ivr.store.followups import FollowupStore
 from ivr.store.followups import Outcome as FollowupOutcome
 from ivr.store.texts import TextStore

@@ -47,7 +47,8 @@ from ivr.telephony import twilio_rest
 from ivr.clinic.settings import ClinicSettings
 from ivr.config import environment_settings
 from ivr.protection.sealing import Sealer
-from ivr.store.callbacks import CallbackQueue, UnknownCallback
+from ivr.store.callback_types import UnknownCallback
+from ivr.store.callbacks import CallbackQueue
 from ivr.store.voicemails import FINAL, Voicemail, VoicemailStatus, VoicemailStore
 from ivr.speech.urgency import UNCLEAR_REASON, UrgentPhrases, reason
 from ivr.recordings.vault import RecordingVault, VaultError
