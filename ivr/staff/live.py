@@ -5,18 +5,20 @@
 
 How it works. Every change to a callback (request, urgent flag, transcript,
 claim, release, outcome, requeue) is published through Redis pub/sub
-(``ivr.store.events``); each web process holds one subscription and hands the
-events to its open streams, so a change made by any process, on any machine,
-reaches every console. A stream sends ``changed`` ``{"v", "department", "kind", "id"}``
-only for the user's departments (the departments of their role, as the
-console shows them), then ``queues`` ``{"v", "html"}``: the console's queues as
+(``ivr.store.events``); each web process holds one subscription, and one
+fan-out (``ivr.staff.live_fanout``) takes its events for all the process's open
+streams, so a change made by any process, on any machine, reaches every
+console. A stream sends ``changed`` ``{"v", "department", "kind", "id"}`` only
+for the user's departments (the departments of their role, as the console
+shows them), then ``queues`` ``{"v", "html"}``: the console's queues as
 ``/console/live/queues`` renders them, from the same templates, with the same
-masking. So a change costs a console no request: the queues everyone who works
-the same departments sees are rendered and encoded once per change in each
-process and the same bytes go to each of its streams (``shared_message``; the
-forms' token is filled in by the page). The user's own callbacks come as
-``mine`` ``{"html"}``, read again only when a change is about one of them or is
-a claim. Changes that arrive together are sent as one ``queues``. The events' numbers are SSE
+masking. So a change costs a console no request, and costs a process the same
+whether 1 or 200 consoles are open: the fan-out pushes at most once every half
+second (changes in between go together), and for each push renders and
+encodes the queues of each set of departments once; every stream of that set
+writes the same bytes (the forms' token is filled in by the page). The user's
+own callbacks come as ``mine`` ``{"html"}``, read again only when a change is
+about one of them or is a claim of theirs. The events' numbers are SSE
 ids, so a browser that reconnects (Last-Event-ID) gets what it missed, or one
 "changed" of kind ``resync``, and the queues as they are now. The page also
 passes the number read before its own data (``?since=``), so nothing between
@@ -58,13 +60,14 @@ from flask import Blueprint, Response, current_app, g, render_template, request,
 from flask_wtf.csrf import generate_csrf
 
 from ivr import services
-from ivr.store.events import RESYNC, SESSION_END, Hub, LiveEvents
+from ivr.store.events import RESYNC, Hub, LiveEvents
 from ivr.store.users import User
 from ivr.operations.web_server import let_others_run
 
 from . import bp
 from .auth import SESSION_ID, peek
 from .console import _chart, queue_view
+from .live_fanout import Fanout, Push
 from .pages import _headers
 
 # Not under the staff blueprint: its before_request renews the session, and live requests must not.
@@ -80,10 +83,10 @@ REFUSED_RETRY_SECONDS = 60
 
 
 class _State:
-    """Per app (and process): the Redis subscription hub and the count of open streams."""
+    """Per app (and process): the fan-out of the Redis subscription to the streams, and the count of open streams."""
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, fanout: Fanout) -> None:
+        self.fanout = fanout
         self.lock = threading.Lock()
         self.streams = 0
 
@@ -95,11 +98,36 @@ def _state() -> _State:
         with _CREATE_LOCK:
             found = app.extensions.get(EXTENSION)
             if found is None:
-                found = app.extensions[EXTENSION] = _State(Hub(services.get().redis))
+                found = app.extensions[EXTENSION] = _State(_fanout(app))
     return found
 
 
 _CREATE_LOCK = threading.Lock()
+
+
+def _fanout(app) -> Fanout:
+    """The process's fan-out: it renders each view's queues once per push, in a request like the streams'
+    own (url_for, the templates' globals) without their cookie (nothing of any user's session in it)."""
+
+    def render(view: tuple[str, ...], version: int, environ: dict) -> bytes:
+        with app.request_context(environ):
+            return shared_message(view, version).encode()
+
+    def claimer(callback_id: str) -> str | None:
+        with app.app_context():
+            found = services.get().callbacks.get(callback_id)
+            return found.claimed_by if found else ""
+
+    def version() -> int:
+        with app.app_context():
+            return _events().version()
+
+    def changed(event: dict, version: int) -> bytes:
+        if event.get("kind") == RESYNC:
+            return _message("changed", {"v": version, "kind": RESYNC, "department": "*", "id": ""}, version).encode()
+        return _message("changed", event, event["v"]).encode()
+
+    return Fanout(Hub(services.get().redis), render, changed, claimer, version)
 
 
 def _events() -> LiveEvents:
@@ -181,12 +209,15 @@ def stream():
         if limit is not None and state.streams >= limit:
             return _refused(503, "Too many live consoles on this server process: fetch the queue instead.", REFUSED_RETRY_SECONDS)
         state.streams += 1
+    # Rendering after the view has returned needs a request like this one (url_for, the templates' globals);
+    # none of what the stream renders reads the session, so the cookie stays out (no signature checked again).
+    environ = {k: v for k, v in request.environ.items() if not k.startswith("werkzeug.") and k != "HTTP_COOKIE"}
     try:
         order = tuple(_departments(user))  # as the console lists them
         departments = set(order)
         life = _setting("LIVE_STREAM_SECONDS", STREAM_SECONDS)
         beat = _setting("LIVE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS)
-        listener = state.hub.listen()  # subscribed before the version is read: nothing falls in between
+        inbox = state.fanout.join(order, environ)  # in before the version is read: nothing falls in between
         last = _last_seen()
         events = _events()
         current, missed = events.since(last) if last is not None else (events.version(), [])
@@ -204,8 +235,6 @@ def stream():
 
     csrf = str(generate_csrf())
     mine: dict[str, str] = {}  # the ids of the user's own callbacks as last sent: {"ids": " id id "}
-    # Rendering after the view has returned needs a request like this one (url_for, the templates' globals).
-    environ = {k: v for k, v in request.environ.items() if not k.startswith("werkzeug.")}
 
     def own_callbacks() -> str:
         """The "mine" event: the user's own callbacks (read again only when a change may concern them)."""
@@ -214,42 +243,31 @@ def stream():
             mine["ids"] = " " + " ".join(cb.id for cb in held) + " "
             return _message("mine", {"html": render_template("staff/_console_mine.html", mine=held)})
 
-    shared = _shared()
-
-    def queues_message(version: int) -> str:
-        """The "queues" event, the same for everyone who works these departments: made once per change
-        (the other streams of this process take it as it is, without a request to render in)."""
-        made = shared.messages.get(order)
-        if made is not None and made[0][0] == version and time.monotonic() - made[0][1] < SHARED_SECONDS:
-            return made[1]
+    def queues_now(version: int) -> str:
+        """The "queues" event as the stream opens (later ones come made from the fan-out)."""
         with app.request_context(environ):
             return shared_message(order, version)
 
-    def about_mine(event: dict) -> bool:
-        return event.get("kind") in ("claim", RESYNC) or f" {event.get('id')} " in mine.get("ids", "")
-
-    def generate() -> Iterator[str]:  # runs after the view has returned: no request context
+    def generate() -> Iterator[str | bytes]:  # runs after the view has returned: no request context
         seen = current
         try:
             # The page's form token, new with each stream (a console stays open for hours; tokens last one).
             yield f"retry: {RETRY_MS}\n" + _message("hello", {"v": current, "csrf": csrf}, current)
             if missed is None:
-                yield _message("changed", {"v": current, "kind": RESYNC, "department": "*", "id": ""}, current)
-                yield own_callbacks() + queues_message(current)
+                yield (_message("changed", {"v": current, "kind": RESYNC, "department": "*", "id": ""}, current)
+                       + own_callbacks() + queues_now(current))
             elif missed:
                 relevant = [e for e in missed if e["department"] in departments or e["department"] == "*"]
-                for event in relevant:
-                    yield _message("changed", event, event["v"])
                 if relevant:
-                    yield own_callbacks() + queues_message(current)
+                    yield "".join(_message("changed", e, e["v"]) for e in relevant) + own_callbacks() + queues_now(current)
             start = time.monotonic()
             deadline, next_beat = start + life, start + beat
             while True:
                 now = time.monotonic()
                 if now >= deadline:
                     return  # the browser reconnects with Last-Event-ID
-                event = listener.get(min(deadline, next_beat) - now)
-                if event is None:
+                item = inbox.get(min(deadline, next_beat) - now)
+                if item is None:
                     if time.monotonic() >= next_beat:
                         if not still_in():
                             yield _message("ended", {"reason": "session"})
@@ -257,26 +275,19 @@ def stream():
                         yield f": keep-alive\nid: {seen}\n\n"  # an id with no data moves Last-Event-ID on
                         next_beat = time.monotonic() + beat
                     continue
-                changed, reread = False, False
-                while event is not None:  # this event and any that came with it: one render for them all
-                    if event.get("kind") == SESSION_END:
-                        if event.get("user") == user.name and not still_in():
-                            yield _message("ended", {"reason": "session"})
-                            return
-                    elif event.get("kind") == RESYNC:
-                        yield _message("changed", {"v": seen, "kind": RESYNC, "department": "*", "id": ""}, seen)
-                        changed = reread = True
-                    elif int(event.get("v", 0)) > seen:  # else: already sent from the replay
-                        seen = int(event["v"])
-                        if event.get("department") in departments or event.get("department") == "*":
-                            yield _message("changed", event, seen)
-                            changed, reread = True, reread or about_mine(event)
-                    event = listener.get(0)
-                if changed:
-                    yield (own_callbacks() if reread or not mine else "") + queues_message(seen)
-                    let_others_run()  # a webhook waiting in this process goes before the next stream's turn
+                if not isinstance(item, Push):  # a session ended somewhere: this one?
+                    if item.get("user") == user.name and not still_in():
+                        yield _message("ended", {"reason": "session"})
+                        return
+                    continue
+                if item.version <= seen and not item.resync:
+                    continue  # all of it sent already, from the replay
+                own = own_callbacks().encode() if not mine or item.may_concern(user.name, mine["ids"]) else b""
+                yield item.body(seen, own)  # the same bytes for every stream of this view, but for "mine"
+                seen = max(seen, item.version)
+                let_others_run()  # a webhook waiting in this process goes before the next stream's turn
         finally:
-            listener.close()
+            state.fanout.leave(inbox)
             with state.lock:
                 state.streams -= 1
 
