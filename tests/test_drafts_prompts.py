@@ -197,3 +197,65 @@ def test_a_new_flow_gets_its_number_in_its_draft_and_answers_it_once_published(m
     assert "with the draft's phone numbers" in page
     assert press_4("+12025550188") == "+12025550102"  # the new flow, published with its number
     assert press_4("+12025550199") != "+12025550102"  # the main number still hears main
+
+
+def test_rollback_brings_back_the_hours_and_numbers_published_with_the_version(make_app, config_copy, users, redis_conn):  # noqa: F811
+    from ivr.clinic.settings import load_clinic
+    from ivr.telephony.simulator import PhoneCall
+
+    from .conftest import TOKEN, flask_transport
+
+    config, prompts = config_copy
+    app = make_app(CONFIG_DIR=str(config), PROMPTS_DIR=str(prompts), RELOAD_INTERVAL=0)
+    admin = logged_in(app)
+    store = FlowStore(redis_conn)
+    first = store.history("main")[0].n
+    original = (config / "clinic.yaml").read_text()
+
+    def call(called: str, digit: str = "4") -> tuple[str, str]:
+        """(what the call hears first, the number pressing ``digit`` rings or "")."""
+        phone = PhoneCall(flask_transport(app), "http://localhost", TOKEN, called=called)
+        heard = " ".join(phone.start().said)
+        turn = phone.press(digit)
+        return heard, turn.dial_number if turn.waiting == "dial" else ""
+
+    # A second flow answers its own number; then main is published with new hours and that number.
+    admin.post("/admin/new-flow", data={"csrf_token": csrf(admin, "/admin/new-flow"), "name": "second", "start": "copy:main"})
+    admin.post("/admin/numbers", data={"csrf_token": csrf(admin, "/admin/numbers"), "default_flow": "main",
+                                       "number": "+12025550188", "flow": "second", "action": "draft", "draft_flow": "second"})
+    _publish(admin, redis_conn, name="second", text=FOUR_TO_BILLING.replace("name: main", "name: second", 1))
+    assert call("+12025550188")[1] == "+12025550102"  # second: 4 rings billing
+    live_then = load_clinic(config / "clinic.yaml")
+    week = {f"hours_{d}": "08:00-17:00" for d in ("monday", "wednesday", "thursday", "friday")}
+    admin.post("/admin/hours", data={"csrf_token": csrf(admin, "/admin/hours"), "holiday_count": "0", "hours_tuesday": "1pm-5pm",
+                                     "holiday_date_0": "2027-08-02", "holiday_name_0": "Staff day", "action": "draft",
+                                     "flow": "main", **week})
+    admin.post("/admin/numbers", data={"csrf_token": csrf(admin, "/admin/numbers"), "default_flow": "main",
+                                       "number": "+12025550188", "flow": "main", "action": "draft", "draft_flow": "main"})
+    assert "with the draft's hours and holidays, with the draft's phone numbers" in _publish(admin, redis_conn)
+    for called in ("+12025550199", "+12025550188"):  # Tuesday 10:00: closed by the new hours, main answers both
+        heard, rung = call(called)
+        assert "We are closed now." in heard and rung != "+12025550102"
+
+    token = csrf(admin, "/admin/flows/main")
+    page = html.unescape(admin.post(f"/admin/flows/main/rollback/{first}", data={"csrf_token": token},
+                                    follow_redirects=True).get_data(as_text=True))
+    assert f"version {first} is live again" in page and "with its hours and holidays, with its phone numbers" in page
+    assert "Tuesday: 13:00-17:00 → 08:00-17:00" in page and "Holiday removed: 2027-08-02 Staff day" in page
+    assert "Holiday added: 2026-11-26 Thanksgiving Day" in page
+    assert "Number +12025550188: main → second" in page
+    heard, rung = call("+12025550199", "1")
+    assert "We are closed now." not in heard and rung  # the old hours: open, and 1 rings a desk
+    assert call("+12025550188")[1] == "+12025550102"  # the number is second's again
+    restored = load_clinic(config / "clinic.yaml")
+    for part in ("hours", "holidays", "default_flow", "flows_by_number"):
+        assert getattr(restored, part) == getattr(live_then, part), part
+    comments = [line for line in original.splitlines() if line.lstrip().startswith("#")]
+    assert [line for line in (config / "clinic.yaml").read_text().splitlines() if line.lstrip().startswith("#")] == comments
+    now = (config / "clinic.yaml").read_text()
+    # A rollback with nothing to bring back changes neither hours nor numbers.
+    latest = store.history("main")[0].n
+    page = html.unescape(admin.post(f"/admin/flows/main/rollback/{latest}", data={"csrf_token": token},
+                                    follow_redirects=True).get_data(as_text=True))
+    assert "with its hours" not in page and "with its phone numbers" not in page and "Changed back" not in page
+    assert (config / "clinic.yaml").read_text() == now

@@ -21,6 +21,7 @@ from ivr.store import audit as actions
 from ivr.store.flows import Draft
 
 from . import bp, tryit
+from .flow_settings import settings_diff, settings_snapshot, settings_to_restore
 from .picture import flow_svg, node_link
 
 MAX_TEXT = 200_000  # characters, about 30 times the largest shipped flow; checked before anything parses the text
@@ -302,39 +303,6 @@ def save(name: str):
     return _back(name)
 
 
-def settings_snapshot() -> dict:
-    """The hours, holidays and number assignment live now, kept with a published version for its diff."""
-    clinic = services.get().runtime.clinic
-    return {
-        "hours": {day: list(spans) for day, spans in clinic.hours.items()},
-        "holidays": {h.date.isoformat(): h.name + (f" (open {', '.join(h.hours)})" if h.hours else "") for h in clinic.holidays},
-        "default_flow": clinic.default_flow,
-        "numbers": dict(clinic.flows_by_number),
-    }
-
-
-def settings_diff(before: dict | None, after: dict | None) -> list[str]:
-    """What changed in hours, holidays and numbers between two kept snapshots, in words."""
-    if not before or not after:
-        return []
-    out = []
-    for day, spans in after.get("hours", {}).items():
-        old = before.get("hours", {}).get(day)
-        if old is not None and old != spans:
-            out.append(f"{day.capitalize()}: {', '.join(old) or 'closed'} → {', '.join(spans) or 'closed'}")
-    old_h, new_h = before.get("holidays", {}), after.get("holidays", {})
-    out += [f"Holiday added: {d} {new_h[d]}" for d in sorted(set(new_h) - set(old_h))]
-    out += [f"Holiday removed: {d} {old_h[d]}" for d in sorted(set(old_h) - set(new_h))]
-    out += [f"Holiday {d}: {old_h[d]} → {new_h[d]}" for d in sorted(set(old_h) & set(new_h)) if old_h[d] != new_h[d]]
-    if before.get("default_flow") != after.get("default_flow"):
-        out.append(f"Default flow for the clinic's numbers: {before.get('default_flow')} → {after.get('default_flow')}")
-    old_n, new_n = before.get("numbers", {}), after.get("numbers", {})
-    for number in sorted(set(old_n) | set(new_n)):
-        if old_n.get(number) != new_n.get(number):
-            out.append(f"Number {number}: {old_n.get(number) or 'default flow'} → {new_n.get(number) or 'default flow'}")
-    return out
-
-
 def _listed(changes: dict[str, dict[str, str]]) -> str:
     return ", ".join(f"{pid} ({lang})" for lang, texts in sorted(changes.items()) for pid in sorted(texts))
 
@@ -383,11 +351,11 @@ def publish_with_prompts(name: str, text: str, changes: dict[str, dict[str, str]
         clinic_file.write_numbers(path, numbers["default_flow"], numbers["numbers"])
         record(actions.NUMBERS_EDIT, target="clinic.yaml", detail=f"live with flow {name}: default {numbers['default_flow']}; "
                f"{len(numbers['numbers'])} numbers with their own flow")
-    store.keep_prompts(name, version.n, load_prompts(folder).texts)
-    store.keep_settings(name, version.n, settings_snapshot())
     if changes or hours is not None or numbers is not None:
         store.settings_changed()
-        runtime.refresh(force=True)
+        runtime.refresh(force=True)  # before the snapshot: it is read from the runtime's settings
+    store.keep_prompts(name, version.n, load_prompts(folder).texts)
+    store.keep_settings(name, version.n, settings_snapshot())
     runtime.sync_flows()
     return version
 
@@ -503,13 +471,25 @@ def rollback(name: str, n: int):
         record(actions.FLOW_PUBLISH_REFUSED, target=f"flow:{name}", detail=f"rollback to version {n}: {issues[0]['message']}")
         flash(f"Version {n} no longer validates with today's settings and prompts: {issues[0]['message']}", "error")
         return redirect(url_for("admin.flow", name=name))
+    kept_settings = svc.flow_versions.kept_settings(name, n)
+    hours, numbers = settings_to_restore(name, kept_settings)
+    before = settings_snapshot()
     try:
-        version = publish_with_prompts(name, text, restore, current_user().name, f"rollback to version {n}")
+        version = publish_with_prompts(name, text, restore, current_user().name, f"rollback to version {n}", hours, numbers)
     except PromptError as exc:
         flash(f"Not rolled back: a prompt could not be restored: {exc}.", "error")
         return redirect(url_for("admin.flow", name=name))
+    except ClinicConfigError as exc:
+        flash(f"Not rolled back: the hours or numbers version {n} was published with no longer fit the clinic's settings "
+              f"({_short(str(exc))}); change them on the hours or numbers page, or roll back to another version.", "error")
+        return redirect(url_for("admin.flow", name=name))
+    changed = settings_diff(before, settings_snapshot())
     record(actions.FLOW_ROLLBACK, target=f"flow:{name}", detail=f"version {n} published again as version {version.n} ({version.version})"
-           + (f"; prompts {_listed(restore)} restored" if restore else ""))
+           + (f"; prompts {_listed(restore)} restored" if restore else "")
+           + ("; hours and holidays restored" if hours is not None else "") + ("; numbers restored" if numbers is not None else ""))
     flash(f"Rolled back: version {n} is live again as version {version.n}"
-          + (f", with its prompts {_listed(restore)}" if restore else "") + ".", "info")
+          + (f", with its prompts {_listed(restore)}" if restore else "")
+          + (", with its hours and holidays" if hours is not None else "")
+          + (", with its phone numbers" if numbers is not None else "") + "."
+          + (f" Changed back: {'; '.join(changed)}." if changed else ""), "info")
     return redirect(url_for("admin.flow", name=name))
