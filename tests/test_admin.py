@@ -287,6 +287,10 @@ def test_uploaded_recording_is_converted_normalised_and_played(make_app, config_
     resp = admin.post("/admin/prompts/en/welcome/audio", data={"csrf_token": token, "audio": (io.BytesIO(data.getvalue()), "hello.mp3")},
                       content_type="multipart/form-data")
     assert resp.status_code == 302
+    assert _phone(app).start().heard[0].kind == "say"  # in the flow's draft: heard once it is published
+    from ivr.store.flows import FlowStore
+    admin.post("/admin/flows/main/save", data={"csrf_token": csrf(admin, "/admin/flows/main"), "action": "publish",
+                                               "text": FlowStore(redis_conn).draft("main").text})
     saved = AudioSegment.from_file(io.BytesIO((prompts / "en" / "audio" / "welcome.wav").read_bytes()), format="wav")
     assert (saved.channels, saved.frame_rate, saved.sample_width) == (1, 8000, 2)
     assert -21.5 < saved.dBFS < -18.5  # evened out from -38 dBFS

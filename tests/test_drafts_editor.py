@@ -4,6 +4,8 @@ has them), a new choice opened with its key suggested, and undo of the last edit
 
 from __future__ import annotations
 
+from unittest.mock import ANY
+
 import html
 import io
 import re
@@ -115,5 +117,6 @@ def test_where_the_clinic_has_recordings_a_new_prompt_takes_one(make_app, config
         "text_en": "Connecting you to billing.", "text_es": "Le comunicamos con facturación.",
         "audio_en": (io.BytesIO(wav_bytes(2.0)), "billing.wav")})
     assert resp.status_code == 302
-    assert (prompts / "en" / "audio" / "billing_hello.wav").is_file()
+    assert FlowStore(redis_conn).draft_recordings("main") == {"en": {"billing_hello": ANY}}  # heard once main is published
+    assert not (prompts / "en" / "audio" / "billing_hello.wav").exists()
     assert _node(redis_conn, "to_billing")["prompt"] == "billing_hello"

@@ -11,7 +11,7 @@ import yaml
 from ivr.store.audit import AuditLog
 from ivr.store.flows import FlowStore
 
-from .test_admin import FOUR_TO_BILLING, _phone, csrf, logged_in, users  # noqa: F401  (users: a fixture)
+from .test_admin import FOUR_TO_BILLING, _phone, csrf, logged_in, users, wav_bytes  # noqa: F401  (users: a fixture)
 
 OFFER_4 = "For appointments, press 1. For billing, press 2. For pharmacy refills, press 4."
 
@@ -259,3 +259,65 @@ def test_rollback_brings_back_the_hours_and_numbers_published_with_the_version(m
                                     follow_redirects=True).get_data(as_text=True))
     assert "with its hours" not in page and "with its phone numbers" not in page and "Changed back" not in page
     assert (config / "clinic.yaml").read_text() == now
+
+
+def test_a_recording_is_heard_only_once_its_flow_is_published_and_a_rollback_takes_it_back(make_app, config_copy, users, redis_conn):  # noqa: F811
+    import io
+
+    config, prompts = config_copy
+    app = make_app(CONFIG_DIR=str(config), PROMPTS_DIR=str(prompts), RELOAD_INTERVAL=0)
+    admin = logged_in(app)
+    store = FlowStore(redis_conn)
+    first = store.history("main")[0].n
+    live = prompts / "en" / "audio" / "welcome.wav"
+
+    def upload(data: bytes) -> str:
+        resp = admin.post("/admin/prompts/en/welcome/audio", content_type="multipart/form-data", follow_redirects=True, data={
+            "csrf_token": csrf(admin, "/admin/prompts/welcome"), "flow": "main", "audio": (io.BytesIO(data), "welcome.wav")})
+        return html.unescape(resp.get_data(as_text=True))
+
+    def first_heard():
+        heard = _phone(app).start().heard[0]
+        return heard.kind, heard.text
+
+    def rollback(n: int) -> str:
+        token = csrf(admin, "/admin/flows/main")
+        return html.unescape(admin.post(f"/admin/flows/main/rollback/{n}", data={"csrf_token": token},
+                                        follow_redirects=True).get_data(as_text=True))
+
+    page = upload(wav_bytes(1.5))
+    assert "Recording saved (1.5 seconds, converted for the phone) in the draft of flow main" in page
+    assert "a new recording" in page and 'aria-label="Draft recording in en"' in page
+    assert first_heard()[0] == "say" and not live.exists()  # callers: the text, as before
+    drafted = admin.get("/admin/prompts/en/welcome/audio?flow=main")  # the manager hears the draft's recording
+    assert drafted.status_code == 200 and drafted.data[:4] == b"RIFF"
+    draft_bytes = drafted.data
+    drafted.close()
+    token = csrf(admin, "/admin/flows/main")
+    tried = admin.post("/admin/flows/main/try", json={"text": store.draft("main").text, "action": {}},
+                       headers={"X-CSRFToken": token}).get_json()
+    assert tried["heard"][0]["prompt"] == "welcome" and tried["heard"][0]["recorded"] is True  # Try-it plays the draft
+    assert "welcome</a> (en): a new recording" in html.unescape(admin.get("/admin/flows/main").get_data(as_text=True))
+
+    page = _publish(admin, redis_conn)
+    assert "is live, with the recordings welcome (en)" in page
+    kind, url = first_heard()
+    assert kind == "play" and url.endswith("/voice/audio/en/welcome.wav")
+    assert live.read_bytes() == draft_bytes
+    with_one = store.history("main")[0].n
+
+    upload(wav_bytes(2.5))  # a second recording waits for the next publish too
+    assert live.read_bytes() == draft_bytes and first_heard() == ("play", url)
+    assert "with the recordings welcome (en)" in _publish(admin, redis_conn)
+    second_bytes = live.read_bytes()
+    assert second_bytes != draft_bytes
+
+    page = rollback(with_one)
+    assert "with its recordings welcome (en)" in page
+    assert live.read_bytes() == draft_bytes
+    page = rollback(first)
+    assert "with its recordings welcome (en)" in page
+    assert not live.exists() and first_heard()[0] == "say"  # the version before any recording: the text is spoken
+    audit = [e.detail for e in AuditLog(redis_conn).for_actor("ada") if e.action == "prompt_audio"]
+    assert any(d.startswith("in the draft of flow main; welcome.wav: 1.5 s") for d in audit)
+    assert any(d == "live with flow main: recording taken away, the text is spoken" for d in audit)

@@ -1,5 +1,6 @@
 """Edits to the clinic's own files, keeping everything else: the ``hours:`` and ``holidays:`` parts of
-config/clinic.yaml, and one prompt's text in prompts/<lang>/prompts.yaml (``write_prompt``).
+config/clinic.yaml, one prompt's text in prompts/<lang>/prompts.yaml (``write_prompt``) and its recording
+(``write_recording``, from the recordings kept by their content's hash).
 
 The rest of the file (its comments, the desks, the callbacks settings) stays
 byte for byte. The new text is checked with the same loader the runtime uses
@@ -11,8 +12,10 @@ complete, valid file.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -170,3 +173,49 @@ def write_prompt(folder: Path, lang: str, prompt_id: str, text: str) -> str | No
     atomic_write(path, new_text)
     previous = old.get(prompt_id)
     return str(previous) if previous is not None else None
+
+
+# Recordings: every one uploaded or live is kept once, by its content's hash, in prompts/<lang>/audio/.kept/
+# (the runtime lists only the files directly in audio/), so a draft can hold one and a rollback can bring one back.
+KEPT = ".kept"
+KEPT_NAME = re.compile(r"[0-9a-f]{16}\.(wav|mp3)")
+
+
+def keep_recording(folder: Path, lang: str, data: bytes, suffix: str = ".wav") -> str:
+    """Keep a recording's bytes; returns its kept name (hash + suffix), the same for the same bytes."""
+    name = hashlib.sha256(data).hexdigest()[:16] + suffix
+    path = folder / lang / "audio" / KEPT / name
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, data)
+    return name
+
+
+def kept_recording(folder: Path, lang: str, name: str) -> Path | None:
+    path = folder / lang / "audio" / KEPT / name
+    return path if KEPT_NAME.fullmatch(name) and path.is_file() else None
+
+
+def live_recordings(folder: Path, audio: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The live recordings (a catalog's lang -> id -> file) as kept names, each kept (for a version's rollback)."""
+    out: dict[str, dict[str, str]] = {}
+    for lang, files in audio.items():
+        for prompt_id, file in files.items():
+            path = folder / lang / "audio" / file
+            if path.is_file():
+                out.setdefault(lang, {})[prompt_id] = keep_recording(folder, lang, path.read_bytes(), path.suffix.lower())
+    return out
+
+
+def write_recording(folder: Path, lang: str, prompt_id: str, kept: str | None) -> None:
+    """Make a kept recording the prompt's live one (None: no recording, the text is spoken). Raises PromptError."""
+    audio = folder / lang / "audio"
+    source = kept_recording(folder, lang, kept) if kept else None
+    if kept and source is None:
+        raise PromptError(f"the recording of {prompt_id} ({lang}) is no longer kept; upload it again")
+    if source is not None:
+        atomic_write(audio / f"{prompt_id}{source.suffix}", source.read_bytes())
+    for suffix in (".wav", ".mp3"):  # one recording per prompt
+        other = audio / f"{prompt_id}{suffix}"
+        if (source is None or suffix != source.suffix) and other.exists():
+            other.unlink()

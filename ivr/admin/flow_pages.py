@@ -5,6 +5,7 @@ The visual editor (the default view of a flow) is in ``flow_visual``; both edit 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 
@@ -41,9 +42,36 @@ def draft_text(name: str) -> str:
 
 
 def draft_catalog(name: str) -> PromptCatalog:
-    """The live prompts with the texts saved into flow ``name``'s draft: what Try-it plays and checks use."""
+    """The live prompts with the texts and recordings saved into flow ``name``'s draft: what Try-it plays
+    and checks use. A draft recording's file is under audio/.kept/, which the calls' audio URL never serves."""
+    from .clinic_file import KEPT
+
     svc = services.get()
-    return svc.runtime.prompts.with_texts(svc.flow_versions.draft_prompts(name))
+    catalog = svc.runtime.prompts.with_texts(svc.flow_versions.draft_prompts(name))
+    recordings = svc.flow_versions.draft_recordings(name)
+    if not recordings:
+        return catalog
+    audio = {lang: dict(files) for lang, files in catalog.audio.items()}
+    for lang, kept in recordings.items():
+        audio.setdefault(lang, {}).update({pid: f"{KEPT}/{file}" for pid, file in kept.items()})
+    return dataclasses.replace(catalog, audio=audio)
+
+
+def recording_changes(name: str) -> dict[str, dict[str, str]]:
+    """The draft's recordings that differ from the live ones (language -> id -> kept file)."""
+    from .clinic_file import live_recordings
+
+    runtime = services.get().runtime
+    drafted = services.get().flow_versions.draft_recordings(name)
+    if not drafted:
+        return {}
+    live = live_recordings(runtime.prompts_dir, {lang: runtime.prompts.audio.get(lang, {}) for lang in drafted})
+    out: dict[str, dict[str, str]] = {}
+    for lang, kept in drafted.items():
+        for pid, file in kept.items():
+            if live.get(lang, {}).get(pid) != file:
+                out.setdefault(lang, {})[pid] = file
+    return out
 
 
 def draft_clinic_text(name: str) -> str | None:
@@ -196,8 +224,9 @@ def flow_yaml(name: str):
         live=live,
         languages=list(svc.runtime.clinic.languages),
         zone=svc.runtime.clinic.zone,
-        changed=draft is not None and (draft.text != live_text or bool(prompt_changes(name))),
+        changed=draft is not None and (draft.text != live_text or bool(prompt_changes(name)) or bool(recording_changes(name))),
         prompt_changes=prompt_changes(name),
+        recording_changes=recording_changes(name),
         draft_hours=svc.flow_versions.draft_hours(name),
     )
 
@@ -277,15 +306,17 @@ def save(name: str):
               "It is kept as a draft.", "error")
         return _back(name)
     changes = prompt_changes(name)
+    recordings = recording_changes(name)
     hours = svc.flow_versions.draft_hours(name)
     numbers = svc.flow_versions.draft_numbers(name)
-    if flow.version == svc.flow_versions.live_version(name) and not changes and hours is None and numbers is None:
+    if flow.version == svc.flow_versions.live_version(name) and not changes and not recordings and hours is None \
+            and numbers is None:
         svc.flow_versions.discard_draft(name)
         flash("Nothing to publish: the draft is the same as the live version.", "info")
         return _back(name)
     note = (request.form.get("note") or "").strip()[:200]
     try:
-        version = publish_with_prompts(name, text, changes, user.name, note, hours, numbers)
+        version = publish_with_prompts(name, text, changes, user.name, note, hours, numbers, recordings)
     except PromptError as exc:
         flash(f"Not published: a prompt could not be saved: {exc}. The draft is kept.", "error")
         return _back(name)
@@ -295,8 +326,9 @@ def save(name: str):
         return _back(name)
     svc.flow_versions.discard_draft(name)
     record(actions.FLOW_PUBLISH, target=f"flow:{name}", detail=f"version {version.n} ({version.version}) {note}".strip()
-           + (f"; prompts {_listed(changes)}" if changes else ""))
+           + (f"; prompts {_listed(changes)}" if changes else "") + (f"; recordings {_listed(recordings)}" if recordings else ""))
     flash(f"Version {version.n} is live" + (f", with the prompts {_listed(changes)}" if changes else "")
+          + (f", with the recordings {_listed(recordings)}" if recordings else "")
           + (", with the draft's hours and holidays" if hours is not None else "")
           + (", with the draft's phone numbers" if numbers is not None else "")
           + ". Calls already in progress finish on the version they started with.", "info")
@@ -313,15 +345,17 @@ def _short(message: str) -> str:
 
 
 def publish_with_prompts(name: str, text: str, changes: dict[str, dict[str, str]], who: str, note: str,
-                         hours: dict | None = None, numbers: dict | None = None):
+                         hours: dict | None = None, numbers: dict | None = None,
+                         recordings: dict[str, dict[str, str | None]] | None = None):
     """Make flow text and prompt texts live together: the prompt files, then the flow version.
 
     The prompts live before (if not yet kept) and after are kept with the versions, so a
     rollback restores both. Every web process reloads the prompts at its next request.
     ``hours``: the draft's weekly hours and holidays, written to clinic.yaml first (ClinicConfigError,
     nothing published, if they no longer validate); ``numbers`` ({default_flow, numbers}): which flow
-    answers which number, checked first and written once the flow is live. Raises PromptError (nothing published) if a prompts
-    file cannot be changed.
+    answers which number, checked first and written once the flow is live; ``recordings`` (language -> id ->
+    kept file, None: no recording): the recordings made live with the prompt texts. Raises PromptError
+    (nothing published) if a prompts file cannot be changed.
     """
     from . import clinic_file
 
@@ -333,6 +367,8 @@ def publish_with_prompts(name: str, text: str, changes: dict[str, dict[str, str]
     if current is not None and store.kept_prompts(name, current.n) is None:
         store.keep_prompts(name, current.n, load_prompts(folder).texts)
         store.keep_settings(name, current.n, settings_snapshot())
+    if current is not None and store.kept_recordings(name, current.n) is None:
+        store.keep_recordings(name, current.n, clinic_file.live_recordings(folder, load_prompts(folder).audio))
     path = runtime.config_dir / "clinic.yaml"
     if numbers is not None:  # checked before anything is written
         clinic_file.check_text(path, clinic_file.numbers_text(path.read_text(encoding="utf-8"), numbers["default_flow"],
@@ -346,16 +382,22 @@ def publish_with_prompts(name: str, text: str, changes: dict[str, dict[str, str]
             previous = clinic_file.write_prompt(folder, lang, pid, new_text)
             record(actions.PROMPT_EDIT, target=f"prompt:{lang}:{pid}",
                    detail=f"live with flow {name}; was: {previous}" if previous is not None else f"live with flow {name}; new text")
+    for lang, kept in sorted((recordings or {}).items()):
+        for pid, file in sorted(kept.items()):
+            clinic_file.write_recording(folder, lang, pid, file)
+            record(actions.PROMPT_AUDIO, target=f"prompt:{lang}:{pid}",
+                   detail=f"live with flow {name}: " + (f"recording {file}" if file else "recording taken away, the text is spoken"))
     version = store.publish(name, text, who, note=note)
     if numbers is not None:  # the flow is live: numbers may point at it now
         clinic_file.write_numbers(path, numbers["default_flow"], numbers["numbers"])
         record(actions.NUMBERS_EDIT, target="clinic.yaml", detail=f"live with flow {name}: default {numbers['default_flow']}; "
                f"{len(numbers['numbers'])} numbers with their own flow")
-    if changes or hours is not None or numbers is not None:
+    if changes or recordings or hours is not None or numbers is not None:
         store.settings_changed()
         runtime.refresh(force=True)  # before the snapshot: it is read from the runtime's settings
     store.keep_prompts(name, version.n, load_prompts(folder).texts)
     store.keep_settings(name, version.n, settings_snapshot())
+    store.keep_recordings(name, version.n, clinic_file.live_recordings(folder, load_prompts(folder).audio))
     runtime.sync_flows()
     return version
 
@@ -473,9 +515,11 @@ def rollback(name: str, n: int):
         return redirect(url_for("admin.flow", name=name))
     kept_settings = svc.flow_versions.kept_settings(name, n)
     hours, numbers = settings_to_restore(name, kept_settings)
+    recordings = _recordings_to_restore(name, n, used)
     before = settings_snapshot()
     try:
-        version = publish_with_prompts(name, text, restore, current_user().name, f"rollback to version {n}", hours, numbers)
+        version = publish_with_prompts(name, text, restore, current_user().name, f"rollback to version {n}", hours, numbers,
+                                       recordings)
     except PromptError as exc:
         flash(f"Not rolled back: a prompt could not be restored: {exc}.", "error")
         return redirect(url_for("admin.flow", name=name))
@@ -486,10 +530,30 @@ def rollback(name: str, n: int):
     changed = settings_diff(before, settings_snapshot())
     record(actions.FLOW_ROLLBACK, target=f"flow:{name}", detail=f"version {n} published again as version {version.n} ({version.version})"
            + (f"; prompts {_listed(restore)} restored" if restore else "")
+           + (f"; recordings {_listed(recordings)} restored" if recordings else "")
            + ("; hours and holidays restored" if hours is not None else "") + ("; numbers restored" if numbers is not None else ""))
     flash(f"Rolled back: version {n} is live again as version {version.n}"
           + (f", with its prompts {_listed(restore)}" if restore else "")
+          + (f", with its recordings {_listed(recordings)}" if recordings else "")
           + (", with its hours and holidays" if hours is not None else "")
           + (", with its phone numbers" if numbers is not None else "") + "."
           + (f" Changed back: {'; '.join(changed)}." if changed else ""), "info")
     return redirect(url_for("admin.flow", name=name))
+
+
+def _recordings_to_restore(name: str, n: int, used: set[str]) -> dict[str, dict[str, str | None]]:
+    """The recordings of the prompts version ``n`` plays, as they were when it was live (None: it had none)."""
+    from .clinic_file import live_recordings
+
+    kept = services.get().flow_versions.kept_recordings(name, n)
+    if kept is None:  # published before recordings were kept with versions
+        return {}
+    runtime = services.get().runtime
+    live = live_recordings(runtime.prompts_dir, runtime.prompts.audio)
+    out: dict[str, dict[str, str | None]] = {}
+    for lang in set(kept) | set(live):
+        for pid in used:
+            then, now = kept.get(lang, {}).get(pid), live.get(lang, {}).get(pid)
+            if then != now:
+                out.setdefault(lang, {})[pid] = then
+    return out

@@ -24,11 +24,10 @@ from ivr.staff.audit import record
 from ivr.staff.auth import current_user, role_required
 
 from . import audio, bp, node_forms
-from .clinic_file import atomic_write
-from .flow_pages import (MAX_TEXT, check, draft_catalog, draft_text, editor_state, prompt_changes,
+from .flow_pages import (MAX_TEXT, check, draft_catalog, draft_text, editor_state, prompt_changes, recording_changes,
                          problems_by_node, require_flow, said, said_in)
 from .picture import flow_svg, node_link
-from .prompt_pages import PROMPT_ID, PromptRefused, save_prompt_to_draft
+from .prompt_pages import PROMPT_ID, PromptRefused, save_prompt_to_draft, save_recording_to_draft
 
 
 def prompt_id_ok(prompt_id: str) -> bool:
@@ -106,10 +105,11 @@ def _editor(name: str, selected: str | None, new_prompt: dict | None = None, sta
         history=history,
         live=svc.flow_versions.live_version(name),
         zone=svc.runtime.clinic.zone,
-        changed=draft is not None and (draft.text != live_text or bool(prompt_changes(name))
+        changed=draft is not None and (draft.text != live_text or bool(prompt_changes(name)) or bool(recording_changes(name))
                                        or svc.flow_versions.draft_hours(name) is not None
                                        or svc.flow_versions.draft_numbers(name) is not None),
         prompt_changes=prompt_changes(name),
+        recording_changes=recording_changes(name),
         draft_hours=svc.flow_versions.draft_hours(name),
         draft_numbers=svc.flow_versions.draft_numbers(name),
     ), status
@@ -194,11 +194,8 @@ def new_step_prompt(name: str, node: str):
     if errors:
         flash(f"The new prompt was not added: {len(errors)} field{'s' if len(errors) != 1 else ''} to correct, marked below.", "error")
         return _editor(name, node, typed, 422)
-    for lang, (wav, filename) in recordings.items():  # a new prompt: no live flow plays it yet
-        folder = svc.runtime.prompts_dir / lang / "audio"
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(folder / f"{prompt_id}.wav", wav)
-        record(actions.PROMPT_AUDIO, target=f"prompt:{lang}:{prompt_id}", detail=f"{filename}: from the step form of {name}.{node}")
+    for lang, (wav, filename) in recordings.items():
+        save_recording_to_draft(name, lang, prompt_id, wav, current_user().name, f"{filename}: from the step form of {name}.{node}")
 
     def use(edit: FlowEdit) -> str:
         raw = edit.node(node)

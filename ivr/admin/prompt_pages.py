@@ -6,7 +6,9 @@ together with the flow's own changes; Try-it plays it at once. Publishing writes
 the live files the runtime reads (prompts/<lang>/prompts.yaml: only that prompt's
 entry, atomically, after checking the result parses to the same prompts plus the
 change; ``clinic_file.write_prompt``) and the previous text goes to the audit log.
-Recordings (prompts/<lang>/audio/<id>.wav|mp3) are used at once.
+A recording is the same (``save_recording_to_draft``): kept by its content's hash
+(prompts/<lang>/audio/.kept/), held by the draft, made prompts/<lang>/audio/<id>.wav when
+the flow is published and brought back by a rollback.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ivr.staff.auth import current_user, role_required
 from ivr.store import audit as actions
 
 from . import audio, bp
-from .clinic_file import atomic_write
+from .clinic_file import keep_recording, kept_recording
 from .flow_pages import check, draft_catalog, draft_text
 
 PROMPT_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -127,12 +129,14 @@ def _flows() -> list[str]:
 
 
 def pending(prompt_id: str | None = None) -> list[tuple[str, str, str, str]]:
-    """Prompt texts saved into drafts, not heard by callers yet: (flow, lang, id, text)."""
+    """Prompt texts and recordings saved into drafts, not heard by callers yet: (flow, lang, id, text)."""
     store = services.get().flow_versions
     out = []
     for flow in store.draft_names():
         for lang, texts in sorted(store.draft_prompts(flow).items()):
-            out += [(flow, lang, pid, text) for pid, text in sorted(texts.items()) if prompt_id in (None, pid)]
+            out += [(flow, lang, pid, f"“{text}”") for pid, text in sorted(texts.items()) if prompt_id in (None, pid)]
+        for lang, kept in sorted(store.draft_recordings(flow).items()):
+            out += [(flow, lang, pid, "a new recording") for pid in sorted(kept) if prompt_id in (None, pid)]
     return out
 
 
@@ -214,6 +218,7 @@ def _prompt_page(prompt_id: str, flow: str, typed: dict[str, str] | None = None,
     return render_template("admin/prompt.html", prompt_id=prompt_id, languages=_languages(), catalog=catalog,
                            clinic=services.get().runtime.clinic, uses=uses, usable=usable(uses),
                            placeholders=PLACEHOLDERS, flow=flow, flows=_flows(), drafted=drafted,
+                           recorded=services.get().flow_versions.draft_recordings(flow),
                            pending=pending(prompt_id), errors=errors or {}), 422 if errors else 200
 
 
@@ -258,11 +263,28 @@ def _audio_path(lang: str, prompt_id: str) -> Path | None:
     return None
 
 
+def save_recording_to_draft(flow: str, lang: str, prompt_id: str, wav: bytes, who: str, detail: str) -> None:
+    """Keep a converted recording in flow ``flow``'s draft: Try-it plays it, callers hear it once the flow is
+    published (with the draft's texts and steps), a rollback brings back the one before. The one way recordings
+    are changed: the prompt page and the step form's "new prompt" both call it."""
+    store = services.get().flow_versions
+    kept = keep_recording(_folder(), lang, wav)
+    base = draft_text(flow)
+    store.save_draft(flow, base, who, check(flow, base)[1])  # the draft exists before it holds the recording
+    store.save_draft_recording(flow, lang, prompt_id, kept)
+    store.save_draft(flow, base, who, check(flow, base)[1])  # its problems as they are with the recording
+    record(actions.PROMPT_AUDIO, target=f"prompt:{lang}:{prompt_id}", detail=f"in the draft of flow {flow}; {detail}")
+
+
 @bp.post("/prompts/<lang>/<prompt_id>/audio")
 @role_required("admin")
 def upload_audio(lang: str, prompt_id: str):
     _check_lang(lang)
     _check_id(prompt_id)
+    flow = request.form.get("flow") or flow_for(prompt_id)
+    if flow not in _flows():
+        flash("Recording not used: choose one of the flows.", "error")
+        return redirect(url_for("admin.prompt", prompt_id=prompt_id))
     upload = request.files.get("audio")
     data = upload.read(audio.MAX_UPLOAD_BYTES + 1) if upload else b""
     name = upload.filename if upload and upload.filename else ""
@@ -271,16 +293,12 @@ def upload_audio(lang: str, prompt_id: str):
     except audio.AudioRejected as exc:
         record(actions.PROMPT_AUDIO_REFUSED, target=f"prompt:{lang}:{prompt_id}", detail=str(exc))
         flash(f"Recording not used: {exc}.", "error")
-        return redirect(url_for("admin.prompt", prompt_id=prompt_id))
-    folder = _folder() / lang / "audio"
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / f"{prompt_id}.wav", wav)
-    other = folder / f"{prompt_id}.mp3"
-    if other.exists():
-        other.unlink()  # one recording per prompt
-    record(actions.PROMPT_AUDIO, target=f"prompt:{lang}:{prompt_id}", detail=f"{name}: {seconds:.1f} s, converted to 8 kHz mono WAV")
-    flash(f"Recording saved ({seconds:.1f} seconds, converted for the phone). Calls play it within two seconds.", "info")
-    return redirect(url_for("admin.prompt", prompt_id=prompt_id))
+        return redirect(url_for("admin.prompt", prompt_id=prompt_id, flow=flow))
+    save_recording_to_draft(flow, lang, prompt_id, wav, current_user().name,
+                            f"{name}: {seconds:.1f} s, converted to 8 kHz mono WAV")
+    flash(f"Recording saved ({seconds:.1f} seconds, converted for the phone) in the draft of flow {flow}: Try it plays "
+          f"it now; callers hear it when you publish flow {flow}.", "info")
+    return redirect(url_for("admin.prompt", prompt_id=prompt_id, flow=flow))
 
 
 @bp.get("/prompts/<lang>/<prompt_id>/audio")
@@ -288,7 +306,9 @@ def upload_audio(lang: str, prompt_id: str):
 def play_audio(lang: str, prompt_id: str):
     _check_lang(lang)
     _check_id(prompt_id)
-    path = _audio_path(lang, prompt_id)
+    flow = request.args.get("flow")  # the recording in that flow's draft, if it holds one
+    drafted = services.get().flow_versions.draft_recordings(flow).get(lang, {}).get(prompt_id) if flow else None
+    path = kept_recording(_folder(), lang, drafted) if drafted else _audio_path(lang, prompt_id)
     if path is None:
         abort(404)
     mimetype = "audio/wav" if path.suffix == ".wav" else "audio/mpeg"

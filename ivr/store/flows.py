@@ -206,6 +206,30 @@ class FlowStore:
         raw = self.conn.get(keys.FLOW_DRAFT_NUMBERS.format(name))
         return json.loads(raw) if raw else None
 
+    def save_draft_recording(self, name: str, lang: str, prompt_id: str, kept: str) -> None:
+        """Keep a prompt's new recording (its kept file's name, ``clinic_file.keep_recording``) in flow
+        ``name``'s draft, beside its text: callers hear it once that flow is published. The draft's hash
+        holds it, so discarding the draft drops it."""
+        self.conn.hset(keys.FLOW_DRAFT.format(name), f"recording:{lang}:{prompt_id}", kept)
+
+    def draft_recordings(self, name: str) -> dict[str, dict[str, str]]:
+        """Language -> prompt id -> kept recording saved into flow ``name``'s draft."""
+        out: dict[str, dict[str, str]] = {}
+        for field, kept in self.conn.hgetall(keys.FLOW_DRAFT.format(name)).items():
+            kind, _, rest = field.decode().partition(":")
+            if kind == "recording":
+                lang, _, prompt_id = rest.partition(":")
+                out.setdefault(lang, {})[prompt_id] = kept.decode()
+        return out
+
+    def keep_recordings(self, name: str, n: int, recordings: dict[str, dict[str, str]]) -> None:
+        """The recordings live with version ``n`` (language -> prompt id -> kept file): a rollback restores them."""
+        self.conn.hset(keys.FLOW_PROMPTS.format(name), f"{n}:recordings", json.dumps(recordings, sort_keys=True))
+
+    def kept_recordings(self, name: str, n: int) -> dict[str, dict[str, str]] | None:
+        raw = self.conn.hget(keys.FLOW_PROMPTS.format(name), f"{n}:recordings")
+        return json.loads(raw) if raw else None
+
     def keep_prompts(self, name: str, n: int, texts: dict[str, dict[str, str]]) -> None:
         """The prompt texts live with version ``n`` of flow ``name`` (a rollback to it restores them)."""
         self.conn.hset(keys.FLOW_PROMPTS.format(name), str(n), json.dumps(texts, ensure_ascii=False, sort_keys=True))
