@@ -122,7 +122,7 @@ def _simulated_for(name: str, version: str) -> dict:
     open_at = next((monday + dt.timedelta(days=d, hours=h) for d in range(7) for h in range(24)
                     if schedule.status(monday + dt.timedelta(days=d, hours=h)).value == "open"), now)
     paths = time_to_person(flow, runtime.prompts, {"open": open_at}, schedule, clinic.desk_numbers(),
-                           {"clinic_name": clinic.name}, languages=[flow.default_language])
+                           {"clinic_name": clinic.name}, languages=[flow.default_language], desk_schedules=clinic.desk_schedules)
     reached = [p.seconds for p in paths if p.reached_person]
     silent = [p.seconds for p in paths if p.caller == "silent" and p.reached_person]
     return {"flow": name, "version": version, "silent": round(silent[0], 1) if silent else None,

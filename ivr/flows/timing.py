@@ -266,6 +266,7 @@ def time_to_person(
     rates: Mapping[str, float] = WORDS_PER_MINUTE,
     wait_seconds: Callable[[str], int] = lambda department: 0,
     in_line: Callable[[str], object] | None = None,
+    desk_schedules: Mapping[str, object] | None = None,
 ) -> list[CallPath]:
     """Every caller of ``CALLERS`` in every language of the flow at every labelled time of ``times``
     (e.g. {"open": a Tuesday at 10, "closed": a Tuesday at 22}), on the clinic's ``schedule``.
@@ -273,12 +274,15 @@ def time_to_person(
     ``prompts``: the prompt catalog (``ivr.clinic.prompts.load_prompts``); ``variables`` fill its
     placeholders as calls do ({"clinic_name": ...}); ``wait_seconds``: the desks' estimated waits
     (0: free, so transfers ring; long: a transfer with ``on_long_wait`` offers a callback first);
-    ``in_line``: the caller's callback already in line (``Context.in_line``; default none: a new caller).
+    ``in_line``: the caller's callback already in line (``Context.in_line``; default none: a new caller);
+    ``desk_schedules``: the desks that keep their own hours (``ClinicSettings.desk_schedules``): a transfer to
+    one of them outside its hours goes where a call goes then (its ``on_no_answer``), not to a ringing phone.
     """
     paths: list[CallPath] = []
     for when, now in times.items():
         ctx = Context(now=now, schedule=schedule, desks=_AnyDesk(desks or {}), wait_seconds=wait_seconds,
-                      languages=frozenset(flow.languages), **({"in_line": in_line} if in_line else {}))
+                      languages=frozenset(flow.languages), desk_schedules=dict(desk_schedules or {}),
+                      **({"in_line": in_line} if in_line else {}))
         say = prompt_text(prompts, variables, schedule, now)
         for lang in languages or flow.languages:
             paths.append(_run(flow, ctx, say, rates, "silent", lang, when))
