@@ -134,6 +134,9 @@ class Renderer:
                     self.speak(gather, prompt)
                 response.append(gather)
             elif isinstance(action, Dial):
+                # The number as the Dial's text: action, timeout and method are the Dial's own attributes.
+                # Twilio's <Number> noun adds only what this line does not use (sendDigits, a whisper url,
+                # per-leg statusCallback events, machine detection).
                 response.dial(action.number, timeout=action.timeout, action=step_url(seq, self.step_path), method="POST")
             elif isinstance(action, Record):
                 response.record(
