@@ -42,7 +42,7 @@ SHOWN = {"flash", "error_page", "abort", "CallStatus", "DeskError", "WizardError
 TABLES = {"REFUSALS", "TWILIO_ERRORS", "PATIENT_RESULTS", "STAFF_LEG", "OUTCOME_TEXT", "IN_DOUBT_NEXT",
           "CALLING", "CALLING_NEXT", "ROLE_LABELS"}
 SOURCES = sorted((ROOT / "ivr" / "staff").glob("*.py")) + sorted((ROOT / "ivr" / "admin").glob("*.py")) + [
-    ROOT / "ivr" / "readiness.py"]
+    ROOT / "ivr" / "operations" / "readiness.py"]
 
 
 def _strings(node: ast.AST) -> list[tuple[int, str]]:
@@ -77,7 +77,7 @@ def shown_texts(path: Path) -> list[tuple[int, str]]:
 
 def _readiness_settings_lines() -> set[int]:
     """Lines of readiness.missing that give the Setup page the settings' names (``settings=``, the 3rd argument)."""
-    tree = ast.parse((ROOT / "ivr" / "readiness.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "ivr" / "operations" / "readiness.py").read_text(encoding="utf-8"))
     lines = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and _name(node) == "Missing" and len(node.args) >= 3:
