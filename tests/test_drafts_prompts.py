@@ -312,6 +312,8 @@ def test_a_recording_is_heard_only_once_its_flow_is_published_and_a_rollback_tak
     second_bytes = live.read_bytes()
     assert second_bytes != draft_bytes
 
+    diff = html.unescape(admin.get(f"/admin/flows/main/diff?a={first}&b={with_one}").get_data(as_text=True))
+    assert "Recording of welcome (en): recorded" in diff
     page = rollback(with_one)
     assert "with its recordings welcome (en)" in page
     assert live.read_bytes() == draft_bytes

@@ -456,8 +456,25 @@ def diff(name: str):
     before, after = svc.flow_versions.kept_prompts(name, a.n), svc.flow_versions.kept_prompts(name, b.n)
     prompts = _prompt_diff(name, before, after, [svc.flow_versions.text(a.version) or "", svc.flow_versions.text(b.version) or ""])
     settings = settings_diff(svc.flow_versions.kept_settings(name, a.n), svc.flow_versions.kept_settings(name, b.n))
+    recordings = _recording_diff(svc.flow_versions.kept_recordings(name, a.n), svc.flow_versions.kept_recordings(name, b.n))
     return render_template("admin/flow_diff.html", name=name, a=a, b=b, lines=lines, history=history, zone=svc.runtime.clinic.zone,
-                           prompts=prompts, prompts_known=before is not None and after is not None, settings=settings)
+                           prompts=prompts, prompts_known=before is not None and after is not None, settings=settings,
+                           recordings=recordings)
+
+
+def _recording_diff(before: dict | None, after: dict | None) -> list[str]:
+    """The recordings two versions differ in, in words (none if either was published before they were kept)."""
+    if before is None or after is None:
+        return []
+    out = []
+    for lang in sorted(set(before) | set(after)):
+        old_l, new_l = before.get(lang, {}), after.get(lang, {})
+        for pid in sorted(set(old_l) | set(new_l)):
+            old, new = old_l.get(pid), new_l.get(pid)
+            if old != new:
+                what = "recorded" if old is None else "no recording: the text is spoken" if new is None else "a new recording"
+                out.append(f"Recording of {pid} ({lang}): {what}")
+    return out
 
 
 def used_prompts(name: str, text: str, texts: dict[str, dict[str, str]]) -> set[str] | None:
