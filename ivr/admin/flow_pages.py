@@ -22,6 +22,7 @@ from ivr.store import audit as actions
 from ivr.store.flows import Draft
 
 from . import bp, tryit
+from .flow_recordings import recording_changes, recording_diff, recordings_to_restore
 from .flow_settings import settings_diff, settings_snapshot, settings_to_restore
 from .picture import flow_svg, node_link
 
@@ -55,23 +56,6 @@ def draft_catalog(name: str) -> PromptCatalog:
     for lang, kept in recordings.items():
         audio.setdefault(lang, {}).update({pid: f"{KEPT}/{file}" for pid, file in kept.items()})
     return dataclasses.replace(catalog, audio=audio)
-
-
-def recording_changes(name: str) -> dict[str, dict[str, str]]:
-    """The draft's recordings that differ from the live ones (language -> id -> kept file)."""
-    from .clinic_file import live_recordings
-
-    runtime = services.get().runtime
-    drafted = services.get().flow_versions.draft_recordings(name)
-    if not drafted:
-        return {}
-    live = live_recordings(runtime.prompts_dir, {lang: runtime.prompts.audio.get(lang, {}) for lang in drafted})
-    out: dict[str, dict[str, str]] = {}
-    for lang, kept in drafted.items():
-        for pid, file in kept.items():
-            if live.get(lang, {}).get(pid) != file:
-                out.setdefault(lang, {})[pid] = file
-    return out
 
 
 def draft_clinic_text(name: str) -> str | None:
@@ -456,25 +440,12 @@ def diff(name: str):
     before, after = svc.flow_versions.kept_prompts(name, a.n), svc.flow_versions.kept_prompts(name, b.n)
     prompts = _prompt_diff(name, before, after, [svc.flow_versions.text(a.version) or "", svc.flow_versions.text(b.version) or ""])
     settings = settings_diff(svc.flow_versions.kept_settings(name, a.n), svc.flow_versions.kept_settings(name, b.n))
-    recordings = _recording_diff(svc.flow_versions.kept_recordings(name, a.n), svc.flow_versions.kept_recordings(name, b.n))
+    recordings = recording_diff(svc.flow_versions.kept_recordings(name, a.n), svc.flow_versions.kept_recordings(name, b.n))
     return render_template("admin/flow_diff.html", name=name, a=a, b=b, lines=lines, history=history, zone=svc.runtime.clinic.zone,
                            prompts=prompts, prompts_known=before is not None and after is not None, settings=settings,
                            recordings=recordings)
 
 
-def _recording_diff(before: dict | None, after: dict | None) -> list[str]:
-    """The recordings two versions differ in, in words (none if either was published before they were kept)."""
-    if before is None or after is None:
-        return []
-    out = []
-    for lang in sorted(set(before) | set(after)):
-        old_l, new_l = before.get(lang, {}), after.get(lang, {})
-        for pid in sorted(set(old_l) | set(new_l)):
-            old, new = old_l.get(pid), new_l.get(pid)
-            if old != new:
-                what = "recorded" if old is None else "no recording: the text is spoken" if new is None else "a new recording"
-                out.append(f"Recording of {pid} ({lang}): {what}")
-    return out
 
 
 def used_prompts(name: str, text: str, texts: dict[str, dict[str, str]]) -> set[str] | None:
@@ -532,7 +503,7 @@ def rollback(name: str, n: int):
         return redirect(url_for("admin.flow", name=name))
     kept_settings = svc.flow_versions.kept_settings(name, n)
     hours, numbers = settings_to_restore(name, kept_settings)
-    recordings = _recordings_to_restore(name, n, used)
+    recordings = recordings_to_restore(name, n, used)
     before = settings_snapshot()
     try:
         version = publish_with_prompts(name, text, restore, current_user().name, f"rollback to version {n}", hours, numbers,
@@ -556,21 +527,3 @@ def rollback(name: str, n: int):
           + (", with its phone numbers" if numbers is not None else "") + "."
           + (f" Changed back: {'; '.join(changed)}." if changed else ""), "info")
     return redirect(url_for("admin.flow", name=name))
-
-
-def _recordings_to_restore(name: str, n: int, used: set[str]) -> dict[str, dict[str, str | None]]:
-    """The recordings of the prompts version ``n`` plays, as they were when it was live (None: it had none)."""
-    from .clinic_file import live_recordings
-
-    kept = services.get().flow_versions.kept_recordings(name, n)
-    if kept is None:  # published before recordings were kept with versions
-        return {}
-    runtime = services.get().runtime
-    live = live_recordings(runtime.prompts_dir, runtime.prompts.audio)
-    out: dict[str, dict[str, str | None]] = {}
-    for lang in set(kept) | set(live):
-        for pid in used:
-            then, now = kept.get(lang, {}).get(pid), live.get(lang, {}).get(pid)
-            if then != now:
-                out.setdefault(lang, {})[pid] = then
-    return out

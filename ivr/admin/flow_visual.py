@@ -24,8 +24,9 @@ from ivr.staff.audit import record
 from ivr.staff.auth import current_user, role_required
 
 from . import audio, bp, node_forms
-from .flow_pages import (MAX_TEXT, check, draft_catalog, draft_text, editor_state, prompt_changes, recording_changes,
+from .flow_pages import (MAX_TEXT, check, draft_catalog, draft_text, editor_state, prompt_changes,
                          problems_by_node, require_flow, said, said_in)
+from .flow_recordings import recording_changes
 from .picture import flow_svg, node_link
 from .prompt_pages import PROMPT_ID, PromptRefused, save_prompt_to_draft, save_recording_to_draft
 
