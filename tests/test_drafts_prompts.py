@@ -289,6 +289,8 @@ def test_a_recording_is_heard_only_once_its_flow_is_published_and_a_rollback_tak
     assert "Recording saved (1.5 seconds, converted for the phone) in the draft of flow main" in page
     assert "a new recording" in page and 'aria-label="Draft recording in en"' in page
     assert first_heard()[0] == "say" and not live.exists()  # callers: the text, as before
+    kept = store.draft_recordings("main")["en"]["welcome"]
+    assert app.test_client().get(f"/voice/audio/en/kept/{kept}").status_code == 404  # not served to calls
     drafted = admin.get("/admin/prompts/en/welcome/audio?flow=main")  # the manager hears the draft's recording
     assert drafted.status_code == 200 and drafted.data[:4] == b"RIFF"
     draft_bytes = drafted.data

@@ -175,9 +175,9 @@ def write_prompt(folder: Path, lang: str, prompt_id: str, text: str) -> str | No
     return str(previous) if previous is not None else None
 
 
-# Recordings: every one uploaded or live is kept once, by its content's hash, in prompts/<lang>/audio/.kept/
+# Recordings: every one uploaded or live is kept once, by its content's hash, in prompts/<lang>/audio/kept/
 # (the runtime lists only the files directly in audio/), so a draft can hold one and a rollback can bring one back.
-KEPT = ".kept"
+KEPT = "kept"  # not hidden: backups copy it (they skip dot folders)
 KEPT_NAME = re.compile(r"[0-9a-f]{16}\.(wav|mp3)")
 
 

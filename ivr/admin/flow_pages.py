@@ -44,7 +44,7 @@ def draft_text(name: str) -> str:
 
 def draft_catalog(name: str) -> PromptCatalog:
     """The live prompts with the texts and recordings saved into flow ``name``'s draft: what Try-it plays
-    and checks use. A draft recording's file is under audio/.kept/, which the calls' audio URL never serves."""
+    and checks use. A draft recording's file is under audio/kept/, which the calls' audio URL never serves."""
     from .clinic_file import KEPT
 
     svc = services.get()

@@ -7,7 +7,7 @@ the live files the runtime reads (prompts/<lang>/prompts.yaml: only that prompt'
 entry, atomically, after checking the result parses to the same prompts plus the
 change; ``clinic_file.write_prompt``) and the previous text goes to the audit log.
 A recording is the same (``save_recording_to_draft``): kept by its content's hash
-(prompts/<lang>/audio/.kept/), held by the draft, made prompts/<lang>/audio/<id>.wav when
+(prompts/<lang>/audio/kept/), held by the draft, made prompts/<lang>/audio/<id>.wav when
 the flow is published and brought back by a rollback.
 """
 
