@@ -65,12 +65,12 @@ FLOW_TEXT = "ivr:flows:text:{0}"  # string per version hash (sha256 of the YAML,
 FLOW_HISTORY = "ivr:flows:history:{0}"  # list per flow name: JSON {n, version, who, at, note}, oldest first
 FLOW_LIVE = "ivr:flows:live"  # hash: flow name -> live version hash
 FLOW_FILES = "ivr:flows:files"  # hash: flow name -> hash of the config/flows file last published from disk
-FLOW_DRAFT = "ivr:flows:draft:{0}"  # hash per flow name: text, who, at, issues (JSON)
+FLOW_DRAFT = "ivr:flows:draft:{0}"  # hash per flow name: text, who, at, issues (JSON), undo, "recording:<lang>:<id>" -> kept file
 FLOW_GENERATION = "ivr:flows:generation"  # counter: +1 on every publish; processes reload when it moves
 FLOW_DRAFT_PROMPTS = "ivr:flows:draft-prompts:{0}"  # hash per flow name: "<lang>:<prompt id>" -> text, live when the flow is published
 FLOW_DRAFT_SETTINGS = "ivr:flows:draft-settings:{0}"  # string per flow name: JSON {hours, holidays} live when the flow is published
 FLOW_DRAFT_NUMBERS = "ivr:flows:draft-numbers:{0}"  # string per flow name: JSON {default_flow, numbers} live when the flow is published
-FLOW_PROMPTS = "ivr:flows:prompts:{0}"  # hash per flow name: version number -> JSON {lang: {id: text}}, the prompts live with it
+FLOW_PROMPTS = "ivr:flows:prompts:{0}"  # hash per flow name: version number -> JSON {lang: {id: text}}, the prompts live with it; "<n>:settings", "<n>:recordings": hours/numbers and recordings
 SETTINGS_GENERATION = "ivr:settings:generation"  # counter: +1 when admin pages write prompts or clinic.yaml; processes reload
 
 # Emergency "clinic closed" switch (ivr.store.emergency): read on every incoming call.
