@@ -30,7 +30,7 @@ from ivr.speech import (
     transcribe_bytes,
     transcriber_for,
 )
-from ivr.speech import whisper_engine, whisper_models
+from ivr.speech import registry, whisper_engine, whisper_models
 from ivr.speech.audio import cut, pause_cuts
 from ivr.speech.registry import _vosk_model
 from ivr.speech.sphinx import SphinxTranscriber
@@ -97,7 +97,7 @@ def human(lang: str, count: int) -> list[speech_sets.Recording]:
 def test_real_human_english_is_transcribed_by_whisper(en):
     recordings = human("en", 8)
     pairs = [(r.text, en.transcribe(decode_audio(r.data, en.sample_rate)).text) for r in recordings]
-    assert en.name == "whisper:tiny.en"
+    assert en.name == "whisper:base"
     assert corpus_wer(pairs, "en") < 0.10, pairs
 
 
@@ -143,7 +143,7 @@ def test_whisper_without_its_speech_check_still_invents_nothing_over_hold_music(
 def test_reference_voicemail_transcribes_close_to_its_truth(name):
     transcript = transcribe_bytes(wav_bytes(name), "en")
     assert wer(TRUTH[name], transcript.text) < 0.15, transcript.text
-    assert transcript.engine == "whisper:tiny.en" and transcript.language == "en"
+    assert transcript.engine == "whisper:base" and transcript.language == "en"
     assert abs(transcript.seconds - len(wav_bytes(name)[58:]) / 8000) < 0.1
     starts = [w.start for w in transcript.words]
     assert starts == sorted(starts)
@@ -319,10 +319,19 @@ def test_concurrent_first_calls_share_one_model(tmp_path):
     assert len(got) == 4 and all(g is got[0] for g in got)
 
 
-def test_one_multilingual_model_serves_every_other_language(es):
+def test_one_multilingual_model_serves_every_language(en, es):
     fr = transcriber_for("fr")
     assert isinstance(fr, WhisperTranscriber) and fr.name == "whisper:base" and fr.language == "fr"
-    assert fr._loaded is es._loaded  # one copy in memory
+    assert fr._loaded is es._loaded is en._loaded  # one copy in memory, English included
+    assert en.language == "en"  # told its language, not left to detect it
+
+
+def test_english_falls_back_to_tiny_en_when_base_is_not_installed(monkeypatch):
+    installed = {"tiny.en"}
+    monkeypatch.setattr(whisper_models, "packaged_available", lambda name: name in installed)
+    assert registry.default_whisper_model("en") == "tiny.en" and registry.default_whisper_model("es") == "base"
+    installed.add("base")
+    assert registry.default_whisper_model("en") == "base"
 
 
 def test_the_engine_of_a_language_is_a_setting(tmp_path):
@@ -409,7 +418,7 @@ def test_a_vosk_model_folder_in_models_dir_is_found_and_listed(tmp_path):
     assert _vosk_model("ko", tmp_path) == (tmp_path / "ko", str(tmp_path / "ko"))
     listed = {e.language: e for e in engines(tmp_path, ("en", "es"), {"ko": "vosk"})}
     assert listed["ko"].engine == "vosk:ko" and listed["ko"].where == str(tmp_path / "ko")
-    assert listed["en"].engine == "whisper:tiny.en" and listed["es"].engine == "whisper:base"
+    assert listed["en"].engine == "whisper:base" and listed["es"].engine == "whisper:base"
     assert "SHA256SUMS" in listed["es"].install and "alphacephei" in listed["es"].install
 
 
@@ -478,7 +487,7 @@ def test_cli_transcribe_json(tmp_path):
 def test_cli_models_lists_engines_their_check_and_how_to_add_a_better_one(tmp_path):
     result = CliRunner().invoke(cli, ["models", "--models-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "en: whisper:tiny.en (" in result.stdout and "[sha256 pinned]" in result.stdout
+    assert f"en: whisper:base ({tmp_path}/whisper-base) [sha256 pinned]" in result.stdout
     assert f"es: whisper:base ({tmp_path}/whisper-base) [sha256 pinned]" in result.stdout
     assert f"model.bin sha256 {whisper_models.PACKAGED['base'].joined_sha256}" in result.stdout
     assert "SHA256SUMS" in result.stdout and "alphacephei.com/vosk/models" in result.stdout

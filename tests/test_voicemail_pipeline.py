@@ -276,7 +276,7 @@ def test_a_message_in_an_unknown_language_is_heard_in_the_clinic_language_spoken
     assert rig.run(sid) == "transcribed"
     vm = rig.store.get(sid)
     assert vm.lang == lang
-    assert vm.engine == ("whisper:base" if lang == "es" else "whisper:tiny.en")
+    assert vm.engine == "whisper:base"  # the default for both languages
 
 
 def test_withheld_caller_id_still_makes_a_callback_request(rig):

