@@ -92,6 +92,15 @@ def test_short_words_must_be_said_exactly_long_ones_may_be_near():
     assert closeness("overdose*", "overrides", "en") < 0.8
 
 
+def test_a_short_stem_is_heard_near_in_its_inflected_forms():
+    """"bleed*" is too short to be heard near as a stem; its forms (bleeding, bleeds...) are long enough."""
+    assert heard("my cut is bleding through the towel", "en") == [("bleding", "bleeding a lot")]
+    assert closeness("bleed*", "bleedin", "en") >= 0.8
+    for routine in ("reading", "needing", "feeding", "blood", "bleach"):
+        assert closeness("bleed*", routine, "en") < 0.8, routine
+    assert heard("i am reading about feeding my baby and needing a refill", "en") == []
+
+
 def test_language_without_its_own_list_is_checked_against_all():
     assert heard("chest pain", "fr") == [("chest pain", "chest pain")]
 

@@ -6,7 +6,8 @@
 Phrases are configured per language in clinic.yaml (``voicemail.urgent_phrases``). One entry is one
 emergency: ways of saying it separated by ``|``, the first being the name staff read ("dolor en el
 pecho | me duele el pecho | presión en el pecho"). A word ending in ``*`` matches any word it begins
-(``convulsi*``: convulsión, convulsiones, convulsionando).
+(``convulsi*``: convulsión, convulsiones, convulsionando); when its stem is short (``bleed*``), its
+inflected forms (bleeding, bleeded, ...) are what is heard fuzzily.
 
 A transcript is read as words without case, accents or punctuation. A way of saying matches when its
 words come in order with at most ``GAP`` other words between two of them ("dolor muy fuerte en el
@@ -45,6 +46,13 @@ PHRASE_CLOSE = 80.0
 # Sounding alike counts only for words spelt at least this alike: metaphone gives "overrides" and
 # "overdose" the same code.
 SPELT_AT_LEAST = 0.7
+# A word ending in * whose stem is too short to be heard fuzzily ("bleed*") is still heard fuzzily as one
+# of its inflected forms of FUZZY_MIN_LETTERS or more ("bleeding" heard as "leading"): the stem with these
+# endings.
+ENDINGS = {
+    "en": ("ing", "ed", "s", "er"),
+    "es": ("o", "a", "os", "as", "ar", "er", "ir", "ando", "iendo", "ado", "ido", "ada", "aron", "ieron"),
+}
 # Words a phrase may have or lack without changing what it says (per language; any language's count).
 SMALL_WORDS = {
     "en": {"a", "an", "the", "my", "his", "her", "their", "our", "your", "of", "in", "on", "to", "is", "are", "was", "be", "been", "am", "im", "it", "its", "and", "so", "very", "really"},
@@ -102,8 +110,11 @@ def closeness(pattern: str, word: str, lang: str) -> float:
     stem = pattern[:-1] if pattern.endswith("*") else pattern
     if word == stem or (pattern.endswith("*") and word.startswith(stem)):
         return 1.0
-    if len(stem) < FUZZY_MIN_LETTERS or len(word) < 3:
+    if len(word) < 3:
         return 0.0
+    if len(stem) < FUZZY_MIN_LETTERS:
+        forms = [stem + e for e in ENDINGS.get(lang, ()) if len(stem + e) >= FUZZY_MIN_LETTERS] if pattern.endswith("*") else []
+        return max((closeness(form, word, lang) for form in forms), default=0.0)
     heard = word[: len(stem) + 2] if pattern.endswith("*") else word  # an inflection's ending is not a difference
     spelling = max(Levenshtein.normalized_similarity(stem, heard),
                    Levenshtein.normalized_similarity(stem, word[: len(stem)]) if pattern.endswith("*") else 0.0)
