@@ -156,6 +156,18 @@ def webhook_figures(phase: callers.Phase) -> dict[str, Any]:
     return {**harness.ms_stats(ms), "errors": errors}
 
 
+def web_cpu(server) -> float:
+    """CPU seconds the web processes (gunicorn's workers) have used so far."""
+    return sum(harness.process_cpu(pid) for pid in harness.child_pids(server.process.pid))
+
+
+def measured(server, settings, rng) -> tuple[callers.Phase, float]:
+    """A phase of calls, and the web processes' CPU per second of it (cores)."""
+    cpu, began = web_cpu(server), time.monotonic()
+    phase = callers.measure(server, settings, rng)
+    return phase, round((web_cpu(server) - cpu) / (time.monotonic() - began), 2)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = harness.Settings(
         calls=args.calls, duration=args.duration, think_min=0.2, think_max=1.0, web_workers=args.web_workers,
@@ -169,7 +181,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         redis_client = server.redis.client()
         callers.warm_up(server, settings, rng)
         print(f"phase 1: {args.calls} calls, no console, {args.duration:g} s", file=sys.stderr, flush=True)
-        result["webhooks_without_consoles"] = webhook_figures(callers.measure(server, settings, rng))
+        phase, result["web_cpu_cores_without"] = measured(server, settings, rng)
+        result["webhooks_without_consoles"] = webhook_figures(phase)
 
         cookies = log_in(server.base_url, redis_client)
         # The consoles run in a process of their own, so their reading does not hold up the callers' threads
@@ -190,7 +203,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"phase 2: {result['streams_open']}/{args.consoles} consoles open, {args.calls} calls, "
               f"{args.rate:g} callbacks/s, {args.duration:g} s", file=sys.stderr, flush=True)
         creator.start()
-        phase = callers.measure(server, settings, rng)
+        phase, result["web_cpu_cores_with"] = measured(server, settings, rng)
         done.set()
         creator.join(5)
         time.sleep(2)  # the last callbacks' events on their way
@@ -232,6 +245,7 @@ def report(res: dict[str, Any]) -> str:
         f"queues sent by the streams: {res['queues_sent']['count']}, {res['queues_sent']['average_bytes']} bytes each on average",
         f"streams refused (503): {res['streams_refused']}; console errors: {res['console_errors']} {res['console_error_sample']}",
         f"the consoles' readers (this machine, another process) took {res['reader_cpu_cores']} cores meanwhile",
+        f"the web processes took {res['web_cpu_cores_without']} cores without consoles, {res['web_cpu_cores_with']} with them",
     ])
 
 
@@ -249,7 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     res = run(args)
     print(json.dumps(res, indent=2) if args.json else report(res))
-    bad = res["webhooks_with_consoles"]["errors"] or res["webhooks_without_consoles"]["errors"] or res["push"]["missing"]
+    bad = (res["webhooks_with_consoles"]["errors"] or res["webhooks_without_consoles"]["errors"] or res["push"]["missing"]
+           or res["streams_open"] < res["consoles"] or res["streams_refused"])
     return 1 if bad else 0
 
 

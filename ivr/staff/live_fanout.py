@@ -10,7 +10,11 @@ the "changed" messages and the "queues" message are made once, as bytes
 (``render``), and the same ``Push`` goes to every such stream: a stream does
 no Redis work, no rendering and no encoding for it, only its own socket write
 (and its own "mine", when the push may concern the user's claims: see
-``Push.may_concern``). Session ends are handed on at once, without waiting.
+``Push.may_concern``). The streams get a push ``STREAMS_PER_TURN`` at a time,
+with a real wait between: under gevent a greenlet's ``sleep(0)`` lets only
+greenlets already runnable go, while a webhook whose request has just come in
+waits for the next poll of the sockets; so 50 streams' writes never stand in
+one block before Twilio's requests. Session ends are handed on at once, without waiting.
 
 For a claim the fan-out reads once who holds the callback now (``claimer``),
 so only that user's streams read their own callbacks again; the name stays on
@@ -34,6 +38,8 @@ log = logging.getLogger(__name__)
 
 PUSH_SECONDS = 0.5  # at most one push per this long in each process (the first change after a quiet spell: at once)
 POLL_SECONDS = 1.0  # how often an idle fan-out checks whether its streams have all gone
+STREAMS_PER_TURN = 10  # streams handed a push before the process's other requests get a turn
+TURN_SECONDS = 0.001  # a real wait, not sleep(0): gevent polls sockets (Twilio's webhooks) only between loop turns
 
 View = tuple[str, ...]  # a console's departments, in the order it lists them
 
@@ -190,12 +196,16 @@ class Fanout:
                 except Exception:  # noqa: BLE001  (unknown: every stream reads its own again)
                     claimers[event["id"]] = None
         made: dict[View, Push | None] = {}
+        handed = 0
         for inbox, environ in self._targets():
             if inbox.view not in made:
                 made[inbox.view] = self._for_view(inbox, environ, batch, version, claimers)
             push = made[inbox.view]
             if push is not None:
                 inbox.put(push)
+                handed += 1
+                if handed % STREAMS_PER_TURN == 0:  # those streams write now; webhooks that came meanwhile go next
+                    time.sleep(TURN_SECONDS)
         self.pushes += 1
 
     def _for_view(self, inbox: Inbox, environ: dict, batch: list[dict], version: int,
