@@ -22,13 +22,13 @@ pytestmark = pytest.mark.slow
 
 
 class Served:
-    def __init__(self, data_dir, port: int, log_dir=None, **extra_env: str) -> None:
+    def __init__(self, data_dir, port: int, log_dir=None, args: tuple[str, ...] = (), **extra_env: str) -> None:
         self.data_dir, self.port = data_dir, port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = (log_dir or data_dir.parent) / f"serve-{port}.log"
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [*IVR, "serve", "--port", str(port), "--web-workers", "1"],
+            [*IVR, "serve", "--port", str(port), "--web-workers", "1", *args],
             cwd=ROOT, env=env(IVR_DATA_DIR=str(data_dir), **extra_env),
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
