@@ -101,6 +101,17 @@ def test_a_short_stem_is_heard_near_in_its_inflected_forms():
     assert heard("i am reading about feeding my baby and needing a refill", "en") == []
 
 
+def test_an_emergency_named_as_what_a_medicine_is_for_is_a_refill():
+    assert heard("my daughter's seizure medication is running low could you send a refill", "en") == []
+    assert heard("necesito la receta del medicamento para las convulsiones de mi hijo", "es") == []
+    assert heard("i need more pills for my chest pain", "en") == []
+    # the emergency itself is still heard, next to a medicine or elsewhere in the message
+    assert heard("my son had a seizure and he is out of his seizure medicine", "en") == [("seizure", "seizure")]
+    assert heard("i need a refill and i have chest pain right now", "en") == [("chest pain", "chest pain")]
+    assert heard("necesito la receta y me duele el pecho", "es") == [("me duele el pecho", "dolor en el pecho")]
+    assert heard("tomó muchas pastillas para dormir", "es") == [("muchas pastillas", "sobredosis")]
+
+
 def test_language_without_its_own_list_is_checked_against_all():
     assert heard("chest pain", "fr") == [("chest pain", "chest pain")]
 

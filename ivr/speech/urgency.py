@@ -18,7 +18,9 @@ normalised Levenshtein similarity of the spellings, and of the sounds (jellyfish
 English; for Spanish, the spelling rewritten as it sounds: b/v, c/s/z, ll/y, silent h, ...). Each match
 says what was heard and which phrase it was taken for, so the nurse can judge.
 
-It errs on the side of flagging: "no chest pain" is still urgent, because a nurse reading one message
+One reading is not taken: an emergency named as what a medicine is for ("seizure medication", "medicamento
+para las convulsiones"), the commonest routine message that says an urgent word. Otherwise it errs on
+the side of flagging: "no chest pain" is still urgent, because a nurse reading one message
 too many costs less than one missed. A message nobody can make out is the other safety net
 (ivr.speech.clarity: shown as unclear, with the urgent ones, until someone has listened).
 """
@@ -53,6 +55,14 @@ ENDINGS = {
     "en": ("ing", "ed", "s", "er"),
     "es": ("o", "a", "os", "as", "ar", "er", "ir", "ando", "iendo", "ado", "ido", "ada", "aron", "ieron"),
 }
+# An emergency named as what a medicine is for is a refill, not the emergency: "seizure medication",
+# "medicamento para las convulsiones". A match is not taken when the word after it is one of these, or
+# when it follows one of these and "for"/"para" (small words between allowed).
+MEDICINES = {
+    "en": {"medicine", "medicines", "medication", "medications", "meds", "pills", "tablets", "prescription", "prescriptions", "refill", "refills"},
+    "es": {"medicina", "medicinas", "medicamento", "medicamentos", "receta", "recetas", "pastillas", "tabletas", "jarabe"},
+}
+FOR = {"en": {"for", "against"}, "es": {"para", "contra"}}
 # Words a phrase may have or lack without changing what it says (per language; any language's count).
 SMALL_WORDS = {
     "en": {"a", "an", "the", "my", "his", "her", "their", "our", "your", "of", "in", "on", "to", "is", "are", "was", "be", "been", "am", "im", "it", "its", "and", "so", "very", "really"},
@@ -180,7 +190,7 @@ class Way:
                     break
                 if len(said) >= size * 0.7:
                     score = Levenshtein.normalized_similarity(self.sounds, said, score_cutoff=best_score)
-                    if score >= best_score and (best is None or score > best_score):
+                    if score >= best_score and (best is None or score > best_score) and not as_medicine(words, first, last, lang):
                         best, best_score = (first, last), score
         return best
 
@@ -193,7 +203,7 @@ class Way:
             if score < CLOSE:
                 continue
             found = self._rest(words, start, key[0][1], key[1:], lang, [score])
-            if found is not None:
+            if found is not None and not as_medicine(words, start, found[0], lang):
                 end, scores = found
                 exact = all(s == 1.0 for s in scores)
                 if exact:
@@ -214,6 +224,19 @@ class Way:
                 if found is not None:
                     return found
         return None
+
+
+def as_medicine(words: list[str], first: int, last: int, lang: str) -> bool:
+    """Whether words[first..last] name what a medicine is for ("seizure meds", "medicina para la epilepsia")."""
+    medicines = MEDICINES.get(lang) or set().union(*MEDICINES.values())
+    if last + 1 < len(words) and words[last + 1] in medicines:
+        return True
+    small = SMALL_WORDS.get(lang) or set().union(*SMALL_WORDS.values())
+    before = first - 1
+    while before >= 0 and words[before] in small:
+        before -= 1
+    connectors = FOR.get(lang) or set().union(*FOR.values())
+    return before >= 1 and words[before] in connectors and words[before - 1] in medicines
 
 
 @dataclass(frozen=True)
