@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ivr.telephony import simulator
-from ivr.flows.nodes import NOT_A_NUMBER, NOT_ALLOWED, callback_number
+from ivr.flows.callback_nodes import NOT_A_NUMBER, NOT_ALLOWED, callback_number
 from ivr.store.callbacks import CallbackQueue
 
 from .test_callback_calls import to_nurse_offer

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from .actions import WAITING_ACTIONS, Action, CallState, Context, Event, Gather, Hangup, Prompt
 from .model import Flow
-from .nodes import KINDS, Transition
+from .nodes import KINDS
+from .transitions import Transition
 
 #: Bound on nodes entered in one step; validation forbids input-free loops,
 #: this only guards a flow that skipped validation.

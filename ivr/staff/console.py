@@ -39,7 +39,7 @@ from rq.job import Job
 from ivr import services, texts
 from ivr.operations import readiness
 from ivr.telephony import twilio_rest
-from ivr.flows.nodes import wait_minutes
+from ivr.flows.callback_nodes import wait_minutes
 from ivr.speech.numbers import readable
 from ivr.store import audit as actions
 from ivr.store.callback_types import Callback, HoldsTooMany, LeaseExpired, NotClaimed, Outcome, RetryPolicy, Status

@@ -78,7 +78,7 @@ class TransientError(RuntimeError):
 def callback_phone(caller: str, clinic: ClinicSettings) -> str:
     """The number to call back: the caller ID in E.164, or "" when it is withheld, not a number, or one
     the clinic never calls back (premium rate, shared cost, another country: staff hear the message)."""
-    from ivr.flows.nodes import callback_number
+    from ivr.flows.callback_nodes import callback_number
 
     regions = frozenset(clinic.callbacks.call_back_countries or [clinic.country])
     return callback_number(caller or "", clinic.country, regions)[0] or ""
