@@ -374,6 +374,68 @@ def test_a_refused_text_is_said_on_the_callback_and_does_not_count(redis_conn, j
     assert TextStore(redis_conn).past_texts(PATIENT) == []
 
 
+@pytest.fixture
+def unsubscribed_twilio(monkeypatch):
+    """A server on localhost answering every Messages request as Twilio does for a number that sent STOP to
+    Twilio itself (error 21610; Prism can only answer with its description's examples). The paths asked."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            asked.append(self.path)
+            body = json.dumps({"code": 21610, "message": "Attempt to send to unsubscribed recipient",
+                               "more_info": "https://www.twilio.com/docs/errors/21610", "status": 400}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("TWILIO_API_BASE_URL", f"http://127.0.0.1:{server.server_port}")
+    yield asked
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_patient_unsubscribed_at_twilio_is_opted_out_and_never_texted_again(
+    redis_conn, job_context, twilio_env, now, unsubscribed_twilio
+):
+    cb = callback(redis_conn)
+
+    assert jobs.send_text(wording.CONFIRM_CALLBACK, texts.CALLBACK, cb.id) == "opted_out"
+
+    assert unsubscribed_twilio == [f"/2010-04-01/Accounts/{twilio_env}/Messages.json"]
+    assert TextStore(redis_conn).opted_out(PATIENT)
+    assert FollowupStore(redis_conn).opted_out(PATIENT)  # one list: no follow-up calls either, as for STOP
+    assert TextStore(redis_conn).past_texts(PATIENT) == []  # not sent: not counted
+    [line] = lines(redis_conn, cb.id)
+    assert (line["kind"], line["reason"]) == ("not_sent", "opted_out")
+    # Another text, another day: not asked of Twilio at all.
+    now.when += dt.timedelta(days=1)
+    assert jobs.send_text(wording.CONFIRM_VOICEMAIL, texts.CALLBACK, cb.id, "RE1") == "opted_out"
+    assert len(unsubscribed_twilio) == 1
+
+
+def test_an_answer_refused_as_unsubscribed_opts_the_patient_out(redis_conn, job_context, twilio_env,
+                                                                unsubscribed_twilio):
+    """HELP texted to our number, the answer refused with 21610 (STOP reached Twilio first)."""
+    store = TextStore(redis_conn)
+    inbound_sid = "SM" + "9" * 32
+    assert store.record_inbound(inbound_sid, PATIENT, "")
+    assert jobs.send_answer(wording.HELP, inbound_sid, "en") == "opted_out"
+    assert store.opted_out(PATIENT)
+
+
 def test_texts_are_off_without_a_messaging_service(redis_conn, job_context, twilio_env, now, sent, monkeypatch):
     monkeypatch.delenv("IVR_TWILIO_MESSAGING_SERVICE_SID")
     cb = callback(redis_conn)

@@ -341,6 +341,9 @@ def send_answer(answer: str, inbound_sid: str, lang: str, callback_id: str = "")
             store.release_answer(answer, inbound_sid)
             raise TransientTextError("Twilio asked us to slow down (429)") from None
         log.warning("answer %s to a text: Twilio refused it (%s)", answer, exc.code or exc.status)
+        if exc.code == UNSUBSCRIBED:  # they sent STOP to Twilio itself: never texted again
+            store.opt_out(phone, "twilio")
+            return "opted_out"
         return "refused"
     except requests.RequestException as exc:
         if _never_sent(exc):
