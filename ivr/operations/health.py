@@ -35,6 +35,7 @@ def healthz():
         report["queued_jobs"] = svc.queue.count
         report["outbound_calls"] = _outbound(svc)
         report["not_ready"] = _not_ready(svc)
+        report["texts"] = _texts(svc)
         report["redis_replication"] = _replication(svc.redis)
         report["write_problems"] = write_health.from_app()  # refusing writes: a reason each, in words
         if svc.vault.objects is not None:  # messages still only on a speech worker's disk (the store refused them)
@@ -78,6 +79,18 @@ def _outbound(svc) -> dict:
 
     problems = readiness.outbound_problems(current_app.config)
     return {"ready": not problems, "problems": problems, "followups_blocked": FollowupStore(svc.redis).blocked_count()}
+
+
+def _texts(svc) -> str:
+    """Texts to patients: "off" (no Messaging Service), "not ready" (readiness.texts_problems), or "on"."""
+    from flask import current_app
+
+    from ivr import texts
+    from ivr.operations import readiness
+
+    if not texts.messaging_service_sid(current_app.config):
+        return "off"
+    return "not ready" if readiness.texts_problems(current_app.config) else "on"
 
 
 def _not_ready(svc) -> list[str]:

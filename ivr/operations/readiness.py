@@ -7,7 +7,10 @@ Each problem names the feature it stops and the setting that fixes it:
 * outbound calls (follow-ups, "Call patient"): Twilio credentials and ``IVR_PUBLIC_URL``
   (``outbound_problems``; workers check their own environment with ``worker_outbound_problems``);
 * recordings at rest: ``IVR_DATA_KEY`` (without it the key lives in DATA_DIR, beside the recordings);
-* the clinic's numbers in config/clinic.yaml: still the example's fictional 555-01xx numbers.
+* the clinic's numbers in config/clinic.yaml: still the example's fictional 555-01xx numbers;
+* texts to patients (``texts_problems``, ``_texts_missing``): switched on by the Messaging Service SID, which
+  must look like one (``MG`` and 32 hex digits), and they need what outbound calls need (the Twilio account,
+  ``IVR_PUBLIC_URL`` for delivery reports); texts after an unreached follow-up asked for without it send none.
 
 ``problems`` says them as the person who runs the server needs them (the setting's name, for the log and
 /healthz); ``missing`` says the same for staff: what is switched off and who can fix it, in words
@@ -21,12 +24,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ivr import texts
 from ivr.telephony import twilio_rest
 
 log = logging.getLogger(__name__)
 
 # North American numbers 555-0100 to 555-0199 are reserved for fiction: nobody answers them.
 FICTIONAL = re.compile(r"\+1\d{3}5550[1][0-9]{2}")
+MESSAGING_SERVICE = re.compile(r"MG[0-9a-fA-F]{32}")
 
 
 def outbound_problems(config: Mapping[str, Any]) -> list[str]:
@@ -64,6 +69,24 @@ def problems(config: Mapping[str, Any], clinic) -> list[str]:
         if fictional:
             found.append("config/clinic.yaml still has the example's fictional 555-01xx numbers "
                          f"({', '.join(fictional)}): calls to them reach nobody")
+    return found + texts_problems(config)
+
+
+def texts_problems(config: Mapping[str, Any]) -> list[str]:
+    """What stops texts to patients, when they are switched on or asked for (empty: nothing, or texts off)."""
+    sid = texts.messaging_service_sid(config)
+    if not sid:
+        if texts.followup_texts(config):
+            return ["IVR_TEXTS_AFTER_UNREACHED_FOLLOWUP is on but IVR_TWILIO_MESSAGING_SERVICE_SID is not set: "
+                    "no texts are sent"]
+        return []
+    found = []
+    if not MESSAGING_SERVICE.fullmatch(sid):
+        found.append("IVR_TWILIO_MESSAGING_SERVICE_SID is not a Messaging Service SID (MG and 32 hex digits): "
+                     "Twilio refuses every text")
+    blocked = outbound_problems(config)
+    if blocked:
+        found.append("texts to patients cannot be sent until outbound calls can be: " + "; ".join(blocked))
     return found
 
 
@@ -119,9 +142,38 @@ def missing(config: Mapping[str, Any], clinic) -> list[Missing]:
                 "numbers are entered (they are still the example's)", (), "each desk's phone number", page="admin.desks"))
         if FICTIONAL.fullmatch(clinic.main_number):
             found.append(Missing(
-                "main_number", "Patients called back see the example's number, not the clinic's, until it is entered",
+                "main_number", "Patients called back see the example's number, not the clinic's, until it is entered"
+                + (", and texts give them that number to call" if texts.messaging_service_sid(config) else ""),
                 ("main_number in the clinic settings",), "the clinic's Twilio number: patients see it when staff "
                 "call them back"))
+    return found + _texts_missing(config, settings, public)
+
+
+def _texts_missing(config: Mapping[str, Any], settings: Mapping[str, Any], public: str) -> list[Missing]:
+    """``texts_problems``, said for staff."""
+    sid = texts.messaging_service_sid(config)
+    service = ("IVR_TWILIO_MESSAGING_SERVICE_SID",)
+    does = ("the Messaging Service (MG followed by 32 letters and digits) that sends the clinic's texts: made in "
+            "Twilio's console, with the clinic's number among its senders")
+    if not sid:
+        if not texts.followup_texts(config):
+            return []
+        return [Missing("texts_service", "Texts after a follow-up call that reached nobody are asked for, but no "
+                        "texts are sent until the clinic's Twilio texting service is named", service, does)]
+    found = []
+    if not MESSAGING_SERVICE.fullmatch(sid):
+        found.append(Missing("texts_service", "Texts to patients are switched off until the name of the clinic's "
+                             "Twilio texting service is corrected", service, does))
+    account = not str(settings.get("TWILIO_ACCOUNT_SID") or "").strip() or not str(settings.get("TWILIO_AUTH_TOKEN") or "").strip()
+    address = not public or not twilio_rest._absolute(public.rstrip("/"))
+    if account or address:
+        found.append(Missing(
+            "texts_account", "Texts to patients are switched off until "
+            + " and ".join(w for w, lacking in (("the clinic's Twilio account is connected", account),
+                                                ("the server's public address is set", address)) if lacking),
+            ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN") * account + ("IVR_PUBLIC_URL",) * address,
+            "what calls to patients need: texts go out through the same Twilio account, and Twilio reports each "
+            "text's delivery to the server's public address"))
     return found
 
 
