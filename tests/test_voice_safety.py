@@ -339,10 +339,10 @@ def test_recorded_prompt_is_played_instead_of_text(make_app, config_copy, phone)
     call.transport = flask_transport(app)
     turn = call.start()
     plays = [h.text for h in turn.heard if h.kind == "play"]
-    assert plays == ["http://localhost/voice/audio/en/welcome.mp3"]
+    assert [p.split("?v=")[0] for p in plays] == ["http://localhost/voice/audio/en/welcome.mp3"]
     assert "Thank you for calling" not in turn.text
     client = app.test_client()
-    with client.get("/voice/audio/en/welcome.mp3") as resp:
+    with client.get(plays[0].removeprefix("http://localhost")) as resp:
         assert resp.data == b"ID3\x03\x00fake-mp3-frames"
     assert client.get("/voice/audio/en/../../config/clinic.yaml").status_code == 404
     assert client.get("/voice/audio/en/prompts.yaml").status_code == 404

@@ -10,8 +10,9 @@ follow-up flow, ``{hours_today}`` anywhere.
 
 from __future__ import annotations
 
+import hashlib
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ivr.flows import yaml_lines
@@ -110,6 +111,10 @@ class PromptCatalog:
     texts: dict[str, dict[str, str]]  # lang -> id -> text
     audio: dict[str, dict[str, str]] = field(default_factory=dict)  # lang -> id -> file name
     folder: Path | None = None
+    # lang -> id -> a tag that changes when the recording's file does: put in the URL callers' audio is
+    # fetched from, so Twilio (which caches a <Play> URL for the hour the audio route allows) plays a
+    # recording published or rolled back at once, not the old one it kept.
+    stamps: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def ids(self) -> dict[str, frozenset[str]]:
         """Prompt ids available per language (text or audio)."""
@@ -139,10 +144,13 @@ class PromptCatalog:
         texts = {lang: dict(t) for lang, t in self.texts.items()}
         for lang, changed in changes.items():
             texts.setdefault(lang, {}).update(changed)
-        return PromptCatalog(texts, self.audio, self.folder)
+        return replace(self, texts=texts)
 
     def audio_file(self, lang: str, prompt_id: str) -> str | None:
         return self.audio.get(lang, {}).get(prompt_id)
+
+    def audio_stamp(self, lang: str, prompt_id: str) -> str | None:
+        return self.stamps.get(lang, {}).get(prompt_id)
 
     def missing_translations(self) -> dict[str, list[str]]:
         """For each language, the ids some other language has and it lacks."""
@@ -156,6 +164,7 @@ def load_prompts(folder: Path) -> PromptCatalog:
     folder = Path(folder)
     texts: dict[str, dict[str, str]] = {}
     audio: dict[str, dict[str, str]] = {}
+    stamps: dict[str, dict[str, str]] = {}
     if not folder.is_dir():
         raise PromptError(f"{folder}: prompts folder not found")
     for lang_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
@@ -178,7 +187,13 @@ def load_prompts(folder: Path) -> PromptCatalog:
             texts[lang] = {str(k): v.strip() for k, v in data.items()}
         audio_dir = lang_dir / "audio"
         if audio_dir.is_dir():
-            audio[lang] = {
-                f.stem: f.name for f in sorted(audio_dir.iterdir()) if f.suffix.lower() in AUDIO_TYPES
-            }
-    return PromptCatalog(texts, audio, folder)
+            files = [f for f in sorted(audio_dir.iterdir()) if f.suffix.lower() in AUDIO_TYPES and f.is_file()]
+            audio[lang] = {f.stem: f.name for f in files}
+            stamps[lang] = {f.stem: _stamp(f) for f in files}
+    return PromptCatalog(texts, audio, folder, stamps)
+
+
+def _stamp(path: Path) -> str:
+    """Changes whenever the file is replaced (its time and size), without reading it."""
+    st = path.stat()
+    return hashlib.blake2b(f"{st.st_mtime_ns}:{st.st_size}".encode(), digest_size=4).hexdigest()

@@ -66,7 +66,10 @@ class Renderer:
 
     def _audio_url(self, lang: str, prompt_id: str) -> str | None:
         audio = self.prompts.audio_file(lang, prompt_id)
-        return f"{self.audio_base}/voice/audio/{lang}/{quote(audio)}" if audio else None
+        if not audio:
+            return None
+        stamp = self.prompts.audio_stamp(lang, prompt_id)  # a new URL for a new recording: Twilio caches by URL
+        return f"{self.audio_base}/voice/audio/{lang}/{quote(audio)}" + (f"?v={stamp}" if stamp else "")
 
     @property
     def schedule(self) -> Schedule:
