@@ -318,11 +318,11 @@ def test_calls_not_set_up_show_in_the_error_box_not_the_success_box(client, staf
 
 
 def test_a_placed_call_goes_back_to_the_page_that_follows_it(make_app, client, staff, queue, monkeypatch):
-    from ivr.staff import console
+    from ivr.staff import callback_page
 
     enqueued = []
-    monkeypatch.setattr(console.twilio_rest, "check", lambda settings: None)
-    monkeypatch.setattr(console, "enqueue_call_patient", lambda q, cb, staff, key: enqueued.append(key))
+    monkeypatch.setattr(callback_page.twilio_rest, "check", lambda settings: None)
+    monkeypatch.setattr(callback_page, "enqueue_call_patient", lambda q, cb, staff, key: enqueued.append(key))
     queue.request("nurse", PATIENT, "en")
     login(client)
     page = take(client)

@@ -15,6 +15,6 @@ from flask import Blueprint
 
 bp = Blueprint("staff", __name__)
 
-from . import console, durations, live, login, pages, supervisor  # noqa: E402,F401  (they register routes and handlers on bp)
+from . import callback_page, callback_words, console, durations, live, login, pages, supervisor  # noqa: E402,F401  (they register routes and handlers on bp)
 
 __all__ = ["bp"]

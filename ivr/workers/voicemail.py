@@ -19,7 +19,7 @@ enqueues ``process_recording``. The job:
    moves to the top of its queue and staff see what was heard and which phrase it
    was taken for; a message with speech the engine could not make out, or not
    surely (ivr.speech.clarity), is marked unclear and waits with the urgent ones
-   until someone has listened to it (the console's player, ivr.staff.console);
+   until someone has listened to it (the console's player, ivr.staff.callback_page);
 4. deletes Twilio's copy, only once our copy is verified and readable.
 
 Every step is recorded on the voicemail (ivr.store.voicemails), so a job run
