@@ -59,8 +59,8 @@ def test_real_spanish_speech_heard_as_nothing_is_unclear_not_no_speech(muffled, 
     assert whole.text and not unclear(whole)
 
 
-def _t(text: str, *segments: Segment, heard: bool | None = True) -> Transcript:
-    return Transcript(text, (), 0.5, 10.0, "whisper:base", "es", heard, segments)
+def _t(text: str, *segments: Segment, heard: bool | None = True, confidence: float = 0.8) -> Transcript:
+    return Transcript(text, (), confidence, 10.0, "whisper:base", "es", heard, segments)
 
 
 @pytest.mark.parametrize(
@@ -73,6 +73,7 @@ def _t(text: str, *segments: Segment, heard: bool | None = True) -> Transcript:
         (_t("la libra de la libra de la libra", Segment(0, 5, -0.6, 0.3, 2.9, True)), True),  # repeating itself
         (_t("hola", Segment(0, 2, -0.4, 0.1, 1.0, True), Segment(2, 10, -0.9, 0.8, 1.5, False)), True),  # most dropped
         (_t("hola", heard=None), False),  # an engine without figures and no audio to check
+        (_t("o la mirillo necesita más menítica", Segment(0, 5, -0.8, 0.1, 1.2, True), confidence=0.55), True),  # words doubted
     ],
 )
 def test_what_makes_a_transcript_unclear(transcript, expected):
