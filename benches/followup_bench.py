@@ -11,7 +11,7 @@ What is measured
        spread over 30 days, five patient time zones) parsed by the same reader
        as ``ivr followups import`` (ivr.followups.appointments.read_csv),
        stored and each first call scheduled with RQ's ``enqueue_at``
-       (ivr.workers.followups.schedule_new). Then the same file again (must
+       (ivr.workers.followup_changes.schedule_new). Then the same file again (must
        add nothing). Target: under 10 s for the first import.
     2. dispatcher overhead per call: ``--dispatch`` calls (default 500) through
        the call job's own code (the rules gate, the limiter, the dial guard
@@ -102,7 +102,7 @@ def bench_import(conn, clinic, n: int) -> tuple[float, bool]:
     from ivr.followups.appointments import RowError, Rules, read_csv
     from ivr.store.followups import FollowupStore
     from ivr.workers import DEFAULT_QUEUE
-    from ivr.workers.followups import schedule_new
+    from ivr.workers.followup_changes import schedule_new
 
     text = csv_text(n, clinic, random.Random(7))
     queue = Queue(DEFAULT_QUEUE, connection=conn)

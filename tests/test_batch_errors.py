@@ -20,6 +20,7 @@ from ivr.admin.calendar_import import read
 from ivr.followups.appointments import Rules, from_mapping
 from ivr.store.followups import FollowupStore
 from ivr.workers import DEFAULT_QUEUE
+from ivr.workers import followup_changes
 from ivr.workers import followups as jobs
 
 from .test_admin import csrf, logged_in, users  # noqa: F401 - fixture
@@ -93,7 +94,7 @@ def test_apply_refuses_an_item_whose_call_time_overflows_and_schedules_the_rest(
                               at=dt.datetime(9999, 12, 31, 23, 0, tzinfo=dt.timezone.utc))
     other = from_mapping({**GOOD, "id": "B-3", "phone": "+12025550124"}, rules)
     store = FollowupStore(redis_conn)
-    changes = jobs.apply_changes(Queue(DEFAULT_QUEUE, connection=redis_conn), store,
+    changes = followup_changes.apply_changes(Queue(DEFAULT_QUEUE, connection=redis_conn), store,
                                  [(0, good), (1, bad), (2, other)], clinic, svc.now())
     assert changes.imported == 2
     assert [where for where, _ in changes.refused] == [1]

@@ -22,6 +22,8 @@ from ivr.followups import rules
 from ivr.followups.appointments import Appointment, AppointmentError, Cancellation, Rules, from_mapping, parse_csv
 from ivr.store.followups import FollowupStore
 from ivr.workers import DEFAULT_QUEUE, context
+from ivr.workers import followup_changes
+from ivr.workers import followup_reconcile
 from ivr.workers import followups as jobs
 
 from .test_call_patient import CLINIC, DATA_KEY, PUBLIC, twilio_env  # noqa: F401 - fixtures
@@ -70,7 +72,7 @@ def run_with(monkeypatch, redis_conn):
 
 def schedule(redis_conn, appointment: Appointment, clinic, now: dt.datetime) -> dt.datetime:
     queue = Queue(DEFAULT_QUEUE, connection=redis_conn)
-    jobs.schedule_new(queue, FollowupStore(redis_conn), [appointment], clinic, now)
+    followup_changes.schedule_new(queue, FollowupStore(redis_conn), [appointment], clinic, now)
     return dt.datetime.fromtimestamp(FollowupStore(redis_conn).get(appointment.id).next_try_at, dt.timezone.utc)
 
 
@@ -287,16 +289,16 @@ def test_calls_whose_status_never_came_are_settled_from_twilio_and_never_placed_
     assert prism.calls_created(twilio_env) == 3
     assert all(store.get(a.id).status == "calling" for a in due)
 
-    assert not any(jobs.reconcile_calls(after_seconds=900).values())  # too recent: nothing asked yet
+    assert not any(followup_reconcile.reconcile_calls(after_seconds=900).values())  # too recent: nothing asked yet
     assert all(store.get(a.id).status == "calling" for a in due)
     job_clock(NOON_NY + dt.timedelta(minutes=20))
-    counts = jobs.reconcile_calls(after_seconds=900)
+    counts = followup_reconcile.reconcile_calls(after_seconds=900)
     assert counts["settled"] == 3
     for a in due:  # Twilio's example call: completed, answered by a machine
         rec = store.get(a.id)
         assert (rec.status, rec.outcome) == ("done", "message_left")
         assert "reconciled" in [e["event"] for e in store.events(a.id)]
-    assert jobs.reconcile_calls(after_seconds=900)["settled"] == 0  # nothing left in flight
+    assert followup_reconcile.reconcile_calls(after_seconds=900)["settled"] == 0  # nothing left in flight
     assert prism.calls_created(twilio_env) == 3  # never a second call
 
 
@@ -324,7 +326,7 @@ def test_a_call_in_doubt_is_not_placed_again_until_twilio_says_it_never_was(
     # Prism cannot serve Twilio's list of calls: the description's own example breaks its schema
     # (relative "uri" values where the format says absolute), so with --errors Prism answers 500.
     # A reconciliation round that meets that error leaves the attempt alone:
-    assert jobs.reconcile_calls(after_seconds=900)["not_placed"] == 0
+    assert followup_reconcile.reconcile_calls(after_seconds=900)["not_placed"] == 0
     assert store.get(a.id).status == "calling" and store.dial_state(a.id, 1) == "pending"
     # Twilio's answer for a call that never reached it: no call to this number since it was dialled.
     asked = []
@@ -339,7 +341,7 @@ def test_a_call_in_doubt_is_not_placed_again_until_twilio_says_it_never_was(
 
     monkeypatch.setattr(twilio_rest, "make_client", lambda settings: Empty())
     monkeypatch.setattr(twilio_rest, "close", lambda client: None)
-    assert jobs.reconcile_calls(after_seconds=900)["not_placed"] == 1
+    assert followup_reconcile.reconcile_calls(after_seconds=900)["not_placed"] == 1
     assert asked[0]["to"] == a.phone and asked[0]["from_"] == CLINIC.main_number
     rec = store.get(a.id)
     assert rec.status == "scheduled" and store.dial_state(a.id, 1) is None
@@ -360,10 +362,10 @@ def test_a_moved_visit_moves_its_call_and_a_cancelled_one_cancels_it(redis_conn,
     rules_ = Rules.for_clinic(CLINIC)
     now = dt.datetime(2026, 12, 1, 12, tzinfo=ZoneInfo("America/New_York"))
 
-    def send(rows: str) -> jobs.Changes:
+    def send(rows: str) -> followup_changes.Changes:
         parsed = parse_csv(HEADER + rows, rules_)
         assert not parsed.errors, parsed.errors
-        return jobs.apply_changes(queue, store, parsed.appointments, CLINIC, now)
+        return followup_changes.apply_changes(queue, store, parsed.appointments, CLINIC, now)
 
     first = send("V1,Ana Ruiz,+12025550123,2026-12-02 10:00,Dr. Chen,nurse,en,booked\n")
     assert (first.imported, first.updated) == (1, 0)
@@ -396,11 +398,11 @@ def test_a_change_while_the_call_is_under_way_is_refused_with_a_reason(redis_con
     queue = Queue(DEFAULT_QUEUE, connection=redis_conn)
     store = FollowupStore(redis_conn)
     a = visit("2026-12-02T10:00-05:00", phone="+12025550123", id="V2")
-    jobs.apply_changes(queue, store, [(0, a)], CLINIC, dt.datetime(2026, 12, 2, 12, tzinfo=dt.timezone.utc))
+    followup_changes.apply_changes(queue, store, [(0, a)], CLINIC, dt.datetime(2026, 12, 2, 12, tzinfo=dt.timezone.utc))
     store.set_status(a.id, "calling")
     moved = visit("2026-12-03T10:00-05:00", phone="+12025550123", id="V2")
-    changes = jobs.apply_changes(queue, store, [(7, moved)], CLINIC, dt.datetime(2026, 12, 2, 12, tzinfo=dt.timezone.utc))
-    assert changes.refused == [(7, jobs.MOVE_REFUSED["calling"])] and store.get(a.id).at == a.at
+    changes = followup_changes.apply_changes(queue, store, [(7, moved)], CLINIC, dt.datetime(2026, 12, 2, 12, tzinfo=dt.timezone.utc))
+    assert changes.refused == [(7, followup_changes.MOVE_REFUSED["calling"])] and store.get(a.id).at == a.at
 
 
 def test_departments_and_statuses_are_read_as_the_scheduling_system_writes_them():

@@ -16,6 +16,7 @@ from rq import Queue
 from ivr.followups import rules
 from ivr.store.followups import FollowupStore
 from ivr.workers import DEFAULT_QUEUE
+from ivr.workers import followup_changes
 from ivr.workers import followups as jobs
 
 from .test_call_patient import PUBLIC, twilio_env  # noqa: F401 - fixtures
@@ -146,7 +147,7 @@ def test_zones_that_share_no_calling_minute_are_never_dialled_and_the_page_says_
     fixed = visit(a.at.astimezone(NY).replace(tzinfo=None).isoformat(), phone=a.phone, provider=a.provider,
                   timezone="America/New_York")
     assert fixed.id == a.id
-    changes = jobs.apply_changes(Queue(DEFAULT_QUEUE, connection=redis_conn), store, [(0, fixed)],
+    changes = followup_changes.apply_changes(Queue(DEFAULT_QUEUE, connection=redis_conn), store, [(0, fixed)],
                                  clinic_with(calling_hours="09:00-17:00"), now)
     assert changes.updated == 1
     rec = store.get(a.id)

@@ -17,6 +17,7 @@ from ivr.store.call_rate import CallRateLimiter
 from ivr.store.callbacks import CallbackQueue
 from ivr.store.followups import FollowupStore
 from ivr.workers import DEFAULT_QUEUE
+from ivr.workers import followup_changes
 from ivr.workers import followups as jobs
 
 from .conftest import TOKEN, flask_transport
@@ -52,7 +53,7 @@ def at(monkeypatch):
 def imported(redis_conn, text: str = HEADER + GOOD, now=dt.datetime(2026, 11, 24, 12, tzinfo=NY)):
     parsed = parse_csv(text, RULES)
     queue = Queue(DEFAULT_QUEUE, connection=redis_conn)
-    added, unchanged = jobs.schedule_new(queue, FollowupStore(redis_conn), [a for _, a in parsed.appointments], CLINIC, now)
+    added, unchanged = followup_changes.schedule_new(queue, FollowupStore(redis_conn), [a for _, a in parsed.appointments], CLINIC, now)
     return parsed, added, unchanged
 
 

@@ -38,7 +38,7 @@ def followups_import(file: Path, scope: str) -> None:
     from ivr.store.appointment_scopes import AppointmentScopes
     from ivr.store.followups import FollowupStore
     from ivr.workers import DEFAULT_QUEUE
-    from ivr.workers.followups import Changes, apply_changes
+    from ivr.workers.followup_changes import Changes, apply_changes
 
     try:
         scope = check_name(scope, "a scope") if scope.strip() else ""

@@ -212,7 +212,7 @@ def _actor() -> str:
 
 
 def _apply(items):
-    from ivr.workers.followups import apply_changes
+    from ivr.workers.followup_changes import apply_changes
 
     svc = services.get()
     return apply_changes(svc.queue, FollowupStore(svc.redis), items, svc.runtime.clinic, svc.now(),

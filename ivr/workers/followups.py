@@ -22,11 +22,11 @@ Nothing is lost silently:
   (every worker's sweep) releases them once the settings are there, trying one
   first (a probe) after an account-wide refusal; a refusal about one number
   stays final;
-* ``reconcile`` asks Twilio what became of calls whose final status never came
-  (looked up by CallSid, or for a call in doubt by number and time) and
+* ``reconcile_calls`` (ivr.workers.followup_reconcile) asks Twilio what became of
+  calls whose final status never came (looked up by CallSid, or for a call in doubt by number and time) and
   settles them; a call whose fate stays unknown is never placed again;
-* ``apply_changes`` stores new, moved and cancelled appointments: a moved visit
-  moves its call (jobs carry the appointment's generation; an older one does
+* ``apply_changes`` (ivr.workers.followup_changes) stores new, moved and cancelled
+  appointments: a moved visit moves its call (jobs carry the appointment's generation; an older one does
   nothing), a cancelled one cancels it.
 """
 
@@ -35,32 +35,30 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from dataclasses import dataclass, field
 from typing import Iterable
 
 import requests
 from rq import Queue, Retry
 from rq.job import Job
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from ivr import texts
-from ivr.telephony import twilio_rest
 from ivr.clinic.calling_hours import CallingHours, zone_named
 from ivr.clinic.settings import ClinicSettings, FollowupSettings
 from ivr.followups import rules
 from ivr.followups.rules import patient_zones
-from ivr.followups.appointments import Appointment, Cancellation
 from ivr.protection.logging_setup import mask_numbers
-from ivr.store.call_rate import CallRateLimiter
-from ivr.store import audit as actions
 from ivr.store import keys
-from ivr.store.followups import DONE_STATUSES, FINAL, FollowupStore, Outcome, Record
+from ivr.store.call_rate import CallRateLimiter
+from ivr.store.followups import DONE_STATUSES, FollowupStore, Outcome, Record
+from ivr.telephony import twilio_rest
 from ivr.workers import DEFAULT_QUEUE, context
 from ivr.workers.callbacks import _RQ_UNIQUE, DuplicateJobError, TransientDialError, _never_sent
 from ivr.workers.texts import send_later
 
 log = logging.getLogger(__name__)
+
 
 UTC = dt.timezone.utc
 RING_SECONDS = 30
@@ -70,9 +68,7 @@ JOB_TIMEOUT = 180  # the rate limiter may make a job wait up to RATE_WAIT_LIMIT 
 RATE_WAIT_LIMIT = 60.0  # seconds a job waits for the limiter before it puts itself back for later
 RATE_DEFER = dt.timedelta(seconds=15)
 RESULT_TTL = 86400
-SCHEDULE_BATCH = 500
 PROBE_SECONDS = 300  # after an account-wide refusal, one blocked follow-up is tried again this often
-RECONCILE_SECONDS = 900  # a dialled call with no final status this long is looked up (Twilio ends ringing at 30 s)
 BLOCKED_SETTINGS = "settings"
 BLOCKED_ACCOUNT = "account"
 
@@ -122,149 +118,7 @@ def first_call_time(at: dt.datetime, timezone: str, clinic: ClinicSettings, now:
     return decision.not_before or when  # past the deadline: the job finds that out and stops
 
 
-@dataclass
-class Changes:
-    """What an import or API request did: counts, and the appointments refused with why."""
-
-    imported: int = 0
-    updated: int = 0  # moved (a new time, number, ...)
-    unchanged: int = 0
-    cancelled: int = 0
-    refused: list[tuple[int, str]] = field(default_factory=list)  # (line or index, reason)
-
-
-MOVE_REFUSED = {
-    "calling": "a follow-up call is under way; send the change again in a few minutes",
-    "finished": "its follow-up call is already over; the change is not applied",
-    "changed": "it changed while this was applied; send it again",
-    "unknown": "it is not known",
-}
-CANCEL_REFUSED = {
-    "finished": "its follow-up call is already over",
-    "unknown": "no such appointment",
-}
-
-
-def schedule_new(
-    queue: Queue, store: FollowupStore, appointments: Iterable[Appointment], clinic: ClinicSettings, now: dt.datetime
-) -> tuple[int, int]:
-    """Store appointments; schedule the first call of each new one, move changed ones. (added, unchanged)."""
-    changes = apply_changes(queue, store, enumerate(appointments), clinic, now)
-    return changes.imported, changes.unchanged + changes.updated
-
-
-def apply_changes(
-    queue: Queue, store: FollowupStore, items: Iterable[tuple[int, Appointment | Cancellation]],
-    clinic: ClinicSettings, now: dt.datetime, actor: str = "", audit=None,
-) -> Changes:
-    """Store what the scheduling system sent: new appointments get their first call scheduled,
-    changed ones (same id, new time or number...) are moved, cancellations cancel. Sending the
-    same thing again changes nothing. Moves and cancellations go to ``audit`` (an AuditLog)."""
-    changes = Changes()
-    batch: list[tuple[int, Appointment]] = []
-
-    def flush() -> None:
-        # Each first call's time is known before anything is stored: an item it fails for is refused
-        # alone, never leaving the others stored without their job (issue 31).
-        timed = []
-        for where, a in batch:
-            try:
-                timed.append((where, a, first_call_time(a.at, a.timezone, clinic, now, a.phone)))
-            except (OverflowError, ValueError) as exc:
-                changes.refused.append((where, f"no call time can be found for it ({exc})"))
-        created = store.add_many([a for _, a, _ in timed])
-        pipe = queue.connection.pipeline()
-        existing = []
-        for (where, a, when), new in zip(timed, created):
-            if not new:
-                existing.append((where, a))
-                continue
-            changes.imported += 1
-            _enqueue(queue, when, a.id, 1, pipeline=pipe)
-            store_pipe_schedule(pipe, a.id, when)
-        pipe.execute()
-        for where, a in existing:
-            _change(queue, store, where, a, clinic, now, changes, actor, audit)
-        batch.clear()
-
-    for where, item in items:
-        if isinstance(item, Cancellation):
-            if batch:
-                flush()
-            result = cancel(store, item.id, actor, audit)
-            if result in CANCEL_REFUSED:
-                changes.refused.append((where, CANCEL_REFUSED[result]))
-            elif result == "unchanged":
-                changes.unchanged += 1
-            else:
-                changes.cancelled += 1
-            continue
-        batch.append((where, item))
-        if len(batch) >= SCHEDULE_BATCH:
-            flush()
-    if batch:
-        flush()
-    return changes
-
-
-def _change(queue, store: FollowupStore, where: int, a: Appointment, clinic: ClinicSettings, now: dt.datetime,
-            changes: Changes, actor: str, audit) -> None:
-    """An appointment sent again: unchanged, reopened after a cancellation, or moved."""
-    different = store.differences(a)
-    rec = store.get(a.id)
-    if not different and rec is not None and _unscheduled(rec):
-        _repair(queue, store, rec, clinic, now)
-        changes.imported += 1
-        return
-    if not different and (rec is None or rec.status != "cancelled"):
-        changes.unchanged += 1
-        return
-    result = store.move(a)
-    if result != "moved":
-        changes.refused.append((where, MOVE_REFUSED.get(result, result)))
-        return
-    rec = store.get(a.id)
-    assert rec is not None
-    when = first_call_time(a.at, a.timezone, clinic, now, a.phone)
-    n = rec.attempts + 1
-    _enqueue(queue, when, a.id, n, gen=rec.gen)
-    store.schedule(a.id, when.timestamp(), "moved")
-    store.note(a.id, "moved", changed=", ".join(different) or "reopened", next_try=when.isoformat())
-    if audit is not None and actor:
-        audit.record(actor, actions.APPOINTMENT_MOVE, target=a.id, detail="changed: " + (", ".join(different) or "reopened"))
-    log.info("follow-up %s: appointment changed (%s); next try %s", a.id, ", ".join(different) or "reopened", when.isoformat())
-    changes.updated += 1
-
-
-def _unscheduled(rec: Record) -> bool:
-    """Stored but never given its first call (a request that failed between the two): sent again, it gets it."""
-    return rec.status == "scheduled" and not rec.next_try_at and not rec.attempts
-
-
-def _repair(queue, store: FollowupStore, rec: Record, clinic: ClinicSettings, now: dt.datetime) -> None:
-    when = first_call_time(rec.at, rec.timezone, clinic, now, rec.phone)
-    _enqueue(queue, when, rec.id, 1, gen=rec.gen)
-    store.schedule(rec.id, when.timestamp(), "scheduled again: it had no call")
-    store.note(rec.id, "rescheduled", reason="stored without a call", next_try=when.isoformat())
-    log.warning("follow-up %s: was stored without a call; first try %s", rec.id, when.isoformat())
-
-
-def cancel(store: FollowupStore, appointment_id: str, actor: str = "", audit=None) -> str:
-    """Cancel an appointment's follow-up: 'cancelled', 'cancelled_calling', 'unchanged', 'finished', 'unknown'."""
-    result = store.cancel(appointment_id)
-    if result.startswith("cancelled"):
-        store.note(appointment_id, "cancelled", during_call=result == "cancelled_calling")
-        if audit is not None and actor:
-            audit.record(actor, actions.APPOINTMENT_CANCEL, target=appointment_id)
-        log.info("follow-up %s: cancelled by the scheduling system", appointment_id)
-    return result
-
-
-def store_pipe_schedule(pipe, appointment_id: str, when: dt.datetime) -> None:
-    pipe.hset(keys.FOLLOWUP_APPOINTMENT.format(appointment_id), "next_try_at", repr(when.timestamp()))
-
-
-def _enqueue(queue: Queue, when: dt.datetime, appointment_id: str, n: int, defer: int = 0, pipeline=None, gen: int = 0):
+def enqueue_attempt(queue: Queue, when: dt.datetime, appointment_id: str, n: int, defer: int = 0, pipeline=None, gen: int = 0):
     return queue.enqueue_at(
         when.astimezone(UTC), place_followup, appointment_id, n, gen,
         job_id=job_id(appointment_id, n, defer, gen), retry=RETRY, job_timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL,
@@ -272,7 +126,7 @@ def _enqueue(queue: Queue, when: dt.datetime, appointment_id: str, n: int, defer
     )
 
 
-def _queue(ctx) -> Queue:
+def default_queue(ctx) -> Queue:
     return Queue(DEFAULT_QUEUE, connection=ctx.redis)
 
 
@@ -282,7 +136,7 @@ def _now() -> dt.datetime:
 
 def _defer(queue: Queue, store: FollowupStore, rec: Record, n: int, when: dt.datetime, reason: str) -> str:
     defer = store.bump_defers(rec.id)
-    _enqueue(queue, when, rec.id, n, defer, gen=rec.gen)
+    enqueue_attempt(queue, when, rec.id, n, defer, gen=rec.gen)
     store.schedule(rec.id, when.timestamp(), reason)
     store.set_status(rec.id, "scheduled")
     store.note(rec.id, "deferred", attempt=n, reason=reason, until=when.isoformat())
@@ -357,7 +211,7 @@ def _place(client: Client | None, base: str, appointment_id: str, n: int, now: d
     ctx = context.get()
     clinic = ctx.clinic
     store = FollowupStore(ctx.redis, clock=lambda: _now().timestamp())
-    queue = _queue(ctx)
+    queue = default_queue(ctx)
     rec = store.get(appointment_id)
     if rec is None or rec.status in DONE_STATUSES:
         return Placed.FINISHED
@@ -454,8 +308,6 @@ def _place(client: Client | None, base: str, appointment_id: str, n: int, now: d
     return Placed.PLACED
 
 
-# Blocked follow-ups ------------------------------------------------------------------
-
 def _block(store: FollowupStore, rec: Record, n: int, reason: str, kind: str) -> str:
     if store.block(rec.id, n, reason, kind, rec.gen):
         store.note(rec.id, "blocked", attempt=n, reason=reason)
@@ -478,7 +330,7 @@ def _resume(store: FollowupStore, queue: Queue, ids: Iterable[str]) -> int:
             continue
         n, gen = taken
         when = _now()
-        _enqueue(queue, when, appointment_id, n, store.bump_defers(appointment_id), gen=gen)
+        enqueue_attempt(queue, when, appointment_id, n, store.bump_defers(appointment_id), gen=gen)
         store.schedule(appointment_id, when.timestamp(), "resumed")
         store.note(appointment_id, "resumed", attempt=n)
         resumed += 1
@@ -530,8 +382,6 @@ def _already(store: FollowupStore, appointment_id: str, n: int, state: str) -> s
     log.warning("follow-up %s attempt %s: an earlier run may have placed it; not calling again", appointment_id, n)
     return Placed.IN_DOUBT
 
-
-# Settling a finished attempt ------------------------------------------------------
 
 def enqueue_settle(queue: Queue, appointment_id: str, n: int, call_status: str, answered_by: str = ""):
     """Queue ``settle_attempt`` once per attempt (Twilio may repeat a status callback)."""
@@ -589,96 +439,9 @@ def settle_attempt(appointment_id: str, n: int, call_status: str, answered_by: s
         _stop(store, rec, decision.reason)
         return "stopped"
     when = earliest if decision.allowed else decision.not_before
-    _enqueue(_queue(ctx), when, appointment_id, n + 1, gen=rec.gen)
+    enqueue_attempt(default_queue(ctx), when, appointment_id, n + 1, gen=rec.gen)
     store.schedule(appointment_id, when.timestamp(), call_status)
     store.set_status(appointment_id, "scheduled")
     store.note(appointment_id, "retry", attempt=n + 1, status=call_status, until=when.isoformat())
     log.info("follow-up %s attempt %s: %s; attempt %s at %s", appointment_id, n, call_status, n + 1, when.isoformat())
     return "retry"
-
-
-# Reconciliation with Twilio ---------------------------------------------------------
-
-def reconcile_seconds() -> float:
-    """How long a dialled call may go without a final status before Twilio is asked (IVR_FOLLOWUP_RECONCILE_SECONDS)."""
-    return float(os.environ.get("IVR_FOLLOWUP_RECONCILE_SECONDS") or RECONCILE_SECONDS)
-
-
-def reconcile_calls(after_seconds: float | None = None, now: dt.datetime | None = None) -> dict[str, int]:
-    """Settle follow-up calls whose final status never arrived, by asking Twilio (REST).
-
-    A call with a CallSid is fetched: a final status settles the attempt as its status
-    callback would have. A call in doubt (the request may have reached Twilio, no CallSid
-    came back) is looked up among the calls to the patient's number since it was dialled:
-    found, it is recorded and settled; not there ``after_seconds`` later, it was never placed,
-    and the attempt is tried again. Until then nothing calls that patient again.
-    """
-    ctx = context.get()
-    settings = twilio_rest.settings_from_env()
-    if twilio_rest.problems(settings):
-        return {}
-    after = after_seconds if after_seconds is not None else reconcile_seconds()
-    now = now or _now()
-    store = FollowupStore(ctx.redis, clock=lambda: _now().timestamp())
-    counts = {"settled": 0, "found": 0, "not_placed": 0, "still_open": 0}
-    due = store.in_flight(now.timestamp() - after)
-    if not due:
-        return counts
-    client = twilio_rest.make_client(settings)
-    try:
-        for appointment_id, n in due:
-            try:
-                counts[_reconcile_one(client, store, ctx.clinic, appointment_id, n)] += 1
-            except TwilioRestException as exc:
-                log.warning("follow-up %s attempt %s: Twilio lookup refused (HTTP %s %s)", appointment_id, n, exc.status, exc.code or "")
-                if twilio_rest.account_wide(exc.status, exc.code) and exc.status != 404:
-                    break
-            except (requests.RequestException, TwilioException) as exc:
-                log.warning("follow-up reconciliation: %s talking to Twilio; next round", type(exc).__name__)
-                break
-    finally:
-        twilio_rest.close(client)
-    if any(counts.values()):
-        log.info("follow-up reconciliation: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
-    return counts
-
-
-def _reconcile_one(client: Client, store: FollowupStore, clinic: ClinicSettings, appointment_id: str, n: int) -> str:
-    attempt = store.attempt(appointment_id, n)
-    rec = store.get(appointment_id)
-    if rec is None or attempt.get("settled_at"):
-        store.landed(appointment_id, n)
-        return "settled"
-    state = store.dial_state(appointment_id, n) or ""
-    sid = attempt.get("call_sid") or (state if state.startswith("CA") else "")
-    if not sid:
-        sid = _find_call(client, rec, clinic, float(attempt.get("started_at") or 0))
-        if sid is None:
-            store.release_dial(appointment_id, n, rec.phone, "not_placed",
-                               "Twilio has no record of this call: it was never placed", status="scheduled")
-            store.landed(appointment_id, n)
-            store.note(appointment_id, "reconciled", attempt=n, result="never placed; tried again")
-            if rec.status == "calling":
-                _enqueue(_queue(context.get()), _now(), appointment_id, n, store.bump_defers(appointment_id), gen=rec.gen)
-            return "not_placed"
-        store.record_call(appointment_id, n, sid)
-    call = client.calls(sid).fetch()
-    status = str(call.status or "")
-    if status not in FINAL:
-        return "still_open"
-    answered_by = str(call.answered_by or "")
-    store.note_status(appointment_id, n, status, answered_by)
-    outcome = settle_attempt(appointment_id, n, status, answered_by)
-    store.note(appointment_id, "reconciled", attempt=n, call=sid, status=status, result=outcome)
-    log.info("follow-up %s attempt %s: no status came; Twilio says %s (%s)", appointment_id, n, status, outcome)
-    return "settled" if outcome != "ignored" else "found"
-
-
-def _find_call(client: Client, rec: Record, clinic: ClinicSettings, started_at: float) -> str | None:
-    """The CallSid of the call to the patient placed from ``started_at`` on, if Twilio has one."""
-    since = dt.datetime.fromtimestamp(started_at - 120, UTC)
-    for call in client.calls.list(to=rec.phone, from_=clinic.main_number, start_time_after=since.date(), limit=50):
-        created = call.date_created
-        if call.to == rec.phone and (created is None or created >= since):
-            return call.sid
-    return None

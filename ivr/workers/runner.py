@@ -187,7 +187,7 @@ def _twilio_rounds(conn: redis.Redis, recover_now: bool = False) -> bool:
     meanwhile are recovered now, not at the next turn (every IVR_RECORDINGS_RECOVER_SECONDS). Returns
     whether that is still to do: True while Redis keeps failing the recovery.
     """
-    from ivr.workers import followups, recordings
+    from ivr.workers import followup_reconcile, followups, recordings
 
     still_to_do = False
     try:
@@ -200,8 +200,8 @@ def _twilio_rounds(conn: redis.Redis, recover_now: bool = False) -> bool:
         log.exception("recording recovery failed")
     try:
         followups.resume_blocked(conn)
-        if take_turn(conn, "followup-reconcile", min(RECONCILE_TURN_SECONDS, followups.reconcile_seconds())):
-            followups.reconcile_calls()
+        if take_turn(conn, "followup-reconcile", min(RECONCILE_TURN_SECONDS, followup_reconcile.reconcile_seconds())):
+            followup_reconcile.reconcile_calls()
     except Exception:  # noqa: BLE001 - the sweep must go on; the next round tries again
         log.exception("follow-up sweep failed")
     return still_to_do
