@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ivr.operations import backup as backups
+from ivr.operations import restore as restoring
 from ivr.recordings import object_store
 from ivr.staff.passwords import hash_password
 from ivr.store.voicemails import VoicemailStatus
@@ -105,7 +106,7 @@ def test_backup_holds_the_buckets_sealed_recordings_and_restore_puts_them_back(
     done = backups.backup(redis_conn, tmp_path / "backup", redis_url="unix:///redis", data_dir=data_dir,
                           config_dir=None, prompts_dir=None, data_key=DATA_KEY, objects=rig.vault.objects)
     assert done.recordings == 1
-    manifest = backups.read_manifest(tmp_path / "backup")
+    manifest = restoring.read_manifest(tmp_path / "backup")
     assert f"recordings/bucket/{key}" in manifest["files"] and manifest["recordings"]["bucket"] == bucket.name
     assert manifest["data_key"]["recordings_sealed_with"] == [rig.sealer.key_id]
     assert (tmp_path / "backup" / "recordings" / "bucket" / key).read_bytes() == bucket.read(key)  # still sealed
@@ -113,12 +114,12 @@ def test_backup_holds_the_buckets_sealed_recordings_and_restore_puts_them_back(
     # The clinic's bucket is lost; restored into a new one, the message plays as before.
     s3_server.client().create_bucket(Bucket="recordings-restored")
     restored = object_store.from_config({**bucket.settings(), "RECORDINGS_BUCKET": "recordings-restored"})
-    plan = backups.plan_restore(redis_conn, tmp_path / "backup", DATA_KEY, data_dir)
+    plan = restoring.plan_restore(redis_conn, tmp_path / "backup", DATA_KEY, data_dir)
     assert plan.refusals() == []
     with pytest.raises(backups.BackupError, match="object storage"):  # nowhere to put them: nothing changes
-        backups.restore(redis_conn, plan, data_dir=data_dir, data_key=DATA_KEY, objects=None)
+        restoring.restore(redis_conn, plan, data_dir=data_dir, data_key=DATA_KEY, objects=None)
     assert rig.store.get(sid) is not None
-    summary = backups.restore(redis_conn, plan, data_dir=data_dir, data_key=DATA_KEY, objects=restored)
+    summary = restoring.restore(redis_conn, plan, data_dir=data_dir, data_key=DATA_KEY, objects=restored)
     assert summary.recordings == 1
     assert [o.key for o in restored.objects()] == [key]
     rig.vault.objects = restored
@@ -128,7 +129,7 @@ def test_backup_holds_the_buckets_sealed_recordings_and_restore_puts_them_back(
     cli = {"REDIS_URL": redis_server.url, "IVR_DATA_DIR": str(data_dir), "IVR_DATA_KEY": DATA_KEY}
     made = run_ivr("backup", str(tmp_path / "cli-backup"), **cli, **bucket.env())
     assert made.returncode == 0 and "1 recordings" in made.stdout, made.stderr
-    assert f"recordings/bucket/{key}" in backups.read_manifest(tmp_path / "cli-backup")["files"]
+    assert f"recordings/bucket/{key}" in restoring.read_manifest(tmp_path / "cli-backup")["files"]
     s3_server.client().create_bucket(Bucket="recordings-third")
     third = {**bucket.env(), "IVR_RECORDINGS_BUCKET": "recordings-third"}
     back = run_ivr("restore", "--yes", str(tmp_path / "cli-backup"), **cli, **third)

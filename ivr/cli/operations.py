@@ -169,8 +169,9 @@ def restore(src: Path, yes: bool, with_config: bool, force: bool) -> None:
     Stop the web processes and workers first. The backup's paths, files and signature (made with
     this install's data key) are checked, and what it holds is shown, before anything changes.
     """
-    from ivr.operations import backup as backups
     from ivr.operations import backup_trust
+    from ivr.operations import restore as restoring
+    from ivr.operations.backup import BackupError
     from ivr.recordings import object_store
     from ivr.store import audit
 
@@ -178,8 +179,8 @@ def restore(src: Path, yes: bool, with_config: bool, force: bool) -> None:
     data_key = str(settings.get("DATA_KEY") or "")
     conn = connect_redis()
     try:
-        plan = backups.plan_restore(conn, src, data_key, data_dir)
-    except (backups.BackupError, backup_trust.UntrustedBackup, OSError) as exc:
+        plan = restoring.plan_restore(conn, src, data_key, data_dir)
+    except (BackupError, backup_trust.UntrustedBackup, OSError) as exc:
         click.echo(f"not restored: {exc}", err=True)
         sys.exit(1)
     m = plan.manifest
@@ -200,11 +201,11 @@ def restore(src: Path, yes: bool, with_config: bool, force: bool) -> None:
     if not yes:
         click.confirm(f"Delete the {plan.current_keys} ivr:*/rq:* keys in this Redis and restore the backup's?", abort=True)
     try:
-        done = backups.restore(conn, plan, data_dir=data_dir, config_dir=config_dir, prompts_dir=prompts_dir,
-                               with_config=with_config, data_key=data_key,
-                               progress=lambda msg: click.echo(msg, err=True),
-                               objects=object_store.from_config(settings))  # the recordings bucket, if any
-    except (backups.BackupError, backup_trust.UntrustedBackup, OSError, ValueError) as exc:
+        done = restoring.restore(conn, plan, data_dir=data_dir, config_dir=config_dir, prompts_dir=prompts_dir,
+                                with_config=with_config, data_key=data_key,
+                                progress=lambda msg: click.echo(msg, err=True),
+                                objects=object_store.from_config(settings))  # the recordings bucket, if any
+    except (BackupError, backup_trust.UntrustedBackup, OSError, ValueError) as exc:
         click.echo(f"restore failed: {exc}", err=True)
         sys.exit(1)
     forced = f"; --force past: {'; '.join(refusals)}" if refusals else ""

@@ -1,4 +1,4 @@
-"""What a restore checks before it trusts a backup folder (``ivr.operations.backup``).
+"""What a restore checks before it trusts a backup folder (``ivr.operations.restore``).
 
 Signature
     The manifest (which holds the sha256 of the dump and of every file) is signed
