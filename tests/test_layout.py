@@ -1,6 +1,6 @@
-"""The house a newcomer reads: ivr/'s top level holds only the app factory, its config and its services, and no
-two modules import each other, directly or round a longer loop (imports inside functions count too: they are
-circles only hidden until run time)."""
+"""The house a newcomer reads: ivr/'s top level holds only the app factory, its config and its services, no module
+is over 600 lines, and no two modules import each other, directly or round a longer loop (imports inside functions
+count too: they are circles only hidden until run time)."""
 
 from __future__ import annotations
 
@@ -104,3 +104,11 @@ def test_no_module_imports_itself_round_a_circle():
 def test_the_top_level_holds_only_the_app_config_and_services():
     loose = sorted(p.name for p in IVR.glob("*.py") if p.name not in TOP_LEVEL)
     assert loose == [], f"modules outside a package: {loose}"
+
+
+MOST_LINES = 600  # a module a newcomer can read in one sitting (issue 34)
+
+
+def test_no_module_is_over_600_lines():
+    long = {name: n for name, path in sorted(modules().items()) if (n := len(path.read_text().splitlines())) > MOST_LINES}
+    assert long == {}, f"modules over {MOST_LINES} lines (split them by what their parts are for): {long}"
