@@ -374,15 +374,23 @@ def test_a_refused_text_is_said_on_the_callback_and_does_not_count(redis_conn, j
     assert TextStore(redis_conn).past_texts(PATIENT) == []
 
 
+class Refusing(list):
+    """The paths a refusing server was asked; ``code`` is the Twilio error it answers with."""
+
+    code = 21610
+    message = "Attempt to send to unsubscribed recipient"
+
+
 @pytest.fixture
 def unsubscribed_twilio(monkeypatch):
     """A server on localhost answering every Messages request as Twilio does for a number that sent STOP to
-    Twilio itself (error 21610; Prism can only answer with its description's examples). The paths asked."""
+    Twilio itself (error 21610, or another ``code``; Prism can only answer with its description's examples).
+    The paths asked."""
     import json
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    asked: list[str] = []
+    asked = Refusing()
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args) -> None:
@@ -391,8 +399,8 @@ def unsubscribed_twilio(monkeypatch):
         def do_POST(self) -> None:  # noqa: N802
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             asked.append(self.path)
-            body = json.dumps({"code": 21610, "message": "Attempt to send to unsubscribed recipient",
-                               "more_info": "https://www.twilio.com/docs/errors/21610", "status": 400}).encode()
+            body = json.dumps({"code": asked.code, "message": asked.message, "status": 400,
+                               "more_info": f"https://www.twilio.com/docs/errors/{asked.code}"}).encode()
             self.send_response(400)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

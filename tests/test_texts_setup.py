@@ -10,6 +10,7 @@ import pytest
 
 from .test_admin import logged_in, users  # noqa: F401 - fixture
 from .test_plain_words import technical
+from .test_texts import job_context, lookups, now, twilio_env, unsubscribed_twilio  # noqa: F401 - fixtures
 
 SERVICE = "MG" + "0123456789abcdef" * 2
 
@@ -88,3 +89,41 @@ def test_texts_set_up_are_said_to_be_on_with_nothing_to_fix(make_app, users):  #
     health = app.test_client().get("/healthz").get_json()
     assert health["texts"] == "on"
     assert not [p for p in health["not_ready"] if "text" in p.lower()]
+
+
+def test_a_messaging_service_twilio_refuses_is_said_until_a_text_goes(
+    make_app, users, redis_conn, job_context, twilio_env, now, unsubscribed_twilio, prism, monkeypatch  # noqa: F811
+):
+    """Twilio refuses a text because the Messaging Service has no number to send from (error 21704): every text
+    would fail, so Setup and /healthz say so, in words, until a text goes again."""
+    from ivr import texts as texts_module
+    from ivr.texts import wording
+    from ivr.workers import texts as jobs
+
+    from .test_texts import callback
+
+    app = make_app(TWILIO_MESSAGING_SERVICE_SID=SERVICE, PUBLIC_URL="https://phones.clinic.example",
+                   TWILIO_ACCOUNT_SID="AC" + "1" * 32, TWILIO_AUTH_TOKEN="t" * 32)
+    admin = logged_in(app)
+    assert app.test_client().get("/healthz").get_json()["texts"] == "on"
+
+    unsubscribed_twilio.code, unsubscribed_twilio.message = 21704, "Messaging Service contains no phone numbers"
+    cb = callback(redis_conn)
+    assert jobs.send_text(wording.CONFIRM_CALLBACK, texts_module.CALLBACK, cb.id) == "refused"
+
+    item = setup_items(admin)["texts_refused"]
+    assert words(item) == "Texts to patients are not going out: Twilio says the clinic's texting service has no phone " \
+                          "number to send from."
+    assert not technical(words(item))
+    assert "Twilio&#39;s error 21704" in item
+    assert "They cannot go out until what is said above is fixed." in texts_section(admin)
+    health = app.test_client().get("/healthz").get_json()
+    assert health["texts"] == "not ready"
+    assert any(p.startswith("Twilio refuses texts (error 21704)") for p in health["not_ready"])
+
+    # The service fixed in Twilio's console: the next text goes, and the problem is gone.
+    monkeypatch.setenv("TWILIO_API_BASE_URL", prism.base_url)
+    other = callback(redis_conn, phone="+12025550124")
+    assert jobs.send_text(wording.CONFIRM_CALLBACK, texts_module.CALLBACK, other.id) == "sent"
+    assert "texts_refused" not in setup_items(admin)
+    assert app.test_client().get("/healthz").get_json()["texts"] == "on"

@@ -17,6 +17,7 @@ from ivr.operations import readiness
 from ivr.staff.audit import record
 from ivr.staff.auth import role_required
 from ivr.store import audit as actions
+from ivr.store.texts import TextStore
 
 from . import bp
 
@@ -24,7 +25,8 @@ from . import bp
 @bp.get("/setup")
 @role_required("admin")
 def setup():
-    found = readiness.missing(current_app.config, services.get().runtime.clinic)
+    svc = services.get()
+    found = readiness.missing(current_app.config, svc.runtime.clinic, TextStore(svc.redis).service_refusal())
     record(actions.VIEW_ADMIN, target="setup", detail=f"{len(found)} missing")
     return render_template("admin/setup.html", missing=found,
                            texts_on=bool(texts.messaging_service_sid(current_app.config)),

@@ -90,7 +90,13 @@ def _texts(svc) -> str:
 
     if not texts.messaging_service_sid(current_app.config):
         return "off"
-    return "not ready" if readiness.texts_problems(current_app.config) else "on"
+    return "not ready" if readiness.texts_problems(current_app.config, _texts_refused(svc)) else "on"
+
+
+def _texts_refused(svc) -> str:
+    from ivr.store.texts import TextStore
+
+    return TextStore(svc.redis).service_refusal()
 
 
 def _not_ready(svc) -> list[str]:
@@ -99,4 +105,4 @@ def _not_ready(svc) -> list[str]:
 
     from ivr.operations import readiness
 
-    return readiness.problems(current_app.config, svc.runtime.clinic)
+    return readiness.problems(current_app.config, svc.runtime.clinic, _texts_refused(svc))

@@ -52,8 +52,8 @@ def warn_worker(followups_enabled: bool) -> None:
                     "; ".join(found))
 
 
-def problems(config: Mapping[str, Any], clinic) -> list[str]:
-    """Every setting a feature still lacks, in words (empty: nothing)."""
+def problems(config: Mapping[str, Any], clinic, texts_refused: str = "") -> list[str]:
+    """Every setting a feature still lacks, in words (empty: nothing); ``texts_refused`` as for ``texts_problems``."""
     found = []
     if not config.get("TWILIO_AUTH_TOKEN"):
         found.append("TWILIO_AUTH_TOKEN is not set: Twilio's calls to this server are refused "
@@ -69,11 +69,23 @@ def problems(config: Mapping[str, Any], clinic) -> list[str]:
         if fictional:
             found.append("config/clinic.yaml still has the example's fictional 555-01xx numbers "
                          f"({', '.join(fictional)}): calls to them reach nobody")
-    return found + texts_problems(config)
+    return found + texts_problems(config, texts_refused)
 
 
-def texts_problems(config: Mapping[str, Any]) -> list[str]:
-    """What stops texts to patients, when they are switched on or asked for (empty: nothing, or texts off)."""
+# Twilio's refusals of a text that concern the Messaging Service itself (ivr.workers.texts.SERVICE_ERRORS).
+SERVICE_REFUSALS = {
+    "21606": "the clinic's number it sends from cannot send texts",
+    "21701": "the clinic's texting service does not exist in its account",
+    "21702": "the clinic's texting service is not taking new texts",
+    "21703": "the clinic's texting service has no phone number free to send from",
+    "21704": "the clinic's texting service has no phone number to send from",
+    "21705": "the clinic's texting service is not valid",
+}
+
+
+def texts_problems(config: Mapping[str, Any], refused: str = "") -> list[str]:
+    """What stops texts to patients, when they are switched on or asked for (empty: nothing, or texts off);
+    ``refused``: Twilio's error code of a refusal about the Messaging Service (``TextStore.service_refusal``)."""
     sid = texts.messaging_service_sid(config)
     if not sid:
         if texts.followup_texts(config):
@@ -87,6 +99,9 @@ def texts_problems(config: Mapping[str, Any]) -> list[str]:
     blocked = outbound_problems(config)
     if blocked:
         found.append("texts to patients cannot be sent until outbound calls can be: " + "; ".join(blocked))
+    if refused:
+        found.append(f"Twilio refuses texts (error {refused}): {SERVICE_REFUSALS.get(refused, 'the Messaging Service')}"
+                     "; fix it in Twilio's console (this clears when a text is sent)")
     return found
 
 
@@ -103,8 +118,8 @@ class Missing:
     page: str = ""
 
 
-def missing(config: Mapping[str, Any], clinic) -> list[Missing]:
-    """``problems``, said for staff."""
+def missing(config: Mapping[str, Any], clinic, texts_refused: str = "") -> list[Missing]:
+    """``problems``, said for staff (``texts_refused``: as for ``texts_problems``)."""
     settings = twilio_rest.settings_from_config(config)
     found = []
     if not config.get("TWILIO_AUTH_TOKEN"):
@@ -146,10 +161,10 @@ def missing(config: Mapping[str, Any], clinic) -> list[Missing]:
                 + (", and texts give them that number to call" if texts.messaging_service_sid(config) else ""),
                 ("main_number in the clinic settings",), "the clinic's Twilio number: patients see it when staff "
                 "call them back"))
-    return found + _texts_missing(config, settings, public)
+    return found + _texts_missing(config, settings, public, texts_refused)
 
 
-def _texts_missing(config: Mapping[str, Any], settings: Mapping[str, Any], public: str) -> list[Missing]:
+def _texts_missing(config: Mapping[str, Any], settings: Mapping[str, Any], public: str, refused: str) -> list[Missing]:
     """``texts_problems``, said for staff."""
     sid = texts.messaging_service_sid(config)
     service = ("IVR_TWILIO_MESSAGING_SERVICE_SID",)
@@ -174,6 +189,12 @@ def _texts_missing(config: Mapping[str, Any], settings: Mapping[str, Any], publi
             ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN") * account + ("IVR_PUBLIC_URL",) * address,
             "what calls to patients need: texts go out through the same Twilio account, and Twilio reports each "
             "text's delivery to the server's public address"))
+    if refused:
+        found.append(Missing(
+            "texts_refused", "Texts to patients are not going out: Twilio says "
+            + SERVICE_REFUSALS.get(refused, "the clinic's texting service cannot send them"), (),
+            f"the Messaging Service in Twilio's console, which must have the clinic's number among its senders "
+            f"(Twilio's error {refused}; this clears by itself once a text goes)"))
     return found
 
 

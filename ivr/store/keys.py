@@ -107,3 +107,4 @@ TEXT_MESSAGE = "ivr:texts:message:{0}"  # hash per MessageSid: callback, purpose
 TEXT_LOG = "ivr:texts:log:{0}"  # list per callback id: JSON lines (sent, not sent, replies sealed, opt-outs), newest first
 TEXT_LATEST = "ivr:texts:latest:{0}"  # string per patient: the callback last texted about (replies land there)
 TEXT_LINE = "ivr:texts:line:{0}"  # string per patient: "type|source" (mobile|lookup, landline|keypad...), 30 days
+TEXT_REFUSED = "ivr:texts:refused"  # string: Twilio's error code refusing every text (the Messaging Service), until one goes

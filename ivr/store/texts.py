@@ -13,6 +13,8 @@ Layout (names in ``keys``; ``{patient}`` is ``followups.patient_key(phone)``, a 
 * ``TEXT_LATEST:{patient}``    the callback last texted about: a reply after it closed still lands there.
 * ``TEXT_LINE:{patient}``      ``mobile``/``landline``/... and where it came from (``lookup``,
                                ``keypad``), 30 days.
+* ``TEXT_REFUSED``             Twilio's error code when it refused a text for the Messaging Service
+                               itself (no sender number...): shown on Setup and /healthz until a text goes.
 
 Opt-outs are the follow-up do-not-call list (``FOLLOWUP_DO_NOT_CALL``): a patient who texts STOP
 gets no more texts and no follow-up calls, and one who pressed 9 on a follow-up call gets no texts.
@@ -124,9 +126,18 @@ class TextStore:
                      client=pipe)  # a report that came first stands
         if callback_id:
             pipe.set(keys.TEXT_LATEST.format(patient_key(phone)), callback_id, ex=LOG_TTL)
+        pipe.delete(keys.TEXT_REFUSED)  # a text went: the service works
         pipe.execute()
         if callback_id:
             self.note(callback_id, "sent", purpose=purpose, sid=message_sid)
+
+    def refused_by_service(self, code: int) -> None:
+        """Twilio refused a text because of the Messaging Service itself (every text will be): kept until one goes."""
+        self.conn.set(keys.TEXT_REFUSED, str(code))
+
+    def service_refusal(self) -> str:
+        """The error code of that refusal, or ""."""
+        return _text(self.conn.get(keys.TEXT_REFUSED))
 
     # Delivery status -------------------------------------------------------------
 
@@ -202,6 +213,7 @@ class TextStore:
         pipe.hset(name, mapping={"callback": callback_id or "-", "purpose": answer})
         pipe.expire(name, LOG_TTL)
         self._status(keys=[name], args=[status, STATUS_RANK.get(status, 1), "", LOG_TTL], client=pipe)
+        pipe.delete(keys.TEXT_REFUSED)
         pipe.execute()
         if callback_id:
             self.note(callback_id, "sent", purpose=answer, sid=message_sid)

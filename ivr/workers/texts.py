@@ -53,6 +53,8 @@ LIMITS = rules.Limits(texts_module.PER_DAY, texts_module.PER_WEEK)
 # Twilio errors that say the number cannot take texts, or has unsubscribed (STOP sent to Twilio itself).
 NOT_MOBILE_ERRORS = frozenset({21614, 21407, 30006})
 UNSUBSCRIBED = 21610
+# Twilio errors about the Messaging Service itself (it does not exist, has no sender number...): every text fails.
+SERVICE_ERRORS = frozenset({21606, 21701, 21702, 21703, 21704, 21705})
 
 
 class TransientTextError(RuntimeError):
@@ -246,6 +248,8 @@ def _refused(store: TextStore, ctx, target: Target, record_id: str, purpose: str
     if code == UNSUBSCRIBED:  # the patient sent STOP to Twilio itself: the same list as ours
         store.opt_out(target.phone, "twilio")
         return _not_sent(store, ctx, target, record_id, purpose, "opted_out")
+    if code in SERVICE_ERRORS:  # said on the Setup page and /healthz until a text goes
+        store.refused_by_service(code)
     if code in NOT_MOBILE_ERRORS:
         store.set_line_type(target.phone, "landline", "twilio")
         return _not_sent(store, ctx, target, record_id, purpose, "not_mobile")
