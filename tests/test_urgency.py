@@ -101,6 +101,12 @@ def test_a_short_stem_is_heard_near_in_its_inflected_forms():
     assert heard("i am reading about feeding my baby and needing a refill", "en") == []
 
 
+def test_spanish_says_wanting_to_kill_or_harm_oneself_with_the_pronoun_first():
+    """"se quiere matar", "se quiere hacer daño": the pronoun goes before "querer", not on the verb."""
+    assert heard("mi hijo me dijo que se quiere matar", "es") == [("se quiere matar", "pensamientos suicidas")]
+    assert heard("mi hermana dice que se quiere hacer daño", "es") == [("quiere hacer daño", "hacerme daño")]
+
+
 def test_an_emergency_named_as_what_a_medicine_is_for_is_a_refill():
     assert heard("my daughter's seizure medication is running low could you send a refill", "en") == []
     assert heard("necesito la receta del medicamento para las convulsiones de mi hijo", "es") == []
