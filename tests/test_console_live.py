@@ -122,7 +122,7 @@ def test_a_new_callback_reaches_the_stream_within_2_s_without_patient_data(make_
 def test_the_stream_sends_the_queues_with_the_users_own_callbacks_kept_current(make_app, staff, redis_conn):
     """After each change the stream sends the queues themselves (no fetch): the same for everyone who
     works these departments, and the user's own callbacks ("mine") when a change may concern them."""
-    app = make_app(LIVE_STREAM_SECONDS=4)
+    app = make_app(LIVE_STREAM_SECONDS=10)  # changes a second apart are pushed a second apart
     client = app.test_client()
     log_in(client)  # nina
     queue = CallbackQueue(redis_conn)
@@ -165,7 +165,7 @@ def test_the_stream_sends_the_queues_with_the_users_own_callbacks_kept_current(m
 
 
 def test_claims_releases_and_outcomes_are_announced(make_app, staff, redis_conn):
-    app = make_app(LIVE_STREAM_SECONDS=3)
+    app = make_app(LIVE_STREAM_SECONDS=10)  # changes a second apart are pushed a second apart
     client = app.test_client()
     log_in(client)
     queue = CallbackQueue(redis_conn)

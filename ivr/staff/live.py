@@ -13,7 +13,7 @@ for the user's departments (the departments of their role, as the console
 shows them), then ``queues`` ``{"v", "html"}``: the console's queues as
 ``/console/live/queues`` renders them, from the same templates, with the same
 masking. So a change costs a console no request, and costs a process the same
-whether 1 or 200 consoles are open: the fan-out pushes at most once every half
+whether 1 or 200 consoles are open: the fan-out pushes at most once a
 second (changes in between go together), and for each push renders and
 encodes the queues of each set of departments once; every stream of that set
 writes the same bytes (the forms' token is filled in by the page). The user's
@@ -62,7 +62,6 @@ from flask_wtf.csrf import generate_csrf
 from ivr import services
 from ivr.store.events import RESYNC, Hub, LiveEvents
 from ivr.store.users import User
-from ivr.operations.web_server import let_others_run
 
 from . import bp
 from .auth import SESSION_ID, peek
@@ -284,8 +283,7 @@ def stream():
                     continue  # all of it sent already, from the replay
                 own = own_callbacks().encode() if not mine or item.may_concern(user.name, mine["ids"]) else b""
                 yield item.body(seen, own)  # the same bytes for every stream of this view, but for "mine"
-                seen = max(seen, item.version)
-                let_others_run()  # a webhook waiting in this process goes before the next stream's turn
+                seen = max(seen, item.version)  # (the fan-out paces the streams' writes: live_fanout.STREAMS_PER_TURN)
         finally:
             state.fanout.leave(inbox)
             with state.lock:

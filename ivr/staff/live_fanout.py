@@ -2,9 +2,13 @@
 
 The process's subscription (``ivr.store.events.Hub``) has one listener here,
 not one per stream. A change is pushed at once when nothing was pushed in the
-last ``PUSH_SECONDS``; changes that come sooner wait for that moment and go
+last ``PUSH_SECONDS`` (1 s); changes that come sooner wait for that moment and go
 out together, so a burst of changes during a hundred calls costs each process
-one push per interval, not one per change. For each push and each view (the
+one push per interval, not one per change. A push costs its process mostly
+the reading of the queues from Redis (``ivr.staff.console.queue_view``); when
+pushes take more than ``BUSY_SHARE`` of the time (a loaded machine, long
+queues) the interval grows to at most ``LONGEST_SECONDS``, so callers keep
+the process and a console still sees a change within 2 s. For each push and each view (the
 departments a console shows, in its order) with an open stream that cares,
 the "changed" messages and the "queues" message are made once, as bytes
 (``render``), and the same ``Push`` goes to every such stream: a stream does
@@ -36,7 +40,9 @@ from ivr.store.events import RESYNC, SESSION_END, Hub, Listener
 
 log = logging.getLogger(__name__)
 
-PUSH_SECONDS = 0.5  # at most one push per this long in each process (the first change after a quiet spell: at once)
+PUSH_SECONDS = 1.0  # at most one push per this long in each process (the first change after a quiet spell: at once)
+LONGEST_SECONDS = 1.5  # ... or longer when pushes cost more (BUSY_SHARE), never longer than this (push p99 <= 2 s)
+BUSY_SHARE = 0.02  # the share of a process's time its pushes may take (reading the queues from Redis, mostly)
 POLL_SECONDS = 1.0  # how often an idle fan-out checks whether its streams have all gone
 STREAMS_PER_TURN = 10  # streams handed a push before the process's other requests get a turn
 TURN_SECONDS = 0.001  # a real wait, not sleep(0): gevent polls sockets (Twilio's webhooks) only between loop turns
@@ -174,11 +180,13 @@ class Fanout:
                     batch.append(event)
                 event = listener.get(due - time.monotonic())
             if batch:
-                last = time.monotonic()
+                began = time.monotonic()
                 try:
                     self._push(batch)
                 except Exception:  # noqa: BLE001  (the fan-out must outlive one bad push; the pages fetch instead)
                     log.exception("live console push failed")
+                took = time.monotonic() - began  # longer on a busy machine or with long queues: push less often
+                last = began + min(max(0.0, took / BUSY_SHARE - self.interval), LONGEST_SECONDS - self.interval)
 
     def _push(self, batch: Iterable[dict]) -> None:
         batch = list(batch)
