@@ -301,11 +301,53 @@ def test_without_a_lookup_answer_or_a_keypad_choice_no_text(redis_conn, job_cont
     assert messages(sent) == []
 
 
-def test_the_lookup_answer_wins_over_the_keypad(redis_conn, job_context, twilio_env, now, sent, monkeypatch):
-    monkeypatch.setattr(jobs, "_lookup", lambda client, found, phone: "landline")
+@pytest.fixture
+def landline_lookup(monkeypatch):
+    """A carrier lookup on localhost that answers as Lookup v2 does for a landline (Prism's own example answer
+    breaks the description's schema, so it cannot say a line type). The paths asked."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            asked.append(self.path)
+            number = self.path.split("/v2/PhoneNumbers/", 1)[1].split("?", 1)[0]
+            body = json.dumps({
+                "calling_country_code": "1", "country_code": "US", "phone_number": number, "national_format": "",
+                "valid": True, "validation_errors": [], "caller_name": None, "sim_swap": None, "call_forwarding": None,
+                "line_type_intelligence": {"carrier_name": "Verizon", "error_code": None, "mobile_country_code": None,
+                                           "mobile_network_code": None, "type": "landline"},
+                "url": f"https://lookups.twilio.com/v2/PhoneNumbers/{number}"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("TWILIO_LOOKUPS_BASE_URL", f"http://127.0.0.1:{server.server_port}")
+    yield asked
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_lookup_answer_wins_over_the_keypad(redis_conn, job_context, twilio_env, prism, now, sent,
+                                                landline_lookup):
     cb = callback(redis_conn)  # the caller pressed "mobile"
     assert jobs.send_text(wording.CONFIRM_CALLBACK, texts.CALLBACK, cb.id) == "landline"
+    assert [p.split("?")[0] for p in landline_lookup] == [f"/v2/PhoneNumbers/{PATIENT}"]
     assert TextStore(redis_conn).line_type(PATIENT) == ("landline", "lookup")
+    assert messages(sent) == [] and messages_created(prism, twilio_env) == 0
+    # Kept 30 days: the next text is refused without asking again.
+    assert jobs.send_text(wording.CONFIRM_VOICEMAIL, texts.CALLBACK, cb.id, "RE1") == "landline"
+    assert len(landline_lookup) == 1
 
 
 def test_the_keypad_choice_stands_when_the_lookup_is_not_available(redis_conn, job_context, twilio_env, now, sent,
