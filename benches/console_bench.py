@@ -23,7 +23,11 @@ Phases (the same callers and duration each)
        every (console, callback) pair; also the size of what the stream sent.
 
     Webhook figures count only the callers' webhook requests (not the fallback
-    / healthz baselines) that started inside the measured window.
+    / healthz baselines) that started inside the measured window. Each phase
+    also prints the CPU the web processes used per second (cores: user + system
+    from /proc, all gunicorn workers), what the consoles cost the server.
+    The exit status is 1 when a webhook failed, a console missed a change, or a
+    console did not get its stream (refused or not open within 30 s).
 
 Run from the project root:
     .venv/bin/python -m benches.console_bench [--consoles 50] [--calls 30] [--duration 20] [--rate 2]
