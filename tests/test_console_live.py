@@ -196,7 +196,7 @@ def test_a_reconnecting_console_gets_what_it_missed_for_its_departments(make_app
     data, _ = reader.wait_for("changed", id=missed.id)
     assert data["kind"] == "request"
     replayed = [event for name, event, _id, _at in reader.events if name == "changed"]
-    assert replayed == [data]  # not the change before Last-Event-ID, nor billing's (first still waits in the queues)
+    assert replayed == [data] and first.id != data["id"]  # not the change before Last-Event-ID, nor billing's
     assert "billing" not in reader.raw
     # Too far back (or Redis lost the numbering): one "changed" that says fetch everything.
     resp, reader = open_stream(client, **{"Last-Event-ID": "999999"})

@@ -13,7 +13,19 @@ import time
 from ivr.store import keys
 from ivr.store.callbacks import CallbackQueue
 
-from .test_console_live import PASSWORD, log_in, open_stream, staff  # noqa: F401  (staff: a fixture)
+import pytest
+
+from ivr.staff.passwords import hash_password
+from ivr.store.users import UserStore
+
+from .test_console_live import PASSWORD, log_in, open_stream
+
+
+@pytest.fixture
+def staff(redis_conn) -> UserStore:
+    users = UserStore(redis_conn)
+    users.add("nina", "nurse", hash_password(PASSWORD), display_name="Nina Patel")
+    return users
 
 
 def _streams(app, count: int, user: str = "nina") -> list:
@@ -99,8 +111,6 @@ def test_a_burst_of_changes_goes_out_together_with_every_callback_in_it(make_app
 
 
 def test_what_a_user_holds_reaches_that_users_consoles_only(make_app, staff, redis_conn):
-    from ivr.staff.passwords import hash_password
-
     staff.add("nora", "nurse", hash_password(PASSWORD), display_name="Nora Diaz")
     app = make_app(LIVE_STREAM_SECONDS=30)
     queue = CallbackQueue(redis_conn)
