@@ -17,6 +17,7 @@ from ivr.recordings import object_store as recording_store
 from ivr.store.voicemails import VoicemailStore
 from ivr.workers import SPEECH_QUEUE
 
+from .browser import play_audio
 from .conftest import DATA_KEY
 from .fake_twilio import FakeTwilio
 from .object_store import HoldingProxy
@@ -81,16 +82,7 @@ def test_a_second_server_plays_a_message_whose_speech_worker_was_killed_during_i
         page.get_by_role("button", name="Log in").click()
         page.goto(f"{second.url}/console/callbacks/{vm.callback_id}")
         src = page.locator(f"article.message[data-recording='{sid}'] audio").get_attribute("src")
-        played = page.evaluate(
-            """async (src) => {
-                const audio = document.querySelector(`audio[src="${src}"]`);
-                audio.muted = true;
-                await audio.play();
-                await new Promise(r => setTimeout(r, 300));
-                return {duration: audio.duration, error: audio.error && audio.error.code};
-            }""",
-            src,
-        )
+        played = play_audio(page, src)
         assert played["error"] is None and played["duration"] > 5, (played, second.output()[-3000:])
         assert page.request.get(second.url + src).body() == audio  # the very message, from the bucket
         assert not list((tmp_path / "b" / "var").glob("recordings/*/*.sealed"))  # B never held it on disk

@@ -9,6 +9,8 @@ or in a real RQ worker process where noted.
 
 from __future__ import annotations
 
+import contextlib
+
 import datetime as dt
 import logging
 import re
@@ -301,41 +303,58 @@ def test_without_a_lookup_answer_or_a_keypad_choice_no_text(redis_conn, job_cont
     assert messages(sent) == []
 
 
-@pytest.fixture
-def landline_lookup(monkeypatch):
-    """A carrier lookup on localhost that answers as Lookup v2 does for a landline (Prism's own example answer
-    breaks the description's schema, so it cannot say a line type). The paths asked."""
+@contextlib.contextmanager
+def answering(answer):
+    """A Twilio stand-in on localhost for answers Prism cannot give (it only has its description's examples):
+    ``answer(path)`` gives (status, JSON object) for each GET or POST. Yields its base URL."""
     import json
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    asked: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802
-            asked.append(self.path)
-            number = self.path.split("/v2/PhoneNumbers/", 1)[1].split("?", 1)[0]
-            body = json.dumps({
-                "calling_country_code": "1", "country_code": "US", "phone_number": number, "national_format": "",
-                "valid": True, "validation_errors": [], "caller_name": None, "sim_swap": None, "call_forwarding": None,
-                "line_type_intelligence": {"carrier_name": "Verizon", "error_code": None, "mobile_country_code": None,
-                                           "mobile_network_code": None, "type": "landline"},
-                "url": f"https://lookups.twilio.com/v2/PhoneNumbers/{number}"}).encode()
-            self.send_response(200)
+        def _answer(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, payload = answer(self.path)
+            body = json.dumps(payload).encode()
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
 
+        do_GET = do_POST = _answer  # noqa: N815
+
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("TWILIO_LOOKUPS_BASE_URL", f"http://127.0.0.1:{server.server_port}")
-    yield asked
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def landline_lookup(monkeypatch):
+    """A carrier lookup that answers as Lookup v2 does for a landline (Prism's own example answer breaks the
+    description's schema, so it cannot say a line type). The paths asked."""
+    asked: list[str] = []
+
+    def answer(path: str):
+        asked.append(path)
+        number = path.split("/v2/PhoneNumbers/", 1)[1].split("?", 1)[0]
+        return 200, {
+            "calling_country_code": "1", "country_code": "US", "phone_number": number, "national_format": "",
+            "valid": True, "validation_errors": [], "caller_name": None, "sim_swap": None, "call_forwarding": None,
+            "line_type_intelligence": {"carrier_name": "Verizon", "error_code": None, "mobile_country_code": None,
+                                       "mobile_network_code": None, "type": "landline"},
+            "url": f"https://lookups.twilio.com/v2/PhoneNumbers/{number}"}
+
+    with answering(answer) as url:
+        monkeypatch.setenv("TWILIO_LOOKUPS_BASE_URL", url)
+        yield asked
 
 
 def test_the_lookup_answer_wins_over_the_keypad(redis_conn, job_context, twilio_env, prism, now, sent,
@@ -425,36 +444,18 @@ class Refusing(list):
 
 @pytest.fixture
 def unsubscribed_twilio(monkeypatch):
-    """A server on localhost answering every Messages request as Twilio does for a number that sent STOP to
-    Twilio itself (error 21610, or another ``code``; Prism can only answer with its description's examples).
-    The paths asked."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
+    """Every Messages request answered as Twilio does for a number that sent STOP to Twilio itself (error
+    21610, or another ``code``). The paths asked."""
     asked = Refusing()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
+    def answer(path: str):
+        asked.append(path)
+        return 400, {"code": asked.code, "message": asked.message, "status": 400,
+                     "more_info": f"https://www.twilio.com/docs/errors/{asked.code}"}
 
-        def do_POST(self) -> None:  # noqa: N802
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            asked.append(self.path)
-            body = json.dumps({"code": asked.code, "message": asked.message, "status": 400,
-                               "more_info": f"https://www.twilio.com/docs/errors/{asked.code}"}).encode()
-            self.send_response(400)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("TWILIO_API_BASE_URL", f"http://127.0.0.1:{server.server_port}")
-    yield asked
-    server.shutdown()
-    server.server_close()
+    with answering(answer) as url:
+        monkeypatch.setenv("TWILIO_API_BASE_URL", url)
+        yield asked
 
 
 def test_a_patient_unsubscribed_at_twilio_is_opted_out_and_never_texted_again(

@@ -38,6 +38,7 @@ from ivr.telephony.simulator import PhoneCall
 from ivr.workers import SPEECH_QUEUE
 from ivr.workers.voicemail import job_id
 
+from .browser import play_audio
 from .conftest import DATA_KEY
 from .fake_twilio import FakeTwilio
 from .object_store import Bucket
@@ -141,16 +142,7 @@ def listen(page, server: Served, callback_id: str, sid: str) -> tuple[dict, byte
     page.goto(f"{server.url}/console/callbacks/{callback_id}")
     message = page.locator(f"article.message[data-recording='{sid}']")
     src = message.locator("audio").get_attribute("src")
-    played = page.evaluate(
-        """async (src) => {
-            const audio = document.querySelector(`audio[src="${src}"]`);
-            audio.muted = true;
-            await audio.play();
-            await new Promise(r => setTimeout(r, 300));
-            return {duration: audio.duration, error: audio.error && audio.error.code};
-        }""",
-        src,
-    )
+    played = play_audio(page, src)
     return played, page.request.get(server.url + src).body(), message.locator("blockquote.transcript").inner_text()
 
 

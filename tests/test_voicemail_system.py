@@ -16,6 +16,7 @@ from ivr.store.audit import PLAY_RECORDING
 from ivr.store.users import UserStore
 from ivr.workers import voicemail as jobs
 
+from .browser import play_audio
 from .conftest import DATA_KEY, flask_transport
 from .fake_twilio import FakeTwilio
 from .processes import run_ivr
@@ -97,16 +98,7 @@ def test_message_is_transcribed_by_a_real_worker_and_a_nurse_reads_and_plays_it(
     expect(message.locator(".urgent-reason")).to_contain_text("trouble breathing")
     audio = message.locator("audio")
     src = audio.get_attribute("src")
-    played = page.evaluate(
-        """async (src) => {
-            const audio = document.querySelector(`audio[src="${src}"]`);
-            audio.muted = true;
-            await audio.play();
-            await new Promise(r => setTimeout(r, 300));
-            return {duration: audio.duration, error: audio.error && audio.error.code};
-        }""",
-        src,
-    )
+    played = play_audio(page, src)
     assert played["error"] is None and played["duration"] > 5, played
     resp = page.request.get(live_server.url + src)
     assert resp.status == 200 and resp.body()[:4] == b"RIFF" and resp.headers["cache-control"] == "no-store"
