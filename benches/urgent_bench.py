@@ -63,7 +63,7 @@ def score(rows: list[dict], transcripts: dict[str, dict], clinic) -> bool:
         caught, missed, alarms, unclear_ids = [], [], [], []
         for r in mine:
             t = transcripts[r["id"]]
-            found = phrases.matches(t["text"], lang)
+            found = phrases.matches(t["text"], lang, t.get("alternatives", ()))
             transcript = Transcript(t["text"], (), t["confidence"], t["seconds"], t["engine"], t["language"], t["speech_heard"],
                                     tuple(Segment(**s) for s in t["segments"]))
             is_unclear = unclear(transcript)

@@ -217,7 +217,7 @@ def test_pieces_are_cut_in_pauses_and_none_is_a_scrap():
 
 def test_as_dict_is_json_ready():
     d = transcribe_bytes(wav_bytes("nurse-02"), "en").as_dict()
-    assert set(d) == {"text", "words", "confidence", "seconds", "engine", "language", "speech_heard", "segments"}
+    assert set(d) == {"text", "words", "confidence", "seconds", "engine", "language", "speech_heard", "segments", "alternatives"}
     assert d["speech_heard"] is True and {"avg_logprob", "no_speech_prob", "compression_ratio", "kept"} <= set(d["segments"][0])
     assert set(d["words"][0]) == {"text", "start", "end", "confidence"}
     assert json.loads(json.dumps(d)) == d
@@ -479,7 +479,7 @@ def test_cli_transcribe_json(tmp_path):
     assert result.exit_code == 0, result.output
     (item,) = json.loads(result.stdout)
     assert set(item) == {"file", "text", "words", "confidence", "seconds", "engine", "language", "speech_heard", "segments",
-                         "urgent", "unclear"}
+                         "alternatives", "urgent", "unclear"}
     assert "blood sugar" in item["text"] and item["words"][0]["end"] > item["words"][0]["start"]
     assert item["urgent"] == [] and item["unclear"] is False
 
@@ -496,3 +496,14 @@ def test_cli_models_lists_engines_their_check_and_how_to_add_a_better_one(tmp_pa
 def test_cli_transcribe_with_an_engine_that_is_not_installed_exits_with_install_hint(tmp_path):
     result = CliRunner().invoke(cli, ["transcribe", "--language", "fr", "--engine", "vosk", str(VOICEMAILS / "nurse-02.wav"), "--models-dir", str(tmp_path)])
     assert result.exit_code == 2 and "alphacephei" in result.stderr
+
+
+def test_other_readings_are_of_the_same_speech_and_none_is_made_of_silence(en):
+    """The urgent check reads Whisper's next hypotheses too (ivr.speech.urgency): they must be readings of what
+    was said, not new text, and nobody speaking gives none."""
+    transcript = transcribe_bytes(wav_bytes("nurse-02"), "en")
+    assert 1 <= len(transcript.alternatives) <= whisper_engine.ALTERNATIVES
+    for other in transcript.alternatives:
+        assert other != transcript.text and wer(transcript.text, other) < 0.3, (transcript.text, other)
+    silence = Audio(b"\0\0" * en.sample_rate * 5, en.sample_rate, 5.0)
+    assert en.transcribe(silence).alternatives == ()

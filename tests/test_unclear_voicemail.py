@@ -156,5 +156,5 @@ def test_ivr_transcribe_json_says_urgent_and_unclear_per_file(muffled, tmp_path)
     assert result.exit_code == 0, result.output
     urgent, unclear_one = json.loads(result.output[result.output.index("["):])
     assert urgent["unclear"] is False and urgent["urgent"]
-    assert {"heard", "phrase"} == set(urgent["urgent"][0]) and urgent["urgent"][0]["phrase"] == "pensamientos suicidas"
+    assert {"heard", "phrase", "another_reading"} == set(urgent["urgent"][0]) and urgent["urgent"][0]["phrase"] == "pensamientos suicidas"
     assert unclear_one["text"] == "" and unclear_one["unclear"] is True and unclear_one["urgent"] == []

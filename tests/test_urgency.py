@@ -132,3 +132,16 @@ def test_reason_says_what_was_heard_and_what_it_was_taken_for():
 def test_a_phrase_with_an_empty_way_is_refused():
     with pytest.raises(ValueError, match="empty way"):
         Phrase.parse("chest pain | | heart attack")
+
+
+def test_a_phrase_only_another_reading_of_the_recording_has_is_found_and_said_so():
+    """Whisper's next beam hypothesis held "breathing" where its best one wrote "reading" (dev-en-u20)."""
+    text = "Hello my wife passed out on the stairs, and she's barely reading."
+    others = ["Hello my wife passed out on the stairs and she's barely breathing.", "my wife is bleeding a lot"]
+    found = PHRASES.matches("my husband has a bad cough", "en", ["my husband has a bad cough", others[1]])
+    assert [(m.phrase, m.elsewhere) for m in found] == [("bleeding a lot", True)]
+    assert reason(found) == 'heard "bleeding a lot" in another reading of the recording (taken for "bleeding a lot")'
+    assert found[0].as_dict() == {"heard": "bleeding a lot", "phrase": "bleeding a lot", "another_reading": True}
+    both = PHRASES.matches(text, "en", others)  # the transcript's own match is kept as its own, once
+    assert [(m.phrase, m.elsewhere) for m in both] == [("passed out", False), ("bleeding a lot", True)]
+    assert PHRASES.matches("what time do you open on saturday", "en", ["what time do you open saturday"]) == []

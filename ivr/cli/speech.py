@@ -72,7 +72,7 @@ def transcribe(files: tuple[Path, ...], language: str, engine: str, as_json: boo
             click.echo(f"error: {path}: {exc}", err=True)
             results.append({"file": str(path), "error": str(exc)})
             continue
-        found = phrases.matches(transcript.text, lang)
+        found = phrases.matches(transcript.text, lang, transcript.alternatives)
         is_unclear = unclear(transcript, audio)
         results.append({"file": str(path), **transcript.as_dict(), "urgent": [m.as_dict() for m in found], "unclear": is_unclear})
         if not as_json:

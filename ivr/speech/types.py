@@ -48,17 +48,22 @@ class Transcript:
     # Whether the audio holds speech by our own checks (level and voice activity); None: not checked.
     speech_heard: bool | None = None
     segments: tuple[Segment, ...] = ()  # the engine's own certainty per stretch (Whisper only)
+    # Other readings of the same speech that the engine nearly wrote (Whisper's next beam hypotheses, one
+    # text per piece each): read for urgent phrases the best reading lost, never shown as the transcript.
+    alternatives: tuple[str, ...] = ()
 
     @classmethod
     def from_words(
         cls, words: list[Word] | tuple[Word, ...], seconds: float, engine: str, language: str = "", text: str | None = None,
         speech_heard: bool | None = None, segments: tuple[Segment, ...] | list[Segment] = (),
+        alternatives: tuple[str, ...] | list[str] = (),
     ) -> Transcript:
         """``text`` defaults to the words joined by spaces (an engine that writes "555-212-4489" gives its own)."""
         words = tuple(words)
         confidence = sum(w.confidence for w in words) / len(words) if words else 0.0
         text = " ".join(w.text for w in words) if text is None else text
-        return cls(text, words, round(confidence, 4), round(seconds, 3), engine, language, speech_heard, tuple(segments))
+        return cls(text, words, round(confidence, 4), round(seconds, 3), engine, language, speech_heard, tuple(segments),
+                   tuple(alternatives))
 
     def as_dict(self) -> dict:
         return {
@@ -70,6 +75,7 @@ class Transcript:
             "language": self.language,
             "speech_heard": self.speech_heard,
             "segments": [s.as_dict() for s in self.segments],
+            "alternatives": list(self.alternatives),
         }
 
 

@@ -27,6 +27,7 @@ too many costs less than one missed. A message nobody can make out is the other 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -144,11 +145,14 @@ class Match:
     heard: str
     phrase: str
     exact: bool  # every word said as the phrase has it (or as its * allows)
+    elsewhere: bool = False  # heard in another reading of the recording (Transcript.alternatives), not in its text
 
     def as_dict(self) -> dict:
-        return {"heard": self.heard, "phrase": self.phrase}
+        return {"heard": self.heard, "phrase": self.phrase, "another_reading": self.elsewhere}
 
     def __str__(self) -> str:
+        if self.elsewhere:
+            return f'heard "{self.heard}" in another reading of the recording (taken for "{self.phrase}")'
         if self.exact and _plain(self.heard) == _plain(self.phrase):
             return f'said "{self.heard}"'
         return f'heard "{self.heard}" (taken for "{self.phrase}")'
@@ -289,18 +293,19 @@ class UrgentPhrases:
     def __init__(self, by_language: dict[str, list[str]]) -> None:
         self._phrases = {lang: [Phrase.parse(p, lang) for p in phrases] for lang, phrases in by_language.items()}
 
-    def matches(self, transcript: str, lang: str) -> list[Match]:
-        """What was heard as which phrase; a language without its own list is checked against all lists."""
-        words = _words(transcript)
-        if not words:
-            return []
-        lists = [(lang, self._phrases[lang])] if lang in self._phrases else list(self._phrases.items())
+    def matches(self, transcript: str, lang: str, alternatives: tuple[str, ...] | list[str] = ()) -> list[Match]:
+        """What was heard as which phrase; a language without its own list is checked against all lists.
+        ``alternatives``: other readings of the same recording (Transcript.alternatives), read for the phrases
+        the transcript does not have; their matches say so."""
         found: list[Match] = []
-        for phrase_lang, phrases in lists:
-            for phrase in phrases:
-                match = phrase.found_in(words, phrase_lang)
-                if match and all(m.phrase != match.phrase for m in found):
-                    found.append(match)
+        lists = [(lang, self._phrases[lang])] if lang in self._phrases else list(self._phrases.items())
+        for n, text in enumerate([transcript, *alternatives]):
+            words = _words(text)
+            for phrase_lang, phrases in lists if words else ():
+                for phrase in phrases:
+                    match = phrase.found_in(words, phrase_lang)
+                    if match and all(m.phrase != match.phrase for m in found):
+                        found.append(dataclasses.replace(match, elsewhere=n > 0))
         return found
 
     def find(self, transcript: str, lang: str) -> list[str]:

@@ -41,6 +41,12 @@ NO_SPEECH_LOGPROB = -0.5
 # (ivr.speech.clarity): Silero's probability for a frame to be voice, and the seconds of voice needed.
 VOICE_THRESHOLD = 0.5
 MIN_VOICE_SECONDS = 1.0
+# Other readings kept per piece for the urgent-phrase check (ivr.speech.urgency): the next hypotheses of a
+# second beam search over the piece. On the development set of urgent voicemails (benches/urgent_dev_texts.py,
+# espeak-ng on a phone line, Whisper base) reading the best and the next two caught English 15/20 urgent
+# messages instead of 13/20 and Spanish 16/20 instead of 15/20, with no more false alarms (0/14, 2/14);
+# the fourth and fifth found nothing more. Costs one more encoder pass and beam search per piece.
+ALTERNATIVES = 2
 
 
 @dataclass
@@ -101,13 +107,18 @@ class WhisperTranscriber:
         words: list[Word] = []
         texts: list[str] = []
         segments: list[Segment] = []
+        alternatives: list[str] = []
         for start, end in zip(bounds, bounds[1:]):
-            piece_words, piece_text, piece_segments = self._piece(cut(audio, start, end), start, audio.seconds)
+            piece = cut(audio, start, end)
+            piece_words, piece_text, piece_segments = self._piece(piece, start, audio.seconds)
             words += piece_words
             texts += [piece_text] if piece_text else []
             segments += piece_segments
+            if piece_words:  # nothing to read again where nobody spoke
+                alternatives += [t for t in self._alternatives(piece) if t and t != piece_text]
         return Transcript.from_words(words, audio.seconds, self.name, self.language, text=" ".join(texts) if words else "",
-                                     speech_heard=bool(self._voice_seconds(audio) >= MIN_VOICE_SECONDS), segments=segments)
+                                     speech_heard=bool(self._voice_seconds(audio) >= MIN_VOICE_SECONDS), segments=segments,
+                                     alternatives=alternatives)
 
     def _voice_seconds(self, audio: Audio) -> float:
         """Seconds of voice in ``audio`` by Silero's voice-activity detector (music and tones are not voice)."""
@@ -145,6 +156,25 @@ class WhisperTranscriber:
                     end = min(seconds, max(start, offset + w.end))
                     words.append(Word(w.word.strip(), round(float(start), 2), round(float(end), 2), round(float(w.probability), 3)))
         return words, text, figures
+
+
+    def _alternatives(self, audio: Audio) -> list[str]:
+        """The texts of the ALTERNATIVES readings after the best one of a piece (at most 30 s), by beam search."""
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+
+        if self._loaded.multilingual and not self.language:
+            return []  # the language is told per recording only when known
+        model = self._loaded.model
+        with self._loaded.lock:
+            tokenizer = Tokenizer(model.hf_tokenizer, self._loaded.multilingual, task="transcribe",
+                                  language=self.language if self._loaded.multilingual else None)
+            prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
+            features = model.feature_extractor(_floats(audio))
+            encoded = model.encode(pad_or_trim(features[:, : model.feature_extractor.nb_max_frames]))
+            result = model.model.generate(encoded, [prompt], beam_size=BEAM_SIZE, num_hypotheses=ALTERNATIVES + 1,
+                                          max_length=model.max_length, suppress_blank=True, suppress_tokens=[-1])[0]
+        return [tokenizer.decode(ids).strip() for ids in result.sequences_ids[1:]]
 
 
 def _no_speech(segment) -> bool:

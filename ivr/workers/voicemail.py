@@ -446,7 +446,7 @@ class Pipeline:
         """Keep the transcript; an urgent phrase, or speech nobody could make out (``unclear``, until someone
         has listened), puts the callback with the urgent ones."""
         sid = vm.recording_sid
-        found = UrgentPhrases(self.clinic.voicemail.urgent_phrases).matches(transcript.text, vm.lang)
+        found = UrgentPhrases(self.clinic.voicemail.urgent_phrases).matches(transcript.text, vm.lang, transcript.alternatives)
         why = reason(found) or (UNCLEAR_REASON if unclear and not vm.listened_at else "")
         words = json.dumps([w.as_dict() for w in transcript.words], separators=(",", ":"))
         status = VoicemailStatus.TRANSCRIBED if transcript.words or unclear else VoicemailStatus.NO_SPEECH
