@@ -157,7 +157,6 @@ class WhisperTranscriber:
                     words.append(Word(w.word.strip(), round(float(start), 2), round(float(end), 2), round(float(w.probability), 3)))
         return words, text, figures
 
-
     def _alternatives(self, audio: Audio) -> list[str]:
         """The texts of the ALTERNATIVES readings after the best one of a piece (at most 30 s), by beam search."""
         from faster_whisper.audio import pad_or_trim
