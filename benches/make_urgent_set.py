@@ -65,7 +65,7 @@ def make(out: Path, texts: str = "held-out") -> list[dict]:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    return rows
+    return read(out)  # as a later run reads them (every field a string)
 
 
 def read(out: Path) -> list[dict]:
