@@ -33,7 +33,9 @@ CLINIC = load_clinic(ROOT / "config" / "clinic.yaml")
 def muffled_spanish() -> bytes:
     """Four seconds of a Spanish caller (the blood-test results message) as a bad line carries it:
     only what is under 250 Hz. Its level and Silero's voice detector say someone speaks; Whisper base
-    writes one segment it itself judges to be no speech (0.82), so the transcript is empty."""
+    writes one segment it itself judges to be no speech (0.8), or, right after decoding the whole message,
+    no segment at all (CTranslate2's int8 figures shift a little with what it decoded before), so the
+    transcript is empty either way."""
     return subprocess.run(
         ["ffmpeg", "-v", "error", "-i", str(VOICEMAILS / "es-results-01.wav"), "-ss", "0.8", "-t", "4",
          "-af", "lowpass=f=250,lowpass=f=250,lowpass=f=250", "-ar", "8000", "-ac", "1", "-c:a", "pcm_mulaw",
@@ -52,7 +54,7 @@ def test_real_spanish_speech_heard_as_nothing_is_unclear_not_no_speech(muffled, 
     audio = decode_audio(muffled, es.sample_rate)
     transcript = es.transcribe(audio)
     assert transcript.text == "" and transcript.speech_heard is True
-    assert transcript.segments and not any(s.kept for s in transcript.segments)
+    assert not any(s.kept for s in transcript.segments)
     assert unclear(transcript, audio)
     # The same message heard whole is clear.
     whole = es.transcribe(decode_audio((VOICEMAILS / "es-results-01.wav").read_bytes(), es.sample_rate))
