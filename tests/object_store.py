@@ -139,6 +139,12 @@ class HoldingProxy:
                     pass
 
     def close(self) -> None:
-        self.listener.close()
-        for s in self._open:
+        """Stop: held uploads are cut off and new connections refused at once (every socket shut down first:
+        a bare close wakes neither the thread reading an upload nor the one accepting, and the uploader's retry
+        would wait for its read timeout)."""
+        for s in [self.listener, *self._open]:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             s.close()

@@ -5,6 +5,8 @@ upload that fails keeps the local sealed copy until the store answers, and backu
 from __future__ import annotations
 
 import re
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,11 +14,13 @@ import pytest
 from ivr.operations import backup as backups
 from ivr.operations import restore as restoring
 from ivr.recordings import object_store
+from ivr.recordings.vault import RecordingVault, VaultError
 from ivr.staff.passwords import hash_password
 from ivr.store.voicemails import VoicemailStatus
 from ivr.workers import voicemail as jobs
 
 from .conftest import DATA_KEY
+from .object_store import HoldingProxy
 from .processes import run_ivr
 from .test_voicemail_pipeline import Rig, reference, twilio  # noqa: F401 (the Twilio stand-in fixture)
 
@@ -151,3 +155,43 @@ def test_recordings_kept_before_a_bucket_was_set_move_there_a_few_per_sweep(redi
     assert jobs.upload_pending(rig.vault, rig.store, limit=2) == 1
     assert rig.vault.files() == [] and len(bucket.keys()) == 3
     assert all(rig.vault.get(rig.store.get(sid).path, sid) == audio for sid in sids)
+
+
+def test_an_upload_the_store_is_slow_to_answer_stays_with_its_worker_past_the_lease(
+    redis_conn, tmp_path, twilio, s3_server, bucket, monkeypatch
+):
+    """The uploading worker renews its lease (ivr.workers.voicemail.UPLOAD_LEASE_SECONDS, here 1 s): another
+    worker's sweep leaves the recording to it however long the store takes, and takes it once it has given up.
+    (A worker killed mid-upload stops renewing: tests/test_object_store_served.py.)"""
+    monkeypatch.setattr(jobs, "UPLOAD_LEASE_SECONDS", 1.0)
+    proxy = HoldingProxy(int(s3_server.url.rsplit(":", 1)[1]))
+    rig = Rig(redis_conn, tmp_path, twilio)
+    audio = reference("appt-06")
+    sid = rig.leave(audio)
+    rig.store.update(sid, path=str(rig.vault.put(sid, audio).path))
+    slow = RecordingVault(rig.vault.root, rig.sealer, object_store.from_config(bucket.settings(proxy.url)))
+    direct = RecordingVault(rig.vault.root, rig.sealer, object_store.from_config(bucket.settings()))
+    failed: list[Exception] = []
+
+    def first_worker() -> None:
+        try:
+            jobs.upload(slow, rig.store, sid)
+        except VaultError as exc:
+            failed.append(exc)
+
+    proxy.hold.set()  # the store takes the upload and does not answer
+    uploading = threading.Thread(target=first_worker, daemon=True)
+    uploading.start()
+    try:
+        assert proxy.held.wait(30)
+        time.sleep(3)  # three leases long
+        assert jobs.upload_pending(direct, rig.store) == 0  # another worker's sweep leaves it to the first
+        assert bucket.keys() == [] and rig.vault.files()
+    finally:
+        proxy.close()  # the store goes away: the first worker gives up
+    uploading.join(60)
+    assert failed and not uploading.is_alive()
+    assert jobs.upload_pending(direct, rig.store) == 1  # now the sweep takes it
+    vm = rig.store.get(sid)
+    assert bucket.keys() == [object_store.key_of(vm.path)] and rig.vault.files() == []
+    assert direct.get(vm.path, sid) == audio

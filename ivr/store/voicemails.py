@@ -9,10 +9,12 @@ clear. The audio itself is in the vault (ivr.recordings.vault), encrypted too.
 
 from __future__ import annotations
 
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import redis
 
@@ -207,12 +209,34 @@ class VoicemailStore:
     def unlock(self, recording_sid: str) -> None:
         self.conn.delete(keys.VOICEMAIL_LOCK.format(recording_sid))
 
-    def lock_upload(self, recording_sid: str, seconds: int) -> bool:
-        """One upload to object storage at a time per recording (apart from the pipeline's own lock)."""
-        return bool(self.conn.set(keys.VOICEMAIL_LOCK.format(recording_sid) + ":upload", "1", nx=True, ex=seconds))
+    @contextmanager
+    def upload_lease(self, recording_sid: str, seconds: float) -> Iterator[bool]:
+        """One upload to object storage at a time per recording (apart from the pipeline's own lock): yields
+        True when this worker may upload. While it does, a thread renews the lease every third of ``seconds``;
+        a worker killed mid-upload stops renewing, so another may take over ``seconds`` later, however long
+        a live upload takes. redis-py's Lock: only its holder can renew or release it."""
+        lease = self.conn.lock(keys.VOICEMAIL_LOCK.format(recording_sid) + ":upload", timeout=seconds, thread_local=False)
+        if not lease.acquire(blocking=False):
+            yield False
+            return
+        done = threading.Event()
 
-    def unlock_upload(self, recording_sid: str) -> None:
-        self.conn.delete(keys.VOICEMAIL_LOCK.format(recording_sid) + ":upload")
+        def renew() -> None:
+            while not done.wait(seconds / 3):
+                try:
+                    lease.reacquire()
+                except (redis.exceptions.LockError, redis.RedisError):
+                    return  # lost (Redis away longer than the lease): the upload goes on; a second one writes the same bytes
+
+        threading.Thread(target=renew, name=f"upload-lease-{recording_sid[-6:]}", daemon=True).start()
+        try:
+            yield True
+        finally:
+            done.set()
+            try:
+                lease.release()
+            except (redis.exceptions.LockError, redis.RedisError):
+                pass  # lapsed or out of reach: it expires by itself
 
     def received_before(self, when: float, limit: int = 1000) -> list[str]:
         """RecordingSids reported before ``when`` (a timestamp), oldest first."""

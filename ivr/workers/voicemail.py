@@ -65,7 +65,9 @@ FETCH_TIMEOUT = 30.0  # seconds per request to Twilio
 MAX_SECONDS = 15 * 60  # longer audio is cut here for transcription (the whole file is kept)
 STALLED_SECONDS = 20 * 60  # a voicemail whose record has not moved this long has lost its job
 UPLOADS_PER_SWEEP = 10  # recordings a sweep uploads at most (the rest at the next one)
-UPLOAD_LOCK_SECONDS = 60  # one upload of a recording at a time (a second one would only write the same bytes again)
+# One upload of a recording at a time (a second would only write the same bytes again): the uploading worker
+# renews its lease, so a worker killed mid-upload holds the recording back this long, not a whole upload's time.
+UPLOAD_LEASE_SECONDS = 10
 
 
 class TransientError(RuntimeError):
@@ -268,9 +270,9 @@ def upload(vault: RecordingVault, store: VoicemailStore, recording_sid: str) -> 
     """Move a recording kept in this data folder into the bucket; returns its new path ("" when there was
     nothing here to move, or another worker is moving it). The record points at the object before the
     file is deleted, so a worker killed at any moment leaves the file, the object, or both. Raises VaultError."""
-    if not store.lock_upload(recording_sid, UPLOAD_LOCK_SECONDS):
-        return ""
-    try:
+    with store.upload_lease(recording_sid, UPLOAD_LEASE_SECONDS) as mine:
+        if not mine:
+            return ""
         vm = store.get(recording_sid)
         if vm is None or not vm.path or object_store.key_of(vm.path) or not Path(vm.path).is_file():
             return ""
@@ -279,8 +281,6 @@ def upload(vault: RecordingVault, store: VoicemailStore, recording_sid: str) -> 
         Path(vm.path).unlink(missing_ok=True)
         log.info("voicemail %s: in object storage", recording_sid)
         return path
-    finally:
-        store.unlock_upload(recording_sid)
 
 
 def upload_pending(vault: RecordingVault, store: VoicemailStore, limit: int = UPLOADS_PER_SWEEP) -> int:
