@@ -225,7 +225,7 @@ class VoicemailStore:
             while not done.wait(seconds / 3):
                 try:
                     lease.reacquire()
-                except (redis.exceptions.LockError, redis.RedisError):
+                except redis.RedisError:  # LockError too
                     return  # lost (Redis away longer than the lease): the upload goes on; a second one writes the same bytes
 
         threading.Thread(target=renew, name=f"upload-lease-{recording_sid[-6:]}", daemon=True).start()
@@ -235,7 +235,7 @@ class VoicemailStore:
             done.set()
             try:
                 lease.release()
-            except (redis.exceptions.LockError, redis.RedisError):
+            except redis.RedisError:  # LockError too
                 pass  # lapsed or out of reach: it expires by itself
 
     def received_before(self, when: float, limit: int = 1000) -> list[str]:
